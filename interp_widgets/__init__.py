@@ -1,0 +1,34 @@
+"""interp-widgets: live Jupyter widgets for mechanistic interpretability.
+
+    import interp_widgets as iw
+    model = iw.models.toy_model()
+    iw.TokenHighlights.from_model(model, "The cat sat", hook="blocks.0.hook_resid_post", directions=[0, 1])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "TokenHighlights": "interp_widgets.widgets",
+    "colored_tokens": "interp_widgets.tokens",
+    "colored_tokens_multi": "interp_widgets.tokens",
+    "InterpWidgetsError": "interp_widgets.errors",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import heavy modules (torch, anywidget) only when first used."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in ("compute", "models", "widgets"):
+        import importlib
+
+        return importlib.import_module(f"interp_widgets.{name}")
+    raise AttributeError(f"module 'interp_widgets' has no attribute {name!r}")

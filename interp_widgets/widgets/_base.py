@@ -1,0 +1,183 @@
+"""The base class of every interp-widgets widget.
+
+- Durable state lives in synced traits; work on demand goes through requests: the front-end
+  sends `{kind: "request", id, type, payload}`, the kernel answers `{kind: "reply", id, ok,
+  result | error}` with arrays as binary buffers. A method marked `@request_handler("type")`
+  answers requests of that type; an `InterpWidgetsError` becomes an error shown in the widget.
+- Unknown keyword arguments raise a TypeError listing the valid ones.
+- `repr` is cheap; `to_text()` is a plain-text form; the display bundle also carries a static,
+  script-free, escaped HTML snapshot (`to_static_html()`), refreshed when the state changes, so
+  a saved notebook or an HTML export shows the last view without a kernel.
+"""
+
+from __future__ import annotations
+
+import traceback
+import uuid
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterator
+
+import anywidget
+
+from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.widgets._wire import extract_buffers
+
+
+def request_handler(request_type: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a method as the kernel side of front-end requests of `request_type`."""
+
+    def mark(method: Callable[..., Any]) -> Callable[..., Any]:
+        method._interp_widgets_request = request_type  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+def bundle_path(name: str) -> Path:
+    """Path of a built front-end bundle in `interp_widgets/static/`, with a fix if it is missing."""
+    path = Path(str(resources.files("interp_widgets").joinpath("static", name)))
+    if not path.exists():
+        raise InterpWidgetsError(
+            f"the front-end bundle {name} is missing from {path.parent}: build it with "
+            "`npm --prefix js install && npm --prefix js run build` (the README's set-up does this)."
+        )
+    return path
+
+
+class BaseWidget(anywidget.AnyWidget):
+    """Shared machinery: keyword checking, request routing, text and static HTML forms."""
+
+    _request_handlers: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        handlers = dict(getattr(cls, "_request_handlers", {}))
+        for name, member in vars(cls).items():
+            request_type = getattr(member, "_interp_widgets_request", None)
+            if request_type:
+                handlers[request_type] = name
+        cls._request_handlers = handlers
+
+    def __init__(self, **kwargs: Any) -> None:
+        valid = self.public_trait_names()
+        unknown = sorted(set(kwargs) - set(valid))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s) {', '.join(map(repr, unknown))}. "
+                f"Valid ones: {', '.join(valid)}."
+            )
+        self._display_ids: list[str] = []
+        self._holding_snapshot = False
+        self.last_traceback: str | None = None
+        super().__init__(**kwargs)
+        self.on_msg(self._on_custom_message)
+        self.observe(self._on_state_change, names=list(valid))
+
+    @classmethod
+    def public_trait_names(cls) -> list[str]:
+        """The traits a user may set: the synced ones this package declares."""
+        own = set()
+        for klass in cls.__mro__:
+            if klass is BaseWidget:
+                break
+            own.update(name for name, value in vars(klass).items() if hasattr(value, "metadata"))
+        return sorted(name for name in own if not name.startswith("_") and cls.class_traits()[name].metadata.get("sync"))
+
+    # ---- requests -------------------------------------------------------------------------
+
+    def _on_custom_message(self, _widget: Any, content: Any, _buffers: list[Any]) -> None:
+        if not isinstance(content, dict) or content.get("kind") != "request":
+            return
+        reply = self.handle_request(content)
+        message, paths, buffers = extract_buffers(reply)
+        message["buffer_paths"] = paths
+        self.send(message, buffers)
+
+    def handle_request(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Answer one front-end request (also the entry point for widget-state tests)."""
+        request_id = request.get("id")
+        request_type = request.get("type")
+        try:
+            method_name = self._request_handlers.get(str(request_type))
+            if method_name is None:
+                raise InterpWidgetsError(
+                    f"{type(self).__name__} has no request {request_type!r}; it answers {sorted(self._request_handlers)}."
+                )
+            payload = request.get("payload") or {}
+            with self.snapshot_held():
+                result = getattr(self, method_name)(**payload)
+            return {"kind": "reply", "id": request_id, "ok": True, "result": result}
+        except InterpWidgetsError as error:
+            return {"kind": "reply", "id": request_id, "ok": False, "error": str(error)}
+        except Exception as error:  # shown in the widget; the traceback stays inspectable
+            self.last_traceback = traceback.format_exc()
+            return {
+                "kind": "reply",
+                "id": request_id,
+                "ok": False,
+                "error": f"{type(error).__name__}: {error} (full traceback in widget.last_traceback)",
+            }
+
+    # ---- text, HTML snapshot, display -----------------------------------------------------
+
+    def summary(self) -> str:
+        """One line about the widget (used by repr; must stay cheap)."""
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.summary()})"
+
+    def to_text(self) -> str:
+        """A plain-text rendering of the current view."""
+        return repr(self)
+
+    def to_static_html(self) -> str:
+        """A static, script-free rendering of the current view, every string escaped."""
+        raise NotImplementedError
+
+    def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The display data (widget view, plain text, static HTML) and its metadata."""
+        bundle = super()._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        data = dict(data or {})
+        data["text/plain"] = self.to_text()
+        data["text/html"] = self.to_static_html()
+        return data, dict(metadata or {})
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self._bundle()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display_id = uuid.uuid4().hex
+        self._display_ids.append(display_id)
+        data, metadata = self._bundle()
+        display(data, metadata=metadata, raw=True, display_id=display_id)
+
+    @contextmanager
+    def snapshot_held(self) -> Iterator[None]:
+        """Refresh the displayed snapshot once, after a batch of state changes."""
+        outer = self._holding_snapshot
+        self._holding_snapshot = True
+        try:
+            yield
+        finally:
+            self._holding_snapshot = outer
+            if not outer:
+                self._refresh_displays()
+
+    def _on_state_change(self, _change: Any) -> None:
+        if not self._holding_snapshot:
+            self._refresh_displays()
+
+    def _refresh_displays(self) -> None:
+        if not self._display_ids:
+            return
+        from IPython.display import update_display
+
+        data, metadata = self._bundle()
+        for display_id in self._display_ids:
+            update_display(data, metadata=metadata, raw=True, display_id=display_id)

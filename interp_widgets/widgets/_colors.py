@@ -1,0 +1,61 @@
+"""The colour scale of `js/lib/colors.ts`, for the static HTML snapshot.
+
+Colours are laid over the background with an alpha proportional to |value|; blue below zero,
+orange above (a colour-blind-aware pair). Keep the two files in step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+NEGATIVE_RGB = (33, 102, 172)
+POSITIVE_RGB = (230, 97, 1)
+MAX_ALPHA = 0.85
+
+
+@dataclass(frozen=True)
+class Scale:
+    kind: str  # "diverging" or "sequential"
+    min: float
+    max: float
+
+
+def choose_scale(values: Sequence[float], kind: str = "auto", vmin: float | None = None, vmax: float | None = None) -> Scale:
+    finite = [v for v in values if math.isfinite(v)]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 0.0)
+    if kind == "diverging" or (kind == "auto" and lo < 0):
+        bound = max(abs(vmin if vmin is not None else lo), abs(vmax if vmax is not None else hi)) or 1.0
+        return Scale("diverging", -bound, bound)
+    low = vmin if vmin is not None else min(0.0, lo)
+    top = vmax if vmax is not None else hi
+    return Scale("sequential", low, top if top > low else low + 1.0)
+
+
+def strength(value: float, scale: Scale) -> float:
+    """Signed colour strength in [-1, 1] (negative means the negative hue)."""
+    if not math.isfinite(value):
+        return 0.0
+    if scale.kind == "diverging":
+        raw = value / scale.max
+    else:
+        raw = (value - scale.min) / (scale.max - scale.min)
+    return max(-1.0, min(1.0, raw))
+
+
+def rgba(signed_strength: float) -> str:
+    rgb = NEGATIVE_RGB if signed_strength < 0 else POSITIVE_RGB
+    alpha = abs(signed_strength) * MAX_ALPHA
+    return f"rgba({rgb[0]}, {rgb[1]}, {rgb[2]}, {alpha:.3f})"
+
+
+def format_value(value: float) -> str:
+    """Same short formatting as the front-end's `formatValue`."""
+    if not math.isfinite(value):
+        return str(value)
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-3 or magnitude >= 1e4):
+        mantissa, exponent = f"{value:.2e}".split("e")
+        return f"{mantissa}e{int(exponent):+d}"
+    return f"{value:.1f}" if magnitude >= 100 else f"{value:.3f}"

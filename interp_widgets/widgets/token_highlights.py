@@ -1,0 +1,247 @@
+"""Token highlights: a prompt's tokens coloured by a per-token value.
+
+Built from plain data (`TokenHighlights(tokens=..., values=...)`, or `colored_tokens` with
+CircuitsVis' argument order) or from a model (`TokenHighlights.from_model(model, prompt, hook,
+directions)`). Built from a model, the prompt is editable in the widget: Enter sends it to the
+kernel, which re-tokenizes, recomputes every series and updates the view.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import traitlets
+
+from interp_widgets.compute.readouts import Readout, as_readout, token_values
+from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.widgets import _colors
+from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
+from interp_widgets.widgets._wire import from_wire, to_wire
+
+TEXT_ROWS = 40  # rows of the plain-text form before it is cut short
+SNAPSHOT_LEVELS = 8  # colour steps per sign in the static snapshot
+
+
+def as_series(values: Any) -> torch.Tensor:
+    """Values as float32 `[n_series, n_tokens]`, from a list, array or tensor of 1 or 2 dims."""
+    if isinstance(values, dict) and "view" in values:
+        values = from_wire(values)
+    if isinstance(values, torch.Tensor):
+        tensor = values.detach().cpu().float()
+    else:
+        try:
+            tensor = torch.as_tensor(np.asarray(values, dtype=np.float32))
+        except (TypeError, ValueError) as error:
+            raise InterpWidgetsError(f"values must be numbers (a list, array or tensor): {error}") from None
+    if tensor.ndim == 1:
+        tensor = tensor[None, :]
+    if tensor.ndim != 2:
+        raise InterpWidgetsError(
+            f"values must have shape [n_tokens] or [n_series, n_tokens], got {list(tensor.shape)}."
+        )
+    bad = (~torch.isfinite(tensor)).nonzero().tolist()
+    if bad:
+        where = ", ".join(f"series {s} position {p}" for s, p in bad[:5])
+        raise InterpWidgetsError(f"values contain NaN or infinity at {where}: replace them before plotting.")
+    return tensor.contiguous()
+
+
+class TokenHighlights(BaseWidget):
+    """Tokens coloured by one of several per-token series, with a legend and hover details."""
+
+    _esm = bundle_path("token_highlights.js")
+
+    tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    """The tokens, exactly as the tokenizer decodes them."""
+    values = traitlets.Any(default_value=to_wire(torch.zeros(1, 0))).tag(sync=True)
+    """Per-token values `[n_series, n_tokens]` (set a list, array or tensor; stored in wire form)."""
+    series_names = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    """A name per series (buttons switch between them)."""
+    active_series = traitlets.Int(0).tag(sync=True)
+    """Index of the series shown."""
+    title = traitlets.Unicode("").tag(sync=True)
+    """Title shown above the tokens."""
+    value_label = traitlets.Unicode("").tag(sync=True)
+    """What a value is, for the legend and tooltip (defaults to the series name)."""
+    scale = traitlets.Enum(["auto", "diverging", "sequential"], default_value="auto").tag(sync=True)
+    """Colour scale: diverging around 0 (auto when any value is negative) or sequential."""
+    vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
+    """Lower end of the colour scale (default: from the data)."""
+    vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
+    """Upper end of the colour scale (default: from the data)."""
+    editable = traitlets.Bool(False).tag(sync=True)
+    """Whether the prompt box is shown (only for views built from a model)."""
+    prompt = traitlets.Unicode("").tag(sync=True)
+    """The prompt the tokens come from, when built from a model."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._source: tuple[Any, str, list[Readout]] | None = None
+        super().__init__(**kwargs)
+        self._check_consistent()
+
+    @traitlets.validate("values")
+    def _validate_values(self, proposal: Any) -> dict[str, Any]:
+        return to_wire(as_series(proposal["value"]))
+
+    # ---- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        prompt: str,
+        hook: str | None = None,
+        directions: Any = 0,
+        names: Sequence[str] | None = None,
+        editable: bool = True,
+        **kwargs: Any,
+    ) -> "TokenHighlights":
+        """Values read from `model` at hook point `hook` while it runs on `prompt`.
+
+        `directions` is one direction or a list of them, each a neuron index (int), a vector
+        `[d]`, or `(sae, feature_index)`. With an SAE, `hook` defaults to the SAE's own hook.
+        """
+        specs = list(directions) if isinstance(directions, list) else [directions]
+        if not specs:
+            raise InterpWidgetsError("directions is empty: pass at least one neuron, vector or (sae, feature).")
+        readouts = [as_readout(spec) for spec in specs]
+        if hook is None:
+            hook = _default_hook(readouts)
+        if names is not None and len(names) != len(readouts):
+            raise InterpWidgetsError(f"got {len(names)} names for {len(readouts)} directions: give one name each.")
+        tokens, values = token_values(model, prompt, hook, readouts)
+        widget = cls(
+            tokens=tokens,
+            values=values,
+            series_names=list(names) if names is not None else [r.label for r in readouts],
+            prompt=prompt,
+            editable=editable,
+            title=kwargs.pop("title", f"{hook}"),
+            **kwargs,
+        )
+        widget._source = (model, hook, readouts)
+        return widget
+
+    def set_prompt(self, prompt: str) -> None:
+        """Re-tokenize a new prompt and recompute every series (what Enter in the widget does)."""
+        if self._source is None:
+            raise InterpWidgetsError(
+                "this view was built from fixed values; build it with TokenHighlights.from_model(...) "
+                "to edit the prompt."
+            )
+        model, hook, readouts = self._source
+        tokens, values = token_values(model, prompt, hook, readouts)
+        with self.snapshot_held(), self.hold_sync():
+            self.tokens = tokens
+            self.values = values
+            self.prompt = prompt
+
+    @request_handler("set_prompt")
+    def _request_set_prompt(self, prompt: str) -> dict[str, Any]:
+        self.set_prompt(prompt)
+        return {"n_tokens": len(self.tokens)}
+
+    # ---- views of the state -----------------------------------------------------------------
+
+    def series(self) -> torch.Tensor:
+        """The values as a tensor `[n_series, n_tokens]`."""
+        return from_wire(self.values)
+
+    def _check_consistent(self) -> None:
+        n_series, n_tokens = self.values["shape"]
+        if n_tokens != len(self.tokens):
+            raise InterpWidgetsError(
+                f"got {len(self.tokens)} tokens but {n_tokens} values per series: give one value per token."
+            )
+        if not self.series_names:
+            self.series_names = [f"series {i}" for i in range(n_series)] if n_series > 1 else ["value"]
+        if len(self.series_names) != n_series:
+            raise InterpWidgetsError(
+                f"got {len(self.series_names)} series names for {n_series} series: give one name each."
+            )
+        if not 0 <= self.active_series < n_series:
+            raise InterpWidgetsError(f"active_series {self.active_series} is out of range (0 to {n_series - 1}).")
+
+    def _shown(self) -> tuple[str, list[float], _colors.Scale]:
+        index = min(self.active_series, self.values["shape"][0] - 1)
+        shown = self.series()[index].tolist() if self.tokens else []
+        label = self.value_label or (self.series_names[index] if self.series_names else "value")
+        return label, shown, _colors.choose_scale(shown, self.scale, self.vmin, self.vmax)
+
+    def summary(self) -> str:
+        n_series = self.values["shape"][0]
+        return f"{len(self.tokens)} tokens, {n_series} series, showing {self.active_series}"
+
+    def to_text(self) -> str:
+        label, shown, _ = self._shown()
+        lines = [f"{self.title or 'TokenHighlights'}: {label}", f"{'pos':>5}  {'value':>10}  token"]
+        for position, (token, value) in enumerate(zip(self.tokens[:TEXT_ROWS], shown)):
+            lines.append(f"{position:>5}  {_colors.format_value(value):>10}  {token!r}")
+        if len(self.tokens) > TEXT_ROWS:
+            lines.append(f"  … {len(self.tokens) - TEXT_ROWS} more tokens")
+        return "\n".join(lines)
+
+    def to_static_html(self) -> str:
+        """Tokens as escaped text in spans; colours quantised into a few CSS classes."""
+        label, shown, scale = self._shown()
+        levels = SNAPSHOT_LEVELS
+        classes = []
+        for step in range(1, levels + 1):
+            for sign, prefix in ((1, "p"), (-1, "n")):
+                classes.append(f".iw-s .{prefix}{step}{{background:{_colors.rgba(sign * step / levels)}}}")
+        spans = []
+        for token, value in zip(self.tokens, shown):
+            step = round(_colors.strength(value, scale) * levels)
+            css = f' class="{"p" if step > 0 else "n"}{abs(step)}"' if step else ""
+            text = html.escape(_visible(token))
+            spans.append(f'<span{css} title="{_colors.format_value(value)}">{text}</span>')
+            if "\n" in token:
+                spans.append("<br>")
+        head = html.escape(f"{self.title + ' · ' if self.title else ''}{label}")
+        legend = html.escape(
+            f"{_colors.format_value(scale.min)} … {_colors.format_value(scale.max)} "
+            f"({'blue below zero, orange above' if scale.kind == 'diverging' else 'orange = high'})"
+        )
+        return (
+            "<div class=\"iw-s\"><style>"
+            ".iw-s span{font-family:monospace;white-space:pre;border-radius:2px}"
+            f"{''.join(classes)}</style>"
+            f"<div><b>{head}</b> <small>(static snapshot)</small></div>"
+            f"<div style=\"line-height:1.9\">{''.join(spans)}</div>"
+            f"<div><small>{legend}</small></div></div>"
+        )
+
+
+_VISIBLE = {" ": "\u00b7", "\n": "\u21b5", "\t": "\u2192", "\r": "\u240d"}
+
+
+def _visible(token: str) -> str:
+    """Python twin of `visibleToken` in js/lib/tokens.ts."""
+    if not token:
+        return "\u2205"
+    out = []
+    for ch in token:
+        if ch in _VISIBLE:
+            out.append(_VISIBLE[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _default_hook(readouts: list[Readout]) -> str:
+    from interp_widgets.compute.readouts import SAEFeatureReadout, sae_hook_name
+
+    for readout in readouts:
+        if isinstance(readout, SAEFeatureReadout) and sae_hook_name(readout.sae):
+            return sae_hook_name(readout.sae)  # type: ignore[return-value]
+    raise InterpWidgetsError("pass hook=..., the hook point to read (e.g. 'blocks.0.hook_resid_post').")
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)

@@ -1,0 +1,85 @@
+// Arrays cross the wire as {view, dtype, shape}: `view` is a DataView over raw little-endian
+// bytes (ipywidgets puts binary buffers back in place before we see them). We decode once,
+// into a typed array, and never go through JSON number lists.
+
+export type WireArray = { view: DataView; dtype: string; shape: number[] };
+export type NumericArray = Float32Array | Float64Array | Int32Array | Uint8Array | BigInt64Array;
+export type Decoded = { data: NumericArray; shape: number[] };
+
+/** IEEE 754 half precision (binary16) bits -> number. */
+export function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+/** bfloat16 bits are the top 16 bits of a float32. */
+export function bfloat16ToFloat(bits: number): number {
+  const scratch = new DataView(new ArrayBuffer(4));
+  scratch.setUint32(0, (bits & 0xffff) << 16, true);
+  return scratch.getFloat32(0, true);
+}
+
+function sizeOf(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Decode a wire array into a typed array. Half types are widened to Float32Array. */
+export function decodeArray(wire: WireArray): Decoded {
+  const { view, dtype, shape } = wire;
+  const n = sizeOf(shape);
+  const bytes = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
+  const expected = (per: number) => {
+    if (view.byteLength !== n * per) {
+      throw new Error(`wire array of dtype ${dtype} and shape [${shape}] needs ${n * per} bytes, got ${view.byteLength}`);
+    }
+  };
+  switch (dtype) {
+    case "float32":
+      expected(4);
+      return { data: new Float32Array(bytes), shape };
+    case "float64":
+      expected(8);
+      return { data: new Float64Array(bytes), shape };
+    case "int32":
+      expected(4);
+      return { data: new Int32Array(bytes), shape };
+    case "uint8":
+    case "bool":
+      expected(1);
+      return { data: new Uint8Array(bytes), shape };
+    case "int64":
+      expected(8);
+      return { data: new BigInt64Array(bytes), shape };
+    case "float16":
+    case "bfloat16": {
+      expected(2);
+      const convert = dtype === "float16" ? halfToFloat : bfloat16ToFloat;
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = convert(view.getUint16(i * 2, true));
+      return { data: out, shape };
+    }
+    default:
+      throw new Error(`unsupported wire dtype ${dtype}`);
+  }
+}
+
+/** Element i of a decoded array as a JS number (int64 values beyond 2^53 lose precision). */
+export function at(decoded: Decoded, i: number): number {
+  return Number(decoded.data[i]);
+}
+
+/** Put binary buffers back at their paths in a message (mirror of the kernel's extraction). */
+export function restoreBuffers(content: unknown, paths: (string | number)[][], buffers: (DataView | ArrayBuffer)[]): unknown {
+  paths.forEach((path, i) => {
+    const buffer = buffers[i];
+    const view = buffer instanceof DataView ? buffer : new DataView(buffer);
+    let node = content as Record<string | number, unknown>;
+    for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, unknown>;
+    node[path[path.length - 1]] = view;
+  });
+  return content;
+}

@@ -1,0 +1,58 @@
+// One stylesheet for every widget. Colours come from JupyterLab's theme variables (with VS Code's
+// and plain fallbacks), so dark mode follows the theme without any JS.
+
+const CSS = `
+.iw-root {
+  --iw-fg: var(--jp-ui-font-color1, var(--vscode-editor-foreground, #1f1f1f));
+  --iw-fg-muted: var(--jp-ui-font-color2, var(--vscode-descriptionForeground, #616161));
+  --iw-bg: var(--jp-layout-color0, var(--vscode-editor-background, #ffffff));
+  --iw-bg-raised: var(--jp-layout-color2, var(--vscode-editorWidget-background, #eeeeee));
+  --iw-border: var(--jp-border-color1, var(--vscode-panel-border, #bdbdbd));
+  --iw-accent: var(--jp-brand-color1, var(--vscode-focusBorder, #1976d2));
+  --iw-error-bg: var(--jp-error-color3, #fdecea);
+  --iw-error-fg: var(--jp-error-color0, #b71c1c);
+  color: var(--iw-fg);
+  font-family: var(--jp-ui-font-family, system-ui, sans-serif);
+  font-size: var(--jp-ui-font-size1, 13px);
+  padding: 4px 0;
+}
+.iw-toolbar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-bottom: 6px; }
+.iw-title { font-weight: 600; margin-right: 8px; }
+.iw-button {
+  color: var(--iw-fg); background: var(--iw-bg-raised); border: 1px solid var(--iw-border);
+  border-radius: 3px; padding: 2px 8px; cursor: pointer; font: inherit;
+}
+.iw-button[aria-pressed="true"] { border-color: var(--iw-accent); box-shadow: inset 0 -2px 0 var(--iw-accent); }
+.iw-prompt { display: flex; gap: 4px; flex: 1 1 320px; }
+.iw-prompt-input {
+  flex: 1; color: var(--iw-fg); background: var(--iw-bg); border: 1px solid var(--iw-border);
+  border-radius: 3px; padding: 2px 6px; font-family: var(--jp-code-font-family, monospace); font-size: inherit;
+}
+.iw-status { color: var(--iw-fg-muted); font-style: italic; }
+.iw-error {
+  background: var(--iw-error-bg); color: var(--iw-error-fg); border-radius: 3px;
+  padding: 4px 8px; margin: 4px 0; white-space: pre-wrap; font-family: var(--jp-code-font-family, monospace);
+}
+.iw-tokens { font-family: var(--jp-code-font-family, monospace); line-height: 1.9; word-break: break-all; }
+.iw-token {
+  padding: 1px 1px; margin: 0 1px 0 0; border-radius: 2px; cursor: default;
+  white-space: pre; border: 1px solid transparent;
+}
+.iw-token:hover, .iw-token.iw-selected { border-color: var(--iw-fg); }
+.iw-legend { display: flex; gap: 6px; align-items: center; margin-top: 6px; color: var(--iw-fg-muted); }
+.iw-legend-bar { width: 160px; height: 10px; border: 1px solid var(--iw-border); border-radius: 2px; }
+.iw-tooltip {
+  position: fixed; z-index: 1000; pointer-events: none; background: var(--iw-bg-raised); color: var(--iw-fg);
+  border: 1px solid var(--iw-border); border-radius: 3px; padding: 4px 8px; box-shadow: 0 2px 6px rgba(0,0,0,0.25);
+  font-family: var(--jp-code-font-family, monospace); white-space: pre;
+}
+`;
+
+/** Add the stylesheet to the document once (as text: nothing in it comes from data). */
+export function ensureStyles(): void {
+  if (document.getElementById("interp-widgets-style")) return;
+  const style = document.createElement("style");
+  style.id = "interp-widgets-style";
+  style.textContent = CSS;
+  document.head.appendChild(style);
+}

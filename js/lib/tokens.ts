@@ -1,0 +1,34 @@
+// Token strings are data, never markup: they go into the DOM through textContent only.
+
+const VISIBLE: Record<string, string> = {
+  " ": "\u00b7", // middle dot
+  "\n": "\u21b5", // downwards arrow with corner leftwards
+  "\t": "\u2192", // rightwards arrow
+  "\r": "\u240d", // symbol for carriage return
+};
+
+/** The token as the tokenizer decoded it, with whitespace and control characters made visible. */
+export function visibleToken(token: string): string {
+  if (token.length === 0) return "\u2205"; // empty set
+  let out = "";
+  for (const ch of token) {
+    const code = ch.codePointAt(0)!;
+    if (ch in VISIBLE) out += VISIBLE[ch];
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return out;
+}
+
+/** Whether a line break should follow the token when text is laid out as prose. */
+export function endsLine(token: string): boolean {
+  return token.includes("\n");
+}
+
+/** A span showing one token as text. */
+export function tokenSpan(token: string, className: string): HTMLSpanElement {
+  const span = document.createElement("span");
+  span.className = className;
+  span.textContent = visibleToken(token);
+  return span;
+}

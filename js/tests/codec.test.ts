@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { at, bfloat16ToFloat, decodeArray, halfToFloat, restoreBuffers } from "../lib/codec";
+
+function viewOf(bytes: number[]): DataView {
+  return new DataView(new Uint8Array(bytes).buffer);
+}
+
+describe("decodeArray", () => {
+  it("decodes float32 little-endian bytes with their shape", () => {
+    const data = new Float32Array([1.5, -2, 0.25, 8]);
+    const decoded = decodeArray({ view: new DataView(data.buffer), dtype: "float32", shape: [2, 2] });
+    expect(Array.from(decoded.data as Float32Array)).toEqual([1.5, -2, 0.25, 8]);
+    expect(decoded.shape).toEqual([2, 2]);
+  });
+
+  it("respects the byte offset of a view into a larger buffer", () => {
+    const backing = new Float32Array([99, 1, 2, 99]);
+    const view = new DataView(backing.buffer, 4, 8);
+    expect(Array.from(decodeArray({ view, dtype: "float32", shape: [2] }).data as Float32Array)).toEqual([1, 2]);
+  });
+
+  it("widens float16 to float32", () => {
+    // 1.0 = 0x3c00, -2.5 = 0xc100, 65504 = 0x7bff (max half), 2^-24 = 0x0001 (smallest subnormal)
+    const decoded = decodeArray({ view: viewOf([0x00, 0x3c, 0x00, 0xc1, 0xff, 0x7b, 0x01, 0x00]), dtype: "float16", shape: [4] });
+    expect(Array.from(decoded.data as Float32Array)).toEqual([1, -2.5, 65504, 2 ** -24]);
+  });
+
+  it("widens bfloat16 to float32", () => {
+    // bfloat16 1.0 = 0x3f80, -3.0 = 0xc040, 0.15625 = 0x3e20
+    const decoded = decodeArray({ view: viewOf([0x80, 0x3f, 0x40, 0xc0, 0x20, 0x3e]), dtype: "bfloat16", shape: [3] });
+    expect(Array.from(decoded.data as Float32Array)).toEqual([1, -3, 0.15625]);
+  });
+
+  it("keeps int64 exact as BigInt", () => {
+    const data = new BigInt64Array([1n, -7n, 2n ** 40n]);
+    const decoded = decodeArray({ view: new DataView(data.buffer), dtype: "int64", shape: [3] });
+    expect(Array.from(decoded.data as BigInt64Array)).toEqual([1n, -7n, 2n ** 40n]);
+    expect(at(decoded, 2)).toBe(2 ** 40);
+  });
+
+  it("rejects a byte count that does not match the shape", () => {
+    expect(() => decodeArray({ view: viewOf([0, 0, 0]), dtype: "float32", shape: [1] })).toThrow(/needs 4 bytes/);
+  });
+
+  it("rejects an unknown dtype", () => {
+    expect(() => decodeArray({ view: viewOf([0]), dtype: "complex64", shape: [1] })).toThrow(/unsupported/);
+  });
+});
+
+describe("half conversions", () => {
+  it("handles infinities and NaN", () => {
+    expect(halfToFloat(0x7c00)).toBe(Infinity);
+    expect(halfToFloat(0xfc00)).toBe(-Infinity);
+    expect(halfToFloat(0x7e00)).toBeNaN();
+    expect(bfloat16ToFloat(0x7f80)).toBe(Infinity);
+  });
+});
+
+describe("restoreBuffers", () => {
+  it("puts buffers back at their paths", () => {
+    const buffer = new Float32Array([3]).buffer;
+    const content = { result: { values: { view: null, dtype: "float32", shape: [1] } } };
+    restoreBuffers(content, [["result", "values", "view"]], [buffer]);
+    const decoded = decodeArray((content.result as any).values);
+    expect(Array.from(decoded.data as Float32Array)).toEqual([3]);
+  });
+});

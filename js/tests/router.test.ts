@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { Router } from "../lib/router";
+
+class FakeModel {
+  sent: any[] = [];
+  handlers: ((msg: unknown, buffers?: DataView[]) => void)[] = [];
+  send(content: unknown) {
+    this.sent.push(content);
+  }
+  on(event: string, handler: (msg: unknown, buffers?: DataView[]) => void) {
+    if (event === "msg:custom") this.handlers.push(handler);
+  }
+  off() {
+    this.handlers = [];
+  }
+  reply(msg: unknown, buffers: DataView[] = []) {
+    this.handlers.forEach((handler) => handler(msg, buffers));
+  }
+}
+
+describe("Router", () => {
+  it("sends requests with increasing ids and a type, and matches replies by id", async () => {
+    const model = new FakeModel();
+    const router = new Router(model);
+    const first = router.request("a", { x: 1 });
+    const second = router.request("b");
+    expect(model.sent.map((m) => [m.kind, m.id, m.type])).toEqual([
+      ["request", 1, "a"],
+      ["request", 2, "b"],
+    ]);
+    model.reply({ kind: "reply", id: 2, ok: true, result: "two" });
+    model.reply({ kind: "reply", id: 1, ok: false, error: "bad input" });
+    expect(await second).toEqual({ status: "ok", result: "two" });
+    expect(await first).toEqual({ status: "error", error: "bad input" });
+  });
+
+  it("reports a late reply to an older request of the same type as stale", async () => {
+    const model = new FakeModel();
+    const router = new Router(model);
+    const older = router.latest("set_prompt", { prompt: "old" });
+    const newer = router.latest("set_prompt", { prompt: "new" });
+    model.reply({ kind: "reply", id: 2, ok: true, result: "new result" });
+    model.reply({ kind: "reply", id: 1, ok: true, result: "old result" });
+    expect(await newer).toEqual({ status: "ok", result: "new result" });
+    expect(await older).toEqual({ status: "stale" });
+  });
+
+  it("does not let an older error overwrite a newer request", async () => {
+    const model = new FakeModel();
+    const router = new Router(model);
+    const older = router.latest("set_prompt");
+    const newer = router.latest("set_prompt");
+    model.reply({ kind: "reply", id: 1, ok: false, error: "old failure" });
+    model.reply({ kind: "reply", id: 2, ok: true, result: 1 });
+    expect(await older).toEqual({ status: "stale" });
+    expect((await newer).status).toBe("ok");
+  });
+
+  it("puts binary buffers back into the result", async () => {
+    const model = new FakeModel();
+    const router = new Router(model);
+    const pending = router.request("values");
+    const view = new DataView(new Float32Array([7]).buffer);
+    model.reply({ kind: "reply", id: 1, ok: true, result: { values: { view: null } }, buffer_paths: [["values", "view"]] }, [view]);
+    const outcome = await pending;
+    expect(outcome.status).toBe("ok");
+    expect(((outcome as any).result.values.view as DataView).getFloat32(0, true)).toBe(7);
+  });
+
+  it("ignores messages that are not replies", async () => {
+    const model = new FakeModel();
+    const router = new Router(model);
+    const pending = router.request("a");
+    model.reply({ kind: "something else", id: 1 });
+    model.reply({ kind: "reply", id: 1, ok: true, result: 5 });
+    expect(await pending).toEqual({ status: "ok", result: 5 });
+  });
+});

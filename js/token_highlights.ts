@@ -1,0 +1,152 @@
+// Token highlights: a prompt's tokens coloured by one of several per-token series.
+// Durable state (tokens, values, series) lives in traits; a new prompt is a request to the
+// kernel, which re-tokenizes, recomputes and updates the traits, or answers with an error.
+import type { AnyModel } from "@anywidget/types";
+import { decodeArray, at, type Decoded, type WireArray } from "./lib/codec";
+import { chooseScale, colorFor, formatValue, legendGradient } from "./lib/colors";
+import { element, errorBanner, tooltip } from "./lib/dom";
+import { Router } from "./lib/router";
+import { ensureStyles } from "./lib/style";
+import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
+
+interface State {
+  tokens: string[];
+  values: WireArray;
+  series_names: string[];
+  active_series: number;
+  title: string;
+  value_label: string;
+  scale: string;
+  vmin: number | null;
+  vmax: number | null;
+  editable: boolean;
+  prompt: string;
+}
+
+type Model = AnyModel<State>;
+const routers = new WeakMap<object, Router>();
+
+function initialize({ model }: { model: Model }) {
+  const router = new Router(model as any);
+  routers.set(model, router);
+  return () => router.dispose();
+}
+
+function render({ model, el }: { model: Model; el: HTMLElement }) {
+  ensureStyles();
+  const router = routers.get(model) ?? new Router(model as any);
+  const root = element("div", "iw-root iw-token-highlights");
+  const toolbar = element("div", "iw-toolbar");
+  const title = element("span", "iw-title");
+  const seriesBar = element("span", "iw-series");
+  seriesBar.setAttribute("role", "group");
+  const status = element("span", "iw-status");
+  const banner = errorBanner();
+  const tokensBox = element("div", "iw-tokens");
+  const legend = element("div", "iw-legend");
+  const tip = tooltip();
+  toolbar.append(title, seriesBar);
+
+  // Editable prompt: Enter sends it to the kernel.
+  const form = element("form", "iw-prompt");
+  const input = element("input", "iw-prompt-input");
+  input.type = "text";
+  input.setAttribute("aria-label", "prompt");
+  const submit = element("button", "iw-button", "Run");
+  submit.type = "submit";
+  form.append(input, submit);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.textContent = "computing\u2026";
+    const outcome = await router.latest("set_prompt", { prompt: input.value });
+    if (outcome.status === "stale") return;
+    status.textContent = "";
+    if (outcome.status === "error") banner.show(outcome.error);
+    else banner.clear();
+  });
+  toolbar.append(form, status);
+  root.append(toolbar, banner.node, tokensBox, legend, tip.node);
+  el.appendChild(root);
+
+  let decoded: Decoded | null = null;
+
+  function seriesValues(index: number): number[] {
+    if (!decoded) return [];
+    const n = decoded.shape[1];
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) out[i] = at(decoded, index * n + i);
+    return out;
+  }
+
+  function drawSeriesButtons() {
+    seriesBar.replaceChildren();
+    const names = model.get("series_names");
+    if (names.length < 2) return;
+    names.forEach((name, index) => {
+      const button = element("button", "iw-button", name);
+      button.type = "button";
+      button.setAttribute("aria-pressed", String(index === model.get("active_series")));
+      button.addEventListener("click", () => {
+        model.set("active_series", index);
+        model.save_changes();
+      });
+      seriesBar.appendChild(button);
+    });
+  }
+
+  function drawTokens() {
+    const tokens = model.get("tokens");
+    const series = Math.min(model.get("active_series"), Math.max(0, (decoded?.shape[0] ?? 1) - 1));
+    const values = seriesValues(series);
+    const scale = chooseScale(values, model.get("scale"), model.get("vmin"), model.get("vmax"));
+    const label = model.get("value_label") || model.get("series_names")[series] || "value";
+    tokensBox.replaceChildren();
+    tokens.forEach((token, position) => {
+      const span = tokenSpan(token, "iw-token");
+      const value = values[position];
+      span.style.backgroundColor = colorFor(value, scale);
+      span.dataset.position = String(position);
+      span.addEventListener("mousemove", (event) =>
+        tip.show(
+          [`token    ${JSON.stringify(token)}`, `shown as ${visibleToken(token)}`, `position ${position}`, `${label} ${formatValue(value)}`],
+          event.clientX,
+          event.clientY,
+        ),
+      );
+      span.addEventListener("mouseleave", () => tip.hide());
+      tokensBox.appendChild(span);
+      if (endsLine(token)) tokensBox.appendChild(element("br"));
+    });
+    legend.replaceChildren(
+      element("span", "iw-legend-min", formatValue(scale.min)),
+      Object.assign(element("span", "iw-legend-bar"), { style: `background: ${legendGradient(scale)}` }),
+      element("span", "iw-legend-max", formatValue(scale.max)),
+      element("span", "iw-legend-label", label),
+    );
+  }
+
+  function drawAll() {
+    title.textContent = model.get("title");
+    title.hidden = !model.get("title");
+    form.hidden = !model.get("editable");
+    if (document.activeElement !== input) input.value = model.get("prompt");
+    try {
+      decoded = decodeArray(model.get("values"));
+    } catch (error) {
+      decoded = null;
+      banner.show(String(error));
+    }
+    drawSeriesButtons();
+    drawTokens();
+  }
+
+  drawAll();
+  const onChange = () => drawAll();
+  model.on("change", onChange);
+  return () => {
+    model.off("change", onChange);
+    if (!routers.has(model)) router.dispose();
+  };
+}
+
+export default { initialize, render };

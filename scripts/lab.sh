@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up what is missing, then open JupyterLab on the quickstart notebook.
+# Where there is no browser, JupyterLab prints the URL to open.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. .venv/bin/activate
+args=(--notebook-dir=notebooks)
+[ "$(id -u)" = 0 ] && args+=(--allow-root)
+if [ -z "${DISPLAY:-}" ] && [ -z "${BROWSER:-}" ] && [ "$(uname)" = Linux ]; then args+=(--no-browser --ip=127.0.0.1); fi
+exec jupyter lab "${args[@]}" "$@" 00_quickstart.ipynb

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up whatever is missing: a virtual environment in .venv, torch, the package with its
+# development extras, and the front-end bundle. Safe to run again; it skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+. .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# torch: keep one that is there (a GPU build, say); otherwise take the CPU build this
+# machine kind has on disk. An unpinned `pip install torch` would pull several GB of CUDA.
+if ! python -c "import torch" 2>/dev/null; then
+  echo "== installing torch (CPU build)"
+  pip install -q "torch==${TORCH_VERSION:-2.13.0}"
+fi
+
+# The front-end bundle, built before the package install so the build hook finds it.
+if [ ! -d js/node_modules ] || [ js/package-lock.json -nt js/node_modules/.package-lock.json ]; then
+  echo "== installing front-end build tools"
+  (cd js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "== building the front-end"
+(cd js && npm run --silent build)
+
+if ! python -c "import interp_widgets, pytest, jupyterlab, playwright" 2>/dev/null || [ pyproject.toml -nt .venv/.interp-widgets-installed ]; then
+  echo "== installing interp-widgets and its development extras"
+  pip install -q -e ".[dev]"
+  touch .venv/.interp-widgets-installed
+fi

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Set up what is missing (Chromium included), then run the whole suite: front-end unit tests,
+# then pytest (maths, wire, widget state, packaging, notebooks, and the real-browser test).
+# Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+. .venv/bin/activate
+
+# Debian's Chromium for the browser test (Playwright's own browser download cannot work here).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing Chromium"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+export IW_CHROMIUM="${IW_CHROMIUM:-$(command -v chromium)}"
+
+echo "== front-end: type check and unit tests"
+(cd js && npm run --silent typecheck && npx vitest run --reporter=dot)
+
+echo "== python: pytest"
+python -m pytest -q -p no:cacheprovider "$@"
