@@ -1,0 +1,75 @@
+"""Every notebook executes without error; saved outputs carry a static snapshot of the last view."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def execute(path: Path) -> nbformat.NotebookNode:
+    notebook = nbformat.read(path, as_version=4)
+    # JupyterLab does not save widget state by default; nbconvert then shows our static snapshot.
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3", store_widget_state=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def executed():
+    return {path.name: execute(path) for path in NOTEBOOKS}
+
+
+def test_there_are_notebooks():
+    assert any(path.name == "00_quickstart.ipynb" for path in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+
+
+@pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS])
+def test_notebook_runs_without_errors(executed, name):
+    errors = [o for cell in executed[name].cells for o in cell.get("outputs", []) if o.output_type == "error"]
+    assert not errors, "\n".join(f"{e.ename}: {e.evalue}" for e in errors)
+
+
+def widget_outputs(notebook):
+    return [o for cell in notebook.cells for o in cell.get("outputs", []) if WIDGET_VIEW in o.get("data", {})]
+
+
+def test_quickstart_outputs_have_static_snapshots(executed):
+    outputs = widget_outputs(executed["00_quickstart.ipynb"])
+    assert len(outputs) >= 3
+    for output in outputs:
+        snapshot = output["data"]["text/html"]
+        assert "static snapshot" in snapshot and "<script" not in snapshot.lower()
+    # The escaped markup token of the plain-data example is shown as text.
+    assert any("&lt;b&gt;not·bold&lt;/b&gt;" in o["data"]["text/html"] for o in outputs)
+
+
+def shown_text(snapshot: str) -> str:
+    """The token text of a snapshot, tags removed (each token is its own span)."""
+    return re.sub(r"<style>.*?</style>|<[^>]+>", "", snapshot)
+
+
+def test_snapshot_follows_the_last_view(executed):
+    """A later cell calls view.set_prompt(...): the saved output of the earlier cell shows the new prompt."""
+    first = widget_outputs(executed["00_quickstart.ipynb"])[0]
+    assert "Mr·and·Mrs·Dursley" in shown_text(first["data"]["text/html"])
+    assert "residual" not in shown_text(first["data"]["text/html"])
+    plain_tokens = re.findall(r"^\s+\d+\s+\S+\s+'(.*)'$", first["data"]["text/plain"], flags=re.M)
+    assert "".join(plain_tokens).startswith("<|endoftext|>Mr and Mrs Dursley")
+
+
+def test_html_export_shows_the_snapshot_without_a_kernel(executed):
+    body, _ = HTMLExporter().from_notebook_node(executed["00_quickstart.ipynb"])
+    assert "static snapshot" in body and "Mr·and·Mrs·Dursley" in shown_text(body)
