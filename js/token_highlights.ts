@@ -55,14 +55,25 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   const submit = element("button", "iw-button", "Run");
   submit.type = "submit";
   form.append(input, submit);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
+  async function submitPrompt() {
     status.textContent = "computing\u2026";
     const outcome = await router.latest("set_prompt", { prompt: input.value });
     if (outcome.status === "stale") return;
     status.textContent = "";
     if (outcome.status === "error") banner.show(outcome.error);
     else banner.clear();
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitPrompt();
+  });
+  // Notebook front-ends bind Enter to their own commands; keep the keys typed here for the prompt.
+  input.addEventListener("keydown", (event) => {
+    event.stopPropagation();
+    if (event.key === "Enter") {
+      event.preventDefault();
+      submitPrompt();
+    }
   });
   toolbar.append(form, status);
   root.append(toolbar, banner.node, tokensBox, legend, tip.node);

@@ -6,18 +6,23 @@
   answers requests of that type; an `InterpWidgetsError` becomes an error shown in the widget.
 - Unknown keyword arguments raise a TypeError listing the valid ones.
 - `repr` is cheap; `to_text()` is a plain-text form; the display bundle also carries a static,
-  script-free, escaped HTML snapshot (`to_static_html()`), refreshed when the state changes, so
-  a saved notebook or an HTML export shows the last view without a kernel.
+  script-free, escaped HTML snapshot (`to_static_html()`), so a saved notebook or an HTML export
+  shows the last view without a kernel.
+
+Refreshing a displayed snapshot makes the notebook front-end re-create the live view, which would
+throw away what the user is typing. So a state change only marks the widget; the snapshots of
+marked widgets are refreshed after each cell has run (IPython's `post_run_cell`): changes made by
+a cell's code show in its outputs at once, changes made inside a widget after the next cell runs.
 """
 
 from __future__ import annotations
 
 import traceback
 import uuid
-from contextlib import contextmanager
+import weakref
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, Callable, ClassVar
 
 import anywidget
 
@@ -69,7 +74,6 @@ class BaseWidget(anywidget.AnyWidget):
                 f"Valid ones: {', '.join(valid)}."
             )
         self._display_ids: list[str] = []
-        self._holding_snapshot = False
         self.last_traceback: str | None = None
         super().__init__(**kwargs)
         self.on_msg(self._on_custom_message)
@@ -106,8 +110,7 @@ class BaseWidget(anywidget.AnyWidget):
                     f"{type(self).__name__} has no request {request_type!r}; it answers {sorted(self._request_handlers)}."
                 )
             payload = request.get("payload") or {}
-            with self.snapshot_held():
-                result = getattr(self, method_name)(**payload)
+            result = getattr(self, method_name)(**payload)
             return {"kind": "reply", "id": request_id, "ok": True, "result": result}
         except InterpWidgetsError as error:
             return {"kind": "reply", "id": request_id, "ok": False, "error": str(error)}
@@ -157,23 +160,14 @@ class BaseWidget(anywidget.AnyWidget):
         data, metadata = self._bundle()
         display(data, metadata=metadata, raw=True, display_id=display_id)
 
-    @contextmanager
-    def snapshot_held(self) -> Iterator[None]:
-        """Refresh the displayed snapshot once, after a batch of state changes."""
-        outer = self._holding_snapshot
-        self._holding_snapshot = True
-        try:
-            yield
-        finally:
-            self._holding_snapshot = outer
-            if not outer:
-                self._refresh_displays()
-
     def _on_state_change(self, _change: Any) -> None:
-        if not self._holding_snapshot:
-            self._refresh_displays()
+        if self._display_ids:
+            _STALE_SNAPSHOTS.add(self)
+            _refresh_after_each_cell()
 
-    def _refresh_displays(self) -> None:
+    def refresh_snapshot(self) -> None:
+        """Rewrite the displayed outputs of this widget with its current state (re-creates the views)."""
+        _STALE_SNAPSHOTS.discard(self)
         if not self._display_ids:
             return
         from IPython.display import update_display
@@ -181,3 +175,24 @@ class BaseWidget(anywidget.AnyWidget):
         data, metadata = self._bundle()
         for display_id in self._display_ids:
             update_display(data, metadata=metadata, raw=True, display_id=display_id)
+
+
+_STALE_SNAPSHOTS: "weakref.WeakSet[BaseWidget]" = weakref.WeakSet()
+_HOOKED_SHELLS: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def refresh_stale_snapshots(*_args: Any) -> None:
+    """Refresh the snapshot of every widget whose state changed since its last refresh."""
+    for widget in list(_STALE_SNAPSHOTS):
+        widget.refresh_snapshot()
+
+
+def _refresh_after_each_cell() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and shell not in _HOOKED_SHELLS:
+        shell.events.register("post_run_cell", refresh_stale_snapshots)
+        _HOOKED_SHELLS.add(shell)

@@ -135,7 +135,7 @@ class TokenHighlights(BaseWidget):
             )
         model, hook, readouts = self._source
         tokens, values = token_values(model, prompt, hook, readouts)
-        with self.snapshot_held(), self.hold_sync():
+        with self.hold_sync():
             self.tokens = tokens
             self.values = values
             self.prompt = prompt

@@ -16,6 +16,7 @@ const CSS = `
   font-size: var(--jp-ui-font-size1, 13px);
   padding: 4px 0;
 }
+.iw-root [hidden] { display: none !important; }
 .iw-toolbar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-bottom: 6px; }
 .iw-title { font-weight: 600; margin-right: 8px; }
 .iw-button {

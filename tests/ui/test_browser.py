@@ -1,0 +1,132 @@
+"""JupyterLab in headless Chromium: a notebook with widgets, a new prompt typed, the kernel's values on screen.
+
+The expected values are computed here, in the test process, from the same seeded toy model the
+notebook's kernel builds, so the browser must show exactly what the kernel computed.
+"""
+
+import re
+import time
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from interp_widgets.compute import NeuronReadout, token_values
+from interp_widgets.widgets._colors import format_value
+from interp_widgets.widgets.token_highlights import _visible
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+HOOK = "blocks.0.hook_resid_post"
+FIRST_PROMPT = "The cat sat"
+NEW_PROMPT = "Hello <b>world</b> & friends"
+EVIL = [
+    "<img src=x onerror=\"window.__pwned='img'\">",
+    "</script><script>window.__pwned='script'</script>",
+    "<svg onload=\"window.__pwned='svg'\">",
+    " plain & simple",
+]
+
+
+@pytest.fixture(scope="module")
+def notebook_url(lab_server, lab_root):
+    cells = [
+        new_code_cell(
+            "import interp_widgets as iw\n"
+            "model = iw.models.toy_model(seed=0)\n"
+            f"view = iw.TokenHighlights.from_model(model, {FIRST_PROMPT!r}, hook={HOOK!r}, directions=[3, 7], names=['n3', 'n7'])\n"
+            "view"
+        ),
+        new_code_cell(f"iw.colored_tokens({EVIL!r}, [1.0, -1.0, 0.5, 0.25])"),
+    ]
+    notebook = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(notebook, lab_root / "ui_test.ipynb")
+    base, token = lab_server
+    return f"{base}/lab/tree/ui_test.ipynb?token={token}&reset"
+
+
+def run_all(page, notebook_url):
+    page.goto(notebook_url)
+    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=90_000)
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp.shell.currentWidget; return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel; }",
+        timeout=90_000,
+    )
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_selector(".iw-token-highlights >> nth=1", timeout=120_000)
+
+
+def shown_tokens(widget):
+    return widget.locator(".iw-token").all_text_contents()
+
+
+def tooltip_value(page, widget, position):
+    widget.locator(".iw-token").nth(position).hover()
+    text = page.locator(".iw-tooltip:visible").inner_text()
+    return text.strip().splitlines()[-1].split()[-1]
+
+
+def wait_for_tokens(widget, expected, timeout=60.0):
+    """Poll until the widget shows exactly `expected`; on time-out, fail with the difference."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and shown_tokens(widget) != expected:
+        time.sleep(0.2)
+    assert shown_tokens(widget) == expected
+
+
+def test_widget_renders_answers_a_new_prompt_and_reports_errors(page, notebook_url, toy):
+    run_all(page, notebook_url)
+    widget = page.locator(".iw-token-highlights").first
+    readouts = [NeuronReadout(3), NeuronReadout(7)]
+
+    tokens, values = token_values(toy, FIRST_PROMPT, HOOK, readouts)
+    wait_for_tokens(widget, [_visible(t) for t in tokens])
+    assert tooltip_value(page, widget, 2) == format_value(values[0, 2].item())
+
+    # Type a new prompt, press Enter: the kernel re-tokenizes and recomputes.
+    widget.locator(".iw-prompt-input").evaluate("input => { input.dataset.mark = 'same view' }")
+    widget.locator(".iw-prompt-input").fill(NEW_PROMPT)
+    widget.locator(".iw-prompt-input").press("Enter")
+    tokens, values = token_values(toy, NEW_PROMPT, HOOK, readouts)
+    wait_for_tokens(widget, [_visible(t) for t in tokens])
+    last = len(tokens) - 1
+    time.sleep(1)  # a re-created view would have replaced the input by now
+    assert widget.locator(".iw-prompt-input").evaluate("input => input.dataset.mark") == "same view"
+    assert tooltip_value(page, widget, last) == format_value(values[0, last].item())
+
+    # Switch to the second series: the colours and values follow.
+    widget.get_by_role("button", name="n7").click()
+    page.wait_for_function("(root) => root.querySelector('button[aria-pressed=true]').textContent === 'n7'", arg=widget.element_handle())
+    assert tooltip_value(page, widget, last) == format_value(values[1, last].item())
+
+    # A prompt longer than the context: the kernel's error shows inside the widget; the view stays.
+    widget.locator(".iw-prompt-input").fill("word " * 200)
+    widget.locator(".iw-prompt-input").press("Enter")
+    error = widget.locator(".iw-error")
+    error.wait_for(state="visible", timeout=60_000)
+    assert re.search(r"context is 128 tokens: shorten the prompt", error.inner_text())
+    assert shown_tokens(widget) == [_visible(t) for t in tokens]
+
+
+def test_token_strings_are_text_never_html(page, notebook_url):
+    run_all(page, notebook_url)
+    widget = page.locator(".iw-token-highlights").nth(1)
+    wait_for_tokens(widget, [_visible(t) for t in EVIL])
+    assert not widget.locator(".iw-prompt").is_visible()  # built from plain data: nothing to edit
+    assert page.evaluate("() => window.__pwned") is None
+    assert widget.locator("img, svg, script").count() == 0
+    widget.locator(".iw-token").first.hover()
+    assert EVIL[0] in page.locator(".iw-tooltip:visible").inner_text().replace("\\\"", "\"")
+
+
+def test_dark_mode_follows_the_jupyterlab_theme(page, notebook_url):
+    run_all(page, notebook_url)
+    colour = "() => getComputedStyle(document.querySelector('.iw-root')).color"
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
+    light = page.evaluate(colour)
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function(f"(light) => ({colour})() !== light", arg=light, timeout=30_000)
+    dark = page.evaluate(colour)
+    brightness = lambda rgb: sum(map(int, re.findall(r"\d+", rgb)[:3]))
+    assert brightness(dark) > brightness(light)
