@@ -22,7 +22,9 @@ fi
 # The front-end bundle, built before the package install so the build hook finds it.
 if [ ! -d js/node_modules ] || [ js/package-lock.json -nt js/node_modules/.package-lock.json ]; then
   echo "== installing front-end build tools"
-  (cd js && npm ci --no-audit --no-fund --loglevel=error)
+  # `npm install`, not `npm ci`: with npm's omit-lockfile-registry-resolved setting (as on this
+  # machine kind) the lock lacks optional platform packages and `npm ci` refuses it.
+  (cd js && npm install --no-audit --no-fund --loglevel=error)
 fi
 echo "== building the front-end"
 (cd js && npm run --silent build)
