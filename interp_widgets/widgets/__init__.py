@@ -1,5 +1,7 @@
 """Thin anywidget classes: traits, the bundled front-end, and request handlers."""
 
+from interp_widgets.widgets.histogram import HistogramView
 from interp_widgets.widgets.token_highlights import TokenHighlights
+from interp_widgets.widgets.training_view import TrainingView
 
-__all__ = ["TokenHighlights"]
+__all__ = ["HistogramView", "TokenHighlights", "TrainingView"]

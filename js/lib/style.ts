@@ -42,6 +42,9 @@ const CSS = `
 .iw-token:hover, .iw-token.iw-selected { border-color: var(--iw-fg); }
 .iw-legend { display: flex; gap: 6px; align-items: center; margin-top: 6px; color: var(--iw-fg-muted); }
 .iw-legend-bar { width: 160px; height: 10px; border: 1px solid var(--iw-border); border-radius: 2px; }
+.iw-charts { display: flex; flex-wrap: wrap; gap: 8px; }
+.iw-legend-item { margin-right: 10px; }
+.iw-caption { color: var(--iw-fg-muted); }
 .iw-tooltip {
   position: fixed; z-index: 1000; pointer-events: none; background: var(--iw-bg-raised); color: var(--iw-fg);
   border: 1px solid var(--iw-border); border-radius: 3px; padding: 4px 8px; box-shadow: 0 2px 6px rgba(0,0,0,0.25);

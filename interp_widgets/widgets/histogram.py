@@ -1,0 +1,57 @@
+"""A histogram with its mean marked, e.g. the MCS of one dictionary's features against another's."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import torch
+import traitlets
+
+from interp_widgets.widgets._base import BaseWidget, bundle_path
+from interp_widgets.widgets._colors import format_value
+from interp_widgets.widgets._wire import from_wire, to_wire
+
+
+class HistogramView(BaseWidget):
+    """Bars over bin edges, with an optional marker at the mean."""
+
+    _esm = bundle_path("histogram.js")
+
+    counts = traitlets.Any(to_wire(torch.zeros(0))).tag(sync=True)
+    """Count per bin `[bins]`."""
+    edges = traitlets.Any(to_wire(torch.zeros(1))).tag(sync=True)
+    """Bin edges `[bins + 1]`."""
+    title = traitlets.Unicode("").tag(sync=True)
+    """Title above the chart."""
+    mean = traitlets.Float(None, allow_none=True).tag(sync=True)
+    """Where to draw the mean marker (None: no marker)."""
+    mean_label = traitlets.Unicode("mean").tag(sync=True)
+    """Label of the marker."""
+    caption = traitlets.Unicode("").tag(sync=True)
+    """A line of text under the chart."""
+
+    @classmethod
+    def from_values(cls, values: torch.Tensor, bins: int = 40, low: float | None = None, high: float | None = None, **kwargs: Any) -> "HistogramView":
+        values = values.detach().float().cpu().flatten()
+        low = float(values.min()) if low is None else low
+        high = float(values.max()) if high is None else high
+        counts = torch.histc(values, bins=bins, min=low, max=high)
+        return cls(counts=to_wire(counts), edges=to_wire(torch.linspace(low, high, bins + 1)), mean=float(values.mean()), **kwargs)
+
+    def summary(self) -> str:
+        return f"{from_wire(self.counts).numel()} bins, mean {self.mean}"
+
+    def to_text(self) -> str:
+        counts, edges = from_wire(self.counts).tolist(), from_wire(self.edges).tolist()
+        peak = max(counts) if counts else 1
+        lines = [self.title or "histogram"]
+        for i, count in enumerate(counts):
+            bar = "#" * round(30 * count / peak) if peak else ""
+            lines.append(f"{format_value(edges[i]):>8} .. {format_value(edges[i + 1]):>8} {int(count):>6} {bar}")
+        if self.mean is not None:
+            lines.append(f"{self.mean_label} {format_value(self.mean)}")
+        return "\n".join(lines)
+
+    def to_static_html(self) -> str:
+        return f"<pre>{html.escape(self.to_text())}</pre><div>{html.escape(self.caption)}</div>"

@@ -1,0 +1,67 @@
+"""A live view of SAE training: loss, L0 and dead fraction per SAE, redrawn at every log step.
+
+    view = TrainingView(sae_names=["1x", "2x"]); display(view)
+    train_saes(saes, store, config, on_log=view.update)
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Sequence
+
+import torch
+import traitlets
+
+from interp_widgets.widgets._base import BaseWidget, bundle_path
+from interp_widgets.widgets._colors import format_value
+from interp_widgets.widgets._wire import from_wire, to_wire
+
+DEFAULT_METRICS = ("step", "nmse", "l0", "dead_fraction")
+
+
+class TrainingView(BaseWidget):
+    """Line charts of logged training metrics, one line per SAE."""
+
+    _esm = bundle_path("training_view.js")
+
+    history = traitlets.Any(to_wire(torch.zeros(1, 0, len(DEFAULT_METRICS)))).tag(sync=True)
+    """Logged values `[n_saes, n_points, n_metrics]`; the first metric is the step."""
+    metrics = traitlets.List(traitlets.Unicode(), list(DEFAULT_METRICS)).tag(sync=True)
+    """Names of the logged metrics, `step` first."""
+    sae_names = traitlets.List(traitlets.Unicode(), ["sae"]).tag(sync=True)
+    """A name per SAE."""
+    title = traitlets.Unicode("SAE training").tag(sync=True)
+    """Title above the charts."""
+
+    def update(self, history: Sequence[Sequence[dict[str, float]]]) -> None:
+        """Take the trainer's history (a list of logged dicts per SAE) and redraw."""
+        values = [[[float(point.get(name, float("nan"))) for name in self.metrics] for point in per_sae] for per_sae in history]
+        self.history = to_wire(torch.tensor(values, dtype=torch.float32).reshape(len(history), -1, len(self.metrics)))
+        if len(self.sae_names) != len(history):
+            self.sae_names = [f"sae {i}" for i in range(len(history))]
+
+    def _latest(self) -> list[tuple[str, dict[str, float]]]:
+        values = from_wire(self.history)
+        if values.shape[1] == 0:
+            return []
+        return [(name, dict(zip(self.metrics, values[i, -1].tolist()))) for i, name in enumerate(self.sae_names)]
+
+    def summary(self) -> str:
+        return f"{len(self.sae_names)} SAEs, {from_wire(self.history).shape[1]} points"
+
+    def to_text(self) -> str:
+        lines = [f"{self.title}"]
+        for name, latest in self._latest():
+            lines.append(f"  {name}: " + ", ".join(f"{k} {format_value(v)}" for k, v in latest.items()))
+        return "\n".join(lines) if len(lines) > 1 else f"{self.title}: nothing logged yet"
+
+    def to_static_html(self) -> str:
+        rows = "".join(
+            "<tr>" + f"<td>{html.escape(name)}</td>" + "".join(f"<td>{format_value(latest[m])}</td>" for m in self.metrics) + "</tr>"
+            for name, latest in self._latest()
+        )
+        head = "".join(f"<th>{html.escape(m)}</th>" for m in ["SAE", *self.metrics])
+        return (
+            f"<div><b>{html.escape(self.title)}</b> <small>(static snapshot: last logged values)</small>"
+            f"<table><tr>{head}</tr>{rows}</table></div>"
+        )

@@ -1,0 +1,39 @@
+// A histogram (e.g. max cosine similarity per feature between two dictionaries), with its mean.
+import type { AnyModel } from "@anywidget/types";
+import { at, decodeArray, type WireArray } from "./lib/codec";
+import { barChart } from "./lib/chart";
+import { formatValue } from "./lib/colors";
+import { element } from "./lib/dom";
+import { ensureStyles } from "./lib/style";
+
+interface State {
+  counts: WireArray;
+  edges: WireArray;
+  title: string;
+  mean: number | null;
+  mean_label: string;
+  caption: string;
+}
+
+function toNumbers(wire: WireArray): number[] {
+  const decoded = decodeArray(wire);
+  return Array.from({ length: decoded.data.length }, (_, i) => at(decoded, i));
+}
+
+function render({ model, el }: { model: AnyModel<State>; el: HTMLElement }) {
+  ensureStyles();
+  const root = element("div", "iw-root iw-histogram");
+  const caption = element("div", "iw-caption");
+  el.appendChild(root);
+  function draw() {
+    const mean = model.get("mean");
+    const marker = mean === null ? undefined : { value: mean, label: `${model.get("mean_label")} ${formatValue(mean)}` };
+    caption.textContent = model.get("caption");
+    root.replaceChildren(barChart(model.get("title"), toNumbers(model.get("counts")), toNumbers(model.get("edges")), marker), caption);
+  }
+  draw();
+  model.on("change", draw);
+  return () => model.off("change", draw);
+}
+
+export default { render };

@@ -1,0 +1,52 @@
+// Live SAE training view: one small chart per metric, one line per SAE, redrawn as the kernel
+// appends logged points (history [n_saes, n_points, n_metrics] as a binary float32 buffer).
+import type { AnyModel } from "@anywidget/types";
+import { decodeArray, type WireArray } from "./lib/codec";
+import { lineChart, PALETTE } from "./lib/chart";
+import { element } from "./lib/dom";
+import { ensureStyles } from "./lib/style";
+
+interface State {
+  history: WireArray;
+  metrics: string[];
+  sae_names: string[];
+  title: string;
+}
+
+function render({ model, el }: { model: AnyModel<State>; el: HTMLElement }) {
+  ensureStyles();
+  const root = element("div", "iw-root iw-training-view");
+  const title = element("div", "iw-title");
+  const legend = element("div", "iw-legend");
+  const charts = element("div", "iw-charts");
+  root.append(title, legend, charts);
+  el.appendChild(root);
+
+  function draw() {
+    title.textContent = model.get("title");
+    const names = model.get("sae_names");
+    const metrics = model.get("metrics");
+    const { data, shape } = decodeArray(model.get("history"));
+    const [nSaes, nPoints, nMetrics] = shape;
+    const value = (s: number, p: number, m: number) => Number(data[(s * nPoints + p) * nMetrics + m]);
+    legend.replaceChildren(
+      ...names.map((name, index) => {
+        const item = element("span", "iw-legend-item", `\u25a0 ${name}`);
+        item.style.color = PALETTE[index % PALETTE.length];
+        return item;
+      }),
+    );
+    const steps = Array.from({ length: nPoints }, (_, p) => value(0, p, 0));
+    charts.replaceChildren(
+      ...metrics.slice(1).map((metric, offset) => {
+        const series = Array.from({ length: nSaes }, (_, s) => Array.from({ length: nPoints }, (_, p) => value(s, p, offset + 1)));
+        return lineChart(metric, steps, series, names);
+      }),
+    );
+  }
+  draw();
+  model.on("change", draw);
+  return () => model.off("change", draw);
+}
+
+export default { render };
