@@ -93,6 +93,11 @@ class ActivationStore:
 
     @property
     def d_in(self) -> int:
+        """Width of the activations (from the cache when there is one: no extra forward pass)."""
+        if self.cache_path is not None:
+            if self._cache is None:
+                self.build_cache()
+            return int(self._cache.shape[1])  # type: ignore[union-attr]
         return int(self.sample(1).shape[-1])
 
     def sample(self, n_sequences: int = 4) -> Tensor:

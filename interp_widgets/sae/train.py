@@ -35,7 +35,7 @@ from interp_widgets.sae.store import ActivationStore
 class TrainConfig:
     total_steps: int = 2000
     lr: float = 4e-4
-    l1_coefficient: float = 0.1
+    l1_coefficient: float = 0.3
     l1_warmup_fraction: float = 0.05
     warmup_steps: int = 50
     decay_fraction: float = 0.2
@@ -147,17 +147,18 @@ def train_saes(
                 metrics["lr"] = lr
                 logs.append(metrics)
             state.step += 1
-            if state.step % config.log_every == 0 or state.step == config.total_steps:
+            logging = state.step % config.log_every == 0 or state.step == config.total_steps
+            if logging:
                 for index, metrics in enumerate(logs):
                     state.history[index].append({"step": float(state.step), **metrics})
-                if bar is not None:
-                    bar.set_postfix(nmse=f"{logs[0]['nmse']:.3f}", l0=f"{logs[0]['l0']:.1f}", dead=f"{logs[0]['dead_fraction']:.0%}")
-                if on_log is not None:
-                    on_log(state.history)
-            if bar is not None:
-                bar.update(1)
             if checkpoint is not None and (state.step % config.checkpoint_every == 0 or state.step == config.total_steps):
                 _save_checkpoint(checkpoint, saes, optimizers, state, config)
+            if bar is not None:
+                bar.update(1)
+                if logging:
+                    bar.set_postfix(nmse=f"{logs[0]['nmse']:.3f}", l0=f"{logs[0]['l0']:.1f}", dead=f"{logs[0]['dead_fraction']:.0%}")
+            if logging and on_log is not None:
+                on_log(state.history)
     finally:
         if bar is not None:
             bar.close()
