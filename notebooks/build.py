@@ -1,0 +1,230 @@
+"""Writes the teaching notebooks, outputs stripped. Edit here, then run: python notebooks/build.py
+
+Each notebook runs offline, end to end, on the package's own model.
+"""
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+INSTALL = (
+    "# Install if missing (Colab, a fresh kernel). Locally, the README's set-up has done this.\n"
+    "try:\n"
+    "    import interp_widgets\n"
+    "except ImportError:\n"
+    "    %pip install -q interp-widgets\n"
+    "try:  # Colab renders custom widgets only with its custom widget manager on\n"
+    "    from google.colab import output\n"
+    "    output.enable_custom_widget_manager()\n"
+    "except ImportError:\n"
+    "    pass"
+)
+
+
+def colab_badge(name: str) -> str:
+    return (
+        "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+        f"(https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/{name})"
+    )
+
+
+def quickstart() -> list:
+    return [
+        new_markdown_cell(
+            "# interp-widgets quickstart\n\n"
+            + colab_badge("00_quickstart.ipynb") + "\n\n"
+            "Live widgets for looking inside transformer language models. This notebook runs offline: "
+            "the model below is built from a config on this machine, no download needed.\n\n"
+            "**Arc:** load a model → colour a prompt's tokens by a neuron, a direction or an SAE feature → "
+            "edit the prompt inside the widget → the same view from plain data (CircuitsVis' API) → what bad input looks like."
+        ),
+        new_code_cell(INSTALL),
+        new_markdown_cell(
+            "## 1. A model\n\n"
+            "`toy_model()` is a 2-layer `TransformerBridge` with random weights and a small BPE tokenizer: "
+            "everything works, but the values mean nothing. The trained embedded model replaces it as the default "
+            "once it ships; any TransformerLens model (GPT-2, Pythia, …) works the same way."
+        ),
+        new_code_cell(
+            "import torch\n"
+            "import interp_widgets as iw\n\n"
+            "torch.set_grad_enabled(False)\n"
+            "model = iw.models.toy_model()\n"
+            "print(model.cfg.n_layers, 'layers, d_model', model.cfg.d_model)"
+        ),
+        new_markdown_cell(
+            "## 2. Token highlights from a model\n\n"
+            "Each token is coloured by a value read at a hook point: here two neurons of the residual stream after "
+            "block 0 and a random direction. Hover a token for its position and value; the buttons switch series. "
+            "**Type a new prompt in the box and press Enter**: the kernel re-tokenizes and recomputes, running the "
+            "model only up to the block it needs."
+        ),
+        new_code_cell(
+            "direction = torch.randn(model.cfg.d_model)\n"
+            "view = iw.TokenHighlights.from_model(\n"
+            "    model,\n"
+            "    \"The residual stream is a shared memory: heads read from it and write to it.\",\n"
+            "    hook=\"blocks.0.hook_resid_post\",\n"
+            "    directions=[3, 17, direction],\n"
+            "    names=[\"neuron 3\", \"neuron 17\", \"random direction\"],\n"
+            ")\n"
+            "view"
+        ),
+        new_markdown_cell("The widget is also a Python object: change its prompt from code, read its values back."),
+        new_code_cell(
+            "view.set_prompt(\"Mr and Mrs Dursley, of number four, Privet Drive\")\n"
+            "print(view.to_text()[:400])"
+        ),
+        new_markdown_cell(
+            "## 3. From plain data, with CircuitsVis' arguments\n\n"
+            "`interp_widgets.tokens.colored_tokens(tokens, values)` takes the same arguments as "
+            "`circuitsvis.tokens.colored_tokens`: switch by changing the import. Token strings are always shown as "
+            "text, so markup in a token is harmless."
+        ),
+        new_code_cell(
+            "from interp_widgets.tokens import colored_tokens, colored_tokens_multi\n\n"
+            "tokens = [\"<b>not bold</b>\", \" tab\\t\", \" new\\nline\", \" plain\"]\n"
+            "colored_tokens(tokens, [0.9, -0.4, 0.1, -1.0])"
+        ),
+        new_code_cell(
+            "colored_tokens_multi(tokens, torch.tensor([[1.0, 0.0], [0.5, 0.2], [0.0, 0.8], [-0.3, 1.0]]), labels=[\"first\", \"second\"])"
+        ),
+        new_markdown_cell(
+            "## 4. Bad input gets a clear error\n\nA misspelt hook name, for instance, names the closest valid ones."
+        ),
+        new_code_cell(
+            "try:\n"
+            "    iw.TokenHighlights.from_model(model, \"Hello\", hook=\"blocks.0.hook_resid_pst\", directions=0)\n"
+            "except iw.InterpWidgetsError as error:\n"
+            "    print(error)"
+        ),
+        new_markdown_cell(
+            "## Recap\n\n"
+            "- `TokenHighlights.from_model(model, prompt, hook, directions)` — a neuron (int), a vector, or `(sae, feature)`.\n"
+            "- Edit the prompt inside the widget; the kernel answers, errors show in the widget.\n"
+            "- `colored_tokens` / `colored_tokens_multi` — CircuitsVis' arguments, a live widget.\n"
+            "- A saved notebook keeps a static snapshot of the last view, readable without a kernel."
+        ),
+    ]
+
+
+
+def sae_training() -> list:
+    return [
+        new_markdown_cell(
+            "# Training sparse autoencoders and comparing dictionaries\n\n"
+            + colab_badge("01_sae_training.ipynb") + "\n\n"
+            "The seed setup (Pythia-70M, `blocks.2.hook_resid_post`, ReLU + L1, dictionaries 1x/2x/4x/8x the "
+            "residual width), made live and fast: one pass of the model feeds every dictionary, a chart updates "
+            "while they train, and the dictionaries are compared by max cosine similarity (MCS).\n\n"
+            "**Arc:** activations → train four sizes at once → metrics (with the SAE spliced into the model) → "
+            "MCS histogram between sizes → look at a feature on text → save in SAELens' format."
+        ),
+        new_code_cell(INSTALL),
+        new_code_cell(
+            "import torch\n"
+            "from importlib import resources\n"
+            "from IPython.display import display\n"
+            "import interp_widgets as iw\n"
+            "from interp_widgets.sae import ActivationStore, ReluSAE, TopKSAE, TrainConfig, pack_texts, train_saes\n"
+            "from interp_widgets.sae import compare_dictionaries, reconstruction_metrics, spliced_loss, save_sae, load_sae_from_disk\n\n"
+            "model = iw.models.toy_model()\n"
+            "hook = \"blocks.0.hook_resid_post\"\n"
+            "d_model = model.cfg.d_model"
+        ),
+        new_markdown_cell(
+            "## 1. Activations, once\n\n"
+            "`ActivationStore` runs the model only up to the hook's block and caches the activations in a "
+            "memory-mapped file, so all four dictionaries train from one pass. (BOS positions are left out: "
+            "their activations are outliers.)"
+        ),
+        new_code_cell(
+            "text = resources.files(\"interp_widgets.models\").joinpath(\"toy_corpus.txt\").read_text()\n"
+            "tokens = pack_texts(model, [text] * 12, context=64)\n"
+            "store = ActivationStore(model, hook, tokens, batch_size=256, cache_path=\"sae_cache/activations.npy\")\n"
+            "store.build_cache()\n"
+            "print(tokens.shape, \"sequences ->\", store.n_activations, \"activations of width\", store.d_in)"
+        ),
+        new_markdown_cell(
+            "## 2. Four dictionary sizes, trained together, watched live\n\n"
+            "ReLU SAEs with an L1 penalty as in the seed; decoder rows kept at unit norm; dead features resampled. "
+            "The chart redraws every log step."
+        ),
+        new_code_cell(
+            "sizes = [1, 2, 4, 8]\n"
+            "saes = [ReluSAE(d_model, d_model * m, seed=m) for m in sizes]\n"
+            "view = iw.widgets.TrainingView(sae_names=[f\"{m}x\" for m in sizes])\n"
+            "display(view)\n"
+            "config = TrainConfig(total_steps=300, lr=2e-3, l1_coefficient=0.2, warmup_steps=20, log_every=10,\n"
+            "                     resample_every=100, dead_after_tokens=10_000)\n"
+            "history = train_saes(saes, store, config, on_log=view.update)"
+        ),
+        new_markdown_cell(
+            "## 3. How good are they?\n\n"
+            "Explained variance and L0 on held-out activations, and the cross-entropy of the model with each SAE "
+            "spliced in at the hook, against the clean model and against zeroing the activation (CE loss recovered)."
+        ),
+        new_code_cell(
+            "held_out = store.sample(8)\n"
+            "for m, sae in zip(sizes, saes):\n"
+            "    r = reconstruction_metrics(sae, held_out)\n"
+            "    ce = spliced_loss(model, sae, tokens[:8])\n"
+            "    print(f\"{m}x  L0 {r['l0']:6.1f}  explained variance {r['explained_variance']:.3f}  \"\n"
+            "          f\"dead {r['dead_fraction']:.1%}  CE recovered {ce['ce_loss_recovered']:.3f}\")"
+        ),
+        new_markdown_cell(
+            "## 4. Which features do the sizes share?\n\n"
+            "For each feature of the 2x dictionary, the largest cosine similarity of its decoder direction with any "
+            "feature of the 8x one. Near 1: the bigger dictionary kept the feature; low: it split or changed it."
+        ),
+        new_code_cell(
+            "comparison = compare_dictionaries(saes[1], saes[3])\n"
+            "print(f\"MMCS 2x vs 8x: {comparison.mmcs:.3f}\")\n"
+            "comparison.show(title=\"MCS of 2x features against 8x\")"
+        ),
+        new_markdown_cell(
+            "## 5. A feature on text\n\n"
+            "The most frequently active feature of the 4x dictionary, highlighted on a prompt you can edit."
+        ),
+        new_code_cell(
+            "sae = saes[2]\n"
+            "with torch.no_grad():\n"
+            "    frequency = (sae.encode(held_out) > 0).float().mean(0)\n"
+            "feature = int(frequency.argmax())\n"
+            "iw.TokenHighlights.from_model(model, \"The residual stream is a shared memory.\", directions=[(sae, feature)])"
+        ),
+        new_markdown_cell("## 6. Save in SAELens' format\n\n`cfg.json` + `sae_weights.safetensors`: SAELens loads these, and we load theirs."),
+        new_code_cell(
+            "path = save_sae(sae, \"sae_cache/toy_4x\")\n"
+            "print(sorted(p.name for p in path.iterdir()))\n"
+            "assert torch.allclose(load_sae_from_disk(path).encode(held_out), sae.encode(held_out))"
+        ),
+        new_markdown_cell(
+            "## Recap\n\n"
+            "- `ActivationStore(model, hook, tokens, cache_path=...)`: one model pass, shuffled batches.\n"
+            "- `train_saes([...], store, TrainConfig(...), on_log=view.update)`: several sizes at once, live chart, checkpoints.\n"
+            "- `reconstruction_metrics`, `spliced_loss`: L0, explained variance, CE loss recovered.\n"
+            "- `compare_dictionaries(a, b).show()`: MCS per feature, MMCS, histogram.\n"
+            "- `save_sae` / `load_sae_from_disk`: SAELens' file format."
+        ),
+    ]
+
+
+NOTEBOOKS = {"00_quickstart.ipynb": quickstart, "01_sae_training.ipynb": sae_training}
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        built = cells()
+        for index, cell in enumerate(built):
+            cell.id = f"cell-{index:02d}"  # stable ids keep diffs to what changed
+        notebook = new_notebook(cells=built, metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        })
+        Path(__file__).with_name(name).write_text(nbformat.writes(notebook) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
