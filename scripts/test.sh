@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up what is missing (Chromium included), then run the whole suite: front-end unit tests,
-# then pytest (maths, wire, widget state, packaging, notebooks, and the real-browser test).
+# then pytest (maths, wire, widget state, packaging, notebooks, and the real-browser test), then
+# SAELens interop and the unit tests again on transformer-lens 3.9 in a second environment.
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,5 +20,10 @@ export IW_CHROMIUM="${IW_CHROMIUM:-$(command -v chromium)}"
 echo "== front-end: type check and unit tests"
 (cd js && npm run --silent typecheck && npx vitest run --reporter=dot)
 
-echo "== python: pytest"
+echo "== python: pytest (transformer-lens 4)"
 python -m pytest -q -p no:cacheprovider "$@"
+
+echo "== python: SAELens interop and unit tests (transformer-lens 3.9 + sae-lens)"
+deactivate
+bash scripts/setup-saelens.sh
+IW_REQUIRE_SAELENS=1 .venv-saelens/bin/python -m pytest -q -p no:cacheprovider -m "not slow" tests/saelens tests/unit
