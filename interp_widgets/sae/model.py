@@ -94,9 +94,13 @@ class SparseAutoencoder(nn.Module):
             x = x - self.b_dec
         return x @ self.W_enc + self.b_enc
 
+    def activate(self, pre: Tensor) -> Tensor:
+        """The activation function: pre-activations -> feature activations, `[.., d_sae]`."""
+        raise NotImplementedError
+
     def encode(self, x: Tensor) -> Tensor:
         """Feature activations `[.., d_sae]`."""
-        raise NotImplementedError
+        return self.activate(self.pre_activations(x))
 
     def decode(self, features: Tensor) -> Tensor:
         """Reconstruction `[.., d_in]` from feature activations `[.., d_sae]`."""
@@ -127,8 +131,8 @@ class ReluSAE(SparseAutoencoder):
 
     architecture = "standard"
 
-    def encode(self, x: Tensor) -> Tensor:
-        return torch.relu(self.pre_activations(x))
+    def activate(self, pre: Tensor) -> Tensor:
+        return torch.relu(pre)
 
 
 class TopKSAE(SparseAutoencoder):
@@ -145,8 +149,7 @@ class TopKSAE(SparseAutoencoder):
     def k(self) -> int:
         return int(self.cfg.k)  # type: ignore[arg-type]
 
-    def encode(self, x: Tensor) -> Tensor:
-        pre = self.pre_activations(x)
+    def activate(self, pre: Tensor) -> Tensor:
         values, indices = pre.topk(self.k, dim=-1, sorted=False)
         return torch.zeros_like(pre).scatter_(-1, indices, torch.relu(values))
 
@@ -160,8 +163,7 @@ class JumpReluSAE(SparseAutoencoder):
         super().__init__(d_in, d_sae, **kwargs)
         self.threshold = nn.Parameter(torch.zeros(d_sae, device=self.W_enc.device, dtype=self.W_enc.dtype))
 
-    def encode(self, x: Tensor) -> Tensor:
-        pre = self.pre_activations(x)
+    def activate(self, pre: Tensor) -> Tensor:
         return pre * (pre > self.threshold)
 
 

@@ -131,11 +131,12 @@ def train_saes(
             lr = learning_rate(state.step, config)
             l1 = config.l1_coefficient * min(1.0, (state.step + 1) / max(1, config.l1_warmup_fraction * config.total_steps))
             logs = []
+            logging = (state.step + 1) % config.log_every == 0 or state.step + 1 == config.total_steps
             for index, (sae, optimizer) in enumerate(zip(saes, optimizers)):
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 dead = state.tokens_since_fired[index] > config.dead_after_tokens
-                metrics = _step(sae, optimizer, x, state, l1, dead, config, use_bf16)
+                metrics = _step(sae, optimizer, x, state, l1, dead, config, use_bf16, detailed=logging)
                 fired = metrics.pop("fired")
                 state.tokens_since_fired[index] += x.shape[0]
                 state.tokens_since_fired[index][fired] = 0
@@ -147,7 +148,6 @@ def train_saes(
                 metrics["lr"] = lr
                 logs.append(metrics)
             state.step += 1
-            logging = state.step % config.log_every == 0 or state.step == config.total_steps
             if logging:
                 for index, metrics in enumerate(logs):
                     state.history[index].append({"step": float(state.step), **metrics})
@@ -170,28 +170,21 @@ def train_sae(sae: SparseAutoencoder, store: ActivationStore, config: TrainConfi
     return train_saes([sae], store, config, **kwargs)[0]
 
 
-def _step(sae, optimizer, x: Tensor, state: TrainState, l1: float, dead: Tensor, config: TrainConfig, use_bf16: bool) -> dict[str, Any]:
+def _step(sae, optimizer, x: Tensor, state: TrainState, l1: float, dead: Tensor, config: TrainConfig, use_bf16: bool, detailed: bool) -> dict[str, Any]:
+    """One optimiser step; returns which features fired, and (when `detailed`) the logged metrics."""
     with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=use_bf16):
         pre = sae.pre_activations(x)
-        if isinstance(sae, TopKSAE):
-            values, indices = pre.topk(sae.k, dim=-1, sorted=False)
-            features = torch.zeros_like(pre).scatter_(-1, indices, torch.relu(values))
-        else:
-            features = sae.encode(x)
+        features = sae.activate(pre)
         x_hat = sae.decode(features)
-    features, x_hat, pre = features.float(), x_hat.float(), pre.float()
+    features, x_hat = features.float(), x_hat.float()
     error = x - x_hat
     nmse = error.pow(2).sum(-1).mean() / state.x_sq_norm
     loss = nmse
     if isinstance(sae, TopKSAE):
         if dead.any():
-            loss = loss + config.aux_coefficient * _aux_k_loss(sae, pre, error.detach(), dead, config)
+            loss = loss + config.aux_coefficient * _aux_k_loss(sae, pre.float(), error.detach(), dead, config)
     else:
         loss = loss + l1 * features.abs().sum(-1).mean() / state.x_norm
-    if not torch.isfinite(loss):
-        raise InterpWidgetsError(
-            f"the loss became {loss.item()} at step {state.step}: lower the learning rate (now {config.lr})."
-        )
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     sae.remove_parallel_decoder_grad_()
@@ -199,13 +192,19 @@ def _step(sae, optimizer, x: Tensor, state: TrainState, l1: float, dead: Tensor,
     sae.normalize_decoder_()
     with torch.no_grad():
         active = features > 0
-        return {
-            "loss": float(loss),
-            "nmse": float(nmse),
-            "explained_variance": float(1 - error.pow(2).sum(-1).mean() / (x - x.mean(0)).pow(2).sum(-1).mean()),
-            "l0": float(active.sum(-1).float().mean()),
-            "fired": active.any(0),
-        }
+        metrics: dict[str, Any] = {"fired": active.any(0)}
+        if detailed:
+            if not torch.isfinite(loss):
+                raise InterpWidgetsError(
+                    f"the loss became {loss.item()} at step {state.step}: lower the learning rate (now {config.lr})."
+                )
+            metrics.update(
+                loss=float(loss),
+                nmse=float(nmse),
+                explained_variance=float(1 - error.pow(2).sum(-1).mean() / (x - x.mean(0)).pow(2).sum(-1).mean()),
+                l0=float(active.sum(-1).float().mean()),
+            )
+        return metrics
 
 
 def _aux_k_loss(sae: TopKSAE, pre: Tensor, error: Tensor, dead: Tensor, config: TrainConfig) -> Tensor:
