@@ -163,7 +163,9 @@ def sae_training() -> list:
         new_markdown_cell(
             "## 3. How good are they?\n\n"
             "Explained variance and L0 on held-out activations, and the cross-entropy of the model with each SAE "
-            "spliced in at the hook, against the clean model and against zeroing the activation (CE loss recovered)."
+            "spliced in at the hook, against the clean model and against zeroing the activation (CE loss recovered: "
+            "1 means nothing the model needs is lost). The toy model's weights are random, so its CE numbers are "
+            "noise here (values above 1 just mean the SAE happened to help); the trained embedded model gives real ones."
         ),
         new_code_cell(
             "held_out = store.sample(8)\n"

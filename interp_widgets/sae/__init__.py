@@ -1,7 +1,7 @@
 """Sparse autoencoders: models, SAELens-format files, activation store, trainer, metrics, comparison."""
 
 from interp_widgets.sae.compare import DictionaryComparison, compare_dictionaries, max_cosine_similarity
-from interp_widgets.sae.io import load_sae_from_disk, save_sae
+from interp_widgets.sae.io import from_saelens, load_sae_from_disk, save_sae
 from interp_widgets.sae.metrics import reconstruction_metrics, spliced_loss
 from interp_widgets.sae.model import JumpReluSAE, ReluSAE, SparseAutoencoder, TopKSAE
 from interp_widgets.sae.store import ActivationStore, pack_texts
@@ -16,6 +16,7 @@ __all__ = [
     "TopKSAE",
     "TrainConfig",
     "compare_dictionaries",
+    "from_saelens",
     "load_sae_from_disk",
     "max_cosine_similarity",
     "pack_texts",

@@ -55,6 +55,26 @@ def save_sae(sae: SparseAutoencoder, path: str | Path, extra_metadata: dict[str,
     return path
 
 
+def from_saelens(sae: Any) -> SparseAutoencoder:
+    """Our SAE with the weights of an SAELens `SAE` (standard, topk or jumprelu), e.g. to train it further."""
+    cfg = getattr(sae, "cfg", None)
+    architecture = cfg.architecture() if callable(getattr(cfg, "architecture", None)) else getattr(cfg, "architecture", None)
+    if architecture not in ARCHITECTURES:
+        raise InterpWidgetsError(f"cannot convert a {architecture!r} SAE; interp-widgets has {sorted(ARCHITECTURES)}.")
+    if getattr(cfg, "normalize_activations", "none") not in ("none", None):
+        raise InterpWidgetsError("this SAE normalises its inputs, which interp-widgets' SAEs do not reproduce.")
+    metadata = getattr(cfg, "metadata", None)
+    kwargs: dict[str, Any] = dict(
+        hook_name=getattr(metadata, "hook_name", None) or getattr(cfg, "hook_name", None),
+        model_name=getattr(metadata, "model_name", None) or getattr(cfg, "model_name", None),
+        apply_b_dec_to_input=bool(getattr(cfg, "apply_b_dec_to_input", True)),
+    )
+    d_in, d_sae = int(sae.W_enc.shape[0]), int(sae.W_enc.shape[1])
+    ours = TopKSAE(d_in, d_sae, k=int(cfg.k), **kwargs) if architecture == "topk" else ARCHITECTURES[architecture](d_in, d_sae, **kwargs)
+    ours.load_state_dict({name: getattr(sae, name).detach().clone().float() for name in ours.state_dict()})
+    return ours.to(sae.W_enc.device)
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
     """The config of an SAE directory, in one flat layout whatever version wrote it."""
     cfg_path = Path(path) / CFG_FILENAME

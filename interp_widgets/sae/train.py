@@ -99,6 +99,11 @@ def train_saes(
     device = saes[0].W_enc.device
     d_in = store.d_in
     for sae in saes:
+        if not isinstance(sae, SparseAutoencoder):
+            raise InterpWidgetsError(
+                f"the trainer trains interp-widgets SAEs, not {type(sae).__name__}: convert an SAELens SAE "
+                "with interp_widgets.sae.from_saelens(sae) first."
+            )
         if sae.d_in != d_in:
             raise InterpWidgetsError(
                 f"an SAE has d_in={sae.d_in} but the activations at {store.hook_name!r} have width {d_in}: "

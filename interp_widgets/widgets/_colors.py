@@ -54,6 +54,8 @@ def format_value(value: float) -> str:
     """Same short formatting as the front-end's `formatValue`."""
     if not math.isfinite(value):
         return str(value)
+    if float(value).is_integer() and abs(value) < 1e6:
+        return str(int(value))
     magnitude = abs(value)
     if magnitude != 0 and (magnitude < 1e-3 or magnitude >= 1e4):
         mantissa, exponent = f"{value:.2e}".split("e")

@@ -57,6 +57,7 @@ export function legendGradient(scale: Scale): string {
 /** Short number formatting for tooltips and legends. */
 export function formatValue(value: number): string {
   if (!Number.isFinite(value)) return String(value);
+  if (Number.isInteger(value) && Math.abs(value) < 1e6) return String(value);
   const magnitude = Math.abs(value);
   if (magnitude !== 0 && (magnitude < 1e-3 || magnitude >= 1e4)) return value.toExponential(2);
   return value.toFixed(magnitude >= 100 ? 1 : 3);

@@ -41,5 +41,7 @@ describe("colour scale", () => {
     expect(formatValue(0.12345)).toBe("0.123");
     expect(formatValue(123.45)).toBe("123.5");
     expect(formatValue(0.00001234)).toBe("1.23e-5");
+    expect(formatValue(300)).toBe("300");
+    expect(formatValue(-2)).toBe("-2");
   });
 });

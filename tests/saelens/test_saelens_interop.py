@@ -16,7 +16,11 @@ from sae_lens import SAE, StandardSAE, StandardSAEConfig, TopKSAE as SaeLensTopK
 from sae_lens.saes.sae import SAEMetadata  # noqa: E402
 
 from interp_widgets.compute import SAEFeatureReadout, token_values  # noqa: E402
-from interp_widgets.sae import ReluSAE, TopKSAE, compare_dictionaries, load_sae_from_disk, reconstruction_metrics, save_sae, spliced_loss  # noqa: E402
+from interp_widgets.errors import InterpWidgetsError  # noqa: E402
+from interp_widgets.sae import (  # noqa: E402
+    ActivationStore, ReluSAE, TopKSAE, TrainConfig, compare_dictionaries, from_saelens, load_sae_from_disk,
+    pack_texts, reconstruction_metrics, save_sae, spliced_loss, train_saes,
+)
 from interp_widgets.widgets import TokenHighlights  # noqa: E402
 
 HOOK = "blocks.0.hook_resid_post"
@@ -77,6 +81,19 @@ def test_a_saelens_sae_works_wherever_ours_does(toy, saelens_sae):
     with torch.no_grad():
         ours.W_dec.copy_(saelens_sae.W_dec)
     torch.testing.assert_close(compare_dictionaries(ours, saelens_sae).mcs, torch.ones(128))
+
+
+def test_a_saelens_sae_trains_after_conversion(toy, saelens_sae):
+    tokens = pack_texts(toy, ["The residual stream is a shared memory. " * 40], context=32)
+    store = ActivationStore(toy, HOOK, tokens, batch_size=64)
+    with pytest.raises(InterpWidgetsError, match="from_saelens"):
+        train_saes([saelens_sae], store, TrainConfig(total_steps=2), progress=False)
+    ours = from_saelens(saelens_sae)
+    x = torch.randn(5, 64)
+    torch.testing.assert_close(ours.encode(x), saelens_sae.encode(x))
+    assert ours.hook_name == HOOK
+    history = train_saes([ours], store, TrainConfig(total_steps=20, log_every=10, lr=1e-3), progress=False)[0]
+    assert history[-1]["step"] == 20
 
 
 def test_runs_on_transformer_lens_3():
