@@ -1,0 +1,256 @@
+"""Train the embedded model: tokenizer, token streams, and a small transformer, resumably.
+
+    python scripts/embedded/train_model.py --corpus build/corpus --out build/model --max-minutes 60
+    (run it again to continue from the last checkpoint)
+
+Model: 2 layers, d_model 256, 4 heads, MLPs, rotary positions (position information enters only
+queries and keys, which lets induction heads form early), context 256, byte-level BPE vocab 4096.
+Training mix: windows of the corpus sampled by source weight, plus two kinds of sequences that
+reward copying from context: a block of random tokens repeated to the end (`--random-repeat`),
+and a natural window with one span copied later (`--span-repeat`). AdamW with weight decay on
+the weight matrices only, linear warm-up, cosine decay; bf16 autocast where the CPU or GPU
+supports it. Writes `checkpoint.pt` every `--checkpoint-every` steps and, at the end of a run,
+`model.safetensors` (fp16) + `config.json` + `tokenizer/` for the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+BOS = "<|endoftext|>"
+WEIGHTS = {"english": 0.36, "technical": 0.17, "german": 0.1, "code": 0.27, "email": 0.1}
+CONFIG = dict(n_layers=2, d_model=256, n_ctx=256, d_head=64, n_heads=4, d_mlp=1024, act_fn="gelu",
+              normalization_type="LN", positional_embedding_type="rotary", attn_only=False)
+
+
+def train_tokenizer(corpus: Path, out: Path, vocab_size: int) -> None:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    def texts():
+        for path in sorted(corpus.glob("*.jsonl")):
+            for line in path.open(encoding="utf-8"):
+                record = json.loads(line)
+                if record["split"] == "train":
+                    yield record["text"]
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[BOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tokenizer.train_from_iterator(texts(), trainer)
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS, eos_token=BOS, pad_token=BOS).save_pretrained(str(out))
+
+
+def tokenize_corpus(corpus: Path, tokenizer_dir: Path, out: Path) -> dict:
+    """One uint16 token stream per source and split, documents separated by BOS/EOS."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    eos = tokenizer.eos_token_id
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    info = {}
+    for name, source in manifest["sources"].items():
+        streams: dict[str, list[int]] = {"train": [], "val": []}
+        records = [json.loads(line) for line in (corpus / f"{name}.jsonl").open(encoding="utf-8")]
+        encoded = tokenizer([r["text"] for r in records], add_special_tokens=False)["input_ids"]
+        for record, ids in zip(records, encoded):
+            streams[record["split"]].extend(ids + [eos])
+        for split, ids in streams.items():
+            np.save(out / f"{name}.{split}.npy", np.asarray(ids, dtype=np.uint16))
+        info[name] = {"kind": source["kind"], "train_tokens": len(streams["train"]), "val_tokens": len(streams["val"])}
+        print(f"{name:<22} {len(streams['train']):>10} train tokens", flush=True)
+    (out / "streams.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+class Mix:
+    """Training sequences `[batch, ctx]`, each led by BOS, drawn from the sources and the copy tasks."""
+
+    def __init__(self, out: Path, split: str, ctx: int, vocab: int, bos: int, seed: int, random_repeat: float, span_repeat: float):
+        info = json.loads((out / "streams.json").read_text())
+        self.streams = {name: np.load(out / f"{name}.{split}.npy", mmap_mode="r") for name in info}
+        kinds = {name: meta["kind"] for name, meta in info.items()}
+        sizes = {name: len(stream) for name, stream in self.streams.items()}
+        per_kind = {kind: sum(sizes[n] for n in sizes if kinds[n] == kind) for kind in set(kinds.values())}
+        self.names = [n for n in self.streams if sizes[n] > ctx]
+        weights = np.array([WEIGHTS[kinds[n]] * sizes[n] / per_kind[kinds[n]] for n in self.names])
+        self.weights = weights / weights.sum()
+        self.ctx, self.vocab, self.bos = ctx, vocab, bos
+        self.random_repeat, self.span_repeat = random_repeat, span_repeat
+        self.rng = np.random.default_rng(seed)
+
+    def window(self, name: str) -> np.ndarray:
+        stream = self.streams[name]
+        start = self.rng.integers(0, len(stream) - self.ctx)
+        return np.asarray(stream[start : start + self.ctx - 1], dtype=np.int64)
+
+    def sequence(self) -> np.ndarray:
+        draw = self.rng.random()
+        if draw < self.random_repeat:
+            block = self.rng.integers(1, self.vocab, size=self.rng.integers(8, 64))
+            body = np.tile(block, (self.ctx // len(block)) + 1)[: self.ctx - 1]
+        else:
+            body = self.window(self.rng.choice(self.names, p=self.weights))
+            if draw < self.random_repeat + self.span_repeat:
+                length = int(self.rng.integers(16, 64))
+                start = int(self.rng.integers(0, self.ctx // 2 - length))
+                at = int(self.rng.integers(start + length, self.ctx - 1 - length))
+                body[at : at + length] = body[start : start + length]
+        return np.concatenate([[self.bos], body])
+
+    def batch(self, size: int) -> torch.Tensor:
+        return torch.from_numpy(np.stack([self.sequence() for _ in range(size)]))
+
+
+def build_model(vocab: int, seed: int, attn_only: bool):
+    from transformer_lens.config import TransformerBridgeConfig
+    from transformer_lens.model_bridge.sources.native.init import initialize_native_model
+    from transformer_lens.model_bridge.sources.native.model import NativeModel
+
+    cfg = TransformerBridgeConfig(**{**CONFIG, "attn_only": attn_only}, d_vocab=vocab, seed=seed)
+    model = NativeModel(cfg)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        initialize_native_model(model, cfg)
+    return model, cfg
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int = 300) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def evaluate(model, out: Path, ctx: int, vocab: int, bos: int, autocast: bool) -> dict:
+    """Validation loss per source, and loss on repeated random tokens (first vs second half)."""
+    model.eval()
+    result = {}
+    val = Mix(out, "val", ctx, vocab, bos, seed=1234, random_repeat=0, span_repeat=0)
+    for name in val.names:
+        batch = torch.from_numpy(np.stack([np.concatenate([[bos], val.window(name)]) for _ in range(8)]))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits = model(batch)
+        result[f"val_loss/{name}"] = float(F.cross_entropy(logits[:, :-1].float().reshape(-1, vocab), batch[:, 1:].reshape(-1)))
+    rng = np.random.default_rng(99)
+    half = torch.from_numpy(rng.integers(1, vocab, size=(8, (ctx - 1) // 2)))
+    repeated = torch.cat([torch.full((8, 1), bos), half, half], dim=1)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        logits = model(repeated)
+    losses = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), repeated[:, 1:], reduction="none")
+    n = half.shape[1]
+    result["repeat/first_half"] = float(losses[:, 1:n].mean())
+    result["repeat/second_half"] = float(losses[:, n + 1 :].mean())
+    model.train()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=Path("build/corpus"))
+    parser.add_argument("--out", type=Path, default=Path("build/model"))
+    parser.add_argument("--vocab", type=int, default=4096)
+    parser.add_argument("--total-steps", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--random-repeat", type=float, default=0.15)
+    parser.add_argument("--span-repeat", type=float, default=0.15)
+    parser.add_argument("--attn-only", action="store_true")
+    parser.add_argument("--max-minutes", type=float, default=60)
+    parser.add_argument("--checkpoint-every", type=int, default=250)
+    parser.add_argument("--eval-every", type=int, default=500)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compile", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    tokenizer_dir = args.out / "tokenizer"
+    if not (tokenizer_dir / "tokenizer.json").exists():
+        print("training the tokenizer", flush=True)
+        train_tokenizer(args.corpus, tokenizer_dir, args.vocab)
+    if not (args.out / "streams.json").exists():
+        tokenize_corpus(args.corpus, tokenizer_dir, args.out)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    vocab, bos = len(tokenizer), tokenizer.bos_token_id
+    model, cfg = build_model(vocab, args.seed, args.attn_only)
+    decay = [p for n, p in model.named_parameters() if p.ndim == 2 and "embed" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim == 2 and "embed" not in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95))
+    checkpoint = args.out / "checkpoint.pt"
+    step, tokens_seen, log = 0, 0, []
+    mix = Mix(args.out, "train", CONFIG["n_ctx"], vocab, bos, args.seed, args.random_repeat, args.span_repeat)
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, tokens_seen, log = state["step"], state["tokens_seen"], state["log"]
+        mix.rng = np.random.default_rng([args.seed, step])
+        print(f"resumed at step {step} ({tokens_seen / 1e6:.1f} M tokens)", flush=True)
+    from interp_widgets.sae.train import bf16_supported
+
+    autocast = bf16_supported(torch.device("cpu"))
+    forward = torch.compile(model) if args.compile else model
+    started = time.time()
+    window_start, window_tokens = time.time(), 0
+
+    def save(final: bool = False) -> None:
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "tokens_seen": tokens_seen, "log": log}
+        torch.save(state, checkpoint.with_suffix(".tmp"))
+        os.replace(checkpoint.with_suffix(".tmp"), checkpoint)
+        export(model, cfg, args, log)
+
+    model.train()
+    while step < args.total_steps and (time.time() - started) < args.max_minutes * 60:
+        batch = mix.batch(args.batch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, args.total_steps, args.lr)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            logits = forward(batch)
+        loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, vocab), batch[:, 1:].reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        tokens_seen += batch.numel()
+        window_tokens += batch.numel()
+        if step % 50 == 0:
+            rate = window_tokens / (time.time() - window_start)
+            print(f"step {step} loss {loss.item():.3f} {tokens_seen / 1e6:.2f} M tokens {rate:.0f} tok/s", flush=True)
+            window_start, window_tokens = time.time(), 0
+        if step % args.eval_every == 0:
+            result = {"step": step, "tokens": tokens_seen, **evaluate(model, args.out, CONFIG["n_ctx"], vocab, bos, autocast)}
+            log.append(result)
+            print(json.dumps(result), flush=True)
+        if step % args.checkpoint_every == 0:
+            save()
+    save(final=True)
+    print(f"stopped at step {step}, {tokens_seen / 1e6:.1f} M tokens", flush=True)
+
+
+def export(model, cfg, args, log) -> None:
+    """fp16 weights + config for the package (config keys as TransformerBridgeConfig takes them)."""
+    from safetensors.torch import save_file
+
+    weights = {name: tensor.detach().to(torch.float16).contiguous() for name, tensor in model.state_dict().items()}
+    save_file(weights, str(args.out / "model.safetensors"))
+    config = {**CONFIG, "attn_only": args.attn_only, "d_vocab": cfg.d_vocab, "seed": args.seed}
+    (args.out / "config.json").write_text(json.dumps({"config": config, "training": {"log": log[-1:] if log else []}}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
