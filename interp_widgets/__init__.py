@@ -16,6 +16,8 @@ _LAZY = {
     "colored_tokens": "interp_widgets.tokens",
     "colored_tokens_multi": "interp_widgets.tokens",
     "InterpWidgetsError": "interp_widgets.errors",
+    "load_model": "interp_widgets.models.loaders",
+    "load_sae": "interp_widgets.models.loaders",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -1,5 +1,6 @@
-"""Models: a toy model for tests and demos (the embedded trained default arrives with its loader)."""
+"""Models: the embedded default and its SAEs, loaders for local and hub models, and a toy model for tests."""
 
+from interp_widgets.models.loaders import load_model, load_sae
 from interp_widgets.models.toy import toy_model, toy_tokenizer
 
-__all__ = ["toy_model", "toy_tokenizer"]
+__all__ = ["load_model", "load_sae", "toy_model", "toy_tokenizer"]

@@ -13,6 +13,8 @@ def boot_from_config(config: dict[str, Any], tokenizer: Any, device: str | None 
     from transformer_lens.model_bridge import TransformerBridge
 
     config = {k: v for k, v in config.items() if v is not None or k != "d_mlp"}
+    if config.get("init_weights") is False:
+        config.pop("seed", None)  # weights are loaded next: skip the seeded initialisation
     model = TransformerBridge.boot_native(TransformerBridgeConfig(**config), tokenizer=tokenizer, device=device)
     model.eval()
     return model

@@ -1,0 +1,129 @@
+"""Measuring what a model has learned: attention-head roles, residual norms, the docstring task.
+
+- Previous-token score of a head: its mean attention from each position to the one before, on
+  natural text.
+- Induction score of a head: on a block of random tokens repeated once, `[BOS, A, A]`, its mean
+  attention from each token of the second copy to the token *after* that token's first
+  occurrence (the one to copy next). The loss on the second copy far below the first is the
+  behavioural sign of induction.
+- Residual norm per layer: mean L2 norm of the residual stream before block 0 and after every
+  block; in GPT-2-style models it grows roughly exponentially with depth, and the fitted growth
+  factor per layer summarises that.
+- Docstring task (Heimersheim & Janiak): after `def f(self, a, b, c, d):` and `:param a:` and
+  `:param b:` lines, the model should continue `:param` with ` c`; top-1 accuracy among the four
+  argument names (chance is 25 %).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor
+
+DOCSTRING_NAMES = [
+    "data", "value", "name", "path", "key", "size", "index", "items", "result", "text", "url", "config", "options",
+    "count", "source", "target", "model", "user", "query", "state", "node", "message", "width", "height", "limit",
+    "offset", "timeout", "mode", "level", "prefix", "token", "label", "column", "table", "field", "filename",
+]
+DOCSTRING_WORDS = ["the", "a", "an", "number", "of", "new", "old", "first", "last", "given", "current", "default", "input", "output"]
+
+
+def attention_patterns(model: Any, tokens: Tensor) -> Tensor:
+    """Attention patterns `[n_layers, batch, n_heads, query, key]` for `tokens [batch, pos]`."""
+    names = [f"blocks.{layer}.attn.hook_pattern" for layer in range(model.cfg.n_layers)]
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in names)
+    return torch.stack([cache[name].float() for name in names])
+
+
+def previous_token_score(patterns: Tensor) -> Tensor:
+    """From patterns `[.., batch, heads, query, key]`: mean attention to the previous position, `[.., heads]`."""
+    diagonal = patterns.diagonal(offset=-1, dim1=-2, dim2=-1)  # query q, key q - 1
+    return diagonal[..., 1:].mean(dim=(-3, -1))  # the query at 1 has only BOS behind it: left out
+
+
+def previous_token_scores(model: Any, tokens: Tensor) -> Tensor:
+    """Mean attention to the previous position, per head: `[n_layers, n_heads]`."""
+    return previous_token_score(attention_patterns(model, tokens))
+
+
+def repeated_random_tokens(model: Any, n_sequences: int = 8, half: int = 60, seed: int = 0) -> Tensor:
+    """`[n, 1 + 2 * half]`: BOS, then a block of random tokens, then the same block again."""
+    generator = torch.Generator().manual_seed(seed)
+    bos = model.tokenizer.bos_token_id
+    block = torch.randint(1, model.cfg.d_vocab, (n_sequences, half), generator=generator)
+    block[block == bos] = 1
+    return torch.cat([torch.full((n_sequences, 1), bos), block, block], dim=1).to(next(model.parameters()).device)
+
+
+def induction_score(patterns: Tensor) -> Tensor:
+    """From patterns `[.., batch, heads, query, key]` on `[BOS, A, A]`: attention to the token to copy, `[.., heads]`.
+
+    The second copy of token i sits at 1 + half + i; the token after its first copy at 2 + i: a
+    constant offset of half - 1 below the diagonal, read for the `half` queries of the second copy.
+    """
+    half = (patterns.shape[-1] - 1) // 2
+    stripe = patterns.diagonal(offset=-(half - 1), dim1=-2, dim2=-1)  # query q, key q - half + 1
+    return stripe[..., -half:].mean(dim=(-3, -1))
+
+
+def induction_scores(model: Any, tokens: Tensor) -> Tensor:
+    """Per head `[n_layers, n_heads]`, on `repeated_random_tokens`: attention to the token to copy."""
+    return induction_score(attention_patterns(model, tokens))
+
+
+def repeated_sequence_loss(model: Any, tokens: Tensor) -> tuple[float, float]:
+    """Mean next-token loss on the first copy and on the second copy of a repeated block."""
+    half = (tokens.shape[1] - 1) // 2
+    with torch.inference_mode():
+        losses = model(tokens, return_type="loss", loss_per_token=True).float()  # [batch, pos - 1]
+    return float(losses[:, 1:half].mean()), float(losses[:, half + 1 :].mean())
+
+
+def residual_norms(model: Any, tokens: Tensor) -> Tensor:
+    """Mean residual-stream norm before block 0 and after each block: `[n_layers + 1]` (BOS excluded)."""
+    names = ["blocks.0.hook_resid_pre"] + [f"blocks.{layer}.hook_resid_post" for layer in range(model.cfg.n_layers)]
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in names)
+    return torch.stack([cache[name][:, 1:].float().norm(dim=-1).mean() for name in names])
+
+
+def growth_factor(norms: Tensor) -> float:
+    """Per-layer factor of an exponential fitted to the norms (least squares on log norm)."""
+    layers = torch.arange(len(norms), dtype=torch.float64)
+    logs = norms.double().log()
+    slope = ((layers - layers.mean()) * (logs - logs.mean())).sum() / ((layers - layers.mean()) ** 2).sum()
+    return float(math.exp(slope))
+
+
+def docstring_prompts(n: int = 100, seed: int = 0, names: Sequence[str] = DOCSTRING_NAMES) -> list[tuple[str, list[str]]]:
+    """Prompts ending in `:param` whose right continuation is the third argument; with the four names."""
+    rng = random.Random(seed)
+    prompts = []
+    for _ in range(n):
+        a, b, c, d = rng.sample(list(names), 4)
+        description = " ".join(rng.choice(DOCSTRING_WORDS) for _ in range(3))
+        prompt = (
+            f"def {rng.choice(['load', 'update', 'render', 'check', 'create'])}(self, {a}, {b}, {c}, {d}):\n"
+            f'    """{description.capitalize()} {rng.choice(["item", "file", "record"])}.\n\n'
+            f"    :param {a}: {rng.choice(DOCSTRING_WORDS)} {rng.choice(DOCSTRING_WORDS)}\n"
+            f"    :param {b}: {rng.choice(DOCSTRING_WORDS)} {rng.choice(DOCSTRING_WORDS)}\n"
+            f"    :param"
+        )
+        prompts.append((prompt, [a, b, c, d]))
+    return prompts
+
+
+def docstring_accuracy(model: Any, n: int = 100, seed: int = 0) -> float:
+    """Top-1 accuracy of ` c` among the four argument names' first tokens (chance 0.25)."""
+    tokenizer = model.tokenizer
+    correct = 0
+    for prompt, args in docstring_prompts(n, seed):
+        candidates = [tokenizer(" " + name, add_special_tokens=False)["input_ids"][0] for name in args]
+        with torch.inference_mode():
+            logits = model(prompt)[0, -1]
+        correct += int(int(torch.stack([logits[c] for c in candidates]).argmax()) == 2)
+    return correct / n

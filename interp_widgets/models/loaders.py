@@ -1,0 +1,158 @@
+"""Loading models and SAEs: the embedded default, local files, or the model hub where reachable.
+
+- `load_model()` — the small model shipped in the package (trained by scripts/embedded/), offline.
+- `load_model("path/to/dir")` — a saved Hugging Face model directory, or one in our own format.
+- `load_model("gpt2")`, `load_model("EleutherAI/pythia-70m")` — through `TransformerBridge` from
+  the Hugging Face cache or hub. Where the hub cannot be reached, a clear error comes within
+  about two seconds instead of a long retry loop.
+- `load_sae()` — SAEs shipped with the embedded model (`"1x"`, `"2x"`, `"4x"`, `"8x"`), a local
+  SAELens-format directory, or an SAELens release (`load_sae(release, sae_id)`, needs sae-lens).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+
+from interp_widgets.errors import InterpWidgetsError
+
+EMBEDDED = "embedded"
+EMBEDDED_SAE_SIZES = ("1x", "2x", "4x", "8x")
+DEFAULT_SAE = "4x"
+HUB_TIMEOUT_S = 1.5
+
+
+def embedded_dir() -> Path:
+    return Path(str(resources.files("interp_widgets.models").joinpath(EMBEDDED)))
+
+
+def load_model(name_or_path: str = "default", device: str | torch.device | None = None) -> Any:
+    """A `TransformerBridge`: the embedded model, a local directory, or a hub model where reachable."""
+    if name_or_path in ("default", EMBEDDED):
+        return load_native_dir(embedded_dir(), device, missing_hint="the embedded model is not in this installation: "
+                               "reinstall interp-widgets, or train it with scripts/embedded/train_model.py.")
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        if _is_native_dir(path):
+            return load_native_dir(path, device)
+        return _boot_transformers(str(path), device)
+    if path.suffix or name_or_path.startswith((".", "/", "~")):
+        raise InterpWidgetsError(f"{name_or_path!r} does not exist: give a model directory, a hub name like 'gpt2', or nothing for the embedded model.")
+    return _boot_transformers(_hub_snapshot(name_or_path), device)
+
+
+def load_native_dir(path: Path, device: str | torch.device | None = None, missing_hint: str | None = None) -> Any:
+    """A model saved as `config.json` + `model.safetensors` (fp16) + `tokenizer/` (our format)."""
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    from interp_widgets.models.bridge import boot_from_config
+
+    if not _is_native_dir(path):
+        raise InterpWidgetsError(missing_hint or f"{path} has no config.json and model.safetensors of an interp-widgets model.")
+    config = json.loads((path / "config.json").read_text())["config"]
+    tokenizer = AutoTokenizer.from_pretrained(str(path / "tokenizer"))
+    model = boot_from_config({**config, "init_weights": False}, tokenizer, device=str(device) if device else None)
+    weights = load_file(str(path / "model.safetensors"))
+    native = model.original_model
+    target = native.state_dict()  # the bridge lists some tensors twice, under alias names
+    state = {key: weights[plain].to(target[key].dtype) for key in target if (plain := key.replace("._original_component", "")) in weights}
+    loaded = {target[key].data_ptr() for key in state}
+    uncovered = [name for name, parameter in native.named_parameters() if parameter.data_ptr() not in loaded]
+    if uncovered or len({key.replace("._original_component", "") for key in state}) != len(weights):
+        raise InterpWidgetsError(
+            f"{path / 'model.safetensors'} does not match config.json (parameters without weights: {uncovered[:3]})."
+        )
+    native.load_state_dict(state, strict=False)
+    model.cfg.model_name = path.name if path != embedded_dir() else "interp-widgets-embedded"
+    return model
+
+
+def load_sae(name_or_path: str = "default", sae_id: str | None = None, device: str | torch.device = "cpu") -> Any:
+    """An SAE: embedded (`"default"` = 4x, or `"1x"`.. `"8x"`), a local directory, or an SAELens release."""
+    from interp_widgets.sae.io import load_sae_from_disk
+
+    name = DEFAULT_SAE if name_or_path in ("default", EMBEDDED) else name_or_path
+    if name in EMBEDDED_SAE_SIZES and sae_id is None:
+        path = embedded_dir() / "saes" / name
+        if not path.is_dir():
+            raise InterpWidgetsError(f"the embedded {name} SAE is not in this installation: train it with scripts/embedded/train_saes.py.")
+        return load_sae_from_disk(path, device=device)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return load_sae_from_disk(path, device=device)
+    if sae_id is None:
+        raise InterpWidgetsError(
+            f"{name!r} is neither an embedded SAE ({', '.join(EMBEDDED_SAE_SIZES)}) nor a directory; for an SAELens "
+            "release pass its id too: load_sae('gpt2-small-res-jb', 'blocks.8.hook_resid_pre')."
+        )
+    try:
+        from sae_lens import SAE
+    except ImportError:
+        raise InterpWidgetsError("loading SAELens releases needs sae-lens: pip install sae-lens") from None
+    _require_hub(f"the SAELens release {name!r}")
+    return SAE.from_pretrained(name, sae_id, device=str(device))
+
+
+# ---- the hub ----------------------------------------------------------------------------------
+
+
+def _is_native_dir(path: Path) -> bool:
+    return (path / "model.safetensors").exists() and (path / "config.json").exists() and (path / "tokenizer").is_dir()
+
+
+def _boot_transformers(name_or_path: str, device: str | torch.device | None) -> Any:
+    from transformer_lens.model_bridge import TransformerBridge
+
+    kwargs = {"device": str(device)} if device else {}
+    model = TransformerBridge.boot_transformers(name_or_path, **kwargs)
+    model.eval()
+    return model
+
+
+def _hub_snapshot(name: str) -> str:
+    """A cached copy of a hub model if there is one; otherwise the name, once the hub answers."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(name, local_files_only=True)
+    except Exception:
+        _require_hub(f"the model {name!r}")
+        return name
+
+
+def _require_hub(what: str) -> None:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes") or not hub_reachable():
+        raise InterpWidgetsError(
+            f"{what} is not in the local cache and the model hub cannot be reached from here. Use the embedded "
+            "model (load_model() / load_sae()), or a local directory saved where the hub is reachable."
+        )
+
+
+def hub_reachable(timeout: float = HUB_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to the hub opens within `timeout` seconds (DNS included)."""
+    from huggingface_hub import constants
+
+    parsed = urlparse(constants.ENDPOINT)
+    host, port = parsed.hostname or "", parsed.port or (443 if parsed.scheme == "https" else 80)
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])

@@ -1,0 +1,133 @@
+"""Train the embedded model's SAEs (1x/2x/4x/8x, ReLU + L1, one activation pass) and catalogue features.
+
+    python scripts/embedded/train_saes.py --model interp_widgets/models/embedded --streams build/model
+
+Writes `saes/{1x,2x,4x,8x}/` (SAELens format), `saes/metrics.json` (L0, explained variance, CE
+loss recovered, dead fraction, MMCS between sizes) and `saes/catalogue.json`: for each concept
+(German text, :param names, previous token " and", Title Case, inside a Python string), every
+token of held-out text is labelled, and the feature whose activation best separates the concept's
+tokens from the rest (AUROC) is reported with its score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from interp_widgets.models.loaders import load_native_dir
+from interp_widgets.sae import ActivationStore, ReluSAE, TrainConfig, compare_dictionaries, reconstruction_metrics, save_sae, spliced_loss, train_saes
+
+HOOK = "blocks.0.hook_resid_post"
+SIZES = (1, 2, 4, 8)
+CTX = 256
+
+
+def windows(streams: Path, names: list[str], split: str, n: int, bos: int, seed: int) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for index in range(n):
+        stream = np.load(streams / f"{names[index % len(names)]}.{split}.npy", mmap_mode="r")
+        start = rng.integers(0, len(stream) - CTX)
+        rows.append(np.concatenate([[bos], np.asarray(stream[start : start + CTX - 1], dtype=np.int64)]))
+    return torch.from_numpy(np.stack(rows))
+
+
+def auroc(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """AUROC of every column of `scores [n, features]` for boolean `labels [n]` (rank formula, ties averaged roughly)."""
+    ranks = scores.argsort(dim=0).argsort(dim=0).double() + 1
+    positives = labels.sum().double()
+    negatives = (~labels).sum().double()
+    return (ranks[labels].sum(0) - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def concept_labels(model, tokens: torch.Tensor, sources: list[str]) -> dict[str, tuple[torch.Tensor, str]]:
+    """Boolean labels per token (BOS dropped) for each concept, with a sentence saying how they were made."""
+    strs = [[str(t) for t in model.to_str_tokens(row)][1:] for row in tokens]
+    flat = [t for row in strs for t in row]
+    source_of = [s for s, row in zip(sources, strs) for _ in row]
+    previous = [row[i - 1] if i > 0 else "" for row in strs for i in range(len(row))]
+    german = torch.tensor([s in ("fortunes_de", "debian_reference_de") for s in source_of])
+    code = [s in ("python_stdlib", "sqlalchemy", "pymongo") for s in source_of]
+    in_string = []
+    for row, is_code in zip(strs, (code[i * (CTX - 1)] for i in range(len(strs)))):
+        quote = None
+        for token in row:
+            inside = quote is not None
+            for ch in token:
+                if quote is None and ch in "\"'":
+                    quote = ch
+                elif quote is not None and ch == quote:
+                    quote = None
+                elif ch == "\n":
+                    quote = None
+            in_string.append(bool(is_code and inside and quote is not None))
+    title = [bool(re.fullmatch(r" ?[A-Z][a-z]+", t)) and bool(re.fullmatch(r" ?[A-Z][a-z]+", p)) for t, p in zip(flat, previous)]
+    param = [p == " :param" or p.endswith(":param") for p in previous]
+    return {
+        "German text": (german, "tokens of the German sources vs all other sources"),
+        "inside a Python string": (torch.tensor(in_string), "code tokens between matching quotes on one line vs all other tokens"),
+        'previous token " and"': (torch.tensor([p == " and" for p in previous]), 'tokens right after " and" vs all other tokens'),
+        "Title Case": (torch.tensor(title), "capitalised word following a capitalised word vs all other tokens"),
+        ":param name": (torch.tensor(param), "the token right after `:param` vs all other tokens"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, default=Path("interp_widgets/models/embedded"))
+    parser.add_argument("--streams", type=Path, default=Path("build/model"))
+    parser.add_argument("--cache", type=Path, default=Path("build/sae_cache/activations.npy"))
+    parser.add_argument("--sequences", type=int, default=2000)
+    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--l1", type=float, default=0.3)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    model = load_native_dir(args.model)
+    bos = model.tokenizer.bos_token_id
+    names = list(json.loads((args.streams / "streams.json").read_text()))
+    train_tokens = windows(args.streams, names, "train", args.sequences, bos, seed=0)
+    store = ActivationStore(model, HOOK, train_tokens, batch_size=2048, model_batch_size=32, cache_path=args.cache)
+    d = store.d_in
+    saes = [ReluSAE(d, d * m, seed=m, hook_name=HOOK, model_name="interp-widgets-embedded") for m in SIZES]
+    config = TrainConfig(total_steps=args.steps, lr=1e-3, l1_coefficient=args.l1, warmup_steps=50, log_every=50,
+                         resample_every=250, dead_after_tokens=200_000)
+    train_saes(saes, store, config)
+
+    val_sources = [n for n in names if (args.streams / f"{n}.val.npy").stat().st_size > 8 * CTX]
+    val_tokens = windows(args.streams, val_sources, "val", 96, bos, seed=1)
+    val_source_names = [val_sources[i % len(val_sources)] for i in range(len(val_tokens))]
+    held_out = ActivationStore(model, HOOK, val_tokens, batch_size=256).sample(len(val_tokens))
+    out = args.model / "saes"
+    metrics = {"hook_name": HOOK, "train_activations": store.n_activations, "sizes": {}, "mmcs": {}}
+    for m, sae in zip(SIZES, saes):
+        size = f"{m}x"
+        save_sae(sae, out / size)
+        metrics["sizes"][size] = {**reconstruction_metrics(sae, held_out), **spliced_loss(model, sae, val_tokens[:32])}
+    for a, sae_a in zip(SIZES, saes):
+        metrics["mmcs"][f"{a}x"] = {f"{b}x": compare_dictionaries(sae_a, sae_b).mmcs for b, sae_b in zip(SIZES, saes)}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+
+    catalogue = []
+    for concept, (labels, how) in concept_labels(model, val_tokens, val_source_names).items():
+        if labels.sum() < 10:
+            continue
+        best = None
+        for m, sae in zip(SIZES, saes):
+            with torch.no_grad():
+                scores = auroc(sae.encode(held_out).float(), labels)
+            feature = int(scores.argmax())
+            if best is None or scores[feature] > best["auroc"]:
+                best = {"concept": concept, "sae": f"{m}x", "feature": feature, "auroc": float(scores[feature]),
+                        "check": f"AUROC on {int(labels.sum())} positive / {int((~labels).sum())} negative held-out tokens: {how}"}
+        catalogue.append(best)
+    (out / "catalogue.json").write_text(json.dumps(catalogue, indent=2))
+    print(json.dumps({"metrics": metrics["sizes"], "catalogue": catalogue}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Head scores, residual norms and the docstring task, checked on hand-made attention patterns."""
+
+import math
+
+import pytest
+import torch
+
+from interp_widgets.compute.circuits import (
+    docstring_prompts,
+    growth_factor,
+    induction_score,
+    induction_scores,
+    previous_token_score,
+    repeated_random_tokens,
+    repeated_sequence_loss,
+    residual_norms,
+)
+
+
+def one_hot_pattern(length, key_of):
+    """[batch=1, heads=1, q, k] attending from each query to key_of(q) (or to itself when None)."""
+    pattern = torch.zeros(1, 1, length, length)
+    for q in range(length):
+        k = key_of(q)
+        pattern[0, 0, q, q if k is None or k < 0 else k] = 1.0
+    return pattern
+
+
+def test_previous_token_head_scores_one_and_self_attention_zero():
+    assert previous_token_score(one_hot_pattern(9, lambda q: q - 1)).item() == 1.0
+    assert previous_token_score(one_hot_pattern(9, lambda q: q)).item() == 0.0
+
+
+def test_perfect_induction_head_scores_one():
+    half = 6
+    length = 1 + 2 * half
+    induction = one_hot_pattern(length, lambda q: q - half + 1 if q > half else None)
+    assert induction_score(induction).item() == 1.0
+    assert induction_score(one_hot_pattern(length, lambda q: q - 1)).item() == 0.0  # previous-token head
+    assert induction_score(one_hot_pattern(length, lambda q: q - half if q > half else None)).item() == 0.0  # same token, not the next
+
+
+def test_repeated_tokens_layout(toy):
+    tokens = repeated_random_tokens(toy, n_sequences=3, half=10, seed=1)
+    assert tokens.shape == (3, 21) and (tokens[:, 0] == toy.tokenizer.bos_token_id).all()
+    assert torch.equal(tokens[:, 1:11], tokens[:, 11:])
+
+
+def test_model_level_scores_have_one_value_per_head(toy):
+    tokens = repeated_random_tokens(toy, n_sequences=2, half=10)
+    assert induction_scores(toy, tokens).shape == (2, 4)
+    first, second = repeated_sequence_loss(toy, tokens)
+    assert math.isfinite(first) and math.isfinite(second)
+    assert residual_norms(toy, tokens).shape == (3,)
+
+
+def test_growth_factor_of_an_exponential():
+    assert growth_factor(torch.tensor([1.0, 2.0, 4.0, 8.0])) == pytest.approx(2.0)
+
+
+def test_docstring_prompts_end_with_param_and_name_four_distinct_arguments():
+    for prompt, names in docstring_prompts(20, seed=3):
+        assert prompt.endswith(":param") and len(set(names)) == 4
+        assert f"(self, {', '.join(names)}):" in prompt
+        assert f":param {names[0]}:" in prompt and f":param {names[1]}:" in prompt and f":param {names[2]}" not in prompt

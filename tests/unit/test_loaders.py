@@ -1,0 +1,86 @@
+"""Loaders: local Hugging Face directories, hub names offline (a fast, clear error), SAEs."""
+
+import time
+
+import pytest
+import torch
+
+from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.models import loaders
+from interp_widgets.models.loaders import load_model, load_sae
+from interp_widgets.sae import ReluSAE, save_sae
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2_dir(tmp_path_factory):
+    """A 2-layer GPT-2 saved the way `save_pretrained` saves a hub model, with the toy tokenizer."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from interp_widgets.models import toy_tokenizer
+
+    tokenizer = toy_tokenizer()
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=4, n_positions=64, vocab_size=len(tokenizer),
+                                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id))
+    path = tmp_path_factory.mktemp("tiny-gpt2")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path, model.eval()
+
+
+def test_local_hugging_face_directory(tiny_gpt2_dir):
+    path, reference = tiny_gpt2_dir
+    model = load_model(str(path))
+    tokens = model.to_tokens("The residual stream")
+    with torch.inference_mode():
+        expected = reference(tokens).logits.log_softmax(-1)
+        got = model(tokens).log_softmax(-1)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    assert "blocks.1.hook_resid_post" in model.run_with_cache(tokens)[1]
+
+
+@pytest.fixture()
+def no_hub_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+
+
+def test_hub_name_offline_fails_fast_and_clearly(no_hub_cache, monkeypatch):
+    monkeypatch.setattr(loaders, "hub_reachable", lambda timeout=loaders.HUB_TIMEOUT_S: False)
+    start = time.monotonic()
+    with pytest.raises(InterpWidgetsError, match="cannot be reached from here. Use the embedded model"):
+        load_model("EleutherAI/pythia-70m")
+    assert time.monotonic() - start < 2.0
+
+
+def test_hf_hub_offline_is_respected(no_hub_cache, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(InterpWidgetsError, match="not in the local cache"):
+        load_model("gpt2")
+
+
+def test_hub_probe_gives_up_within_its_timeout(monkeypatch):
+    from huggingface_hub import constants
+
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    start = time.monotonic()
+    assert loaders.hub_reachable(timeout=1.0) is False
+    assert time.monotonic() - start < 1.5
+
+
+def test_missing_path_is_named():
+    with pytest.raises(InterpWidgetsError, match="does not exist"):
+        load_model("./no/such/model_dir")
+
+
+def test_load_sae_from_a_directory_and_bad_names(tmp_path):
+    sae = ReluSAE(8, 16, seed=0, hook_name="blocks.0.hook_resid_post")
+    loaded = load_sae(str(save_sae(sae, tmp_path / "sae")))
+    torch.testing.assert_close(loaded.W_enc, sae.W_enc)
+    with pytest.raises(InterpWidgetsError, match="pass its id too"):
+        load_sae("gpt2-small-res-jb")
