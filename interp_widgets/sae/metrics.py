@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.hooks import resolve_hook_name, stop_layer
+from interp_widgets.compute.hooks import resolve_hook_name
 from interp_widgets.compute.readouts import sae_hook_name, sae_shape
 from interp_widgets.errors import InterpWidgetsError
 

@@ -17,7 +17,6 @@ steps; the L1 coefficient warms up too. Checkpoints hold everything needed to re
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path

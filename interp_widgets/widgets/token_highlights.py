@@ -9,7 +9,6 @@ kernel, which re-tokenizes, recomputes every series and updates the view.
 from __future__ import annotations
 
 import html
-import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -241,7 +240,3 @@ def _default_hook(readouts: list[Readout]) -> str:
         if isinstance(readout, SAEFeatureReadout) and sae_hook_name(readout.sae):
             return sae_hook_name(readout.sae)  # type: ignore[return-value]
     raise InterpWidgetsError("pass hook=..., the hook point to read (e.g. 'blocks.0.hook_resid_post').")
-
-
-def _finite_or_none(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)

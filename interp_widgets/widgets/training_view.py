@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import html
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 import traitlets
