@@ -76,8 +76,12 @@ def load_native_dir(path: Path, device: str | torch.device | None = None, missin
     return model
 
 
-def load_sae(name_or_path: str = "default", sae_id: str | None = None, device: str | torch.device = "cpu") -> Any:
-    """An SAE: embedded (`"default"` = 4x, or `"1x"`.. `"8x"`), a local directory, or an SAELens release."""
+def load_sae(name_or_path: str = "default", sae_id: str | None = None, device: str | torch.device = "cpu",
+             dtype: torch.dtype | None = None) -> Any:
+    """An SAE: embedded (`"default"` = 4x, or `"1x"`.. `"8x"`), a local directory, or an SAELens release.
+
+    The embedded SAEs are stored in fp16 and loaded as float32 unless `dtype` says otherwise.
+    """
     from interp_widgets.sae.io import load_sae_from_disk
 
     name = DEFAULT_SAE if name_or_path in ("default", EMBEDDED) else name_or_path
@@ -85,10 +89,10 @@ def load_sae(name_or_path: str = "default", sae_id: str | None = None, device: s
         path = embedded_dir() / "saes" / name
         if not path.is_dir():
             raise InterpWidgetsError(f"the embedded {name} SAE is not in this installation: train it with scripts/embedded/train_saes.py.")
-        return load_sae_from_disk(path, device=device)
+        return load_sae_from_disk(path, device=device, dtype=dtype or torch.float32)
     path = Path(name).expanduser()
     if path.is_dir():
-        return load_sae_from_disk(path, device=device)
+        return load_sae_from_disk(path, device=device, dtype=dtype)
     if sae_id is None:
         raise InterpWidgetsError(
             f"{name!r} is neither an embedded SAE ({', '.join(EMBEDDED_SAE_SIZES)}) nor a directory; for an SAELens "

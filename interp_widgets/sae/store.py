@@ -101,8 +101,9 @@ class ActivationStore:
         return int(self.sample(1).shape[-1])
 
     def sample(self, n_sequences: int = 4) -> Tensor:
-        """Activations `[n, d]` of the first few sequences (no shuffling; for checks and metrics)."""
-        return next(self._model_chunks(self.tokens[:n_sequences]))
+        """Activations `[n, d]` of the first `n_sequences` sequences (no shuffling; for checks and metrics)."""
+        with torch.inference_mode():
+            return torch.cat(list(self._model_chunks(self.tokens[:n_sequences])))
 
     # ---- running the model ------------------------------------------------------------------
 

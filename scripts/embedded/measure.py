@@ -40,6 +40,43 @@ def val_windows(streams: Path, name: str, bos: int, ctx: int = 256, n: int = 16)
     return torch.from_numpy(np.concatenate([np.full((count, 1), bos), rows], axis=1))
 
 
+HELD_OUT_TEXT = (
+    "On Tuesday the committee met again to decide whether the new library should open on weekends. "
+    "Most members agreed, but the treasurer asked who would pay for the extra staff.\n"
+    "def fetch(self, url, timeout):\n    \"\"\"Download a page.\n\n    :param url: the address to read\n"
+    "    :param timeout: seconds to wait\n    \"\"\"\n    return self.session.get(url, timeout=timeout)\n"
+    "Am Abend gingen wir zusammen in die Stadt, und das Essen war sehr gut."
+)
+
+
+def thresholds(model_dir: Path) -> dict:
+    """Values the test suite checks the shipped files against: measured now, with margins."""
+    from interp_widgets.models.loaders import EMBEDDED_SAE_SIZES
+    from interp_widgets.sae import load_sae_from_disk, reconstruction_metrics
+
+    model = load_native_dir(model_dir)
+    with torch.inference_mode():
+        loss = float(model(HELD_OUT_TEXT, return_type="loss"))
+        _, cache = model.run_with_cache(HELD_OUT_TEXT)
+    tokens = repeated_random_tokens(model, n_sequences=8, half=60, seed=3)
+    first, second = repeated_sequence_loss(model, tokens)
+    result = {
+        "held_out_text": HELD_OUT_TEXT,
+        "held_out_loss_max": round(loss + 0.25, 3),
+        "previous_token_score_min": round(0.8 * float(previous_token_scores(model, model.to_tokens(HELD_OUT_TEXT)).max()), 3),
+        "induction_score_min": round(0.8 * float(induction_scores(model, tokens).max()), 3),
+        "repeat_loss_drop_min": round(0.7 * (first - second), 3),
+        "docstring_accuracy_min": max(0.25, round(docstring_accuracy(model, n=60, seed=7) - 0.05, 3)),
+    }
+    saes = model_dir / "saes"
+    if saes.is_dir():
+        ev = [reconstruction_metrics(load_sae_from_disk(saes / s, dtype=torch.float32), cache["blocks.0.hook_resid_post"][0, 1:])["explained_variance"]
+              for s in EMBEDDED_SAE_SIZES]
+        result["sae_explained_variance_min"] = round(min(ev) - 0.1, 3)
+    (model_dir / "thresholds.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
 def measure(model_dir: Path, streams: Path) -> dict:
     model = load_native_dir(model_dir)
     bos = model.tokenizer.bos_token_id
@@ -151,6 +188,7 @@ def main() -> None:
     result = measure(args.model, args.streams)
     (args.model / "measurements.json").write_text(json.dumps(result, indent=2))
     write_card(args.model, args.corpus, result, args.card or args.model / "MODEL_CARD.md")
+    print(json.dumps(thresholds(args.model), indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "val_loss"}, indent=1))
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from interp_widgets.compute.hooks import activations_at
 from interp_widgets.models.loaders import load_native_dir
 from interp_widgets.sae import ActivationStore, ReluSAE, TrainConfig, compare_dictionaries, reconstruction_metrics, save_sae, spliced_loss, train_saes
 
@@ -37,24 +38,26 @@ def windows(streams: Path, names: list[str], split: str, n: int, bos: int, seed:
     return torch.from_numpy(np.stack(rows))
 
 
-def auroc(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """AUROC of every column of `scores [n, features]` for boolean `labels [n]` (rank formula, ties averaged roughly)."""
-    ranks = scores.argsort(dim=0).argsort(dim=0).double() + 1
+def ranks_of(scores: torch.Tensor) -> torch.Tensor:
+    """Rank of each row within every column of `scores [n, features]` (1 = lowest)."""
+    return scores.argsort(dim=0).argsort(dim=0).double() + 1
+
+
+def auroc(ranks: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """AUROC of every column for boolean `labels [n]`, from the column ranks (Mann-Whitney U)."""
     positives = labels.sum().double()
     negatives = (~labels).sum().double()
     return (ranks[labels].sum(0) - positives * (positives + 1) / 2) / (positives * negatives)
 
 
-def concept_labels(model, tokens: torch.Tensor, sources: list[str]) -> dict[str, tuple[torch.Tensor, str]]:
+def concept_labels(strs: list[list[str]], sources: list[str]) -> dict[str, tuple[torch.Tensor, str]]:
     """Boolean labels per token (BOS dropped) for each concept, with a sentence saying how they were made."""
-    strs = [[str(t) for t in model.to_str_tokens(row)][1:] for row in tokens]
     flat = [t for row in strs for t in row]
     source_of = [s for s, row in zip(sources, strs) for _ in row]
     previous = [row[i - 1] if i > 0 else "" for row in strs for i in range(len(row))]
     german = torch.tensor([s in ("fortunes_de", "debian_reference_de") for s in source_of])
-    code = [s in ("python_stdlib", "sqlalchemy", "pymongo") for s in source_of]
     in_string = []
-    for row, is_code in zip(strs, (code[i * (CTX - 1)] for i in range(len(strs)))):
+    for row, source in zip(strs, sources):
         quote = None
         for token in row:
             inside = quote is not None
@@ -65,16 +68,38 @@ def concept_labels(model, tokens: torch.Tensor, sources: list[str]) -> dict[str,
                     quote = None
                 elif ch == "\n":
                     quote = None
-            in_string.append(bool(is_code and inside and quote is not None))
+            in_string.append(bool(source in CODE_SOURCES and inside and quote is not None))
     title = [bool(re.fullmatch(r" ?[A-Z][a-z]+", t)) and bool(re.fullmatch(r" ?[A-Z][a-z]+", p)) for t, p in zip(flat, previous)]
-    param = [p == " :param" or p.endswith(":param") for p in previous]
+    param = []
+    for row in strs:  # `:param` may be split into several tokens: look at the text before each token
+        text = ""
+        for token in row:
+            param.append(text.endswith(":param"))
+            text += token
     return {
         "German text": (german, "tokens of the German sources vs all other sources"),
         "inside a Python string": (torch.tensor(in_string), "code tokens between matching quotes on one line vs all other tokens"),
         'previous token " and"': (torch.tensor([p == " and" for p in previous]), 'tokens right after " and" vs all other tokens'),
         "Title Case": (torch.tensor(title), "capitalised word following a capitalised word vs all other tokens"),
-        ":param name": (torch.tensor(param), "the token right after `:param` vs all other tokens"),
+        ":param name": (torch.tensor(param), "the token right after `:param` (held-out code and docstring snippets) vs all other tokens"),
     }
+
+
+CODE_SOURCES = ("python_stdlib", "sqlalchemy", "pymongo", "docstring_snippets")
+
+
+def held_out_sequences(model, streams: Path, names: list[str], bos: int) -> tuple[list[torch.Tensor], list[str]]:
+    """Held-out windows of every source, plus short synthetic docstrings (for the :param concept)."""
+    from interp_widgets.compute.circuits import docstring_prompts
+
+    usable = [n for n in names if (streams / f"{n}.val.npy").stat().st_size > 8 * CTX]
+    rows = windows(streams, usable, "val", 12 * len(usable), bos, seed=1)
+    sequences = list(rows)
+    sources = [usable[i % len(usable)] for i in range(len(rows))]
+    for prompt, args in docstring_prompts(40, seed=11):
+        sequences.append(model.to_tokens(f"{prompt} {args[2]}: the value\n")[0])
+        sources.append("docstring_snippets")
+    return sequences, sources
 
 
 def main() -> None:
@@ -98,33 +123,33 @@ def main() -> None:
                          resample_every=250, dead_after_tokens=200_000)
     train_saes(saes, store, config)
 
-    val_sources = [n for n in names if (args.streams / f"{n}.val.npy").stat().st_size > 8 * CTX]
-    val_tokens = windows(args.streams, val_sources, "val", 96, bos, seed=1)
-    val_source_names = [val_sources[i % len(val_sources)] for i in range(len(val_tokens))]
-    held_out = ActivationStore(model, HOOK, val_tokens, batch_size=256).sample(len(val_tokens))
+    sequences, sources = held_out_sequences(model, args.streams, names, bos)
+    held_out = torch.cat([activations_at(model, seq[None], HOOK)[0, 1:] for seq in sequences]).float()
+    strs = [[str(t) for t in model.to_str_tokens(seq)][1:] for seq in sequences]
+    val_tokens = torch.stack([seq for seq in sequences if len(seq) == CTX])
     out = args.model / "saes"
     metrics = {"hook_name": HOOK, "train_activations": store.n_activations, "sizes": {}, "mmcs": {}}
     for m, sae in zip(SIZES, saes):
         size = f"{m}x"
-        save_sae(sae, out / size)
+        save_sae(sae.half(), out / size)  # shipped in fp16; load_sae gives float32
+        sae.float()
         metrics["sizes"][size] = {**reconstruction_metrics(sae, held_out), **spliced_loss(model, sae, val_tokens[:32])}
     for a, sae_a in zip(SIZES, saes):
         metrics["mmcs"][f"{a}x"] = {f"{b}x": compare_dictionaries(sae_a, sae_b).mmcs for b, sae_b in zip(SIZES, saes)}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
 
-    catalogue = []
-    for concept, (labels, how) in concept_labels(model, val_tokens, val_source_names).items():
-        if labels.sum() < 10:
-            continue
-        best = None
-        for m, sae in zip(SIZES, saes):
-            with torch.no_grad():
-                scores = auroc(sae.encode(held_out).float(), labels)
+    concepts = {name: value for name, value in concept_labels(strs, sources).items() if value[0].sum() >= 10}
+    best: dict[str, dict] = {}
+    for m, sae in zip(SIZES, saes):
+        with torch.no_grad():
+            ranks = ranks_of(sae.encode(held_out).float())
+        for concept, (labels, how) in concepts.items():
+            scores = auroc(ranks, labels)
             feature = int(scores.argmax())
-            if best is None or scores[feature] > best["auroc"]:
-                best = {"concept": concept, "sae": f"{m}x", "feature": feature, "auroc": float(scores[feature]),
-                        "check": f"AUROC on {int(labels.sum())} positive / {int((~labels).sum())} negative held-out tokens: {how}"}
-        catalogue.append(best)
+            if concept not in best or scores[feature] > best[concept]["auroc"]:
+                best[concept] = {"concept": concept, "sae": f"{m}x", "feature": feature, "auroc": float(scores[feature]),
+                                 "check": f"AUROC on {int(labels.sum())} positive / {int((~labels).sum())} negative held-out tokens: {how}"}
+    catalogue = list(best.values())
     (out / "catalogue.json").write_text(json.dumps(catalogue, indent=2))
     print(json.dumps({"metrics": metrics["sizes"], "catalogue": catalogue}, indent=1))
 

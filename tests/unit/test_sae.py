@@ -106,6 +106,11 @@ def test_checkpoint_resume_is_exact(cached_store, tmp_path):
         torch.testing.assert_close(again.state_dict()[name], tensor, rtol=1e-5, atol=1e-6)
 
 
+def test_sample_covers_every_requested_sequence(toy, tokens):
+    store = ActivationStore(toy, HOOK, tokens, batch_size=64, model_batch_size=4)
+    assert store.sample(10).shape == (10 * 63, 64)  # three model batches, BOS left out
+
+
 def test_streaming_store_without_cache(toy, tokens):
     store = ActivationStore(toy, HOOK, tokens, batch_size=128, buffer_batches=4)
     first = [batch for _, batch in zip(range(3), store.batches())]
