@@ -37,8 +37,9 @@ def embedded_dir() -> Path:
 def load_model(name_or_path: str = "default", device: str | torch.device | None = None) -> Any:
     """A `TransformerBridge`: the embedded model, a local directory, or a hub model where reachable."""
     if name_or_path in ("default", EMBEDDED):
-        return load_native_dir(embedded_dir(), device, missing_hint="the embedded model is not in this installation: "
-                               "reinstall interp-widgets, or train it with scripts/embedded/train_model.py.")
+        return load_native_dir(embedded_dir(), device, missing_hint="the embedded model is not in this installation "
+                               "(see the README's Models section): use iw.models.toy_model() for a random-weight model, "
+                               "load a local model directory, or train it with scripts/embedded/train_model.py.")
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         if _is_native_dir(path):
@@ -104,6 +105,14 @@ def load_sae(name_or_path: str = "default", sae_id: str | None = None, device: s
         raise InterpWidgetsError("loading SAELens releases needs sae-lens: pip install sae-lens") from None
     _require_hub(f"the SAELens release {name!r}")
     return SAE.from_pretrained(name, sae_id, device=str(device))
+
+
+def feature_catalogue() -> list[dict[str, Any]]:
+    """Readable features of the embedded SAEs: concept, SAE size, feature index, AUROC, how it was checked."""
+    path = embedded_dir() / "saes" / "catalogue.json"
+    if not path.exists():
+        raise InterpWidgetsError("the embedded SAEs' feature catalogue is not in this installation.")
+    return json.loads(path.read_text())
 
 
 # ---- the hub ----------------------------------------------------------------------------------

@@ -84,3 +84,13 @@ def test_load_sae_from_a_directory_and_bad_names(tmp_path):
     torch.testing.assert_close(loaded.W_enc, sae.W_enc)
     with pytest.raises(InterpWidgetsError, match="pass its id too"):
         load_sae("gpt2-small-res-jb")
+
+
+def test_missing_embedded_assets_are_explained(tmp_path, monkeypatch):
+    monkeypatch.setattr(loaders, "embedded_dir", lambda: tmp_path)
+    with pytest.raises(InterpWidgetsError, match="toy_model"):
+        load_model()
+    with pytest.raises(InterpWidgetsError, match="train_saes.py"):
+        load_sae("2x")
+    with pytest.raises(InterpWidgetsError, match="catalogue"):
+        loaders.feature_catalogue()
