@@ -23,6 +23,8 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
+from interp_widgets.compute.hooks import model_device
+
 DOCSTRING_NAMES = [
     "data", "value", "name", "path", "key", "size", "index", "items", "result", "text", "url", "config", "options",
     "count", "source", "target", "model", "user", "query", "state", "node", "message", "width", "height", "limit",
@@ -56,7 +58,7 @@ def repeated_random_tokens(model: Any, n_sequences: int = 8, half: int = 60, see
     bos = model.tokenizer.bos_token_id
     block = torch.randint(1, model.cfg.d_vocab, (n_sequences, half), generator=generator)
     block[block == bos] = 1
-    return torch.cat([torch.full((n_sequences, 1), bos), block, block], dim=1).to(next(model.parameters()).device)
+    return torch.cat([torch.full((n_sequences, 1), bos), block, block], dim=1).to(model_device(model))
 
 
 def induction_score(patterns: Tensor) -> Tensor:

@@ -33,7 +33,7 @@ def hook_names(model: Any) -> tuple[str, ...]:
     names = _HOOK_NAMES.get(model)
     if names is None:
         bos = getattr(model.tokenizer, "bos_token_id", None) if getattr(model, "tokenizer", None) else None
-        one_token = torch.tensor([[bos if bos is not None else 0]], device=_device(model))
+        one_token = torch.tensor([[bos if bos is not None else 0]], device=model_device(model))
         with torch.inference_mode():
             _, cache = model.run_with_cache(one_token)
         names = tuple(cache.keys())
@@ -104,7 +104,8 @@ def activations_at(model: Any, tokens: Tensor, hook_name: str) -> Tensor:
     return saved["activation"]
 
 
-def _device(model: Any) -> torch.device:
+def model_device(model: Any) -> torch.device:
+    """The device of a model's parameters (CPU for a model without any)."""
     try:
         return next(model.parameters()).device
     except StopIteration:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 
 
 def boot_from_config(config: dict[str, Any], tokenizer: Any, device: str | None = None) -> Any:
@@ -18,7 +17,3 @@ def boot_from_config(config: dict[str, Any], tokenizer: Any, device: str | None 
     model = TransformerBridge.boot_native(TransformerBridgeConfig(**config), tokenizer=tokenizer, device=device)
     model.eval()
     return model
-
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.hooks import activations_at, resolve_hook_name
+from interp_widgets.compute.hooks import activations_at, model_device, resolve_hook_name
 from interp_widgets.errors import InterpWidgetsError
 
 
@@ -109,7 +109,7 @@ class ActivationStore:
 
     def _model_chunks(self, tokens: Tensor) -> Iterator[Tensor]:
         """Activations `[n, d]` for successive batches of sequences, BOS dropped, checked finite."""
-        device = next(self.model.parameters()).device
+        device = model_device(self.model)
         start = int(self.exclude_bos)
         for first in range(0, tokens.shape[0], self.model_batch_size):
             batch = tokens[first : first + self.model_batch_size].to(device)

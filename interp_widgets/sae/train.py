@@ -17,10 +17,11 @@ steps; the L1 coefficient warms up too. Checkpoints hold everything needed to re
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
@@ -125,7 +126,7 @@ def train_saes(
             with torch.no_grad():
                 for sae in saes:
                     sae.b_dec.copy_(first.mean(0))
-        batches = _chain([first], batches)
+        batches = itertools.chain([first], batches)
     bar = _progress(config.total_steps, state.step, progress)
     try:
         for x in batches:
@@ -281,11 +282,6 @@ def _load_checkpoint(path: Path, saes, optimizers, state: TrainState) -> None:
     state.x_sq_norm, state.x_norm = payload["x_sq_norm"], payload["x_norm"]
     state.tokens_since_fired = payload["tokens_since_fired"]
     state.history = payload["history"]
-
-
-def _chain(first: Iterable[Tensor], rest: Iterable[Tensor]):
-    yield from first
-    yield from rest
 
 
 def _progress(total: int, initial: int, enabled: bool):
