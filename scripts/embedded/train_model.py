@@ -8,8 +8,9 @@ queries and keys, which lets induction heads form early), context 256, byte-leve
 Training mix: windows of the corpus sampled by source weight, plus two kinds of sequences that
 reward copying from context: a block of random tokens repeated to the end (`--random-repeat`),
 and a natural window with one span copied later (`--span-repeat`). (A first run with 15 % random
-repeats of 8-64 token blocks learned no induction head in 14 M tokens; the shipped model resumed
-from that run's step 3750 with 40 % and blocks of 16-127 tokens.) AdamW with weight decay on
+repeats of 8-64 token blocks learned no induction head in 15 M tokens, nor did continuing it to
+31 M tokens with 40 % and blocks of 16-127 tokens, although the same model forms one within a few
+hundred steps on repeated blocks alone: the mix needs a different schedule. See the issue notes.) AdamW with weight decay on
 the weight matrices only, linear warm-up, cosine decay; bf16 autocast where the CPU or GPU
 supports it. Writes `checkpoint.pt` every `--checkpoint-every` steps and, at the end of a run,
 `model.safetensors` (fp16) + `config.json` + `tokenizer/` for the package.
