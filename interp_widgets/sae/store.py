@@ -134,10 +134,12 @@ class ActivationStore:
         if self.cache_path is None:
             raise InterpWidgetsError("this store has no cache_path: pass one to cache activations on disk.")
         meta_path = self.cache_path.with_suffix(".json")
-        meta = {"hook_name": self.hook_name, "n": self.n_activations, "dtype": self.cache_dtype,
-                "tokens_sha": _tensor_digest(self.tokens), "exclude_bos": self.exclude_bos}
-        if meta_path.exists() and self.cache_path.exists() and json.loads(meta_path.read_text())["tokens_sha"] == meta["tokens_sha"]:
-            meta = json.loads(meta_path.read_text())
+        meta = {"model_name": str(getattr(self.model.cfg, "model_name", "")), "hook_name": self.hook_name,
+                "n": self.n_activations, "dtype": self.cache_dtype, "tokens_sha": _tensor_digest(self.tokens),
+                "exclude_bos": self.exclude_bos}
+        stored = json.loads(meta_path.read_text()) if meta_path.exists() and self.cache_path.exists() else {}
+        if all(stored.get(key) == value for key, value in meta.items()):  # same model, hook, tokens, layout
+            meta = stored
         else:
             self.cache_path.parent.mkdir(parents=True, exist_ok=True)
             writer: np.memmap | None = None

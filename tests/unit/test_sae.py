@@ -3,6 +3,7 @@
 import json
 from importlib import resources
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -104,6 +105,17 @@ def test_checkpoint_resume_is_exact(cached_store, tmp_path):
     assert [point["step"] for point in history] == [10, 20, 30, 40]
     for name, tensor in straight.state_dict().items():
         torch.testing.assert_close(again.state_dict()[name], tensor, rtol=1e-5, atol=1e-6)
+
+
+def test_a_cache_for_another_hook_is_not_reused(toy, tokens, tmp_path):
+    path = tmp_path / "acts.npy"
+    first = ActivationStore(toy, HOOK, tokens[:4], batch_size=64, cache_path=path)
+    first.build_cache()
+    other = ActivationStore(toy, "blocks.1.hook_resid_post", tokens[:4], batch_size=64, cache_path=path)
+    other.build_cache()
+    expected = other.sample(4)
+    assert torch.equal(torch.from_numpy(np.asarray(other._cache)), expected)
+    assert not torch.equal(expected, first.sample(4))
 
 
 def test_sample_covers_every_requested_sequence(toy, tokens):
