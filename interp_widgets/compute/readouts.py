@@ -89,9 +89,13 @@ class SAEFeatureReadout:
                 f"(0 to {d_sae - 1})."
             )
 
-    def read(self, activation: Tensor) -> Tensor:
+    def encode(self, activation: Tensor) -> Tensor:
+        """All the SAE's features `[.., d_sae]` (shared by every readout of the same SAE)."""
         weight = self.sae.W_enc
-        return self.sae.encode(activation.to(weight.device, weight.dtype))[..., self.feature].to(activation.device)
+        return self.sae.encode(activation.to(weight.device, weight.dtype)).to(activation.device)
+
+    def read(self, activation: Tensor) -> Tensor:
+        return self.encode(activation)[..., self.feature]
 
 
 Readout = Union[NeuronReadout, DirectionReadout, SAEFeatureReadout]
@@ -163,7 +167,16 @@ def token_values(
     width = activation.shape[-1]
     for readout in readouts:
         readout.validate(width, hook_name)
+    encoded: dict[int, Tensor] = {}  # one encoder pass per SAE, however many of its features are read
+
+    def read(readout: Readout) -> Tensor:
+        if isinstance(readout, SAEFeatureReadout):
+            if id(readout.sae) not in encoded:
+                encoded[id(readout.sae)] = readout.encode(activation)
+            return encoded[id(readout.sae)][..., readout.feature]
+        return readout.read(activation)
+
     with torch.inference_mode():
-        values = torch.stack([readout.read(activation).float() for readout in readouts]).cpu()
+        values = torch.stack([read(readout).float() for readout in readouts]).cpu()
     str_tokens = [str(t) for t in model.to_str_tokens(tokens[0])]
     return str_tokens, values

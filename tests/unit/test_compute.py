@@ -81,6 +81,17 @@ def test_readouts_equal_direct_maths(toy):
     torch.testing.assert_close(values[2], torch.relu(resid @ sae.W_enc + sae.b_enc)[:, 7], rtol=1e-4, atol=1e-5)
 
 
+def test_several_features_of_one_sae_encode_once(toy):
+    sae = TinySAE(64, 32)
+    calls = []
+    original = sae.encode
+    sae.encode = lambda x: calls.append(1) or original(x)
+    _, values = token_values(toy, PROMPT, "blocks.0.hook_resid_post", [SAEFeatureReadout(sae, f) for f in (1, 5, 9)])
+    assert len(calls) == 1
+    _, cache = toy.run_with_cache(PROMPT)
+    torch.testing.assert_close(values, original(cache["blocks.0.hook_resid_post"][0])[:, [1, 5, 9]].T, rtol=1e-4, atol=1e-5)
+
+
 def test_as_readout():
     assert as_readout(3) == NeuronReadout(3)
     assert isinstance(as_readout(torch.ones(4)), DirectionReadout)
