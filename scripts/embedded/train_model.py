@@ -1,19 +1,25 @@
 """Train the embedded model: tokenizer, token streams, and a small transformer, resumably.
 
     python scripts/embedded/train_model.py --corpus build/corpus --out build/model --max-minutes 60
-    (run it again to continue from the last checkpoint)
+    (run it again to continue from the last checkpoint; scripts/embedded/recipe.sh runs the stages
+    that made the shipped model)
 
-Model: 2 layers, d_model 256, 4 heads, MLPs, rotary positions (position information enters only
-queries and keys, which lets induction heads form early), context 256, byte-level BPE vocab 4096.
-Training mix: windows of the corpus sampled by source weight, plus two kinds of sequences that
-reward copying from context: a block of random tokens repeated to the end (`--random-repeat`),
-and a natural window with one span copied later (`--span-repeat`). (A first run with 15 % random
-repeats of 8-64 token blocks learned no induction head in 15 M tokens, nor did continuing it to
-31 M tokens with 40 % and blocks of 16-127 tokens, although the same model forms one within a few
-hundred steps on repeated blocks alone: the mix needs a different schedule. See the issue notes.) AdamW with weight decay on
-the weight matrices only, linear warm-up, cosine decay; bf16 autocast where the CPU or GPU
-supports it. Writes `checkpoint.pt` every `--checkpoint-every` steps and, at the end of a run,
-`model.safetensors` (fp16) + `config.json` + `tokenizer/` for the package.
+Model: 2 layers, d_model 256, 4 heads, MLPs, rotary positions, context 256, byte-level BPE vocab
+4096. Training mix: windows of the corpus sampled by source weight, plus two kinds of sequences
+that reward copying from context: a block of random tokens tiled to the end of the context
+(`--random-repeat`, `--copy-vocab`, `--copy-period`), and a natural window with one span copied
+later (`--span-repeat`). `--copy-warmup` / `--copy-ramp` start with copy blocks only and hand over
+to the mix; `--init-from` starts from another run's weights.
+
+What the runs showed: on the mix alone (15-40 % copy blocks) the model learns a previous-token head
+but no induction head in 31 M tokens; from scratch on copy blocks alone (rotary) it stalls for 850+
+steps on "predict some token already in context" (random tokens give a previous-token head nothing
+to gain until the induction head that reads it exists). Starting from the text-trained model, whose
+previous-token head is already there, copy blocks alone produce the induction head in ~450 steps;
+then whole-vocabulary blocks and the text mix keep it. AdamW with weight decay on the weight
+matrices only, linear warm-up, cosine decay; bf16 autocast where the CPU or GPU supports it.
+Writes `checkpoint.pt` every `--checkpoint-every` steps and `model.safetensors` (fp16) +
+`config.json` + `tokenizer/` for the package.
 """
 
 from __future__ import annotations
@@ -91,6 +97,14 @@ class Mix:
         self.ctx, self.vocab, self.bos = ctx, vocab, bos
         self.random_repeat, self.span_repeat = random_repeat, span_repeat
         self.rng = np.random.default_rng(seed)
+        self.copy_tokens = np.arange(1, vocab)
+        self.period_min, self.period_max = 16, ctx // 2 - 1
+
+    def use_frequent_tokens(self, n: int) -> None:
+        """Draw the random blocks from the `n` most frequent corpus tokens (BOS excluded) rather than the whole vocabulary."""
+        counts = sum(np.bincount(np.asarray(stream), minlength=self.vocab) for stream in self.streams.values())
+        counts[self.bos] = 0
+        self.copy_tokens = np.argsort(-counts, kind="stable")[:n]
 
     def window(self, name: str) -> np.ndarray:
         stream = self.streams[name]
@@ -100,7 +114,7 @@ class Mix:
     def sequence(self) -> np.ndarray:
         draw = self.rng.random()
         if draw < self.random_repeat:
-            block = self.rng.integers(1, self.vocab, size=self.rng.integers(16, self.ctx // 2))
+            block = self.rng.choice(self.copy_tokens, size=self.rng.integers(self.period_min, self.period_max + 1))
             body = np.tile(block, (self.ctx // len(block)) + 1)[: self.ctx - 1]
         else:
             body = self.window(self.rng.choice(self.names, p=self.weights))
@@ -115,12 +129,24 @@ class Mix:
         return torch.from_numpy(np.stack([self.sequence() for _ in range(size)]))
 
 
-def build_model(vocab: int, seed: int, attn_only: bool):
+def copy_share(step: int, warmup: int, ramp: int, final: float) -> float:
+    """Share of sequences that are repeated random blocks at `step`: 1 for `warmup` steps, then a linear ramp down to `final`."""
+    if step < warmup:
+        return 1.0
+    return max(final, 1.0 - (1.0 - final) * (step - warmup) / max(1, ramp))
+
+
+def model_config(heads: int, attn_only: bool, rotary_dim: int, positions: str = "rotary") -> dict:
+    config = {**CONFIG, "n_heads": heads, "d_head": CONFIG["d_model"] // heads, "attn_only": attn_only, "positional_embedding_type": positions}
+    return {**config, "rotary_dim": rotary_dim} if positions == "rotary" else config
+
+
+def build_model(vocab: int, seed: int, config: dict):
     from transformer_lens.config import TransformerBridgeConfig
     from transformer_lens.model_bridge.sources.native.init import initialize_native_model
     from transformer_lens.model_bridge.sources.native.model import NativeModel
 
-    cfg = TransformerBridgeConfig(**{**CONFIG, "attn_only": attn_only}, d_vocab=vocab, seed=seed)
+    cfg = TransformerBridgeConfig(**config, d_vocab=vocab, seed=seed)
     model = NativeModel(cfg)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -147,7 +173,7 @@ def evaluate(model, out: Path, ctx: int, vocab: int, bos: int, autocast: bool) -
             logits = model(batch)
         result[f"val_loss/{name}"] = float(F.cross_entropy(logits[:, :-1].float().reshape(-1, vocab), batch[:, 1:].reshape(-1)))
     rng = np.random.default_rng(99)
-    half = torch.from_numpy(rng.integers(1, vocab, size=(8, (ctx - 1) // 2)))
+    half = torch.from_numpy(rng.integers(1, vocab, size=(8, 60)))  # as the test suite measures it
     repeated = torch.cat([torch.full((8, 1), bos), half, half], dim=1)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
         logits = model(repeated)
@@ -164,11 +190,20 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path("build/corpus"))
     parser.add_argument("--out", type=Path, default=Path("build/model"))
     parser.add_argument("--vocab", type=int, default=4096)
-    parser.add_argument("--total-steps", type=int, default=20_000)
+    parser.add_argument("--total-steps", type=int, default=20_000, help="length of the learning-rate schedule")
+    parser.add_argument("--stop-at", type=int, help="stop at this step (default: --total-steps); run again with other options to continue")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--random-repeat", type=float, default=0.4)
     parser.add_argument("--span-repeat", type=float, default=0.15)
+    parser.add_argument("--copy-warmup", type=int, default=400, help="steps of repeated random blocks only, before any corpus text")
+    parser.add_argument("--copy-ramp", type=int, default=2000, help="steps over which the share of repeated blocks falls from 1 to --random-repeat")
+    parser.add_argument("--init-from", type=Path, help="start from these weights (a state dict or a checkpoint) instead of a fresh init")
+    parser.add_argument("--copy-vocab", type=int, default=0, help="draw the random blocks from this many most frequent tokens (0: all)")
+    parser.add_argument("--copy-period", type=int, nargs=2, default=(16, 127), help="length range of the repeated random blocks")
+    parser.add_argument("--rotary-dim", type=int, default=16, help="dimensions of each head that rotate with position; the rest match on content alone")
+    parser.add_argument("--positions", choices=("rotary", "standard"), default="rotary", help="rotary: rotate queries and keys; standard: learned absolute embeddings added to the residual stream")
+    parser.add_argument("--heads", type=int, default=CONFIG["n_heads"])
     parser.add_argument("--attn-only", action="store_true")
     parser.add_argument("--max-minutes", type=float, default=60)
     parser.add_argument("--checkpoint-every", type=int, default=250)
@@ -189,13 +224,17 @@ def main() -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     vocab, bos = len(tokenizer), tokenizer.bos_token_id
-    model, cfg = build_model(vocab, args.seed, args.attn_only)
+    config = model_config(args.heads, args.attn_only, args.rotary_dim, args.positions)
+    model, cfg = build_model(vocab, args.seed, config)
     decay = [p for n, p in model.named_parameters() if p.ndim == 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim == 2 and "embed" not in n)]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95))
     checkpoint = args.out / "checkpoint.pt"
     step, tokens_seen, log = 0, 0, []
     mix = Mix(args.out, "train", CONFIG["n_ctx"], vocab, bos, args.seed, args.random_repeat, args.span_repeat)
+    mix.period_min, mix.period_max = args.copy_period
+    if args.copy_vocab:
+        mix.use_frequent_tokens(args.copy_vocab)
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(state["model"])
@@ -203,6 +242,10 @@ def main() -> None:
         step, tokens_seen, log = state["step"], state["tokens_seen"], state["log"]
         mix.rng = np.random.default_rng([args.seed, step])
         print(f"resumed at step {step} ({tokens_seen / 1e6:.1f} M tokens)", flush=True)
+    elif args.init_from:
+        state = torch.load(args.init_from, map_location="cpu", weights_only=False)
+        model.load_state_dict(state.get("model", state))
+        print(f"initialised from {args.init_from}", flush=True)
     from interp_widgets.sae.train import bf16_supported
 
     autocast = bf16_supported(torch.device("cpu"))
@@ -214,10 +257,12 @@ def main() -> None:
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "tokens_seen": tokens_seen, "log": log}
         torch.save(state, checkpoint.with_suffix(".tmp"))
         os.replace(checkpoint.with_suffix(".tmp"), checkpoint)
-        export(model, cfg, args, log)
+        export(model, cfg, config, args, log)
 
     model.train()
-    while step < args.total_steps and (time.time() - started) < args.max_minutes * 60:
+    stop_at = args.stop_at or args.total_steps
+    while step < stop_at and (time.time() - started) < args.max_minutes * 60:
+        mix.random_repeat = copy_share(step, args.copy_warmup, args.copy_ramp, args.random_repeat)
         batch = mix.batch(args.batch)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.total_steps, args.lr)
@@ -245,13 +290,13 @@ def main() -> None:
     print(f"stopped at step {step}, {tokens_seen / 1e6:.1f} M tokens", flush=True)
 
 
-def export(model, cfg, args, log) -> None:
+def export(model, cfg, config, args, log) -> None:
     """fp16 weights + config for the package (config keys as TransformerBridgeConfig takes them)."""
     from safetensors.torch import save_file
 
     weights = {name: tensor.detach().to(torch.float16).contiguous() for name, tensor in model.state_dict().items()}
     save_file(weights, str(args.out / "model.safetensors"))
-    config = {**CONFIG, "attn_only": args.attn_only, "d_vocab": cfg.d_vocab, "seed": args.seed}
+    config = {**config, "d_vocab": cfg.d_vocab, "seed": args.seed}
     (args.out / "config.json").write_text(json.dumps({"config": config, "training": {"log": log[-1:] if log else []}}, indent=2))
 
 
