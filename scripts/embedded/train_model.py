@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from docstrings import docstring_text
 
 BOS = "<|endoftext|>"
 WEIGHTS = {"english": 0.36, "technical": 0.17, "german": 0.1, "code": 0.27, "email": 0.1}
@@ -99,6 +100,11 @@ class Mix:
         self.rng = np.random.default_rng(seed)
         self.copy_tokens = np.arange(1, vocab)
         self.period_min, self.period_max = 16, ctx // 2 - 1
+        self.docstrings, self.tokenizer = 0.0, None
+
+    def add_docstrings(self, share: float, tokenizer) -> None:
+        """Make `share` of the sequences synthetic functions with Sphinx docstrings (docstrings.py), taken from the text share."""
+        self.docstrings, self.tokenizer = share, tokenizer
 
     def use_frequent_tokens(self, n: int) -> None:
         """Draw the random blocks from the `n` most frequent corpus tokens (BOS excluded) rather than the whole vocabulary."""
@@ -116,9 +122,14 @@ class Mix:
         if draw < self.random_repeat:
             block = self.rng.choice(self.copy_tokens, size=self.rng.integers(self.period_min, self.period_max + 1))
             body = np.tile(block, (self.ctx // len(block)) + 1)[: self.ctx - 1]
+        elif draw < self.random_repeat + self.docstrings:
+            ids: list[int] = []
+            while len(ids) < self.ctx - 1:
+                ids += self.tokenizer(docstring_text(self.rng, 4 * self.ctx), add_special_tokens=False)["input_ids"]
+            body = np.asarray(ids[: self.ctx - 1], dtype=np.int64)
         else:
             body = self.window(self.rng.choice(self.names, p=self.weights))
-            if draw < self.random_repeat + self.span_repeat:
+            if draw < self.random_repeat + self.docstrings + self.span_repeat:
                 length = int(self.rng.integers(16, 64))
                 start = int(self.rng.integers(0, self.ctx // 2 - length))
                 at = int(self.rng.integers(start + length, self.ctx - 1 - length))
@@ -196,6 +207,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--random-repeat", type=float, default=0.4)
     parser.add_argument("--span-repeat", type=float, default=0.15)
+    parser.add_argument("--docstrings", type=float, default=0.0, help="share of synthetic functions with :param docstrings (docstrings.py)")
     parser.add_argument("--copy-warmup", type=int, default=400, help="steps of repeated random blocks only, before any corpus text")
     parser.add_argument("--copy-ramp", type=int, default=2000, help="steps over which the share of repeated blocks falls from 1 to --random-repeat")
     parser.add_argument("--init-from", type=Path, help="start from these weights (a state dict or a checkpoint) instead of a fresh init")
@@ -235,6 +247,8 @@ def main() -> None:
     mix.period_min, mix.period_max = args.copy_period
     if args.copy_vocab:
         mix.use_frequent_tokens(args.copy_vocab)
+    if args.docstrings:
+        mix.add_docstrings(args.docstrings, tokenizer)
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(state["model"])
