@@ -104,6 +104,18 @@ def measure(model_dir: Path, streams: Path) -> dict:
     return result
 
 
+STEP_TOKENS = 16 * 256  # batch x context of every stage
+NATURAL_STEPS, COPY_STEPS = 7500, 750  # recipe.sh's --stop-at for the first two stages
+
+
+def stage_tokens(training: dict) -> str:
+    """Tokens per stage; the last stage's count comes from its training log in config.json."""
+    mix = training.get("log", [{}])[-1].get("tokens") if training.get("log") else None
+    counts = [NATURAL_STEPS * STEP_TOKENS, COPY_STEPS * STEP_TOKENS] + ([mix] if mix else [])
+    named = [f"{name} {n / 1e6:.1f} M" for name, n in zip(("natural", "copy", "mix"), counts)]
+    return ", ".join(named) + (f"; {sum(counts) / 1e6:.1f} M tokens in all" if mix else "")
+
+
 def table(rows: list[list[str]], head: list[str]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -139,8 +151,12 @@ def write_card(model_dir: Path, corpus: Path, result: dict, card: Path) -> None:
         f"{mlp_text}, {cfg['positional_embedding_type']} positions, "
         f"context {cfg['n_ctx']}, byte-level BPE vocabulary of {cfg['d_vocab']} (trained on the same corpus), "
         f"LayerNorm, GELU. Loaded as a TransformerLens `TransformerBridge`.\n",
-        f"Training: {training.get('tokens', 'see checkpoint')} tokens. The mix adds sequences that reward copying from "
-        "context (a random block repeated; a natural span copied later), the lever that lets an induction head form in a model this small.\n",
+        f"Training, in three stages (`scripts/embedded/recipe.sh`, {stage_tokens(training)}): **natural** — corpus text with "
+        "some copy tasks mixed in; it learned a previous-token head but no induction head. **copy** — random blocks of "
+        "frequent tokens tiled to the end of the context, nothing else; the layer-1 heads learned to use the previous-token "
+        "head (the copy loss fell from 5.3 to 0.8 nats in ~100 steps, the induction phase change). **mix** — corpus text "
+        "again with 30 % random blocks over the whole vocabulary, 15 % windows with a span repeated later, and 12 % "
+        "synthetic Python functions with `:param` docstrings (`scripts/embedded/docstrings.py`).\n",
         "## Corpus and validation loss per source\n",
         "The corpus leans archaic (Shakespeare, Milton, 1961 Brown corpus) and technical (Python docs and code); the "
         "natural modern English available offline is about 30 MB. German is present but small.\n",
@@ -156,7 +172,9 @@ def write_card(model_dir: Path, corpus: Path, result: dict, card: Path) -> None:
         "## Residual stream\n",
         f"Mean norm before block 0 and after each block: {norms}; fitted growth factor **{result['residual_growth_factor']:.2f}× per layer**.\n",
         "## Docstring task\n",
-        f"Heimersheim & Janiak's format, 200 prompts: top-1 accuracy among the four argument names **{result['docstring_accuracy']:.0%}** (chance 25 %).\n",
+        f"Heimersheim & Janiak's format, 200 prompts: top-1 accuracy among the four argument names **{result['docstring_accuracy']:.0%}** (chance 25 %). "
+        "The argument names, function names and words of these prompts never occur in the synthetic training functions, "
+        "which draw theirs from disjoint lists; the corpus itself has about 3,800 `:param` lines.\n",
     ]
     saes = model_dir / "saes"
     if (saes / "metrics.json").exists():
