@@ -34,47 +34,59 @@ def quickstart() -> list:
         new_markdown_cell(
             "# interp-widgets quickstart\n\n"
             + colab_badge("00_quickstart.ipynb") + "\n\n"
-            "Live widgets for looking inside transformer language models. This notebook runs offline: "
-            "the model below is built from a config on this machine, no download needed.\n\n"
-            "**Arc:** load a model → colour a prompt's tokens by a neuron, a direction or an SAE feature → "
-            "edit the prompt inside the widget → the same view from plain data (CircuitsVis' API) → what bad input looks like."
+            "Live widgets for looking inside transformer language models. This notebook runs offline, on the small "
+            "model shipped inside the package (its `MODEL_CARD.md` says how it was trained and what it has learned).\n\n"
+            "**Arc:** load the model → colour a prompt's tokens by SAE features and neurons → edit the prompt inside "
+            "the widget → the same view from plain data (CircuitsVis' API) → what bad input looks like."
         ),
         new_code_cell(INSTALL),
         new_markdown_cell(
-            "## 1. A model\n\n"
-            "`toy_model()` is a 2-layer `TransformerBridge` with random weights and a small BPE tokenizer: "
-            "everything works, but the values mean nothing. The trained embedded model replaces it as the default "
-            "once it ships; any TransformerLens model (GPT-2, Pythia, …) works the same way."
+            "## 1. The embedded model\n\n"
+            "`iw.load_model()` returns a TransformerLens `TransformerBridge`: 2 layers, d_model 256, trained on text "
+            "from the package registries (English prose, Python docs and code, German). `iw.load_model(\"gpt2\")` "
+            "works the same way where the model hub can be reached."
         ),
         new_code_cell(
             "import torch\n"
             "import interp_widgets as iw\n\n"
             "torch.set_grad_enabled(False)\n"
-            "model = iw.models.toy_model()\n"
-            "print(model.cfg.n_layers, 'layers, d_model', model.cfg.d_model)"
+            "model = iw.load_model()\n"
+            "print(model.cfg.n_layers, \"layers, d_model\", model.cfg.d_model, \"| vocabulary\", model.cfg.d_vocab)"
         ),
         new_markdown_cell(
-            "## 2. Token highlights from a model\n\n"
-            "Each token is coloured by a value read at a hook point: here two neurons of the residual stream after "
-            "block 0 and a random direction. Hover a token for its position and value; the buttons switch series. "
-            "**Type a new prompt in the box and press Enter**: the kernel re-tokenizes and recomputes, running the "
-            "model only up to the block it needs."
+            "## 2. SAE features on a prompt\n\n"
+            "The package also ships sparse autoencoders on `blocks.0.hook_resid_post` and a small catalogue of "
+            "features that were checked to track a concept. Each series below is one feature; hover a token for its "
+            "value, switch series with the buttons. **Type a new prompt in the box and press Enter**: the kernel "
+            "re-tokenizes and recomputes, running the model only up to the block it needs."
         ),
         new_code_cell(
-            "direction = torch.randn(model.cfg.d_model)\n"
+            "catalogue = iw.models.feature_catalogue()\n"
+            "for entry in catalogue:\n"
+            "    print(f\"{entry['concept']:<26} {entry['sae']} SAE, feature {entry['feature']:>4}  (AUROC {entry['auroc']:.2f})\")"
+        ),
+        new_code_cell(
             "view = iw.TokenHighlights.from_model(\n"
             "    model,\n"
-            "    \"The residual stream is a shared memory: heads read from it and write to it.\",\n"
-            "    hook=\"blocks.0.hook_resid_post\",\n"
-            "    directions=[3, 17, direction],\n"
-            "    names=[\"neuron 3\", \"neuron 17\", \"random direction\"],\n"
+            "    \"The Hound of the Baskervilles was late, and the Doctor said: Der Hund schläft. def load(self, path):\",\n"
+            "    directions=[(iw.load_sae(entry[\"sae\"]), entry[\"feature\"]) for entry in catalogue],\n"
+            "    names=[entry[\"concept\"] for entry in catalogue],\n"
             ")\n"
             "view"
         ),
         new_markdown_cell("The widget is also a Python object: change its prompt from code, read its values back."),
         new_code_cell(
-            "view.set_prompt(\"Mr and Mrs Dursley, of number four, Privet Drive\")\n"
-            "print(view.to_text()[:400])"
+            "view.set_prompt(\"Ein kleiner Hund und eine Katze spielen im Garten.\")\n"
+            "print(view.to_text()[:500])"
+        ),
+        new_markdown_cell(
+            "Any direction works, not only SAE features: a neuron index of the hook's activation, or a vector "
+            "(a probe, a steering vector, an SAE decoder row)."
+        ),
+        new_code_cell(
+            "sae = iw.load_sae(\"4x\")\n"
+            "iw.TokenHighlights.from_model(model, \"The residual stream is a shared memory.\", hook=\"blocks.0.hook_resid_post\",\n"
+            "                              directions=[3, sae.W_dec[0]], names=[\"neuron 3\", \"decoder row 0 of the 4x SAE\"])"
         ),
         new_markdown_cell(
             "## 3. From plain data, with CircuitsVis' arguments\n\n"
@@ -101,13 +113,13 @@ def quickstart() -> list:
         ),
         new_markdown_cell(
             "## Recap\n\n"
+            "- `iw.load_model()`, `iw.load_sae(\"4x\")` — the embedded model and SAEs, offline.\n"
             "- `TokenHighlights.from_model(model, prompt, hook, directions)` — a neuron (int), a vector, or `(sae, feature)`.\n"
             "- Edit the prompt inside the widget; the kernel answers, errors show in the widget.\n"
             "- `colored_tokens` / `colored_tokens_multi` — CircuitsVis' arguments, a live widget.\n"
             "- A saved notebook keeps a static snapshot of the last view, readable without a kernel."
         ),
     ]
-
 
 
 def sae_training() -> list:
@@ -129,7 +141,7 @@ def sae_training() -> list:
             "import interp_widgets as iw\n"
             "from interp_widgets.sae import ActivationStore, ReluSAE, TopKSAE, TrainConfig, pack_texts, train_saes\n"
             "from interp_widgets.sae import compare_dictionaries, reconstruction_metrics, spliced_loss, save_sae, load_sae_from_disk\n\n"
-            "model = iw.models.toy_model()\n"
+            "model = iw.load_model()  # the embedded model, offline (iw.models.toy_model() has random weights)\n"
             "hook = \"blocks.0.hook_resid_post\"\n"
             "d_model = model.cfg.d_model"
         ),
@@ -164,8 +176,8 @@ def sae_training() -> list:
             "## 3. How good are they?\n\n"
             "Explained variance and L0 on held-out activations, and the cross-entropy of the model with each SAE "
             "spliced in at the hook, against the clean model and against zeroing the activation (CE loss recovered: "
-            "1 means nothing the model needs is lost). The toy model's weights are random, so its CE numbers are "
-            "noise here (values above 1 just mean the SAE happened to help); the trained embedded model gives real ones."
+            "1 means nothing the model needs is lost). These few hundred steps on a small text are a demonstration; the "
+            "SAEs shipped with the model (`iw.load_sae(\"4x\")`) were trained longer, and its `MODEL_CARD.md` has their numbers."
         ),
         new_code_cell(
             "held_out = store.sample(8)\n"
@@ -198,7 +210,7 @@ def sae_training() -> list:
         ),
         new_markdown_cell("## 6. Save in SAELens' format\n\n`cfg.json` + `sae_weights.safetensors`: SAELens loads these, and we load theirs."),
         new_code_cell(
-            "path = save_sae(sae, \"sae_cache/toy_4x\")\n"
+            "path = save_sae(sae, \"sae_cache/embedded_4x\")\n"
             "print(sorted(p.name for p in path.iterdir()))\n"
             "assert torch.allclose(load_sae_from_disk(path).encode(held_out), sae.encode(held_out))"
         ),

@@ -3,9 +3,10 @@
 Each function documents its arguments in signature order (`:param x: ...`), as real code does; a
 model that has read enough of them predicts, after `:param`, the first argument not yet
 documented (Heimersheim & Janiak's docstring task). The corpus has only ~3,800 `:param` lines, so
-the mix adds these. Their argument names, function names and words are disjoint from the ones
-the docstring-task measurement uses (`interp_widgets.compute.circuits.DOCSTRING_NAMES`), so the
-accuracy in the model card is measured on names the model never saw in this role.
+the mix adds these. Their argument names, function names and description words are disjoint from
+the ones the docstring-task measurement uses (`DOCSTRING_NAMES`, `DOCSTRING_WORDS` and its five
+function names in `interp_widgets.compute.circuits`), so the accuracy in the model card is measured
+on names the model never saw in this role.
 """
 
 from __future__ import annotations

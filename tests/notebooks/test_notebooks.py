@@ -64,12 +64,12 @@ def shown_text(snapshot: str) -> str:
 def test_snapshot_follows_the_last_view(executed):
     """A later cell calls view.set_prompt(...): the saved output of the earlier cell shows the new prompt."""
     first = widget_outputs(executed["00_quickstart.ipynb"])[0]
-    assert "Mr·and·Mrs·Dursley" in shown_text(first["data"]["text/html"])
-    assert "residual" not in shown_text(first["data"]["text/html"])
+    assert "Ein·kleiner·Hund" in shown_text(first["data"]["text/html"])
+    assert "Baskervilles" not in shown_text(first["data"]["text/html"])
     plain_tokens = re.findall(r"^\s+\d+\s+\S+\s+'(.*)'$", first["data"]["text/plain"], flags=re.M)
-    assert "".join(plain_tokens).startswith("<|endoftext|>Mr and Mrs Dursley")
+    assert "".join(plain_tokens).startswith("<|endoftext|>Ein kleiner Hund")
 
 
 def test_html_export_shows_the_snapshot_without_a_kernel(executed):
     body, _ = HTMLExporter().from_notebook_node(executed["00_quickstart.ipynb"])
-    assert "static snapshot" in body and "Mr·and·Mrs·Dursley" in shown_text(body)
+    assert "static snapshot" in body and "Ein·kleiner·Hund" in shown_text(body)

@@ -1,4 +1,4 @@
-"""A built wheel ships the front-end bundle and the package data."""
+"""A built wheel ships the front-end bundle, the package data and the embedded model within its size budget."""
 
 import subprocess
 import sys
@@ -22,3 +22,9 @@ def test_wheel_contains_the_js_bundle(tmp_path):
     assert "interp_widgets/models/toy_corpus.txt" in names
     bundle = zipfile.ZipFile(wheel).read("interp_widgets/static/token_highlights.js").decode()
     assert "export" in bundle and "innerHTML" not in bundle and "https://" not in bundle
+    embedded = "interp_widgets/models/embedded/"
+    for name in ["config.json", "model.safetensors", "tokenizer/tokenizer.json", "MODEL_CARD.md", "thresholds.json",
+                 "saes/catalogue.json", *(f"saes/{size}/sae_weights.safetensors" for size in ("1x", "2x", "4x", "8x"))]:
+        assert embedded + name in names, name
+    shipped = sum(info.file_size for info in zipfile.ZipFile(wheel).infolist() if info.filename.startswith(embedded))
+    assert shipped <= 40 * 2**20, f"embedded assets take {shipped / 2**20:.1f} MiB, over the 40 MB budget"
