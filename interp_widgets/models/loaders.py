@@ -67,12 +67,21 @@ def load_native_dir(path: Path, device: str | torch.device | None = None, missin
     target = native.state_dict()  # the bridge lists some tensors twice, under alias names
     state = {key: weights[plain].to(target[key].dtype) for key in target if (plain := key.replace("._original_component", "")) in weights}
     loaded = {target[key].data_ptr() for key in state}
-    uncovered = [name for name, parameter in native.named_parameters() if parameter.data_ptr() not in loaded]
-    if uncovered or len({key.replace("._original_component", "") for key in state}) != len(weights):
+    uncovered = [(name.replace("._original_component", ""), p) for name, p in native.named_parameters() if p.data_ptr() not in loaded]
+    unused = set(weights) - {key.replace("._original_component", "") for key in state}
+    # transformer-lens 3.9's native model has an unembedding bias parameter that our files lack (4.x
+    # keeps it as a zero buffer): a bias the file lacks is zero, an all-zero one left over loses nothing.
+    missing = [name for name, _ in uncovered if not name.endswith("bias")]
+    extra = [name for name in unused if not (name.endswith("bias") and not weights[name].any())]
+    if missing or extra:
         raise InterpWidgetsError(
-            f"{path / 'model.safetensors'} does not match config.json (parameters without weights: {uncovered[:3]})."
+            f"{path / 'model.safetensors'} does not match config.json (parameters without weights: {missing[:3]}; "
+            f"weights without parameters: {extra[:3]})."
         )
     native.load_state_dict(state, strict=False)
+    with torch.no_grad():
+        for _, bias in uncovered:
+            bias.zero_()
     model.cfg.model_name = path.name if path != embedded_dir() else "interp-widgets-embedded"
     return model
 

@@ -94,3 +94,32 @@ def test_missing_embedded_assets_are_explained(tmp_path, monkeypatch):
         load_sae("2x")
     with pytest.raises(InterpWidgetsError, match="catalogue"):
         loaders.feature_catalogue()
+
+
+def copy_of_embedded(tmp_path, edit):
+    """The embedded model's files in `tmp_path`, with `edit(weights)` applied to its weights."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(loaders.embedded_dir(), tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("saes"))
+    weights = load_file(str(tmp_path / "model.safetensors"))
+    edit(weights)
+    save_file(weights, str(tmp_path / "model.safetensors"))
+    return tmp_path
+
+
+def test_weights_that_do_not_fit_the_config_are_named(tmp_path):
+    path = copy_of_embedded(tmp_path, lambda weights: weights.pop("layers.1.attn.q.weight"))
+    with pytest.raises(InterpWidgetsError, match=r"does not match config.json .*layers\.1\.attn\.q\.weight"):
+        load_model(str(path))
+
+
+def test_an_unembedding_bias_is_optional_across_transformer_lens_versions(tmp_path):
+    """Our files have no `head.bias`; transformer-lens 3.9's native model has it as a parameter, 4.x as a zero buffer."""
+    reference = load_model()
+    zero_bias = lambda weights: weights.update({"head.bias": torch.zeros(weights["head.weight"].shape[0], dtype=torch.float16)})  # noqa: E731
+    path = copy_of_embedded(tmp_path, zero_bias)
+    tokens = reference.to_tokens("Der Hund schläft.")
+    with torch.inference_mode():
+        assert torch.allclose(load_model(str(path))(tokens), reference(tokens))
