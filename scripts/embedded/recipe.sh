@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-build/model}
-TRAIN="$PY scripts/embedded/train_model.py --rotary-dim 64 --max-minutes 600"
+TRAIN="$PY scripts/embedded/train_model.py --max-minutes 600"
 
 [ -f build/corpus/manifest.json ] || "$PY" scripts/embedded/corpus.py --out build/corpus
 # the natural stage writes the tokenizer and the token streams; the later stages share them

@@ -147,9 +147,11 @@ def copy_share(step: int, warmup: int, ramp: int, final: float) -> float:
     return max(final, 1.0 - (1.0 - final) * (step - warmup) / max(1, ramp))
 
 
-def model_config(heads: int, attn_only: bool, rotary_dim: int, positions: str = "rotary") -> dict:
-    config = {**CONFIG, "n_heads": heads, "d_head": CONFIG["d_model"] // heads, "attn_only": attn_only, "positional_embedding_type": positions}
-    return {**config, "rotary_dim": rotary_dim} if positions == "rotary" else config
+def model_config(heads: int, attn_only: bool, rotary_dim: int | None, positions: str = "rotary") -> dict:
+    """The architecture (CONFIG) with these choices; `rotary_dim` None rotates every dimension of a head."""
+    d_head = CONFIG["d_model"] // heads
+    config = {**CONFIG, "n_heads": heads, "d_head": d_head, "attn_only": attn_only, "positional_embedding_type": positions}
+    return {**config, "rotary_dim": rotary_dim or d_head} if positions == "rotary" else config
 
 
 def build_model(vocab: int, seed: int, config: dict):
@@ -213,7 +215,7 @@ def main() -> None:
     parser.add_argument("--init-from", type=Path, help="start from these weights (a state dict or a checkpoint) instead of a fresh init")
     parser.add_argument("--copy-vocab", type=int, default=0, help="draw the random blocks from this many most frequent tokens (0: all)")
     parser.add_argument("--copy-period", type=int, nargs=2, default=(16, 127), help="length range of the repeated random blocks")
-    parser.add_argument("--rotary-dim", type=int, default=16, help="dimensions of each head that rotate with position; the rest match on content alone")
+    parser.add_argument("--rotary-dim", type=int, default=None, help="dimensions of each head that rotate with position (default: all, as in the shipped model); the rest match on content alone")
     parser.add_argument("--positions", choices=("rotary", "standard"), default="rotary", help="rotary: rotate queries and keys; standard: learned absolute embeddings added to the residual stream")
     parser.add_argument("--heads", type=int, default=CONFIG["n_heads"])
     parser.add_argument("--attn-only", action="store_true")
