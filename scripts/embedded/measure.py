@@ -154,7 +154,7 @@ def write_card(model_dir: Path, corpus: Path, result: dict, card: Path) -> None:
         f"Training, in three stages (`scripts/embedded/recipe.sh`, {stage_tokens(training)}): **natural** — corpus text with "
         "some copy tasks mixed in; it learned a previous-token head but no induction head. **copy** — random blocks of "
         "frequent tokens tiled to the end of the context, nothing else; the layer-1 heads learned to use the previous-token "
-        "head (the copy loss fell from 5.3 to 0.8 nats within ~150 steps: the induction phase change). **mix** — corpus text "
+        "head (the copy loss fell from 5.3 to 0.8 nats between steps 300 and 500: the induction phase change). **mix** — corpus text "
         "again with 30 % random blocks over the whole vocabulary, 15 % windows with a span repeated later, and 12 % "
         "synthetic Python functions with `:param` docstrings (`scripts/embedded/docstrings.py`).\n",
         "## Corpus and validation loss per source\n",
@@ -173,8 +173,8 @@ def write_card(model_dir: Path, corpus: Path, result: dict, card: Path) -> None:
         f"Mean norm before block 0 and after each block: {norms}; fitted growth factor **{result['residual_growth_factor']:.2f}× per layer**.\n",
         "## Docstring task\n",
         f"Heimersheim & Janiak's format, 200 prompts: top-1 accuracy among the four argument names **{result['docstring_accuracy']:.0%}** (chance 25 %). "
-        "The argument names, function names and description words of these prompts never occur in the synthetic training "
-        "functions, which draw theirs from disjoint lists; the corpus itself has about 3,800 `:param` lines.\n",
+        "The argument and function names of these prompts and the words of their `:param` lines never occur in the "
+        "synthetic training functions, which draw theirs from disjoint lists; the corpus itself has about 3,800 `:param` lines.\n",
     ]
     saes = model_dir / "saes"
     if (saes / "metrics.json").exists():

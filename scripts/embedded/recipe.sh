@@ -8,7 +8,7 @@
 #    nothing, so only a finished induction circuit would reward the pieces of one.
 # 2. copy: from (1), nothing but random blocks of the 512 most frequent tokens, 4-32 long, tiled to
 #    the end of the context. With the previous-token head already there, the layer-1 head learns to
-#    use it: the copy loss falls from 5.3 to 0.8 nats between steps 350 and 450 (the phase change).
+#    use it: the copy loss falls from 5.3 to 0.8 nats between steps 300 and 500 (the phase change).
 # 3. mix: from (2), blocks over the whole vocabulary and 8-127 long, then corpus text back in
 #    (30 % copy blocks, 15 % windows with a repeated span), so the model keeps both; from step 1000
 #    on, 12 % synthetic functions with `:param` docstrings (docstrings.py), whose argument names are
