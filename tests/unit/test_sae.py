@@ -114,7 +114,7 @@ def test_a_cache_for_another_hook_is_not_reused(toy, tokens, tmp_path):
     other = ActivationStore(toy, "blocks.1.hook_resid_post", tokens[:4], batch_size=64, cache_path=path)
     other.build_cache()
     expected = other.sample(4)
-    assert torch.equal(torch.from_numpy(np.asarray(other._cache)), expected)
+    assert torch.equal(torch.from_numpy(np.array(other._cache)), expected)
     assert not torch.equal(expected, first.sample(4))
 
 
