@@ -36,7 +36,7 @@ def quickstart() -> list:
             + colab_badge("00_quickstart.ipynb") + "\n\n"
             "Live widgets for looking inside transformer language models. This notebook runs offline, on the small "
             "model shipped inside the package (its `MODEL_CARD.md` says how it was trained and what it has learned).\n\n"
-            "**Arc:** load the model → colour a prompt's tokens by SAE features and neurons → edit the prompt inside "
+            "**Arc:** load the model → its induction and previous-token heads → colour a prompt's tokens by SAE features and neurons → edit the prompt inside "
             "the widget → the same view from plain data (CircuitsVis' API) → what bad input looks like."
         ),
         new_code_cell(INSTALL),
@@ -52,6 +52,20 @@ def quickstart() -> list:
             "torch.set_grad_enabled(False)\n"
             "model = iw.load_model()\n"
             "print(model.cfg.n_layers, \"layers, d_model\", model.cfg.d_model, \"| vocabulary\", model.cfg.d_vocab)"
+        ),
+        new_markdown_cell(
+            "It has learned what the later notebooks look at. On a block of random tokens shown twice, the second "
+            "copy is almost free: **induction heads** in layer 1 find the earlier occurrence of the current token and "
+            "copy the token that came after it, reading a **previous-token head** in layer 0. The induction score is "
+            "the attention from each token of the second copy to the token after its first occurrence."
+        ),
+        new_code_cell(
+            "from interp_widgets.compute.circuits import induction_scores, previous_token_scores, repeated_random_tokens, repeated_sequence_loss\n\n"
+            "tokens = repeated_random_tokens(model, n_sequences=8, half=60, seed=0)\n"
+            "first, second = repeated_sequence_loss(model, tokens)\n"
+            "print(f\"loss on the first copy {first:.2f} nats/token, on the second {second:.2f}\")\n"
+            "print(\"induction score per head (layer x head):\\n\", induction_scores(model, tokens).numpy().round(2))\n"
+            "print(\"previous-token score per head:\\n\", previous_token_scores(model, model.to_tokens(\"The cat sat on the mat, and the dog slept.\")).numpy().round(2))"
         ),
         new_markdown_cell(
             "## 2. SAE features on a prompt\n\n"
