@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The embedded model from nothing, in the order it was made (about 2 h on 2 CPU cores, ~40 M tokens).
+# The embedded model from nothing, in the order it was made (about 2 h on 2 CPU cores, ~71 M tokens).
 #
 #   bash scripts/embedded/recipe.sh            # each stage resumes from its checkpoint if interrupted
 #
