@@ -147,10 +147,12 @@ def copy_share(step: int, warmup: int, ramp: int, final: float) -> float:
     return max(final, 1.0 - (1.0 - final) * (step - warmup) / max(1, ramp))
 
 
-def model_config(heads: int, attn_only: bool, rotary_dim: int | None, positions: str = "rotary") -> dict:
+def model_config(heads: int, attn_only: bool, rotary_dim: int | None, positions: str = "rotary", layers: int = 2,
+                 d_model: int = 256) -> dict:
     """The architecture (CONFIG) with these choices; `rotary_dim` None rotates every dimension of a head."""
-    d_head = CONFIG["d_model"] // heads
-    config = {**CONFIG, "n_heads": heads, "d_head": d_head, "attn_only": attn_only, "positional_embedding_type": positions}
+    d_head = d_model // heads
+    config = {**CONFIG, "n_layers": layers, "d_model": d_model, "d_mlp": 4 * d_model, "n_heads": heads, "d_head": d_head,
+              "attn_only": attn_only, "positional_embedding_type": positions}
     return {**config, "rotary_dim": rotary_dim or d_head} if positions == "rotary" else config
 
 
@@ -165,6 +167,24 @@ def build_model(vocab: int, seed: int, config: dict):
         torch.manual_seed(seed)
         initialize_native_model(model, cfg)
     return model, cfg
+
+
+def copy_embeddings(model, source: Path) -> None:
+    """Copy the token embedding, unembedding and final LayerNorm from a model of the same tokenizer and width.
+
+    A warm start for a new architecture: what a token means at the input and output is shared;
+    the blocks (and, here, the position embedding) are learned from scratch.
+    """
+    from safetensors.torch import load_file
+
+    weights = load_file(str(source / "model.safetensors"))
+    state = model.state_dict()
+    shared = [name for name in weights if name.startswith(("tok_embed.", "head.", "ln_out.")) and name in state]
+    for name in shared:
+        if weights[name].shape != state[name].shape:
+            raise SystemExit(f"--embeddings-from: {name} is {list(weights[name].shape)} there, {list(state[name].shape)} here")
+    model.load_state_dict({**state, **{name: weights[name].float() for name in shared}})
+    print(f"embeddings from {source}: {', '.join(shared)}", flush=True)
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int = 300) -> float:
@@ -218,6 +238,11 @@ def main() -> None:
     parser.add_argument("--rotary-dim", type=int, default=None, help="dimensions of each head that rotate with position (default: all, as in the shipped model); the rest match on content alone")
     parser.add_argument("--positions", choices=("rotary", "standard"), default="rotary", help="rotary: rotate queries and keys; standard: learned absolute embeddings added to the residual stream")
     parser.add_argument("--heads", type=int, default=CONFIG["n_heads"])
+    parser.add_argument("--layers", type=int, default=CONFIG["n_layers"])
+    parser.add_argument("--d-model", type=int, default=CONFIG["d_model"], help="residual width (MLPs are 4x as wide)")
+    parser.add_argument("--tokenizer-from", type=Path, help="use this tokenizer directory (e.g. the shipped model's) instead of training one")
+    parser.add_argument("--embeddings-from", type=Path, help="start the token embedding and unembedding (and final LayerNorm) from "
+                        "this model directory's weights, which must share the tokenizer and width; everything else starts fresh")
     parser.add_argument("--attn-only", action="store_true")
     parser.add_argument("--max-minutes", type=float, default=60)
     parser.add_argument("--checkpoint-every", type=int, default=250)
@@ -229,16 +254,22 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     tokenizer_dir = args.out / "tokenizer"
+    if args.tokenizer_from and not (tokenizer_dir / "tokenizer.json").exists():
+        import shutil
+
+        shutil.copytree(args.tokenizer_from, tokenizer_dir)
     if not (tokenizer_dir / "tokenizer.json").exists():
         print("training the tokenizer", flush=True)
         train_tokenizer(args.corpus, tokenizer_dir, args.vocab)
+    if args.embeddings_from and not args.tokenizer_from:
+        raise SystemExit("--embeddings-from needs --tokenizer-from with that model's tokenizer: token ids must mean the same")
     if not (args.out / "streams.json").exists():
         tokenize_corpus(args.corpus, tokenizer_dir, args.out)
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     vocab, bos = len(tokenizer), tokenizer.bos_token_id
-    config = model_config(args.heads, args.attn_only, args.rotary_dim, args.positions)
+    config = model_config(args.heads, args.attn_only, args.rotary_dim, args.positions, args.layers, args.d_model)
     model, cfg = build_model(vocab, args.seed, config)
     decay = [p for n, p in model.named_parameters() if p.ndim == 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim == 2 and "embed" not in n)]
@@ -262,6 +293,8 @@ def main() -> None:
         state = torch.load(args.init_from, map_location="cpu", weights_only=False)
         model.load_state_dict(state.get("model", state))
         print(f"initialised from {args.init_from}", flush=True)
+    elif args.embeddings_from:
+        copy_embeddings(model, args.embeddings_from)
     from interp_widgets.sae.train import bf16_supported
 
     autocast = bf16_supported(torch.device("cpu"))
