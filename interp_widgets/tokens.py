@@ -27,9 +27,13 @@ def colored_tokens(
     return TokenHighlights(tokens=list(tokens), values=values, vmin=min_value, vmax=max_value)
 
 
-def colored_tokens_multi(tokens: Sequence[str], values: Any, labels: Sequence[str]) -> TokenHighlights:
-    """Tokens with several switchable series; `values` is `[n_tokens, n_labels]` as in CircuitsVis."""
+def colored_tokens_multi(tokens: Sequence[str], values: Any, labels: Sequence[str], shared_scale: bool = True) -> TokenHighlights:
+    """Tokens with several switchable series; `values` is `[n_tokens, n_labels]` as in CircuitsVis.
+
+    One colour scale serves every series (`shared_scale`), so switching series never switches
+    between a diverging and a sequential scale; the legend says which scale is shown.
+    """
     series = as_series(values)
     if series.shape[0] == len(tokens) and series.shape[1] == len(labels):
         series = series.T
-    return TokenHighlights(tokens=list(tokens), values=series, series_names=list(labels))
+    return TokenHighlights(tokens=list(tokens), values=series, series_names=list(labels), shared_scale=shared_scale)

@@ -3,8 +3,9 @@
 // kernel, which re-tokenizes, recomputes and updates the traits, or answers with an error.
 import type { AnyModel } from "@anywidget/types";
 import { decodeArray, at, type Decoded, type WireArray } from "./lib/codec";
-import { chooseScale, colorFor, formatValue, legendGradient } from "./lib/colors";
+import { chooseScale, colorFor, formatValue, legendGradient, scaleCaption } from "./lib/colors";
 import { element, errorBanner, tooltip } from "./lib/dom";
+import { promptBox } from "./lib/prompt";
 import { Router } from "./lib/router";
 import { ensureStyles } from "./lib/style";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
@@ -17,6 +18,7 @@ interface State {
   title: string;
   value_label: string;
   scale: string;
+  shared_scale: boolean;
   vmin: number | null;
   vmax: number | null;
   editable: boolean;
@@ -44,39 +46,19 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   const banner = errorBanner();
   const tokensBox = element("div", "iw-tokens");
   const legend = element("div", "iw-legend");
-  const tip = tooltip();
   toolbar.append(title, seriesBar);
 
-  // Editable prompt: Enter sends it to the kernel.
-  const form = element("form", "iw-prompt");
-  const input = element("input", "iw-prompt-input");
-  input.type = "text";
-  input.setAttribute("aria-label", "prompt");
-  const submit = element("button", "iw-button", "Run");
-  submit.type = "submit";
-  form.append(input, submit);
-  async function submitPrompt() {
-    status.textContent = "computing\u2026";
-    const outcome = await router.latest("set_prompt", { prompt: input.value });
-    if (outcome.status === "stale") return;
-    status.textContent = "";
-    if (outcome.status === "error") banner.show(outcome.error);
-    else banner.clear();
-  }
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    submitPrompt();
+  // Editable prompt; after a failed one, the tokens shown are the previous prompt's: say so.
+  const staleNote = element("div", "iw-stale-note", "These tokens are from the previous prompt: the new one failed (see the message above).");
+  staleNote.hidden = true;
+  const prompt = promptBox(router, banner, (ok) => {
+    tokensBox.classList.toggle("iw-stale", !ok);
+    staleNote.hidden = ok;
   });
-  // Notebook front-ends bind Enter to their own commands; keep the keys typed here for the prompt.
-  input.addEventListener("keydown", (event) => {
-    event.stopPropagation();
-    if (event.key === "Enter") {
-      event.preventDefault();
-      submitPrompt();
-    }
-  });
-  toolbar.append(form, status);
-  root.append(toolbar, banner.node, tokensBox, legend, tip.node);
+  toolbar.append(prompt.form, prompt.status);
+  root.append(toolbar, banner.node, staleNote, tokensBox, legend);
+  const tip = tooltip(root);
+  root.append(tip.node);
   el.appendChild(root);
 
   let decoded: Decoded | null = null;
@@ -109,7 +91,9 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
     const tokens = model.get("tokens");
     const series = Math.min(model.get("active_series"), Math.max(0, (decoded?.shape[0] ?? 1) - 1));
     const values = seriesValues(series);
-    const scale = chooseScale(values, model.get("scale"), model.get("vmin"), model.get("vmax"));
+    const shared = model.get("shared_scale") && (decoded?.shape[0] ?? 1) > 1;
+    const scaleValues = shared && decoded ? Array.from(decoded.data, Number) : values;
+    const scale = chooseScale(scaleValues, model.get("scale"), model.get("vmin"), model.get("vmax"));
     const label = model.get("value_label") || model.get("series_names")[series] || "value";
     tokensBox.replaceChildren();
     tokens.forEach((token, position) => {
@@ -128,19 +112,24 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
       tokensBox.appendChild(span);
       if (endsLine(token)) tokensBox.appendChild(element("br"));
     });
+    if (tokens.length > 0 && values.every((v) => v === 0)) {
+      legend.replaceChildren(element("span", "iw-legend-label", `${label}: 0 at every token of this prompt (it never fires here)`));
+      return;
+    }
     legend.replaceChildren(
       element("span", "iw-legend-min", formatValue(scale.min)),
       Object.assign(element("span", "iw-legend-bar"), { style: `background: ${legendGradient(scale)}` }),
       element("span", "iw-legend-max", formatValue(scale.max)),
       element("span", "iw-legend-label", label),
+      element("span", "iw-legend-scale", scaleCaption(scale, shared)),
     );
   }
 
   function drawAll() {
     title.textContent = model.get("title");
     title.hidden = !model.get("title");
-    form.hidden = !model.get("editable");
-    if (document.activeElement !== input) input.value = model.get("prompt");
+    prompt.form.hidden = !model.get("editable");
+    prompt.sync(model.get("prompt"));
     try {
       decoded = decodeArray(model.get("values"));
     } catch (error) {
@@ -153,9 +142,16 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
 
   drawAll();
   const onChange = () => drawAll();
+  // New tokens (from a prompt set in code, say) are no longer the previous prompt's.
+  const onTokens = () => {
+    tokensBox.classList.remove("iw-stale");
+    staleNote.hidden = true;
+  };
   model.on("change", onChange);
+  model.on("change:tokens", onTokens);
   return () => {
     model.off("change", onChange);
+    model.off("change:tokens", onTokens);
     if (!routers.has(model)) router.dispose();
   };
 }

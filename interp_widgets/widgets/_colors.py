@@ -10,8 +10,10 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-NEGATIVE_RGB = (33, 102, 172)
-POSITIVE_RGB = (230, 97, 1)
+NEGATIVE_RGB = (33, 102, 172)  # --iw-negative in js/lib/style.ts
+POSITIVE_RGB = (230, 97, 1)  # --iw-positive
+NEGATIVE_RGB_DARK = (94, 166, 232)  # the same in dark themes
+POSITIVE_RGB_DARK = (250, 140, 50)
 MAX_ALPHA = 0.85
 
 
@@ -44,10 +46,20 @@ def strength(value: float, scale: Scale) -> float:
     return max(-1.0, min(1.0, raw))
 
 
-def rgba(signed_strength: float) -> str:
-    rgb = NEGATIVE_RGB if signed_strength < 0 else POSITIVE_RGB
+def rgba(signed_strength: float, dark: bool = False) -> str:
+    """The colour of a signed strength laid over a light (or, with `dark`, a dark) background."""
+    if dark:
+        rgb = NEGATIVE_RGB_DARK if signed_strength < 0 else POSITIVE_RGB_DARK
+    else:
+        rgb = NEGATIVE_RGB if signed_strength < 0 else POSITIVE_RGB
     alpha = abs(signed_strength) * MAX_ALPHA
     return f"rgba({rgb[0]}, {rgb[1]}, {rgb[2]}, {alpha:.3f})"
+
+
+def scale_caption(scale: Scale, shared: bool) -> str:
+    """Twin of `scaleCaption` in js/lib/colors.ts: what the colours mean."""
+    kind = "diverging around 0: blue below, orange above" if scale.kind == "diverging" else "sequential: orange = high"
+    return f"({kind}; {'one scale for all series' if shared else 'scale of this series'})"
 
 
 def format_value(value: float) -> str:

@@ -68,6 +68,8 @@ class TokenHighlights(BaseWidget):
     """What a value is, for the legend and tooltip (defaults to the series name)."""
     scale = traitlets.Enum(["auto", "diverging", "sequential"], default_value="auto").tag(sync=True)
     """Colour scale: diverging around 0 (auto when any value is negative) or sequential."""
+    shared_scale = traitlets.Bool(False).tag(sync=True)
+    """One colour scale for every series (so series compare by colour), instead of one per series."""
     vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
     """Lower end of the colour scale (default: from the data)."""
     vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
@@ -165,19 +167,31 @@ class TokenHighlights(BaseWidget):
         if not 0 <= self.active_series < n_series:
             raise InterpWidgetsError(f"active_series {self.active_series} is out of range (0 to {n_series - 1}).")
 
+    def _shared(self) -> bool:
+        return self.shared_scale and self.values["shape"][0] > 1
+
     def _shown(self) -> tuple[str, list[float], _colors.Scale]:
         index = min(self.active_series, self.values["shape"][0] - 1)
-        shown = self.series()[index].tolist() if self.tokens else []
+        series = self.series()
+        shown = series[index].tolist() if self.tokens else []
+        scale_values = series.flatten().tolist() if self._shared() else shown
         label = self.value_label or (self.series_names[index] if self.series_names else "value")
-        return label, shown, _colors.choose_scale(shown, self.scale, self.vmin, self.vmax)
+        return label, shown, _colors.choose_scale(scale_values, self.scale, self.vmin, self.vmax)
+
+    def _legend(self, label: str, shown: list[float], scale: _colors.Scale) -> str:
+        """The legend in words (the front-end draws the same as a colour bar)."""
+        if shown and all(value == 0 for value in shown):
+            return f"{label}: 0 at every token of this prompt (it never fires here)"
+        return (f"{_colors.format_value(scale.min)} … {_colors.format_value(scale.max)} {label} "
+                f"{_colors.scale_caption(scale, self._shared())}")
 
     def summary(self) -> str:
         n_series = self.values["shape"][0]
         return f"{len(self.tokens)} tokens, {n_series} series, showing {self.active_series}"
 
     def to_text(self) -> str:
-        label, shown, _ = self._shown()
-        lines = [f"{self.title or 'TokenHighlights'}: {label}", f"{'pos':>5}  {'value':>10}  token"]
+        label, shown, scale = self._shown()
+        lines = [f"{self.title or 'TokenHighlights'}: {self._legend(label, shown, scale)}", f"{'pos':>5}  {'value':>10}  token"]
         for position, (token, value) in enumerate(zip(self.tokens[:TEXT_ROWS], shown)):
             lines.append(f"{position:>5}  {_colors.format_value(value):>10}  {token!r}")
         if len(self.tokens) > TEXT_ROWS:
@@ -192,6 +206,7 @@ class TokenHighlights(BaseWidget):
         for step in range(1, levels + 1):
             for sign, prefix in ((1, "p"), (-1, "n")):
                 classes.append(f".iw-s .{prefix}{step}{{background:{_colors.rgba(sign * step / levels)}}}")
+                classes.append(f"{_DARK} .iw-s .{prefix}{step}{{background:{_colors.rgba(sign * step / levels, dark=True)}}}")
         spans = []
         for token, value in zip(self.tokens, shown):
             step = round(_colors.strength(value, scale) * levels)
@@ -201,10 +216,7 @@ class TokenHighlights(BaseWidget):
             if "\n" in token:
                 spans.append("<br>")
         head = html.escape(f"{self.title + ' · ' if self.title else ''}{label}")
-        legend = html.escape(
-            f"{_colors.format_value(scale.min)} … {_colors.format_value(scale.max)} "
-            f"({'blue below zero, orange above' if scale.kind == 'diverging' else 'orange = high'})"
-        )
+        legend = html.escape(self._legend(label, shown, scale))
         return (
             "<div class=\"iw-s\"><style>"
             ".iw-s span{font-family:monospace;white-space:pre;border-radius:2px}"
@@ -214,6 +226,8 @@ class TokenHighlights(BaseWidget):
             f"<div><small>{legend}</small></div></div>"
         )
 
+
+_DARK = 'body[data-jp-theme-light="false"]'  # JupyterLab's dark themes
 
 _VISIBLE = {" ": "\u00b7", "\n": "\u21b5", "\t": "\u2192", "\r": "\u240d"}
 

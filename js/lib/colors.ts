@@ -1,9 +1,10 @@
-// Colour scales. Colours are laid over the theme background with an alpha proportional to
+// Colour scales. Colours are laid over the theme background with an opacity proportional to
 // |value|, so the same scale reads in light and dark themes. The hues are a colour-blind-aware
-// blue / orange pair (after ColorBrewer's PuOr and CircuitsVis' defaults).
+// blue / orange pair (after ColorBrewer's PuOr and CircuitsVis' defaults), taken from CSS
+// variables that the stylesheet lightens in dark themes (a navy blue on a dark background is
+// barely visible); `color-mix` lays them over the background.
 
-export const NEGATIVE_RGB: [number, number, number] = [33, 102, 172];
-export const POSITIVE_RGB: [number, number, number] = [230, 97, 1];
+export const MAX_OPACITY = 0.85;
 
 export type Scale = { kind: "diverging" | "sequential"; min: number; max: number };
 
@@ -30,28 +31,36 @@ export function chooseScale(values: ArrayLike<number>, kind: string = "auto", mi
   return { kind: "sequential", min: min ?? Math.min(0, lo), max: top > (min ?? 0) ? top : (min ?? 0) + 1 };
 }
 
-/** Background colour for a value on a scale, as an rgba() string. */
+/** Signed strength in [-1, 1] of a value on a scale (negative: the negative hue); NaN for a missing value. */
+export function strength(value: number, scale: Scale): number {
+  if (!Number.isFinite(value)) return NaN;
+  const raw = scale.kind === "diverging" ? value / scale.max : (value - scale.min) / (scale.max - scale.min);
+  return Math.min(1, Math.max(-1, raw));
+}
+
+function hue(signed: number, opacity: number): string {
+  const variable = signed < 0 ? "--iw-negative" : "--iw-positive";
+  return `color-mix(in srgb, var(${variable}) ${(opacity * 100).toFixed(1)}%, transparent)`;
+}
+
+/** Background colour for a value on a scale, as a CSS colour that follows the theme. */
 export function colorFor(value: number, scale: Scale): string {
-  if (!Number.isFinite(value)) return "rgba(128, 128, 128, 0.35)";
-  let rgb = POSITIVE_RGB;
-  let strength: number;
-  if (scale.kind === "diverging") {
-    strength = Math.abs(value) / scale.max;
-    if (value < 0) rgb = NEGATIVE_RGB;
-  } else {
-    strength = (value - scale.min) / (scale.max - scale.min);
-  }
-  const alpha = Math.min(1, Math.max(0, strength)) * 0.85;
-  return `rgba(${rgb[0]}, ${rgb[1]}, ${rgb[2]}, ${alpha.toFixed(3)})`;
+  const signed = strength(value, scale);
+  if (Number.isNaN(signed)) return "rgba(128, 128, 128, 0.35)";
+  return hue(signed, Math.abs(signed) * MAX_OPACITY);
 }
 
 /** CSS gradient for the legend bar. */
 export function legendGradient(scale: Scale): string {
-  const pos = `rgba(${POSITIVE_RGB.join(", ")}, 0.85)`;
-  if (scale.kind === "diverging") {
-    return `linear-gradient(to right, rgba(${NEGATIVE_RGB.join(", ")}, 0.85), transparent, ${pos})`;
-  }
-  return `linear-gradient(to right, transparent, ${pos})`;
+  const positive = hue(1, MAX_OPACITY);
+  if (scale.kind === "diverging") return `linear-gradient(to right, ${hue(-1, MAX_OPACITY)}, transparent, ${positive})`;
+  return `linear-gradient(to right, transparent, ${positive})`;
+}
+
+/** What the colours mean, for the legend: the scale's kind and whether all series share it. */
+export function scaleCaption(scale: Scale, shared: boolean): string {
+  const kind = scale.kind === "diverging" ? "diverging around 0: blue below, orange above" : "sequential: orange = high";
+  return `(${kind}; ${shared ? "one scale for all series" : "scale of this series"})`;
 }
 
 /** Short number formatting for tooltips and legends. */

@@ -11,10 +11,17 @@ const CSS = `
   --iw-accent: var(--jp-brand-color1, var(--vscode-focusBorder, #1976d2));
   --iw-error-bg: var(--jp-error-color3, #fdecea);
   --iw-error-fg: var(--jp-error-color0, #b71c1c);
+  --iw-negative: rgb(33, 102, 172);
+  --iw-positive: rgb(230, 97, 1);
   color: var(--iw-fg);
   font-family: var(--jp-ui-font-family, system-ui, sans-serif);
   font-size: var(--jp-ui-font-size1, 13px);
   padding: 4px 0;
+}
+/* Dark themes (JupyterLab, VS Code, Colab): lighter hues, as legible as on white. */
+body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vscode-high-contrast .iw-root, html[theme="dark"] .iw-root {
+  --iw-negative: rgb(94, 166, 232);
+  --iw-positive: rgb(250, 140, 50);
 }
 .iw-root [hidden] { display: none !important; }
 .iw-toolbar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-bottom: 6px; }
@@ -23,7 +30,10 @@ const CSS = `
   color: var(--iw-fg); background: var(--iw-bg-raised); border: 1px solid var(--iw-border);
   border-radius: 3px; padding: 2px 8px; cursor: pointer; font: inherit;
 }
-.iw-button[aria-pressed="true"] { border-color: var(--iw-accent); box-shadow: inset 0 -2px 0 var(--iw-accent); }
+.iw-button[aria-pressed="true"] {
+  background: var(--iw-accent); border-color: var(--iw-accent); color: var(--jp-ui-inverse-font-color1, #ffffff); font-weight: 600;
+}
+.iw-button:focus-visible { outline: 2px solid var(--iw-accent); outline-offset: 1px; }
 .iw-prompt { display: flex; gap: 4px; flex: 1 1 320px; }
 .iw-prompt-input {
   flex: 1; color: var(--iw-fg); background: var(--iw-bg); border: 1px solid var(--iw-border);
@@ -41,12 +51,16 @@ const CSS = `
 }
 .iw-token:hover, .iw-token.iw-selected { border-color: var(--iw-fg); }
 .iw-legend { display: flex; gap: 6px; align-items: center; margin-top: 6px; color: var(--iw-fg-muted); }
+.iw-legend-scale { font-size: 0.9em; }
+.iw-stale { opacity: 0.55; outline: 1px dashed var(--iw-fg-muted); outline-offset: 2px; }
+.iw-stale-note { color: var(--iw-fg-muted); font-style: italic; margin: 2px 0 4px; }
 .iw-legend-bar { width: 160px; height: 10px; border: 1px solid var(--iw-border); border-radius: 2px; }
 .iw-charts { display: flex; flex-wrap: wrap; gap: 8px; }
 .iw-legend-item { margin-right: 10px; }
 .iw-caption { color: var(--iw-fg-muted); }
+.iw-tooltip-host { position: relative; }
 .iw-tooltip {
-  position: fixed; z-index: 1000; pointer-events: none; background: var(--iw-bg-raised); color: var(--iw-fg);
+  position: absolute; z-index: 1000; pointer-events: none; background: var(--iw-bg-raised); color: var(--iw-fg);
   border: 1px solid var(--iw-border); border-radius: 3px; padding: 4px 8px; box-shadow: 0 2px 6px rgba(0,0,0,0.25);
   font-family: var(--jp-code-font-family, monospace); white-space: pre;
 }

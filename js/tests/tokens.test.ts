@@ -33,9 +33,10 @@ describe("colour scale", () => {
   });
   it("maps the sign to the hue and the magnitude to alpha", () => {
     const scale = chooseScale([-2, 2]);
-    expect(colorFor(2, scale)).toBe("rgba(230, 97, 1, 0.850)");
-    expect(colorFor(-1, scale)).toBe("rgba(33, 102, 172, 0.425)");
-    expect(colorFor(0, scale)).toBe("rgba(230, 97, 1, 0.000)");
+    expect(colorFor(2, scale)).toBe("color-mix(in srgb, var(--iw-positive) 85.0%, transparent)");
+    expect(colorFor(-1, scale)).toBe("color-mix(in srgb, var(--iw-negative) 42.5%, transparent)");
+    expect(colorFor(0, scale)).toBe("color-mix(in srgb, var(--iw-positive) 0.0%, transparent)");
+    expect(colorFor(NaN, scale)).toBe("rgba(128, 128, 128, 0.35)");
   });
   it("formats numbers like the kernel's snapshot", () => {
     expect(formatValue(0.12345)).toBe("0.123");

@@ -139,3 +139,30 @@ def test_from_model_with_a_vector_and_sae(toy):
 def test_lazy_top_level_api():
     assert iw.TokenHighlights is TokenHighlights
     assert iw.colored_tokens is colored_tokens
+
+
+def test_a_series_that_is_zero_everywhere_says_so():
+    widget = colored_tokens(["a", "b"], [0.0, 0.0])
+    assert "0 at every token of this prompt (it never fires here)" in widget.to_static_html()
+    assert "never fires" in widget.to_text()
+    assert "never fires" not in colored_tokens(["a", "b"], [0.0, 1.0]).to_static_html()
+
+
+def test_multi_series_share_one_scale_and_the_legend_says_which():
+    # Series 0 is all positive, series 1 has negatives: a per-series scale would switch kinds.
+    values = [[1.0, -2.0], [2.0, 4.0]]  # [n_tokens, n_labels]
+    shared = colored_tokens_multi(["a", "b"], values, ["pos", "mixed"])
+    assert shared.shared_scale
+    for index in (0, 1):
+        shared.active_series = index
+        assert "diverging around 0" in shared.to_static_html() and "one scale for all series" in shared.to_static_html()
+    own = colored_tokens_multi(["a", "b"], values, ["pos", "mixed"], shared_scale=False)
+    assert "sequential: orange = high; scale of this series" in own.to_static_html()
+    own.active_series = 1
+    assert "diverging around 0" in own.to_static_html()
+
+
+def test_snapshot_has_lighter_hues_for_dark_themes():
+    snapshot = colored_tokens(["lo", "hi"], [-1.0, 1.0]).to_static_html()
+    assert 'body[data-jp-theme-light="false"] .iw-s .n8{background:rgba(94, 166, 232, 0.850)}' in snapshot
+    assert ".iw-s .n8{background:rgba(33, 102, 172, 0.850)}" in snapshot

@@ -1,0 +1,61 @@
+// The editable prompt every model-backed view shares: a text box whose Enter (or Run) sends the
+// prompt to the kernel as a superseding request, a status while the kernel computes, and the
+// kernel's error in the view's banner. While the banner shows an error, the view still shows the
+// previous prompt's tokens: `onOutcome(false)` lets it mark them as such.
+import { element } from "./dom";
+import type { Router } from "./router";
+
+export interface PromptBox {
+  form: HTMLFormElement;
+  input: HTMLInputElement;
+  status: HTMLSpanElement;
+  /** Show the kernel's prompt, unless the user is typing in the box. */
+  sync(prompt: string): void;
+}
+
+export function promptBox(
+  router: Router,
+  banner: { show(message: string): void; clear(): void },
+  onOutcome: (ok: boolean) => void,
+  requestType = "set_prompt",
+): PromptBox {
+  const form = element("form", "iw-prompt");
+  const input = element("input", "iw-prompt-input");
+  input.type = "text";
+  input.setAttribute("aria-label", "prompt");
+  const submit = element("button", "iw-button", "Run");
+  submit.type = "submit";
+  const status = element("span", "iw-status");
+  status.setAttribute("aria-live", "polite");
+  form.append(input, submit);
+
+  async function send() {
+    status.textContent = "computing\u2026";
+    const outcome = await router.latest(requestType, { prompt: input.value });
+    if (outcome.status === "stale") return;
+    status.textContent = "";
+    if (outcome.status === "error") banner.show(outcome.error);
+    else banner.clear();
+    onOutcome(outcome.status === "ok");
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send();
+  });
+  // Notebook front-ends bind Enter to their own commands; keep the keys typed here for the prompt.
+  input.addEventListener("keydown", (event) => {
+    event.stopPropagation();
+    if (event.key === "Enter") {
+      event.preventDefault();
+      send();
+    }
+  });
+  return {
+    form,
+    input,
+    status,
+    sync(prompt: string) {
+      if (document.activeElement !== input) input.value = prompt;
+    },
+  };
+}
