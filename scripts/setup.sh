@@ -29,8 +29,29 @@ fi
 echo "== building the front-end"
 (cd js && npm run --silent build)
 
+# The JupyterLab / Notebook 7 extension (a saved view shows its snapshot when the kernel is gone),
+# built with JupyterLab's extension builder, before the package install that ships it.
+if ! python -c "import jupyter_builder" 2>/dev/null; then
+  echo "== installing JupyterLab (its extension builder)"
+  pip install -q "jupyterlab>=4.1,<5"
+fi
+if [ ! -d js/labextension/node_modules ] || [ js/labextension/package-lock.json -nt js/labextension/node_modules/.package-lock.json ]; then
+  echo "== installing the JupyterLab extension's build tools"
+  (cd js/labextension && npm install --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -f interp_widgets/labextension/package.json ] || [ -n "$(find js/labextension/src js/labextension/package.json -newer interp_widgets/labextension/package.json 2>/dev/null)" ]; then
+  echo "== building the JupyterLab extension"
+  (cd js/labextension && npm run --silent build >/dev/null 2>&1) || (cd js/labextension && npm run build)
+fi
+
 if ! python -c "import interp_widgets, pytest, jupyterlab, playwright" 2>/dev/null || [ pyproject.toml -nt .venv/.interp-widgets-installed ]; then
   echo "== installing interp-widgets and its development extras"
   pip install -q -e ".[dev]"
   touch .venv/.interp-widgets-installed
+fi
+# The editable install copies the extension into the environment; link it instead, so a rebuild shows.
+extension=.venv/share/jupyter/labextensions/interp-widgets-labextension
+if [ ! -L "$extension" ]; then
+  rm -rf "$extension"
+  ln -s "$PWD/interp_widgets/labextension" "$extension"
 fi

@@ -19,6 +19,7 @@ export IW_CHROMIUM="${IW_CHROMIUM:-$(command -v chromium)}"
 
 echo "== front-end: type check and unit tests"
 (cd js && npm run --silent typecheck && npx vitest run --reporter=dot)
+(cd js/labextension && npm run --silent typecheck)
 
 echo "== python: pytest (transformer-lens 4)"
 python -m pytest -q -p no:cacheprovider "$@"

@@ -7,7 +7,10 @@
 - Unknown keyword arguments raise a TypeError listing the valid ones.
 - `repr` is cheap; `to_text()` is a plain-text form; the display bundle also carries a static,
   script-free, escaped HTML snapshot (`to_static_html()`), so a saved notebook or an HTML export
-  shows the last view without a kernel.
+  shows the last view without a kernel. Where the live view cannot be drawn, the package's
+  JupyterLab / Notebook 7 extension (js/labextension) shows that snapshot, recognising our
+  outputs by the marker MIME type `VIEW_MIME`; its nbconvert preprocessor
+  (`interp_widgets.nbconvert`) makes HTML exports show it too.
 
 Refreshing a displayed snapshot makes the notebook front-end re-create the live view, which would
 throw away what the user is typing. So a state change only marks the widget; the snapshots of
@@ -28,6 +31,11 @@ import anywidget
 
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets._wire import extract_buffers
+
+
+VIEW_MIME = "application/vnd.interp-widgets.view+json"
+"""Marks an output as an interp-widgets view with a static snapshot in its text/html."""
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def request_handler(request_type: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -147,6 +155,8 @@ class BaseWidget(anywidget.AnyWidget):
         data = dict(data or {})
         data["text/plain"] = self.to_text()
         data["text/html"] = self.to_static_html()
+        if WIDGET_VIEW_MIME in data:
+            data[VIEW_MIME] = {"version": 1, "model_id": data[WIDGET_VIEW_MIME].get("model_id")}
         return data, dict(metadata or {})
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -14,8 +14,8 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 def execute(path: Path) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
-    # JupyterLab does not save widget state by default; nbconvert then shows our static snapshot.
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3", store_widget_state=False,
+    # As `jupyter nbconvert --execute` does: the widgets' state is stored in the notebook.
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3", store_widget_state=True,
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
     return notebook
@@ -71,5 +71,10 @@ def test_snapshot_follows_the_last_view(executed):
 
 
 def test_html_export_shows_the_snapshot_without_a_kernel(executed):
-    body, _ = HTMLExporter().from_notebook_node(executed["00_quickstart.ipynb"])
+    """With the widget state saved, the package's preprocessor still makes the export show the snapshots."""
+    from traitlets.config import Config
+
+    assert "widgets" in executed["00_quickstart.ipynb"].metadata
+    config = Config({"HTMLExporter": {"preprocessors": ["interp_widgets.nbconvert.SnapshotPreprocessor"]}})
+    body, _ = HTMLExporter(config=config).from_notebook_node(executed["00_quickstart.ipynb"])
     assert "static snapshot" in body and "Ein·kleiner·Hund" in shown_text(body)

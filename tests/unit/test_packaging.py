@@ -20,6 +20,13 @@ def test_wheel_contains_the_js_bundle(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "interp_widgets/static/token_highlights.js" in names
     assert "interp_widgets/models/toy_corpus.txt" in names
+    # The JupyterLab / Notebook 7 extension and the nbconvert config install into the environment.
+    data = "interp_widgets-0.1.0.data/data/"
+    extension = data + "share/jupyter/labextensions/interp-widgets-labextension/"
+    assert extension + "package.json" in names and extension + "install.json" in names
+    assert any(name.startswith(extension + "static/remoteEntry.") for name in names)
+    assert data + "etc/jupyter/jupyter_nbconvert_config.json" in names
+    assert not any(name.startswith("interp_widgets/labextension/") for name in names)
     bundle = zipfile.ZipFile(wheel).read("interp_widgets/static/token_highlights.js").decode()
     assert "export" in bundle and "innerHTML" not in bundle and "https://" not in bundle
     embedded = "interp_widgets/models/embedded/"

@@ -1,0 +1,48 @@
+"""HTML exports show every interp-widgets view's static snapshot.
+
+`jupyter nbconvert --to html --execute` stores the widgets' state in the notebook, and the HTML
+exporter then draws each widget output from that state with a widget manager it loads from a CDN:
+offline (and with JavaScript off) the output is blank, and the snapshot in the same output is
+never shown. A token string with `<!--` and, later, `<script` in the saved state also breaks the
+state's script tag, blanking every widget. So for each output that carries an interp-widgets
+snapshot (marked by `VIEW_MIME`), this preprocessor drops the widget view, leaving the static,
+escaped HTML, and removes those widgets' state. Other widgets are left as they are.
+
+The package registers it for HTML exports (webpdf and slides included) through
+`etc/jupyter/jupyter_nbconvert_config.json`; by hand:
+`jupyter nbconvert --to html --HTMLExporter.preprocessors=interp_widgets.nbconvert.SnapshotPreprocessor`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nbconvert.preprocessors import Preprocessor
+
+VIEW_MIME = "application/vnd.interp-widgets.view+json"  # as in interp_widgets.widgets._base
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
+
+
+class SnapshotPreprocessor(Preprocessor):
+    """Replace interp-widgets' live views by their static snapshots in an export."""
+
+    def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        ours: set[str] = set()
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                if VIEW_MIME not in data or "text/html" not in data:
+                    continue
+                del data[VIEW_MIME]
+                view = data.pop(WIDGET_VIEW_MIME, None)
+                if isinstance(view, dict) and view.get("model_id"):
+                    ours.add(view["model_id"])
+        widgets = nb.metadata.get("widgets", {})
+        state = widgets.get(WIDGET_STATE_MIME, {}).get("state")
+        if state is not None and ours:
+            for model_id in ours:
+                state.pop(model_id, None)
+            if not state:
+                del nb.metadata["widgets"]
+        return nb, resources

@@ -1,0 +1,110 @@
+// interp-widgets in JupyterLab 4 and Notebook 7: a saved widget output shows its static snapshot
+// whenever the live view cannot be drawn (the kernel that made it is gone, or was never started
+// since the notebook was reopened), instead of "Error displaying widget: model not found".
+//
+// Every interp-widgets output carries, beside the usual widget view, a static HTML snapshot and
+// a marker MIME type of its own. This renderer, ranked above the widget view, draws both: the
+// live view through the notebook's own widget renderer, and the snapshot, shown for as long as
+// the live view has not drawn (or has lost) its root element. Like the widget renderer, it is
+// used only for trusted outputs; an untrusted notebook shows the snapshot as sanitized HTML.
+import type { JupyterFrontEnd, JupyterFrontEndPlugin } from "@jupyterlab/application";
+import { IRenderMimeRegistry, MimeModel, RenderedHTML } from "@jupyterlab/rendermime";
+import type { IRenderMime } from "@jupyterlab/rendermime-interfaces";
+import { Panel, Widget } from "@lumino/widgets";
+
+export const VIEW_MIME = "application/vnd.interp-widgets.view+json";
+const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
+const LIVE_ROOT = ".iw-root"; // what every interp-widgets view draws first
+const NOTE =
+  "Static snapshot of this view: the kernel that drew it is not running. Run the cell again for a live view.";
+
+/** The render-mime registry of the output area holding `widget` (a notebook's own, with its widget manager). */
+function outputRegistry(widget: Widget): IRenderMimeRegistry | null {
+  for (let parent = widget.parent; parent; parent = parent.parent) {
+    const registry = (parent as unknown as { rendermime?: IRenderMimeRegistry }).rendermime;
+    if (registry && typeof registry.createRenderer === "function") return registry;
+  }
+  return null;
+}
+
+class LiveOrSnapshot extends Panel implements IRenderMime.IRenderer {
+  private readonly note = new Widget();
+  private readonly snapshot: RenderedHTML;
+  private live: IRenderMime.IRenderer | null = null;
+  private observer: MutationObserver | null = null;
+  private model: IRenderMime.IMimeModel | null = null;
+
+  constructor(options: IRenderMime.IRendererOptions) {
+    super();
+    this.addClass("iw-live-or-snapshot");
+    this.note.addClass("iw-snapshot-note");
+    this.note.node.textContent = NOTE;
+    this.note.node.style.cssText = "font-size: 0.85em; opacity: 0.75; font-style: italic; margin: 2px 0;";
+    this.snapshot = new RenderedHTML({ ...options, mimeType: "text/html" });
+    this.addWidget(this.note);
+    this.addWidget(this.snapshot);
+  }
+
+  async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    this.model = model;
+    const html = model.data["text/html"];
+    if (typeof html === "string") {
+      await this.snapshot.renderModel(new MimeModel({ data: { "text/html": html }, trusted: model.trusted }));
+    }
+    if (this.isAttached) this.startLive();
+  }
+
+  protected onAfterAttach(msg: Parameters<Panel["processMessage"]>[0]): void {
+    super.onAfterAttach(msg);
+    this.startLive();
+  }
+
+  protected onBeforeDetach(msg: Parameters<Panel["processMessage"]>[0]): void {
+    this.observer?.disconnect();
+    this.observer = null;
+    super.onBeforeDetach(msg);
+  }
+
+  /** Draw the live view beside the snapshot, once the output area (and its registry) is known. */
+  private startLive(): void {
+    if (!this.model || !(WIDGET_MIME in this.model.data)) return this.showLive(false);
+    if (!this.live) {
+      const registry = outputRegistry(this);
+      if (!registry || !registry.getFactory(WIDGET_MIME)) return this.showLive(false);
+      this.live = registry.createRenderer(WIDGET_MIME);
+      this.insertWidget(0, this.live);
+      this.live.renderModel(this.model).catch((error) => console.warn("interp-widgets: live view failed", error));
+    }
+    if (!this.observer) {
+      const live = this.live;
+      this.observer = new MutationObserver(() => this.showLive(live.node.querySelector(LIVE_ROOT) !== null));
+      this.observer.observe(live.node, { childList: true, subtree: true });
+    }
+    this.showLive(this.live.node.querySelector(LIVE_ROOT) !== null);
+  }
+
+  private showLive(isLive: boolean): void {
+    this.live?.setHidden(!isLive);
+    this.snapshot.setHidden(isLive);
+    this.note.setHidden(isLive);
+    this.node.dataset.showing = isLive ? "live" : "snapshot";
+  }
+
+  dispose(): void {
+    this.observer?.disconnect();
+    super.dispose();
+  }
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: "interp-widgets:live-or-snapshot",
+  description: "Shows an interp-widgets output's static snapshot when its live view cannot be drawn.",
+  autoStart: true,
+  requires: [IRenderMimeRegistry],
+  activate: (_app: JupyterFrontEnd, rendermime: IRenderMimeRegistry) => {
+    // Ranked before the widget view (-10): lower ranks win where both MIME types are present.
+    rendermime.addFactory({ safe: false, mimeTypes: [VIEW_MIME], createRenderer: (options) => new LiveOrSnapshot(options) }, -20);
+  },
+};
+
+export default plugin;
