@@ -29,17 +29,23 @@ export function errorBanner(): { node: HTMLDivElement; show(message: string): vo
   };
 }
 
-/** The part of the page the user can see around `node`: the viewport cut by every scrolling ancestor. */
+/**
+ * The part of the window the user can see around `node`: the viewport, cut by every ancestor that
+ * scrolls (a notebook panel, say). Containers that merely could scroll but fit their content (an
+ * output area with `overflow-x: auto`) cut nothing.
+ */
 export function visibleBox(node: Element): { left: number; top: number; right: number; bottom: number } {
   const box = { left: 0, top: 0, right: window.innerWidth, bottom: window.innerHeight };
   for (let parent = node.parentElement; parent; parent = parent.parentElement) {
     const style = getComputedStyle(parent);
-    if (/(auto|scroll|hidden|clip)/.test(style.overflow + style.overflowX + style.overflowY)) {
-      const rect = parent.getBoundingClientRect();
-      box.left = Math.max(box.left, rect.left);
+    const rect = parent.getBoundingClientRect();
+    if (style.overflowY !== "visible" && parent.scrollHeight > parent.clientHeight + 1) {
       box.top = Math.max(box.top, rect.top);
-      box.right = Math.min(box.right, rect.right);
       box.bottom = Math.min(box.bottom, rect.bottom);
+    }
+    if (style.overflowX !== "visible" && parent.scrollWidth > parent.clientWidth + 1) {
+      box.left = Math.max(box.left, rect.left);
+      box.right = Math.min(box.right, rect.right);
     }
   }
   return box;
@@ -65,25 +71,31 @@ export function placeTooltip(
 }
 
 /**
- * A tooltip that follows the pointer; its lines are set as text. It lives inside `host` (which
- * becomes its positioning box), so it sits next to the pointer even inside panels with CSS
- * containment or transforms, where `position: fixed` is relative to the panel, not the window.
+ * A tooltip that follows the pointer; its lines are set as text. It lives inside `host` and is
+ * shown in the browser's top layer (a popover), so neither an ancestor's CSS containment or
+ * transform (which makes `position: fixed` relative to a panel, not the window) nor an output
+ * area's overflow clipping can displace or cut it. Browsers without popovers get it positioned
+ * inside `host`.
  */
 export function tooltip(host: HTMLElement): { node: HTMLDivElement; show(lines: string[], clientX: number, clientY: number): void; hide(): void } {
   const node = element("div", "iw-tooltip");
+  const topLayer = typeof node.showPopover === "function";
+  if (topLayer) node.setAttribute("popover", "manual");
+  else host.classList.add("iw-tooltip-host");
   node.hidden = true;
-  host.classList.add("iw-tooltip-host");
   return {
     node,
     show(lines: string[], clientX: number, clientY: number) {
       node.textContent = lines.join("\n");
       node.hidden = false;
-      const origin = host.getBoundingClientRect();
+      if (topLayer && !node.matches(":popover-open")) node.showPopover();
       const place = placeTooltip(clientX, clientY, { width: node.offsetWidth, height: node.offsetHeight }, visibleBox(host));
+      const origin = topLayer ? { left: 0, top: 0 } : host.getBoundingClientRect();
       node.style.left = `${place.left - origin.left}px`;
       node.style.top = `${place.top - origin.top}px`;
     },
     hide() {
+      if (topLayer && node.matches(":popover-open")) node.hidePopover();
       node.hidden = true;
     },
   };

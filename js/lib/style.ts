@@ -59,6 +59,7 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-legend-item { margin-right: 10px; }
 .iw-caption { color: var(--iw-fg-muted); }
 .iw-tooltip-host { position: relative; }
+.iw-tooltip[popover] { position: fixed; inset: auto; margin: 0; overflow: visible; }
 .iw-tooltip {
   position: absolute; z-index: 1000; pointer-events: none; background: var(--iw-bg-raised); color: var(--iw-fg);
   border: 1px solid var(--iw-border); border-radius: 3px; padding: 4px 8px; box-shadow: 0 2px 6px rgba(0,0,0,0.25);

@@ -130,3 +130,52 @@ def test_dark_mode_follows_the_jupyterlab_theme(page, notebook_url):
     dark = page.evaluate(colour)
     brightness = lambda rgb: sum(map(int, re.findall(r"\d+", rgb)[:3]))
     assert brightness(dark) > brightness(light)
+
+
+def hover_middle(page, locator):
+    box = locator.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    return x, y
+
+
+def test_tooltip_sits_next_to_the_pointer_inside_the_visible_area(page, notebook_url):
+    run_all(page, notebook_url)
+    token = page.locator(".iw-token-highlights").first.locator(".iw-token").nth(1)
+    x, y = hover_middle(page, token)
+    tip = page.locator(".iw-tooltip:visible")
+    placed = tip.bounding_box()
+    assert 0 <= placed["x"] - x <= 30 and 0 <= placed["y"] - y <= 30, (placed, x, y)
+
+    # With the token near the bottom of the notebook panel, the tooltip goes above the pointer
+    # and stays inside the panel.
+    page.mouse.move(0, 0)
+    scroller = page.locator(".jp-NotebookPanel .jp-WindowedPanel-outer").first
+    below_panel = page.viewport_size["height"] - (scroller.bounding_box()["y"] + scroller.bounding_box()["height"])
+    page.set_viewport_size({"width": 1400, "height": int(y + 30 + below_panel)})
+    page.wait_for_timeout(500)
+    panel = scroller.bounding_box()
+    x, y = hover_middle(page, token)
+    assert panel["y"] + panel["height"] - 60 < y < panel["y"] + panel["height"], (y, panel)
+    placed = tip.bounding_box()
+    assert placed["y"] + placed["height"] <= panel["y"] + panel["height"], (placed, panel)
+    assert 0 <= y - (placed["y"] + placed["height"]) <= 30 and 0 <= placed["x"] - x <= 30, (placed, x, y)
+
+
+def test_after_a_kernel_restart_the_widget_says_its_kernel_is_gone(page, notebook_url, toy):
+    run_all(page, notebook_url)
+    widget = page.locator(".iw-token-highlights").first
+    tokens, _ = token_values(toy, FIRST_PROMPT, HOOK, [NeuronReadout(3)])
+    wait_for_tokens(widget, [_visible(t) for t in tokens])
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'", timeout=60_000)
+
+    widget.locator(".iw-prompt-input").fill("A new prompt")
+    widget.locator(".iw-prompt-input").press("Enter")
+    error = widget.locator(".iw-error")
+    error.wait_for(state="visible", timeout=10_000)
+    assert "kernel behind this widget is gone" in error.inner_text()
+    assert widget.locator(".iw-status").inner_text() == ""  # not left on "computing…"
+    assert widget.get_by_text("These tokens are from the previous prompt").is_visible()
+    assert "iw-stale" in widget.locator(".iw-tokens").get_attribute("class")
+    assert shown_tokens(widget) == [_visible(t) for t in tokens]
