@@ -13,6 +13,9 @@ interface State {
   mean: number | null;
   mean_label: string;
   caption: string;
+  x_label: string;
+  y_label: string;
+  unit: string;
 }
 
 function toNumbers(wire: WireArray): number[] {
@@ -29,7 +32,10 @@ function render({ model, el }: { model: AnyModel<State>; el: HTMLElement }) {
     const mean = model.get("mean");
     const marker = mean === null ? undefined : { value: mean, label: `${model.get("mean_label")} ${formatValue(mean)}` };
     caption.textContent = model.get("caption");
-    root.replaceChildren(barChart(model.get("title"), toNumbers(model.get("counts")), toNumbers(model.get("edges")), marker), caption);
+    const chart = barChart(toNumbers(model.get("counts")), toNumbers(model.get("edges")), {
+      title: model.get("title"), xLabel: model.get("x_label"), yLabel: model.get("y_label"), unit: model.get("unit"), marker,
+    });
+    root.replaceChildren(chart, caption);
   }
   draw();
   model.on("change", draw);

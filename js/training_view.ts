@@ -9,6 +9,7 @@ import { ensureStyles } from "./lib/style";
 interface State {
   history: WireArray;
   metrics: string[];
+  metric_labels: Record<string, string>;
   sae_names: string[];
   title: string;
 }
@@ -37,10 +38,11 @@ function render({ model, el }: { model: AnyModel<State>; el: HTMLElement }) {
       }),
     );
     const steps = Array.from({ length: nPoints }, (_, p) => value(0, p, 0));
+    const labels = model.get("metric_labels");
     charts.replaceChildren(
       ...metrics.slice(1).map((metric, offset) => {
         const series = Array.from({ length: nSaes }, (_, s) => Array.from({ length: nPoints }, (_, p) => value(s, p, offset + 1)));
-        return lineChart(metric, steps, series, names);
+        return lineChart(steps, series, { title: labels[metric] ?? metric, xLabel: metrics[0], yLabel: metric, names });
       }),
     );
   }

@@ -67,6 +67,7 @@ class DictionaryComparison:
         counts, edges = self.histogram()
         return HistogramView(
             counts=to_wire(counts), edges=to_wire(edges), title=title, mean=self.mmcs, mean_label="MMCS",
+            x_label="max cosine similarity to the other dictionary", y_label="features", unit="features",
             caption=f"{self.mcs.numel()} features; MMCS {self.mmcs:.3f}",
         )
 

@@ -30,6 +30,12 @@ class HistogramView(BaseWidget):
     """Label of the marker."""
     caption = traitlets.Unicode("").tag(sync=True)
     """A line of text under the chart."""
+    x_label = traitlets.Unicode("value").tag(sync=True)
+    """What the x axis measures."""
+    y_label = traitlets.Unicode("count").tag(sync=True)
+    """What the bar heights count."""
+    unit = traitlets.Unicode("").tag(sync=True)
+    """What one count is, for the hover read-out (e.g. "features")."""
 
     @classmethod
     def from_values(cls, values: torch.Tensor, bins: int = 40, low: float | None = None, high: float | None = None, **kwargs: Any) -> "HistogramView":

@@ -17,6 +17,13 @@ from interp_widgets.widgets._colors import format_value
 from interp_widgets.widgets._wire import from_wire, to_wire
 
 DEFAULT_METRICS = ("step", "nmse", "l0", "dead_fraction")
+METRIC_LABELS = {
+    "nmse": "NMSE: squared error / variance",
+    "l0": "L0: active features per token",
+    "dead_fraction": "dead: no activation in the last dead_after_tokens training tokens",
+    "l1": "L1 penalty",
+    "loss": "loss",
+}
 
 
 class TrainingView(BaseWidget):
@@ -28,6 +35,8 @@ class TrainingView(BaseWidget):
     """Logged values `[n_saes, n_points, n_metrics]`; the first metric is the step."""
     metrics = traitlets.List(traitlets.Unicode(), list(DEFAULT_METRICS)).tag(sync=True)
     """Names of the logged metrics, `step` first."""
+    metric_labels = traitlets.Dict(METRIC_LABELS).tag(sync=True)
+    """A chart title per metric (a metric without one is titled by its name)."""
     sae_names = traitlets.List(traitlets.Unicode(), ["sae"]).tag(sync=True)
     """A name per SAE."""
     title = traitlets.Unicode("SAE training").tag(sync=True)

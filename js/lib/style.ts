@@ -56,6 +56,11 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-stale-note { color: var(--iw-fg-muted); font-style: italic; margin: 2px 0 4px; }
 .iw-legend-bar { width: 160px; height: 10px; border: 1px solid var(--iw-border); border-radius: 2px; }
 .iw-charts { display: flex; flex-wrap: wrap; gap: 8px; }
+.iw-chart { display: inline-flex; flex-direction: column; }
+.iw-chart-title { font-weight: 600; display: flex; gap: 8px; align-items: center; }
+.iw-scale-toggle { font-size: 0.85em; padding: 0 6px; font-weight: normal; }
+.iw-readout { color: var(--iw-fg-muted); font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; min-height: 1.3em; max-width: 440px; }
+.iw-axis-label { fill-opacity: 0.9; }
 .iw-legend-item { margin-right: 10px; }
 .iw-caption { color: var(--iw-fg-muted); }
 .iw-tooltip-host { position: relative; }
