@@ -141,17 +141,21 @@ def sae_training() -> list:
         new_markdown_cell(
             "# Training sparse autoencoders and comparing dictionaries\n\n"
             + colab_badge("01_sae_training.ipynb") + "\n\n"
-            "The seed setup (Pythia-70M, `blocks.2.hook_resid_post`, ReLU + L1, dictionaries 1x/2x/4x/8x the "
-            "residual width), made live and fast: one pass of the model feeds every dictionary, a chart updates "
-            "while they train, and the dictionaries are compared by max cosine similarity (MCS).\n\n"
-            "**Arc:** activations → train four sizes at once → metrics (with the SAE spliced into the model) → "
-            "MCS histogram between sizes → look at a feature on text → save in SAELens' format."
+            "The seed researcher trained ReLU + L1 SAEs on Pythia-70M's `blocks.2.hook_resid_post` with dictionaries "
+            "1x/2x/4x/8x the residual width. This notebook runs the same workflow, live and offline, on the **embedded "
+            "model** (2 layers, d_model 256) at **`blocks.0.hook_resid_post`**, its first residual stream between "
+            "the blocks: one pass of the model feeds every dictionary, a chart updates while they train, and the "
+            "dictionaries are compared by max cosine similarity (MCS). Where the model hub can be reached, "
+            "`iw.load_model(\"EleutherAI/pythia-70m\")` and `hook = \"blocks.2.hook_resid_post\"` give the seed's "
+            "exact setting.\n\n"
+            "**Arc:** activations → train four sizes at once → metrics on held-out text (with the SAE spliced into "
+            "the model) → MCS histogram between sizes → look at a feature on text → save in SAELens' format."
         ),
         new_code_cell(INSTALL),
         new_code_cell(
             "import torch\n"
-            "from importlib import resources\n"
             "from IPython.display import display\n"
+            "from pydoc_data.topics import topics  # Python's own help texts: varied technical English, on every machine\n"
             "import interp_widgets as iw\n"
             "from interp_widgets.sae import ActivationStore, ReluSAE, TopKSAE, TrainConfig, pack_texts, train_saes\n"
             "from interp_widgets.sae import compare_dictionaries, reconstruction_metrics, spliced_loss, save_sae, load_sae_from_disk\n\n"
@@ -161,45 +165,57 @@ def sae_training() -> list:
         ),
         new_markdown_cell(
             "## 1. Activations, once\n\n"
-            "`ActivationStore` runs the model only up to the hook's block and caches the activations in a "
-            "memory-mapped file, so all four dictionaries train from one pass. (BOS positions are left out: "
-            "their activations are outliers.)"
+            "The text: the 79 help topics that ship with Python (`pydoc_data`), every fifth topic held out, so the "
+            "metrics below are measured on text the SAEs never saw. `ActivationStore` runs the model only up to the "
+            "hook's block and caches the activations in a memory-mapped file, so all four dictionaries train from one "
+            "pass. (BOS positions are left out: their activations are outliers.)"
         ),
         new_code_cell(
-            "text = resources.files(\"interp_widgets.models\").joinpath(\"toy_corpus.txt\").read_text()\n"
-            "tokens = pack_texts(model, [text] * 12, context=64)\n"
+            "names = sorted(topics)\n"
+            "held_out_names = names[::5]\n"
+            "train_names = [name for name in names if name not in held_out_names]\n"
+            "tokens = pack_texts(model, [topics[name] for name in train_names], context=64)\n"
+            "held_out_tokens = pack_texts(model, [topics[name] for name in held_out_names], context=64)\n"
             "store = ActivationStore(model, hook, tokens, batch_size=256, cache_path=\"sae_cache/activations.npy\")\n"
             "store.build_cache()\n"
-            "print(tokens.shape, \"sequences ->\", store.n_activations, \"activations of width\", store.d_in)"
+            "print(f\"training: {len(train_names)} topics, {tokens.numel():,} tokens -> {store.n_activations:,} activations of width {store.d_in}\")\n"
+            "print(f\"held out: {len(held_out_names)} other topics, {held_out_tokens.numel():,} tokens\")"
         ),
         new_markdown_cell(
             "## 2. Four dictionary sizes, trained together, watched live\n\n"
-            "ReLU SAEs with an L1 penalty as in the seed; decoder rows kept at unit norm; dead features resampled. "
-            "The chart redraws every log step."
+            "ReLU SAEs with an L1 penalty as in the seed; decoder rows kept at unit norm; features that have not "
+            "fired for `dead_after_tokens` training tokens count as dead and are resampled. The chart redraws every "
+            "log step (hover for values; the L0 and NMSE axes switch to a log scale as they fall by decades), and the "
+            "progress bar shows every size's numbers."
         ),
         new_code_cell(
             "sizes = [1, 2, 4, 8]\n"
             "saes = [ReluSAE(d_model, d_model * m, seed=m) for m in sizes]\n"
             "view = iw.widgets.TrainingView(sae_names=[f\"{m}x\" for m in sizes])\n"
             "display(view)\n"
-            "config = TrainConfig(total_steps=300, lr=2e-3, l1_coefficient=0.2, warmup_steps=20, log_every=10,\n"
+            "config = TrainConfig(total_steps=300, lr=2e-3, l1_coefficient=0.08, warmup_steps=20, log_every=10,\n"
             "                     resample_every=100, dead_after_tokens=10_000)\n"
             "history = train_saes(saes, store, config, on_log=view.update)"
         ),
         new_markdown_cell(
-            "## 3. How good are they?\n\n"
-            "Explained variance and L0 on held-out activations, and the cross-entropy of the model with each SAE "
-            "spliced in at the hook, against the clean model and against zeroing the activation (CE loss recovered: "
-            "1 means nothing the model needs is lost). These few hundred steps on a small text are a demonstration; the "
-            "SAEs shipped with the model (`iw.load_sae(\"4x\")`) were trained longer, and its `MODEL_CARD.md` has their numbers."
+            "## 3. How good are they, on text they never saw?\n\n"
+            "On the held-out topics: explained variance and L0, the share of features that never fire on that text, "
+            "and the cross-entropy of the model with each SAE spliced in at the hook, against the clean model and "
+            "against zeroing the activation (CE loss recovered: 1 means nothing the model needs is lost). Beside them, "
+            "from training: the share of features dead at the end, i.e. silent for the last `dead_after_tokens` "
+            "training tokens — a different count over different text, so the two need not agree. These few hundred "
+            "steps are a demonstration; the SAEs shipped with the model (`iw.load_sae(\"4x\")`) trained on 510k "
+            "activations, and its `MODEL_CARD.md` has their numbers."
         ),
         new_code_cell(
-            "held_out = store.sample(8)\n"
-            "for m, sae in zip(sizes, saes):\n"
+            "held_out = ActivationStore(model, hook, held_out_tokens).sample(len(held_out_tokens))\n"
+            "print(f\"{held_out.shape[0]:,} held-out activations\")\n"
+            "for m, sae, log in zip(sizes, saes, history):\n"
             "    r = reconstruction_metrics(sae, held_out)\n"
-            "    ce = spliced_loss(model, sae, tokens[:8])\n"
+            "    ce = spliced_loss(model, sae, held_out_tokens[:32])\n"
             "    print(f\"{m}x  L0 {r['l0']:6.1f}  explained variance {r['explained_variance']:.3f}  \"\n"
-            "          f\"dead {r['dead_fraction']:.1%}  CE recovered {ce['ce_loss_recovered']:.3f}\")"
+            "          f\"never fire on held-out text {r['dead_fraction']:6.1%}  \"\n"
+            "          f\"dead at the end of training {log[-1]['dead_fraction']:6.1%}  CE recovered {ce['ce_loss_recovered']:.3f}\")"
         ),
         new_markdown_cell(
             "## 4. Which features do the sizes share?\n\n"

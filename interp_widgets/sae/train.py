@@ -21,7 +21,7 @@ import itertools
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -161,13 +161,23 @@ def train_saes(
             if bar is not None:
                 bar.update(1)
                 if logging:
-                    bar.set_postfix(nmse=f"{logs[0]['nmse']:.3f}", l0=f"{logs[0]['l0']:.1f}", dead=f"{logs[0]['dead_fraction']:.0%}")
+                    bar.set_postfix_str(progress_line(saes, logs), refresh=False)
             if logging and on_log is not None:
                 on_log(state.history)
     finally:
         if bar is not None:
             bar.close()
     return state.history
+
+
+def sae_label(sae: SparseAutoencoder) -> str:
+    """A short name for an SAE: its width as a multiple of d_in ("4x"), or its number of features."""
+    return f"{sae.d_sae // sae.d_in}x" if sae.d_sae % sae.d_in == 0 else f"{sae.d_sae} features"
+
+
+def progress_line(saes: Sequence[SparseAutoencoder], logs: Sequence[dict[str, Any]]) -> str:
+    """Every SAE's latest numbers for the progress bar, each named: `1x nmse 0.21 L0 40 dead 2% | 2x ...`."""
+    return " | ".join(f"{sae_label(sae)} nmse {m['nmse']:.3f} L0 {m['l0']:.0f} dead {m['dead_fraction']:.0%}" for sae, m in zip(saes, logs))
 
 
 def train_sae(sae: SparseAutoencoder, store: ActivationStore, config: TrainConfig = TrainConfig(), **kwargs: Any) -> list[dict[str, float]]:

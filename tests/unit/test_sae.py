@@ -251,3 +251,13 @@ def test_non_finite_activations_are_reported(tokens):
     store = ActivationStore(broken, HOOK, tokens[:4], batch_size=16)
     with pytest.raises(InterpWidgetsError, match=r"NaN or infinity.*sequences 0 to 3"):
         store.sample(4)
+
+
+def test_progress_bar_names_every_sae():
+    from interp_widgets.sae.train import progress_line
+
+    saes = [ReluSAE(8, 8), ReluSAE(8, 32), ReluSAE(8, 20)]
+    logs = [{"nmse": 0.5, "l0": 3.0, "dead_fraction": 0.0}, {"nmse": 0.25, "l0": 7.4, "dead_fraction": 0.125},
+            {"nmse": 0.1, "l0": 2.0, "dead_fraction": 1.0}]
+    assert progress_line(saes, logs) == ("1x nmse 0.500 L0 3 dead 0% | 4x nmse 0.250 L0 7 dead 12% | "
+                                         "20 features nmse 0.100 L0 2 dead 100%")
