@@ -106,7 +106,8 @@ def quickstart() -> list:
             "## 3. From plain data, with CircuitsVis' arguments\n\n"
             "`interp_widgets.tokens.colored_tokens(tokens, values)` takes the same arguments as "
             "`circuitsvis.tokens.colored_tokens`: switch by changing the import. Token strings are always shown as "
-            "text, so markup in a token is harmless."
+            "text, so markup in a token is harmless. `colored_tokens_multi` colours every series on one shared scale "
+            "(pass `shared_scale=False` for one scale per series); the legend says which scale is shown."
         ),
         new_code_cell(
             "from interp_widgets.tokens import colored_tokens, colored_tokens_multi\n\n"
@@ -131,7 +132,8 @@ def quickstart() -> list:
             "- `TokenHighlights.from_model(model, prompt, hook, directions)` — a neuron (int), a vector, or `(sae, feature)`.\n"
             "- Edit the prompt inside the widget; the kernel answers, errors show in the widget.\n"
             "- `colored_tokens` / `colored_tokens_multi` — CircuitsVis' arguments, a live widget.\n"
-            "- A saved notebook keeps a static snapshot of the last view, readable without a kernel."
+            "- A saved notebook keeps a static snapshot of the last view: reopened without its kernel in JupyterLab or "
+            "Notebook 7, exported with `jupyter nbconvert --to html --execute`, or on GitHub, it shows that snapshot."
         ),
     ]
 
