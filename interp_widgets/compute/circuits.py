@@ -6,6 +6,9 @@
   attention from each token of the second copy to the token *after* that token's first
   occurrence (the one to copy next). The loss on the second copy far below the first is the
   behavioural sign of induction.
+- Duplicate-token score: on the same `[BOS, A, A]`, attention from each token of the second copy
+  to its own earlier occurrence. Attention-to-BOS score: mean attention to position 0 (a head
+  "resting" on BOS does little on that token).
 - Residual norm per layer: mean L2 norm of the residual stream before block 0 and after every
   block; in GPT-2-style models it grows roughly exponentially with depth, and the fitted growth
   factor per layer summarises that.
@@ -16,13 +19,13 @@
 
 from __future__ import annotations
 
-import math
 import random
 from typing import Any, Sequence
 
 import torch
 from torch import Tensor
 
+from interp_widgets.compute import residual
 from interp_widgets.compute.hooks import model_device
 
 DOCSTRING_NAMES = [
@@ -72,6 +75,31 @@ def induction_score(patterns: Tensor) -> Tensor:
     return stripe[..., -half:].mean(dim=(-3, -1))
 
 
+def duplicate_token_score(patterns: Tensor) -> Tensor:
+    """From patterns `[.., batch, heads, query, key]` on `[BOS, A, A]`: attention to the earlier copy of the same token, `[.., heads]`."""
+    half = (patterns.shape[-1] - 1) // 2
+    stripe = patterns.diagonal(offset=-half, dim1=-2, dim2=-1)  # query q, key q - half
+    return stripe[..., -half:].mean(dim=(-3, -1))
+
+
+def bos_score(patterns: Tensor) -> Tensor:
+    """From patterns `[.., batch, heads, query, key]`: mean attention to position 0 over queries after it, `[.., heads]`."""
+    return patterns[..., 1:, 0].mean(dim=(-3, -1))
+
+
+def head_scores(model: Any, text_tokens: Tensor, n_sequences: int = 4, half: int = 40, seed: int = 0) -> dict[str, Tensor]:
+    """Every head's role scores, each `[n_layers, n_heads]`: previous-token and attention-to-BOS on
+    `text_tokens [batch, pos]`, induction and duplicate-token on repeated random tokens."""
+    text = attention_patterns(model, text_tokens)
+    repeated = attention_patterns(model, repeated_random_tokens(model, n_sequences, half, seed))
+    return {
+        "previous_token": previous_token_score(text),
+        "induction": induction_score(repeated),
+        "duplicate_token": duplicate_token_score(repeated),
+        "bos": bos_score(text),
+    }
+
+
 def induction_scores(model: Any, tokens: Tensor) -> Tensor:
     """Per head `[n_layers, n_heads]`, on `repeated_random_tokens`: attention to the token to copy."""
     return induction_score(attention_patterns(model, tokens))
@@ -87,18 +115,12 @@ def repeated_sequence_loss(model: Any, tokens: Tensor) -> tuple[float, float]:
 
 def residual_norms(model: Any, tokens: Tensor) -> Tensor:
     """Mean residual-stream norm before block 0 and after each block: `[n_layers + 1]` (BOS excluded)."""
-    names = ["blocks.0.hook_resid_pre"] + [f"blocks.{layer}.hook_resid_post" for layer in range(model.cfg.n_layers)]
-    with torch.inference_mode():
-        _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in names)
-    return torch.stack([cache[name][:, 1:].float().norm(dim=-1).mean() for name in names])
+    return residual.residual_norms(model, tokens).mean()
 
 
 def growth_factor(norms: Tensor) -> float:
     """Per-layer factor of an exponential fitted to the norms (least squares on log norm)."""
-    layers = torch.arange(len(norms), dtype=torch.float64)
-    logs = norms.double().log()
-    slope = ((layers - layers.mean()) * (logs - logs.mean())).sum() / ((layers - layers.mean()) ** 2).sum()
-    return float(math.exp(slope))
+    return residual.exponential_fit(norms).factor
 
 
 def docstring_prompts(n: int = 100, seed: int = 0, names: Sequence[str] = DOCSTRING_NAMES) -> list[tuple[str, list[str]]]:

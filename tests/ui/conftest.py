@@ -47,6 +47,7 @@ def lab_server(lab_root):
         [
             sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ip=127.0.0.1",
             f"--ServerApp.token={token}", f"--ServerApp.root_dir={lab_root}", "--LabApp.expose_app_in_browser=True",
+            "--JupyterNotebookApp.expose_app_in_browser=True",
             "--LabApp.news_url=", "--ServerApp.open_browser=False",
             # Keep the user's own JupyterLab settings (theme, workspaces) out of the tests, and back.
             f"--LabApp.user_settings_dir={lab_root / '.settings'}", f"--LabApp.workspaces_dir={lab_root / '.workspaces'}",

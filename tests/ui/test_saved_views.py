@@ -45,9 +45,10 @@ def api(lab_server, method, path):
     return json.loads(body) if body else None
 
 
-def open_notebook(page, lab_server, name):
+def open_notebook(page, lab_server, name, ui="lab"):
+    """Open a notebook in JupyterLab (`ui="lab"`) or Notebook 7 (`ui="notebook"`) and wait for its kernel."""
     base, token = lab_server
-    page.goto(f"{base}/lab/tree/{name}?token={token}&reset")
+    page.goto(f"{base}/lab/tree/{name}?token={token}&reset" if ui == "lab" else f"{base}/notebooks/{name}?token={token}")
     page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=90_000)
     page.wait_for_function(
         "() => { const w = window.jupyterapp.shell.currentWidget; return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel; }",
@@ -55,9 +56,11 @@ def open_notebook(page, lab_server, name):
     )
 
 
-def test_reopened_without_its_kernel_a_notebook_shows_the_snapshots(page, lab_server, lab_root):
-    widget_notebook(lab_root / "saved_views.ipynb")
-    open_notebook(page, lab_server, "saved_views.ipynb")
+@pytest.mark.parametrize("ui", ["lab", "notebook"], ids=["JupyterLab", "Notebook 7"])
+def test_reopened_without_its_kernel_a_notebook_shows_the_snapshots(page, lab_server, lab_root, ui):
+    name = f"saved_views_{ui}.ipynb"
+    widget_notebook(lab_root / name)
+    open_notebook(page, lab_server, name, ui)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_selector(".iw-token-highlights >> nth=1", timeout=120_000)
     assert page.locator(".iw-live-or-snapshot[data-showing=live]").count() == 2
@@ -65,16 +68,16 @@ def test_reopened_without_its_kernel_a_notebook_shows_the_snapshots(page, lab_se
 
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     deadline = time.monotonic() + 30
-    while VIEW_MIME not in (lab_root / "saved_views.ipynb").read_text() and time.monotonic() < deadline:
+    while VIEW_MIME not in (lab_root / name).read_text() and time.monotonic() < deadline:
         time.sleep(0.3)
-    saved = nbformat.read(lab_root / "saved_views.ipynb", as_version=4)
+    saved = nbformat.read(lab_root / name, as_version=4)
     assert all(VIEW_MIME in output["data"] for cell in saved.cells for output in cell.outputs if "data" in output)
 
     # Shut the kernel down (its session with it), then open the notebook again in a fresh page.
     for session in api(lab_server, "GET", "/api/sessions"):
-        if session["path"].endswith("saved_views.ipynb"):
+        if session["path"].endswith(name):
             api(lab_server, "DELETE", f"/api/sessions/{session['id']}")
-    open_notebook(page, lab_server, "saved_views.ipynb")
+    open_notebook(page, lab_server, name, ui)
     snapshots = page.locator(".iw-live-or-snapshot[data-showing=snapshot]")
     snapshots.nth(1).wait_for(timeout=60_000)
     assert snapshots.count() == 2

@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from interp_widgets.compute.circuits import (
+    bos_score,
     docstring_prompts,
+    duplicate_token_score,
+    head_scores,
     growth_factor,
     induction_score,
     induction_scores,
@@ -38,6 +41,30 @@ def test_perfect_induction_head_scores_one():
     assert induction_score(induction).item() == 1.0
     assert induction_score(one_hot_pattern(length, lambda q: q - 1)).item() == 0.0  # previous-token head
     assert induction_score(one_hot_pattern(length, lambda q: q - half if q > half else None)).item() == 0.0  # same token, not the next
+
+
+def test_duplicate_token_and_bos_scores_on_made_up_patterns():
+    half = 6
+    length = 1 + 2 * half
+    duplicate = one_hot_pattern(length, lambda q: q - half if q > half else None)
+    assert duplicate_token_score(duplicate).item() == 1.0
+    assert duplicate_token_score(one_hot_pattern(length, lambda q: q - half + 1 if q > half else None)).item() == 0.0
+    assert bos_score(one_hot_pattern(length, lambda q: 0)).item() == 1.0
+    assert bos_score(one_hot_pattern(length, lambda q: q - 1 if q > 1 else None)).item() == pytest.approx(0.0)
+    half_on_bos = 0.5 * one_hot_pattern(length, lambda q: 0) + 0.5 * one_hot_pattern(length, lambda q: q)
+    assert bos_score(half_on_bos).item() == pytest.approx(0.5)
+
+
+def test_head_scores_find_the_embedded_models_heads():
+    """The model card's heads: previous-token L0H3, induction heads in layer 1."""
+    import interp_widgets as iw
+
+    model = iw.load_model()
+    scores = head_scores(model, model.to_tokens("The cat sat on the mat, and the dog slept by the warm door."))
+    assert set(scores) == {"previous_token", "induction", "duplicate_token", "bos"}
+    assert all(score.shape == (2, 4) for score in scores.values())
+    assert divmod(int(scores["previous_token"].argmax()), 4) == (0, 3)
+    assert int(scores["induction"].argmax()) // 4 == 1 and float(scores["induction"].max()) > 0.8
 
 
 def test_repeated_tokens_layout(toy):

@@ -1,0 +1,181 @@
+"""The residual stream across depth: its norm at every layer boundary, and the logit lens.
+
+Residual norms. The residual stream is the sum of the embeddings and of everything each block
+writes. In GPT-2-style (pre-LayerNorm) models its norm grows roughly exponentially with depth:
+each block reads through a LayerNorm, so it sees the direction, not the size, and writes outputs
+that grow too (Heimersheim & Turner, "Residual stream norms grow exponentially over the forward
+pass"). We measure the L2 norm at every boundary — the input of each block (`resid_pre`), after
+its attention (`resid_mid`, optional) and the final output (`resid_post` of the last block) — per
+position, and fit `norm ≈ a · factor^layer` by least squares on the log norms, reporting the
+factor and the fit's R². The BOS position is left out by default: its norm is an outlier.
+Beside the stream, the norms of what each block writes (attention and MLP outputs).
+
+Logit lens (nostalgebraist, 2020). Read the stream after each block as if it were the last: apply
+the final LayerNorm with statistics recomputed from that layer's stream, then the unembedding.
+The prediction builds up layer by layer; the KL divergence of each layer's next-token
+distribution from the final one says how far it still has to go. Only the top-k ids and
+probabilities per (layer, position) leave this module — never the full vocabulary distribution.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from interp_widgets.errors import InterpWidgetsError
+
+
+@dataclass(frozen=True)
+class ExponentialFit:
+    """`norm ≈ scale · factor ** layer`, fitted on log norms; `r2` is the fit's R² on the logs."""
+
+    factor: float
+    scale: float
+    r2: float
+
+    def at(self, layer: float) -> float:
+        return self.scale * self.factor**layer
+
+
+def exponential_fit(values: Tensor, layers: Tensor | None = None) -> ExponentialFit:
+    """Least-squares line through `(layer, log value)`; `values [n]` must be positive, n ≥ 2."""
+    values = values.detach().double().flatten()
+    if values.numel() < 2:
+        raise InterpWidgetsError("an exponential fit needs at least two layer boundaries.")
+    if not (values > 0).all():
+        raise InterpWidgetsError("an exponential fit needs positive norms (a norm of 0 has no logarithm).")
+    x = torch.arange(values.numel(), dtype=torch.float64) if layers is None else layers.double().flatten()
+    y = values.log()
+    dx, dy = x - x.mean(), y - y.mean()
+    slope = float((dx * dy).sum() / (dx**2).sum())
+    intercept = float(y.mean() - slope * x.mean())
+    residual = y - (intercept + slope * x)
+    total = float((dy**2).sum())
+    r2 = 1.0 - float((residual**2).sum()) / total if total > 0 else 1.0
+    return ExponentialFit(factor=math.exp(slope), scale=math.exp(intercept), r2=r2)
+
+
+def boundary_hooks(n_layers: int, mid: bool = False) -> tuple[list[str], list[str], list[float]]:
+    """Hook names of the layer boundaries, their labels and their depth in layers (mid-block: +0.5)."""
+    names, labels, depths = [], [], []
+    for layer in range(n_layers):
+        names.append(f"blocks.{layer}.hook_resid_pre")
+        labels.append(f"{layer}_pre")
+        depths.append(float(layer))
+        if mid:
+            names.append(f"blocks.{layer}.hook_resid_mid")
+            labels.append(f"{layer}_mid")
+            depths.append(layer + 0.5)
+    names.append(f"blocks.{n_layers - 1}.hook_resid_post")
+    labels.append("final_post")
+    depths.append(float(n_layers))
+    return names, labels, depths
+
+
+@dataclass(frozen=True)
+class ResidualNorms:
+    """Norms of the residual stream at each boundary and of what each block writes.
+
+    stream  `[n_boundaries, batch, pos]` L2 norm of the stream
+    attn    `[n_layers, batch, pos]`     L2 norm of each block's attention output
+    mlp     `[n_layers, batch, pos]`     L2 norm of each block's MLP output (zeros for attention-only models)
+    """
+
+    labels: list[str]
+    depths: list[float]
+    stream: Tensor
+    attn: Tensor
+    mlp: Tensor
+    include_bos: bool
+
+    def positions(self) -> slice:
+        return slice(0 if self.include_bos else 1, None)
+
+    def mean(self) -> Tensor:
+        """Mean stream norm per boundary over prompts and positions (BOS left out unless included), `[n_boundaries]`."""
+        return self.stream[:, :, self.positions()].mean(dim=(1, 2))
+
+    def fit(self) -> ExponentialFit:
+        """The exponential fit of the mean norms against depth."""
+        return exponential_fit(self.mean(), torch.tensor(self.depths))
+
+
+def residual_norms(model: object, tokens: Tensor, mid: bool = False, include_bos: bool = False) -> ResidualNorms:
+    """Residual-stream norms for `tokens [batch, pos]` at every layer boundary, and the blocks' output norms."""
+    n_layers = model.cfg.n_layers  # type: ignore[attr-defined]
+    if tokens.ndim != 2:
+        raise InterpWidgetsError(f"tokens must be [batch, pos], got shape {list(tokens.shape)}.")
+    if not include_bos and tokens.shape[1] < 2:
+        raise InterpWidgetsError("the prompt has only the BOS token, which is left out: give a longer prompt or include_bos=True.")
+    names, labels, depths = boundary_hooks(n_layers, mid)
+    writes = [f"blocks.{layer}.hook_{part}_out" for layer in range(n_layers) for part in ("attn", "mlp")]
+    wanted = set(names) | set(writes)
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in wanted)  # type: ignore[attr-defined]
+    stream = torch.stack([cache[name].float().norm(dim=-1) for name in names])
+
+    def written(part: str) -> Tensor:
+        zeros = torch.zeros_like(stream[0])
+        return torch.stack([cache[f"blocks.{layer}.hook_{part}_out"].float().norm(dim=-1)
+                            if f"blocks.{layer}.hook_{part}_out" in cache else zeros for layer in range(n_layers)])
+
+    return ResidualNorms(labels, depths, stream.cpu(), written("attn").cpu(), written("mlp").cpu(), include_bos)
+
+
+@dataclass(frozen=True)
+class LogitLens:
+    """Top-k next-token predictions read off the stream at each layer boundary.
+
+    top_ids    `[n_boundaries, pos, k]` token ids, most probable first
+    top_probs  `[n_boundaries, pos, k]` their probabilities
+    kl         `[n_boundaries, pos]`    KL(final ‖ this layer) in nats; 0 at the final boundary
+    """
+
+    labels: list[str]
+    top_ids: Tensor
+    top_probs: Tensor
+    kl: Tensor
+
+
+def layer_logits(model: object, tokens: Tensor) -> tuple[list[str], Tensor]:
+    """Logits `[n_boundaries, pos, d_vocab]` of the stream at each boundary, final LayerNorm recomputed per layer.
+
+    Equal to transformer-lens' `cache.accumulated_resid(apply_ln=True)` followed by the unembedding.
+    For one prompt `tokens [1, pos]`.
+    """
+    if tokens.ndim != 2 or tokens.shape[0] != 1:
+        raise InterpWidgetsError(f"the logit lens reads one prompt: tokens must be [1, pos], got {list(tokens.shape)}.")
+    n_layers = model.cfg.n_layers  # type: ignore[attr-defined]
+    names, labels, _ = boundary_hooks(n_layers)
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in set(names))  # type: ignore[attr-defined]
+        stack = torch.cat([cache[name] for name in names])  # [n_boundaries, pos, d_model]
+        logits = model.unembed(model.ln_final(stack))  # type: ignore[attr-defined]
+    return labels, logits.float()
+
+
+def logit_lens(model: object, tokens: Tensor, k: int = 5) -> LogitLens:
+    """The logit lens of one prompt, reduced to top-k per cell and the KL from the final layer."""
+    d_vocab = model.cfg.d_vocab  # type: ignore[attr-defined]
+    if not 1 <= k <= d_vocab:
+        raise InterpWidgetsError(f"k must be between 1 and the vocabulary size {d_vocab}, got {k}.")
+    labels, logits = layer_logits(model, tokens)
+    log_probs = logits.log_softmax(dim=-1)
+    final = log_probs[-1]
+    kl = (final.exp() * (final - log_probs)).sum(dim=-1).clamp_min(0)
+    top_log_probs, top_ids = log_probs.topk(k, dim=-1)
+    return LogitLens(labels, top_ids.cpu(), top_log_probs.exp().cpu(), kl.cpu())
+
+
+def token_rank(model: object, tokens: Tensor, token_id: int) -> tuple[Tensor, Tensor]:
+    """Rank (0 = top) and probability of one token at each boundary and position: two `[n_boundaries, pos]`."""
+    d_vocab = model.cfg.d_vocab  # type: ignore[attr-defined]
+    if not 0 <= token_id < d_vocab:
+        raise InterpWidgetsError(f"token id {token_id} is outside the vocabulary (0 to {d_vocab - 1}).")
+    _, logits = layer_logits(model, tokens)
+    target = logits[..., token_id : token_id + 1]
+    rank = (logits > target).sum(dim=-1)
+    return rank.cpu(), logits.softmax(dim=-1)[..., token_id].cpu()
