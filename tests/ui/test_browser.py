@@ -131,6 +131,26 @@ def test_dark_mode_follows_the_jupyterlab_theme(page, notebook_url):
     brightness = lambda rgb: sum(map(int, re.findall(r"\d+", rgb)[:3]))
     assert brightness(dark) > brightness(light)
 
+    # The negative (blue) end stands out from the dark background as much as the positive one does.
+    widget = page.locator(".iw-token-highlights").nth(1)  # values 1, -1, 0.5, 0.25
+    shown = widget.locator(".iw-token").evaluate_all(
+        """tokens => tokens.slice(0, 2).map(token => {
+             const probe = document.createElement('div');
+             probe.style.background = getComputedStyle(token).backgroundColor;
+             document.body.appendChild(probe);
+             const canvas = document.createElement('canvas').getContext('2d');
+             canvas.fillStyle = getComputedStyle(document.querySelector('.jp-Notebook')).backgroundColor;
+             canvas.fillRect(0, 0, 1, 1);
+             canvas.fillStyle = getComputedStyle(probe).backgroundColor;
+             canvas.fillRect(0, 0, 1, 1);
+             probe.remove();
+             return Array.from(canvas.getImageData(0, 0, 1, 1).data.slice(0, 3));
+           })""")
+    background = page.evaluate("() => { const c = document.createElement('canvas').getContext('2d'); c.fillStyle = getComputedStyle(document.querySelector('.jp-Notebook')).backgroundColor; c.fillRect(0, 0, 1, 1); return Array.from(c.getImageData(0, 0, 1, 1).data.slice(0, 3)); }")
+    luminance = lambda rgb: 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+    positive, negative = (luminance(rgb) - luminance(background) for rgb in shown)
+    assert negative > 0.85 * positive > 0, (shown, background)  # navy on dark grey gave 0.73
+
 
 def hover_middle(page, locator):
     box = locator.bounding_box()
