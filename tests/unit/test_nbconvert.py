@@ -3,12 +3,16 @@
 import json
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_notebook, new_output
+import pytest
 
-from interp_widgets.nbconvert import WIDGET_STATE_MIME, SnapshotPreprocessor
-from interp_widgets.tokens import colored_tokens
-from interp_widgets.widgets._base import VIEW_MIME, WIDGET_VIEW_MIME
+pytest.importorskip("nbconvert", reason="nbconvert is a development extra (not in the sae-lens environment)")
+
+import nbformat  # noqa: E402
+from nbformat.v4 import new_code_cell, new_notebook, new_output  # noqa: E402
+
+from interp_widgets.nbconvert import WIDGET_STATE_MIME, SnapshotPreprocessor  # noqa: E402
+from interp_widgets.tokens import colored_tokens  # noqa: E402
+from interp_widgets.widgets._base import VIEW_MIME, WIDGET_VIEW_MIME  # noqa: E402
 
 ROOT = Path(__file__).parents[2]
 
