@@ -116,7 +116,22 @@ function chartBox(title: string): { box: HTMLDivElement; heading: HTMLDivElement
   return { box, heading, readout };
 }
 
-export type LineChartOptions = { title: string; xLabel: string; yLabel: string; names: string[]; log?: boolean };
+export type LineStyle = { color?: string; dash?: string; opacity?: number; width?: number };
+
+export type LineChartOptions = {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  names: string[];
+  log?: boolean;
+  /** Per-series line style (default: the palette, solid). */
+  styles?: LineStyle[];
+  /** Words for the x value at index i in the read-out (default: the x value). */
+  xName?: (index: number) => string;
+  /** Series left out of the read-out (e.g. fitted curves). */
+  quiet?: boolean[];
+  width?: number;
+};
 
 /** One line per series over shared x values; hover reads every series at the nearest x. */
 export function lineChart(xs: number[], series: number[][], options: LineChartOptions): HTMLDivElement {
@@ -125,7 +140,7 @@ export function lineChart(xs: number[], series: number[][], options: LineChartOp
   const toggle = element("button", "iw-button iw-scale-toggle");
   toggle.type = "button";
   heading.append(toggle);
-  const frame = FRAME;
+  const frame = { ...FRAME, width: options.width ?? FRAME.width };
   const holder = element("div");
   box.append(holder, readout);
 
@@ -138,8 +153,14 @@ export function lineChart(xs: number[], series: number[][], options: LineChartOp
     const y = yScale(extent(series.flat()), log, [frame.height - frame.bottom, frame.top]);
     axes(root, frame, x, y, { x: options.xLabel, y: options.yLabel });
     series.forEach((ys, index) => {
+      const style = options.styles?.[index] ?? {};
       const points = ys.map((v, i) => (Number.isFinite(v) && (!log || v > 0) ? `${x(xs[i]).toFixed(1)},${y(v).toFixed(1)}` : "")).filter(Boolean);
-      root.append(svg("polyline", { points: points.join(" "), fill: "none", stroke: PALETTE[index % PALETTE.length], "stroke-width": 1.5 }));
+      const line = svg("polyline", {
+        points: points.join(" "), fill: "none", stroke: style.color ?? PALETTE[index % PALETTE.length],
+        "stroke-width": style.width ?? 1.5, "stroke-opacity": style.opacity ?? 1, class: "iw-line",
+      });
+      if (style.dash) line.setAttribute("stroke-dasharray", style.dash);
+      root.append(line);
     });
     const rule = svg("line", { y1: frame.top, y2: frame.height - frame.bottom, stroke: "currentColor", "stroke-opacity": 0.5, visibility: "hidden" });
     const hit = svg("rect", { x: frame.left, y: frame.top, width: frame.width - frame.left - frame.right, height: frame.height - frame.top - frame.bottom, fill: "transparent", class: "iw-hit" });
@@ -151,7 +172,10 @@ export function lineChart(xs: number[], series: number[][], options: LineChartOp
       rule.setAttribute("x1", String(x(xs[i])));
       rule.setAttribute("x2", String(x(xs[i])));
       rule.setAttribute("visibility", "visible");
-      readout.textContent = `${options.xLabel} ${formatValue(xs[i])}: ` + series.map((ys, s) => `${options.names[s] ?? `series ${s}`} ${formatValue(ys[i])}`).join(" \u00b7 ");
+      const where = options.xName ? options.xName(i) : `${options.xLabel} ${formatValue(xs[i])}`;
+      readout.textContent = `${where}: ` + series
+        .map((ys, s) => (options.quiet?.[s] ? "" : `${options.names[s] ?? `series ${s}`} ${formatValue(ys[i])}`))
+        .filter(Boolean).join(" \u00b7 ");
     });
     hit.addEventListener("mouseleave", () => {
       rule.setAttribute("visibility", "hidden");

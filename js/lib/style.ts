@@ -61,6 +61,8 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-scale-toggle { font-size: 0.85em; padding: 0 6px; font-weight: normal; }
 .iw-readout { color: var(--iw-fg-muted); font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; min-height: 1.3em; max-width: 440px; }
 .iw-axis-label { fill-opacity: 0.9; }
+.iw-check { display: inline-flex; align-items: center; gap: 2px; color: var(--iw-fg-muted); }
+.iw-fits { margin: 2px 0 6px; }
 .iw-legend-item { margin-right: 10px; }
 .iw-caption { color: var(--iw-fg-muted); }
 .iw-tooltip-host { position: relative; }
