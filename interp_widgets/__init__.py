@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "TokenHighlights": "interp_widgets.widgets",
     "ResidualNorms": "interp_widgets.widgets",
+    "LogitLensGrid": "interp_widgets.widgets",
     "colored_tokens": "interp_widgets.tokens",
     "colored_tokens_multi": "interp_widgets.tokens",
     "InterpWidgetsError": "interp_widgets.errors",

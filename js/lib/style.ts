@@ -63,6 +63,19 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-axis-label { fill-opacity: 0.9; }
 .iw-check { display: inline-flex; align-items: center; gap: 2px; color: var(--iw-fg-muted); }
 .iw-fits { margin: 2px 0 6px; }
+.iw-target { display: flex; flex: 0 1 180px; }
+.iw-grid-scroll { overflow-x: auto; max-width: 100%; }
+.iw-lens-grid { border-collapse: collapse; font-family: var(--jp-code-font-family, monospace); font-size: 0.85em; }
+.iw-lens-grid th { font-weight: normal; color: var(--iw-fg-muted); padding: 1px 4px; white-space: pre; text-align: right; }
+.iw-lens-cell { padding: 1px 4px; white-space: pre; max-width: 7em; overflow: hidden; text-overflow: ellipsis; border: 1px solid transparent; cursor: pointer; }
+.iw-lens-cell:hover, .iw-lens-cell:focus-visible, .iw-lens-cell.iw-selected { border-color: var(--iw-fg); outline: none; }
+.iw-kl-cell { padding: 1px 6px; font-size: 0.85em; text-align: right; border-left: 2px solid var(--iw-border); }
+.iw-bars { margin-top: 6px; max-width: 460px; }
+.iw-bar-row { display: grid; grid-template-columns: 9em 1fr 4em; gap: 6px; align-items: center; }
+.iw-bar-label { font-family: var(--jp-code-font-family, monospace); white-space: pre; overflow: hidden; text-overflow: ellipsis; }
+.iw-bar-track { background: var(--iw-bg-raised); height: 10px; border-radius: 2px; }
+.iw-bar-fill { display: block; height: 100%; background: var(--iw-positive); border-radius: 2px; }
+.iw-bar-value { color: var(--iw-fg-muted); text-align: right; }
 .iw-legend-item { margin-right: 10px; }
 .iw-caption { color: var(--iw-fg-muted); }
 .iw-tooltip-host { position: relative; }

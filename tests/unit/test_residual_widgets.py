@@ -46,3 +46,35 @@ def test_norms_view_overlays_models_and_prompts(toy):
         ResidualNorms.from_model([toy, toy_model(n_layers=3)], PROMPT)
     with pytest.raises(InterpWidgetsError, match="names for 2 series"):
         ResidualNorms.from_model([toy, other], PROMPT, names=["one"])
+
+
+def test_logit_lens_grid_holds_top_k_and_follows_a_target():
+    import interp_widgets as iw
+    from interp_widgets.compute.residual import logit_lens
+    from interp_widgets.widgets import LogitLensGrid
+
+    model = iw.load_model()
+    prompt = "The cat sat on the mat, and the dog sat on the"
+    view = LogitLensGrid.from_model(model, prompt, k=4)
+    lens = logit_lens(model, model.to_tokens(prompt), k=4)
+    assert torch.equal(from_wire(view.top_ids).long(), lens.top_ids)
+    torch.testing.assert_close(from_wire(view.top_probs), lens.top_probs)
+    assert view.top_ids["dtype"] == "int32" and view.labels == ["0_pre", "1_pre", "final_post"]
+    assert all(str(int(i)) in view.vocab for i in lens.top_ids.flatten())
+    final_top = view.vocab[str(int(lens.top_ids[-1, -1, 0]))]
+    from interp_widgets.widgets.token_highlights import _visible
+
+    assert view.to_text().splitlines()[-1].endswith(f"{_visible(final_top)[:8]:>8} {float(lens.top_probs[-1, -1, 0]):.2f}")
+
+    reply = view.handle_request({"kind": "request", "id": "x-1", "type": "set_target", "payload": {"target": " mat"}})
+    assert reply["ok"] and view.target == " mat"
+    rank = from_wire(view.target_rank)
+    assert rank.shape == (3, len(view.tokens)) and int(rank.min()) >= 0
+    reply = view.handle_request({"kind": "request", "id": "x-2", "type": "set_target", "payload": {"target": "Baskervilles"}})
+    assert not reply["ok"] and "is not one token: the tokenizer splits it into" in reply["error"]
+    assert "try ' Baskervilles'" in reply["error"] and view.target == " mat"
+    reply = view.handle_request({"kind": "request", "id": "x-3", "type": "set_prompt", "payload": {"prompt": "Der Hund"}})
+    assert reply["ok"] and "".join(view.tokens[1:]) == "Der Hund" and from_wire(view.target_rank).shape == (3, len(view.tokens))
+    view.set_target("")
+    assert from_wire(view.target_rank).numel() == 0
+    assert "<script" not in view.to_static_html()

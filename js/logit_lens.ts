@@ -1,0 +1,193 @@
+// Logit lens grid: rows are layer boundaries, columns positions; each cell shows the top-1 next
+// token read off the stream at that depth, coloured by its probability. Click a cell (or press
+// Enter on it) for its top-k bars; type a target token to see its rank in every cell; the last row
+// is the KL divergence from the final layer. Only top-k ids and probabilities arrive, as arrays.
+import type { AnyModel } from "@anywidget/types";
+import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
+import { chooseScale, colorFor, formatValue } from "./lib/colors";
+import { element, errorBanner, tooltip } from "./lib/dom";
+import { promptBox } from "./lib/prompt";
+import { Router } from "./lib/router";
+import { ensureStyles } from "./lib/style";
+import { tokenSpan, visibleToken } from "./lib/tokens";
+
+interface State {
+  tokens: string[];
+  labels: string[];
+  top_ids: WireArray;
+  top_probs: WireArray;
+  vocab: Record<string, string>;
+  kl: WireArray;
+  target: string;
+  target_rank: WireArray;
+  target_prob: WireArray;
+  k: number;
+  prompt: string;
+  editable: boolean;
+  title: string;
+}
+type Model = AnyModel<State>;
+const routers = new WeakMap<object, Router>();
+
+function initialize({ model }: { model: Model }) {
+  const router = new Router(model as any);
+  routers.set(model, router);
+  return () => router.dispose();
+}
+
+function render({ model, el }: { model: Model; el: HTMLElement }) {
+  ensureStyles();
+  const router = routers.get(model) ?? new Router(model as any);
+  const root = element("div", "iw-root iw-logit-lens");
+  const toolbar = element("div", "iw-toolbar");
+  const title = element("span", "iw-title");
+  const banner = errorBanner();
+  const prompt = promptBox(router, banner, () => undefined);
+  const targetForm = element("form", "iw-target");
+  const targetInput = element("input", "iw-prompt-input iw-target-input");
+  targetInput.setAttribute("aria-label", "target token");
+  targetInput.placeholder = "target token, e.g. \u00b7the";
+  targetForm.append(targetInput);
+  const caption = element("div", "iw-caption");
+  const scroller = element("div", "iw-grid-scroll");
+  const grid = element("table", "iw-lens-grid");
+  scroller.append(grid);
+  const bars = element("div", "iw-bars");
+  toolbar.append(title, prompt.form, targetForm, prompt.status);
+  root.append(toolbar, banner.node, caption, scroller, bars);
+  const tip = tooltip(root);
+  root.append(tip.node);
+  el.appendChild(root);
+
+  async function sendTarget() {
+    prompt.status.textContent = "computing\u2026";
+    const outcome = await router.latest("set_target", { target: targetInput.value.replace(/\u00b7/g, " ") });
+    if (outcome.status === "stale") return;
+    prompt.status.textContent = "";
+    if (outcome.status === "error") banner.show(outcome.error);
+    else banner.clear();
+  }
+  targetForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendTarget();
+  });
+  targetInput.addEventListener("keydown", (event) => {
+    event.stopPropagation();
+    if (event.key === "Enter") {
+      event.preventDefault();
+      sendTarget();
+    }
+  });
+
+  let selected: [number, number] | null = null; // UI state: the cell whose bars are shown
+
+  function drawBars(ids: Decoded, probs: Decoded, b: number, p: number) {
+    const [, nPos, k] = ids.shape;
+    const vocab = model.get("vocab");
+    const heading = element("div", "iw-chart-title", `top ${k} after ${model.get("labels")[b]} at position ${p} ${JSON.stringify(visibleToken(model.get("tokens")[p] ?? ""))}`);
+    const list = element("div", "iw-bar-list");
+    for (let j = 0; j < k; j++) {
+      const index = (b * nPos + p) * k + j;
+      const prob = at(probs, index);
+      const row = element("div", "iw-bar-row");
+      const label = tokenSpan(vocab[String(at(ids, index))] ?? "?", "iw-bar-label");
+      const track = element("span", "iw-bar-track");
+      const fill = element("span", "iw-bar-fill");
+      fill.style.width = `${(100 * prob).toFixed(1)}%`;
+      track.append(fill);
+      row.append(label, track, element("span", "iw-bar-value", formatValue(prob)));
+      list.append(row);
+    }
+    bars.replaceChildren(heading, list);
+  }
+
+  function draw() {
+    title.textContent = model.get("title");
+    prompt.form.hidden = targetForm.hidden = !model.get("editable");
+    prompt.sync(model.get("prompt"));
+    if (document.activeElement !== targetInput) targetInput.value = visibleToken(model.get("target") || "").replace("\u2205", "");
+    const tokens = model.get("tokens");
+    const labels = model.get("labels");
+    const vocab = model.get("vocab");
+    const ids = decodeArray(model.get("top_ids"));
+    const probs = decodeArray(model.get("top_probs"));
+    const kl = decodeArray(model.get("kl"));
+    const rank = decodeArray(model.get("target_rank"));
+    const targetProb = decodeArray(model.get("target_prob"));
+    const hasTarget = rank.data.length > 0;
+    const [nB, nPos, k] = ids.shape;
+    caption.textContent = hasTarget
+      ? `Cells: the rank of ${JSON.stringify(model.get("target"))} (0 = top prediction) after each layer, coloured by its probability.`
+      : "Cells: the top next-token prediction after each layer, coloured by its probability. Click a cell for its top " + k + ".";
+    const probScale = chooseScale([0, 1], "sequential");
+    const header = element("tr");
+    header.append(element("th", "iw-lens-corner", "layer \\ position"));
+    tokens.forEach((token) => {
+      const th = element("th", "", visibleToken(token));
+      th.title = JSON.stringify(token);
+      header.append(th);
+    });
+    header.append(element("th", "iw-kl-head", "KL from final"));
+    // Each layer's KL divergence from the final prediction, averaged over positions: how far it still has to go.
+    const meanKl = Array.from({ length: nB }, (_, b) => {
+      let sum = 0;
+      for (let p = 0; p < nPos; p++) sum += at(kl, b * nPos + p);
+      return sum / Math.max(1, nPos);
+    });
+    const klScale = chooseScale(meanKl, "sequential");
+    const body: HTMLTableRowElement[] = [header];
+    for (let b = nB - 1; b >= 0; b--) {
+      const row = element("tr");
+      row.append(element("th", "", labels[b]));
+      for (let p = 0; p < nPos; p++) {
+        const index = (b * nPos + p) * k;
+        const prob = hasTarget ? at(targetProb, b * nPos + p) : at(probs, index);
+        const text = hasTarget ? String(at(rank, b * nPos + p)) : visibleToken(vocab[String(at(ids, index))] ?? "?");
+        const cell = element("td", "iw-lens-cell", text);
+        cell.tabIndex = 0;
+        cell.dataset.layer = String(b);
+        cell.dataset.position = String(p);
+        cell.style.backgroundColor = colorFor(prob, probScale);
+        if (selected && selected[0] === b && selected[1] === p) cell.classList.add("iw-selected");
+        const choose = () => {
+          selected = [b, p];
+          grid.querySelectorAll(".iw-selected").forEach((node) => node.classList.remove("iw-selected"));
+          cell.classList.add("iw-selected");
+          drawBars(ids, probs, b, p);
+        };
+        cell.addEventListener("click", choose);
+        cell.addEventListener("keydown", (event) => {
+          if (event.key === "Enter" || event.key === " ") {
+            event.preventDefault();
+            event.stopPropagation();
+            choose();
+          }
+        });
+        cell.addEventListener("mousemove", (event) =>
+          tip.show([`after ${labels[b]}, position ${p} ${JSON.stringify(tokens[p])}`,
+            `top-1 ${JSON.stringify(vocab[String(at(ids, index))] ?? "?")} p=${formatValue(at(probs, index))}`,
+            ...(hasTarget ? [`target rank ${at(rank, b * nPos + p)} p=${formatValue(at(targetProb, b * nPos + p))}`] : []),
+            `KL from final ${formatValue(at(kl, b * nPos + p))} nats`], event.clientX, event.clientY));
+        cell.addEventListener("mouseleave", () => tip.hide());
+        row.append(cell);
+      }
+      const klCell = element("td", "iw-kl-cell", formatValue(meanKl[b]));
+      klCell.title = "mean over positions, in nats";
+      klCell.style.backgroundColor = colorFor(meanKl[b], klScale);
+      row.append(klCell);
+      body.push(row);
+    }
+    grid.replaceChildren(...body);
+    if (selected && selected[0] < nB && selected[1] < nPos) drawBars(ids, probs, selected[0], selected[1]);
+    else bars.replaceChildren();
+  }
+  draw();
+  const onChange = () => draw();
+  model.on("change", onChange);
+  return () => {
+    model.off("change", onChange);
+    if (!routers.has(model)) router.dispose();
+  };
+}
+
+export default { initialize, render };
