@@ -15,6 +15,7 @@ _LAZY = {
     "TokenHighlights": "interp_widgets.widgets",
     "ResidualNorms": "interp_widgets.widgets",
     "LogitLensGrid": "interp_widgets.widgets",
+    "AttentionView": "interp_widgets.widgets",
     "colored_tokens": "interp_widgets.tokens",
     "colored_tokens_multi": "interp_widgets.tokens",
     "InterpWidgetsError": "interp_widgets.errors",
@@ -31,7 +32,7 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in ("compute", "models", "widgets"):
+    if name in ("compute", "models", "widgets", "attention", "tokens"):
         import importlib
 
         return importlib.import_module(f"interp_widgets.{name}")

@@ -76,6 +76,19 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-bar-track { background: var(--iw-bg-raised); height: 10px; border-radius: 2px; }
 .iw-bar-fill { display: block; height: 100%; background: var(--iw-positive); border-radius: 2px; }
 .iw-bar-value { color: var(--iw-fg-muted); text-align: right; }
+.iw-thumbs { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; }
+.iw-thumb { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 3px; background: none;
+  border: 1px solid var(--iw-border); border-radius: 3px; color: var(--iw-fg-muted); cursor: pointer; font: inherit; font-size: 0.85em; }
+.iw-thumb[aria-pressed="true"] { border-color: var(--iw-accent); box-shadow: 0 0 0 1px var(--iw-accent); color: var(--iw-fg); }
+.iw-thumb canvas { width: 72px; height: 72px; image-rendering: pixelated; background: var(--iw-bg); }
+.iw-attention-main { display: flex; gap: 12px; align-items: flex-start; flex-wrap: wrap; }
+.iw-pattern-large { max-width: 420px; image-rendering: pixelated; border: 1px solid var(--iw-border); cursor: crosshair; }
+.iw-attention-side { flex: 1 1 300px; min-width: 240px; }
+.iw-score-table { border-collapse: collapse; margin-top: 8px; font-size: 0.85em; font-family: var(--jp-code-font-family, monospace); }
+.iw-score-table th, .iw-score-table td { padding: 1px 6px; text-align: right; }
+.iw-sortable { cursor: pointer; text-decoration: underline dotted; }
+.iw-score-row { cursor: pointer; }
+.iw-score-row.iw-selected th { color: var(--iw-accent); font-weight: 600; }
 .iw-legend-item { margin-right: 10px; }
 .iw-caption { color: var(--iw-fg-muted); }
 .iw-tooltip-host { position: relative; }

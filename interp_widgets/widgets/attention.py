@@ -1,0 +1,198 @@
+"""Attention patterns: a layer's heads as thumbnails, one head large, hover a token for its attention.
+
+    AttentionView.from_model(model, "When Mary and John went to the store, John gave a drink to")
+    interp_widgets.attention.attention_heads(attention, tokens)     # CircuitsVis' arguments
+
+Only the layer on screen crosses to the browser, each head as its causal lower triangle in
+float16 (`compute.attention`); choosing another layer in the view asks the kernel for it. Head
+scores (previous-token, induction, duplicate-token, attention to BOS; `compute.circuits`) for
+every head are shown in a sortable table.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Sequence
+
+import torch
+import traitlets
+
+from interp_widgets.compute.attention import check_head, check_layer, layer_patterns, pack_lower_triangle
+from interp_widgets.compute.circuits import bos_score, head_scores, previous_token_score
+from interp_widgets.compute.hooks import tokenize
+from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
+from interp_widgets.widgets._wire import from_wire, to_wire
+
+SCORE_NAMES = ["previous_token", "induction", "duplicate_token", "bos"]
+SNAPSHOT_TOKENS = 48  # the static snapshot draws the first tokens' pattern
+
+
+class AttentionView(BaseWidget):
+    """One layer's attention heads (thumbnails and one large), hover/click-lock on tokens, head scores."""
+
+    _esm = bundle_path("attention.js")
+
+    tokens = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
+    """The prompt's tokens (queries and keys)."""
+    n_layers = traitlets.Int(0).tag(sync=True)
+    """Layers available."""
+    n_heads = traitlets.Int(0).tag(sync=True)
+    """Heads per layer."""
+    layer = traitlets.Int(0).tag(sync=True)
+    """The layer on screen (setting it fetches its patterns)."""
+    head = traitlets.Int(0).tag(sync=True)
+    """The head shown large."""
+    patterns = traitlets.Any(to_wire(torch.zeros(0, 0, dtype=torch.float16))).tag(sync=True)
+    """The layer's patterns, each head's lower triangle `[n_heads, T(T+1)/2]` in float16."""
+    score_names = traitlets.List(traitlets.Unicode(), SCORE_NAMES).tag(sync=True)
+    """Names of the head scores."""
+    scores = traitlets.Any(to_wire(torch.zeros(0, 0, 0))).tag(sync=True)
+    """Head scores `[n_scores, n_layers, n_heads]` (NaN where they cannot be computed)."""
+    prompt = traitlets.Unicode("").tag(sync=True)
+    """The prompt, when built from a model."""
+    editable = traitlets.Bool(False).tag(sync=True)
+    """Whether the prompt box is shown (views built from a model)."""
+    title = traitlets.Unicode("Attention patterns").tag(sync=True)
+    """Title above the view."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._model: Any = None
+        self._fixed: torch.Tensor | None = None  # [n_layers, n_heads, T, T] for views built from data
+        super().__init__(**kwargs)
+
+    # ---- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def from_model(cls, model: Any, prompt: str, layer: int = 0, head: int = 0, **kwargs: Any) -> "AttentionView":
+        """Patterns of `model` on `prompt`, fetched a layer at a time; scores of every head."""
+        check_layer(model, layer)
+        check_head(model, head)
+        widget = cls(n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads, editable=True, **kwargs)
+        widget._model = model
+        widget.set_prompt(prompt, layer=layer, head=head)
+        return widget
+
+    @classmethod
+    def from_patterns(cls, patterns: Any, tokens: Sequence[str], **kwargs: Any) -> "AttentionView":
+        """From patterns `[n_heads, query, key]` (one layer) or `[n_layers, n_heads, query, key]`."""
+        tensor = torch.as_tensor(patterns.detach().cpu() if isinstance(patterns, torch.Tensor) else patterns).float()
+        if tensor.ndim == 3:
+            tensor = tensor[None]
+        if tensor.ndim != 4 or tensor.shape[-1] != tensor.shape[-2]:
+            raise InterpWidgetsError(f"attention must have shape [n_heads, dest, src] (or with layers first), got {list(tensor.shape)}.")
+        if tensor.shape[-1] != len(tokens):
+            raise InterpWidgetsError(f"got {len(tokens)} tokens but attention over {tensor.shape[-1]} positions: give one token per position.")
+        scores = torch.full((len(SCORE_NAMES), tensor.shape[0], tensor.shape[1]), math.nan)
+        scores[0] = previous_token_score(tensor[:, None])
+        scores[3] = bos_score(tensor[:, None])
+        widget = cls(tokens=[str(t) for t in tokens], n_layers=tensor.shape[0], n_heads=tensor.shape[1],
+                     scores=to_wire(scores), **kwargs)
+        widget._fixed = tensor
+        widget._load_layer()
+        return widget
+
+    # ---- the kernel's work ------------------------------------------------------------------
+
+    def _layer_patterns(self, layer: int) -> torch.Tensor:
+        if self._fixed is not None:
+            return self._fixed[layer]
+        return layer_patterns(self._model, tokenize(self._model, self.prompt), layer)
+
+    def _load_layer(self) -> None:
+        self.patterns = to_wire(pack_lower_triangle(self._layer_patterns(self.layer)).to(torch.float16).contiguous())
+
+    @traitlets.validate("layer")
+    def _validate_layer(self, proposal: Any) -> int:
+        layer = int(proposal["value"])
+        if self.n_layers and not 0 <= layer < self.n_layers:
+            raise InterpWidgetsError(f"layer {layer} is out of range: there are {self.n_layers} layers (0 to {self.n_layers - 1}).")
+        return layer
+
+    @traitlets.validate("head")
+    def _validate_head(self, proposal: Any) -> int:
+        head = int(proposal["value"])
+        if self.n_heads and not 0 <= head < self.n_heads:
+            raise InterpWidgetsError(f"head {head} is out of range: each layer has {self.n_heads} heads (0 to {self.n_heads - 1}).")
+        return head
+
+    @traitlets.observe("layer")
+    def _on_layer(self, _change: Any) -> None:
+        if self.tokens:
+            self._load_layer()
+
+    def set_prompt(self, prompt: str, layer: int | None = None, head: int | None = None) -> None:
+        """Recompute for a new prompt: the layer on screen and every head's scores."""
+        if self._model is None:
+            raise InterpWidgetsError("this view was built from fixed patterns; build it with AttentionView.from_model(...) to edit the prompt.")
+        model = self._model
+        tokens = tokenize(model, prompt)
+        scores = head_scores(model, tokens)
+        with self.hold_sync():
+            self.prompt = prompt
+            self.tokens = [str(t) for t in model.to_str_tokens(tokens[0])]
+            self.scores = to_wire(torch.stack([scores[name] for name in SCORE_NAMES]).float())
+            if head is not None:
+                self.head = head
+            if layer is not None and layer != self.layer:
+                self.layer = layer  # fetches the layer's patterns
+            else:
+                self._load_layer()
+
+    @request_handler("set_prompt")
+    def _request_set_prompt(self, prompt: str) -> dict[str, Any]:
+        self.set_prompt(prompt)
+        return {"n_tokens": len(self.tokens)}
+
+    @request_handler("show")
+    def _request_show(self, layer: int, head: int) -> dict[str, Any]:
+        """Show `head` of `layer` large (fetching the layer when it changes); both are checked before either changes."""
+        self._validate_layer({"value": layer})
+        self._validate_head({"value": head})
+        with self.hold_sync():
+            self.layer = layer
+            self.head = head
+        return {"layer": self.layer, "head": self.head}
+
+    # ---- views of the state -----------------------------------------------------------------
+
+    def pattern(self, head: int | None = None) -> torch.Tensor:
+        """The pattern `[query, key]` of a head of the layer on screen (float16 precision, as shown)."""
+        from interp_widgets.compute.attention import unpack_lower_triangle
+
+        packed = from_wire(self.patterns)
+        return unpack_lower_triangle(packed[self.head if head is None else head].float(), len(self.tokens))
+
+    def summary(self) -> str:
+        return f"{len(self.tokens)} tokens, layer {self.layer} of {self.n_layers}, head {self.head} of {self.n_heads}"
+
+    def _score_rows(self) -> list[str]:
+        scores = from_wire(self.scores)
+        rows = []
+        for layer in range(scores.shape[1]):
+            for head in range(scores.shape[2]):
+                values = ", ".join(f"{name} {float(scores[i, layer, head]):.2f}" for i, name in enumerate(self.score_names)
+                                   if not math.isnan(float(scores[i, layer, head])))
+                rows.append(f"L{layer}H{head}: {values}")
+        return rows
+
+    def to_text(self) -> str:
+        return "\n".join([f"{self.title}: {self.summary()}", *self._score_rows()])
+
+    def to_static_html(self) -> str:
+        from interp_widgets.widgets.token_highlights import _visible
+
+        pattern = self.pattern() if self.tokens else torch.zeros(0, 0)
+        shown = min(len(self.tokens), SNAPSHOT_TOKENS)
+        head = "".join(f"<th>{html.escape(_visible(t))}</th>" for t in self.tokens[:shown])
+        body = "".join(
+            f"<tr><th>{html.escape(_visible(self.tokens[q]))}</th>"
+            + "".join(f'<td style="background:rgba(230,97,1,{0.85 * float(pattern[q, k]):.2f})"></td>' for k in range(q + 1))
+            + "</tr>" for q in range(shown)
+        )
+        more = f" (first {shown} of {len(self.tokens)} tokens)" if shown < len(self.tokens) else ""
+        rows = "".join(f"<li>{html.escape(row)}</li>" for row in self._score_rows())
+        return (f"<div class=\"iw-s\"><b>{html.escape(self.title)}: layer {self.layer}, head {self.head}{more}</b> <small>(static snapshot)</small>"
+                f"<table style=\"font-family:monospace;font-size:smaller\"><tr><th></th>{head}</tr>{body}</table>"
+                f"<ul style=\"font-family:monospace\">{rows}</ul></div>")
