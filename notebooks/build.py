@@ -257,7 +257,114 @@ def sae_training() -> list:
     ]
 
 
-NOTEBOOKS = {"00_quickstart.ipynb": quickstart, "01_sae_training.ipynb": sae_training}
+def residual_stream() -> list:
+    return [
+        new_markdown_cell(
+            "# The residual stream across depth\n\n"
+            + colab_badge("04_residual_stream.ipynb") + "\n\n"
+            "Three views of what happens between a model's input and its output, live on the embedded model:\n\n"
+            "1. **Norm growth.** The residual stream's norm grows layer by layer; in GPT-2-style models roughly "
+            "exponentially (\"grow by a factor X every layer\"). We fit that factor.\n"
+            "2. **The logit lens.** Unembed the stream after each block as if it were the last: the prediction "
+            "accumulates through the forward pass.\n"
+            "3. **Attention heads.** Find the previous-token and induction heads by their scores, then look at them.\n\n"
+            "The embedded model has only 2 layers, so the norm has three points and the lens two steps; everything "
+            "below is measured, not assumed (its `MODEL_CARD.md` has the same numbers). Where the model hub can be "
+            "reached, change one line to `iw.load_model(\"gpt2\")` (12 layers) or `iw.load_model(\"EleutherAI/pythia-70m\")`."
+        ),
+        new_code_cell(INSTALL),
+        new_code_cell(
+            "import torch\n"
+            "import interp_widgets as iw\n"
+            "from interp_widgets.compute.residual import residual_norms, logit_lens\n"
+            "from interp_widgets.compute.circuits import head_scores\n\n"
+            "torch.set_grad_enabled(False)\n"
+            "model = iw.load_model()  # or iw.load_model(\"gpt2\") where the hub can be reached\n"
+            "print(model.cfg.n_layers, \"layers, d_model\", model.cfg.d_model)"
+        ),
+        new_markdown_cell(
+            "## 1. Norm growth, and its fitted factor\n\n"
+            "The L2 norm of the stream at every layer boundary (`0_pre` is the embeddings, `final_post` the "
+            "output of the last block), averaged over positions with BOS left out (its norm is an outlier: tick "
+            "*include BOS* to see it), on two prompts overlaid. The dashed lines are the exponential fits; the "
+            "legend gives the factor per layer and the fit's R² on the log norms. The middle chart is every "
+            "position of the first prompt; the right one compares what each block *writes* (attention and MLP "
+            "outputs) with the stream it writes into: the seeds' \"how\" is that those outputs grow too. Type a "
+            "prompt and press Enter to redraw."
+        ),
+        new_code_cell(
+            "prompts = [\"The residual stream is a shared memory that every layer reads and writes.\",\n"
+            "           \"def load(self, path):\\n    return open(path).read()\"]\n"
+            "norms = iw.ResidualNorms.from_model(model, prompts, names=[\"prose\", \"code\"])\n"
+            "norms"
+        ),
+        new_code_cell(
+            "result = residual_norms(model, model.to_tokens(prompts[0]))\n"
+            "fit = result.fit()\n"
+            "print(\"mean norm per boundary:\", dict(zip(result.labels, result.mean().numpy().round(2))))\n"
+            "print(f\"growth factor x{fit.factor:.2f} per layer, R² {fit.r2:.3f} (from {len(result.labels)} points)\")"
+        ),
+        new_markdown_cell(
+            "## 2. The logit lens: the prediction accumulates\n\n"
+            "Each cell is the top next-token prediction read off the stream after a layer (rows; the top row is "
+            "the model's own output), at each position (columns), coloured by its probability. On text that "
+            "repeats, the second copy is predicted only once the induction heads of layer 1 have written into the "
+            "stream. Click a cell for its top 5; type a target token (with its leading space) to see its rank in "
+            "every cell. The right column is each layer's KL divergence from the final prediction."
+        ),
+        new_code_cell(
+            "repeated = \"The old man wrote a letter to the king about the house. The old man wrote a letter to the king about the house.\"\n"
+            "lens = iw.LogitLensGrid.from_model(model, repeated, k=5, target=\" king\")\n"
+            "lens"
+        ),
+        new_code_cell(
+            "result = logit_lens(model, model.to_tokens(repeated), k=1)\n"
+            "tokens = model.to_str_tokens(repeated)\n"
+            "second = len(tokens) // 2 + 1  # positions in the second copy\n"
+            "for label, ids, kl in zip(result.labels, result.top_ids, result.kl):\n"
+            "    right = sum(int(ids[p, 0]) == int(model.to_tokens(repeated)[0, p + 1]) for p in range(second, len(tokens) - 1))\n"
+            "    print(f\"{label:>10}: next token right at {right} of {len(tokens) - 1 - second} positions of the second copy; \"\n"
+            "          f\"mean KL from final {float(kl.mean()):.2f} nats\")"
+        ),
+        new_markdown_cell(
+            "## 3. Heads by their scores\n\n"
+            "Scores for every head: **previous-token** (attention to the token before), **induction** (on a "
+            "random block shown twice, attention to the token after the current token's earlier occurrence), "
+            "**duplicate-token** (attention to the earlier occurrence itself) and attention to **BOS**. The view "
+            "below shows them in a sortable table; hover a token to see where the large head attends from it, "
+            "click to lock, pick another head from the thumbnails or the table."
+        ),
+        new_code_cell(
+            "scores = head_scores(model, model.to_tokens(prompts[0]))\n"
+            "for name, score in scores.items():\n"
+            "    layer, head = divmod(int(score.argmax()), model.cfg.n_heads)\n"
+            "    print(f\"{name:>15}: strongest head {layer}.{head} ({float(score.max()):.2f})\")"
+        ),
+        new_code_cell(
+            "layer, head = divmod(int(scores[\"induction\"].argmax()), model.cfg.n_heads)\n"
+            "iw.AttentionView.from_model(model, repeated, layer=layer, head=head)"
+        ),
+        new_markdown_cell(
+            "From CircuitsVis, switch by changing the import: "
+            "`from interp_widgets.attention import attention_heads` takes `attention_heads(attention, tokens)`."
+        ),
+        new_code_cell(
+            "from interp_widgets.attention import attention_heads\n\n"
+            "_, cache = model.run_with_cache(prompts[0])\n"
+            "attention_heads(cache[\"blocks.0.attn.hook_pattern\"][0], model.to_str_tokens(prompts[0]))"
+        ),
+        new_markdown_cell(
+            "## Recap\n\n"
+            "- `iw.ResidualNorms.from_model(model, prompts)`: norm per layer boundary, fitted growth factor and R², "
+            "per position, block outputs; overlay prompts or models.\n"
+            "- `iw.LogitLensGrid.from_model(model, prompt)`: top-1 per layer and position, top-k bars, a target's rank, KL.\n"
+            "- `iw.AttentionView.from_model(model, prompt)`: head thumbnails, one head large, hover and lock, head scores.\n"
+            "- The maths is plain torch in `interp_widgets.compute.residual`, `.attention` and `.circuits`."
+        ),
+    ]
+
+
+NOTEBOOKS = {"00_quickstart.ipynb": quickstart, "01_sae_training.ipynb": sae_training, "04_residual_stream.ipynb": residual_stream}
 
 
 def main() -> None:
