@@ -2,13 +2,11 @@
 // Hover a token (or a row of the large pattern) to see that query's attention over earlier tokens
 // as highlights; click to lock it. Each head arrives as its causal lower triangle in float16;
 // another layer is fetched from the kernel on demand. Head scores for every head, sortable.
-import type { AnyModel } from "@anywidget/types";
 import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
-import { element, errorBanner, tooltip } from "./lib/dom";
+import { element, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
-import { Router } from "./lib/router";
-import { ensureStyles } from "./lib/style";
+import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
 
 interface State {
@@ -24,9 +22,6 @@ interface State {
   editable: boolean;
   title: string;
 }
-type Model = AnyModel<State>;
-const routers = new WeakMap<object, Router>();
-
 /** Weight of query q on key k in head h of a packed layer `[n_heads, T(T+1)/2]` (0 above the diagonal). */
 export function weight(packed: Decoded, head: number, q: number, k: number): number {
   if (k > q) return 0;
@@ -52,19 +47,8 @@ function drawPattern(canvas: HTMLCanvasElement, packed: Decoded, head: number, s
   context.globalAlpha = 1;
 }
 
-function initialize({ model }: { model: Model }) {
-  const router = new Router(model as any);
-  routers.set(model, router);
-  return () => router.dispose();
-}
-
-function render({ model, el }: { model: Model; el: HTMLElement }) {
-  ensureStyles();
-  const router = routers.get(model) ?? new Router(model as any);
-  const root = element("div", "iw-root iw-attention");
-  const toolbar = element("div", "iw-toolbar");
-  const title = element("span", "iw-title");
-  const banner = errorBanner();
+export default routedWidget<State>(({ model, el, router }) => {
+  const { root, toolbar, title, banner } = frame("iw-attention");
   const prompt = promptBox(router, banner, () => undefined);
   const layers = element("div", "iw-series");
   layers.setAttribute("role", "group");
@@ -77,8 +61,8 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   side.append(caption, tokensBox);
   main.append(big, side);
   const table = element("table", "iw-score-table");
-  toolbar.append(title, prompt.form, prompt.status);
-  root.append(toolbar, banner.node, layers, thumbs, main, table);
+  toolbar.append(prompt.form, prompt.status);
+  root.append(layers, thumbs, main, table);
   const tip = tooltip(root);
   root.append(tip.node);
   el.appendChild(root);
@@ -93,12 +77,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
       model.save_changes();
       return;
     }
-    prompt.status.textContent = "fetching layer\u2026";
-    const outcome = await router.latest("show", { layer, head });
-    if (outcome.status === "stale") return;
-    prompt.status.textContent = "";
-    if (outcome.status === "error") banner.show(outcome.error);
-    else banner.clear();
+    await ask(router, "show", { layer, head }, prompt.status, banner, "fetching layer\u2026");
   }
 
   function highlight(query: number | null) {
@@ -242,13 +221,5 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
     highlight(locked);
     drawTable();
   }
-  draw();
-  const onChange = () => draw();
-  model.on("change", onChange);
-  return () => {
-    model.off("change", onChange);
-    if (!routers.has(model)) router.dispose();
-  };
-}
-
-export default { initialize, render };
+  return redrawOnChange(model, draw);
+});

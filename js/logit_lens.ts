@@ -2,13 +2,11 @@
 // token read off the stream at that depth, coloured by its probability. Click a cell (or press
 // Enter on it) for its top-k bars; type a target token to see its rank in every cell; the last row
 // is the KL divergence from the final layer. Only top-k ids and probabilities arrive, as arrays.
-import type { AnyModel } from "@anywidget/types";
 import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
-import { element, errorBanner, tooltip } from "./lib/dom";
+import { element, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
-import { Router } from "./lib/router";
-import { ensureStyles } from "./lib/style";
+import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
 import { tokenSpan, visibleToken } from "./lib/tokens";
 
 interface State {
@@ -26,22 +24,8 @@ interface State {
   editable: boolean;
   title: string;
 }
-type Model = AnyModel<State>;
-const routers = new WeakMap<object, Router>();
-
-function initialize({ model }: { model: Model }) {
-  const router = new Router(model as any);
-  routers.set(model, router);
-  return () => router.dispose();
-}
-
-function render({ model, el }: { model: Model; el: HTMLElement }) {
-  ensureStyles();
-  const router = routers.get(model) ?? new Router(model as any);
-  const root = element("div", "iw-root iw-logit-lens");
-  const toolbar = element("div", "iw-toolbar");
-  const title = element("span", "iw-title");
-  const banner = errorBanner();
+export default routedWidget<State>(({ model, el, router }) => {
+  const { root, toolbar, title, banner } = frame("iw-logit-lens");
   const prompt = promptBox(router, banner, () => undefined);
   const targetForm = element("form", "iw-target");
   const targetInput = element("input", "iw-prompt-input iw-target-input");
@@ -53,20 +37,13 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
   const grid = element("table", "iw-lens-grid");
   scroller.append(grid);
   const bars = element("div", "iw-bars");
-  toolbar.append(title, prompt.form, targetForm, prompt.status);
-  root.append(toolbar, banner.node, caption, scroller, bars);
+  toolbar.append(prompt.form, targetForm, prompt.status);
+  root.append(caption, scroller, bars);
   const tip = tooltip(root);
   root.append(tip.node);
   el.appendChild(root);
 
-  async function sendTarget() {
-    prompt.status.textContent = "computing\u2026";
-    const outcome = await router.latest("set_target", { target: targetInput.value.replace(/\u00b7/g, " ") });
-    if (outcome.status === "stale") return;
-    prompt.status.textContent = "";
-    if (outcome.status === "error") banner.show(outcome.error);
-    else banner.clear();
-  }
+  const sendTarget = () => ask(router, "set_target", { target: targetInput.value.replace(/\u00b7/g, " ") }, prompt.status, banner);
   targetForm.addEventListener("submit", (event) => {
     event.preventDefault();
     sendTarget();
@@ -181,13 +158,5 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
     if (selected && selected[0] < nB && selected[1] < nPos) drawBars(ids, probs, selected[0], selected[1]);
     else bars.replaceChildren();
   }
-  draw();
-  const onChange = () => draw();
-  model.on("change", onChange);
-  return () => {
-    model.off("change", onChange);
-    if (!routers.has(model)) router.dispose();
-  };
-}
-
-export default { initialize, render };
+  return redrawOnChange(model, draw);
+});

@@ -2,14 +2,12 @@
 // (dashed), the first prompt's norm per position (one line per boundary), and the norms of what
 // each block writes beside the stream's. A new prompt, BOS in or out and the mid-block boundary
 // are requests to the kernel, which recomputes; the log/linear toggle and hover stay in the view.
-import type { AnyModel } from "@anywidget/types";
 import { at, decodeArray, type WireArray } from "./lib/codec";
 import { lineChart, PALETTE, type LineStyle } from "./lib/chart";
 import { formatValue } from "./lib/colors";
-import { element, errorBanner } from "./lib/dom";
+import { element } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
-import { Router } from "./lib/router";
-import { ensureStyles } from "./lib/style";
+import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
 import { visibleToken } from "./lib/tokens";
 
 interface State {
@@ -29,9 +27,6 @@ interface State {
   editable: boolean;
   title: string;
 }
-type Model = AnyModel<State>;
-const routers = new WeakMap<object, Router>();
-
 function rows(wire: WireArray): number[][] {
   const decoded = decodeArray(wire);
   const [n, m] = decoded.shape;
@@ -46,36 +41,18 @@ function checkbox(label: string): { node: HTMLLabelElement; input: HTMLInputElem
   return { node, input };
 }
 
-function initialize({ model }: { model: Model }) {
-  const router = new Router(model as any);
-  routers.set(model, router);
-  return () => router.dispose();
-}
-
-function render({ model, el }: { model: Model; el: HTMLElement }) {
-  ensureStyles();
-  const router = routers.get(model) ?? new Router(model as any);
-  const root = element("div", "iw-root iw-residual-norms");
-  const toolbar = element("div", "iw-toolbar");
-  const title = element("span", "iw-title");
-  const banner = errorBanner();
+export default routedWidget<State>(({ model, el, router }) => {
+  const { root, toolbar, title, banner } = frame("iw-residual-norms");
   const prompt = promptBox(router, banner, () => undefined);
   const bos = checkbox("include BOS");
   const mid = checkbox("mid-block");
   const fitsBox = element("div", "iw-fits");
   const charts = element("div", "iw-charts");
-  toolbar.append(title, prompt.form, bos.node, mid.node, prompt.status);
-  root.append(toolbar, banner.node, fitsBox, charts);
+  toolbar.append(prompt.form, bos.node, mid.node, prompt.status);
+  root.append(fitsBox, charts);
   el.appendChild(root);
 
-  async function setOptions() {
-    prompt.status.textContent = "computing\u2026";
-    const outcome = await router.latest("set_options", { include_bos: bos.input.checked, mid: mid.input.checked });
-    if (outcome.status === "stale") return;
-    prompt.status.textContent = "";
-    if (outcome.status === "error") banner.show(outcome.error);
-    else banner.clear();
-  }
+  const setOptions = () => ask(router, "set_options", { include_bos: bos.input.checked, mid: mid.input.checked }, prompt.status, banner);
   bos.input.addEventListener("change", setOptions);
   mid.input.addEventListener("change", setOptions);
 
@@ -143,13 +120,5 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
       }),
     );
   }
-  draw();
-  const onChange = () => draw();
-  model.on("change", onChange);
-  return () => {
-    model.off("change", onChange);
-    if (!routers.has(model)) router.dispose();
-  };
-}
-
-export default { initialize, render };
+  return redrawOnChange(model, draw);
+});

@@ -1,13 +1,11 @@
 // Token highlights: a prompt's tokens coloured by one of several per-token series.
 // Durable state (tokens, values, series) lives in traits; a new prompt is a request to the
 // kernel, which re-tokenizes, recomputes and updates the traits, or answers with an error.
-import type { AnyModel } from "@anywidget/types";
 import { decodeArray, at, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue, legendGradient, scaleCaption } from "./lib/colors";
-import { element, errorBanner, tooltip } from "./lib/dom";
+import { element, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
-import { Router } from "./lib/router";
-import { ensureStyles } from "./lib/style";
+import { frame, redrawOnChange, routedWidget } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
 
 interface State {
@@ -25,28 +23,14 @@ interface State {
   prompt: string;
 }
 
-type Model = AnyModel<State>;
-const routers = new WeakMap<object, Router>();
-
-function initialize({ model }: { model: Model }) {
-  const router = new Router(model as any);
-  routers.set(model, router);
-  return () => router.dispose();
-}
-
-function render({ model, el }: { model: Model; el: HTMLElement }) {
-  ensureStyles();
-  const router = routers.get(model) ?? new Router(model as any);
-  const root = element("div", "iw-root iw-token-highlights");
-  const toolbar = element("div", "iw-toolbar");
-  const title = element("span", "iw-title");
+export default routedWidget<State>(({ model, el, router }) => {
+  const { root, toolbar, title, banner } = frame("iw-token-highlights");
   const seriesBar = element("span", "iw-series");
   seriesBar.setAttribute("role", "group");
   const status = element("span", "iw-status");
-  const banner = errorBanner();
   const tokensBox = element("div", "iw-tokens");
   const legend = element("div", "iw-legend");
-  toolbar.append(title, seriesBar);
+  toolbar.append(seriesBar);
 
   // Editable prompt; after a failed one, the tokens shown are the previous prompt's: say so.
   const staleNote = element("div", "iw-stale-note", "These tokens are from the previous prompt: the new one failed (see the message above).");
@@ -56,7 +40,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
     staleNote.hidden = ok;
   });
   toolbar.append(prompt.form, prompt.status);
-  root.append(toolbar, banner.node, staleNote, tokensBox, legend);
+  root.append(staleNote, tokensBox, legend);
   const tip = tooltip(root);
   root.append(tip.node);
   el.appendChild(root);
@@ -140,20 +124,15 @@ function render({ model, el }: { model: Model; el: HTMLElement }) {
     drawTokens();
   }
 
-  drawAll();
-  const onChange = () => drawAll();
   // New tokens (from a prompt set in code, say) are no longer the previous prompt's.
   const onTokens = () => {
     tokensBox.classList.remove("iw-stale");
     staleNote.hidden = true;
   };
-  model.on("change", onChange);
   model.on("change:tokens", onTokens);
+  const stopRedrawing = redrawOnChange(model, drawAll);
   return () => {
-    model.off("change", onChange);
+    stopRedrawing();
     model.off("change:tokens", onTokens);
-    if (!routers.has(model)) router.dispose();
   };
-}
-
-export default { initialize, render };
+});

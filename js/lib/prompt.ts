@@ -4,6 +4,7 @@
 // previous prompt's tokens: `onOutcome(false)` lets it mark them as such.
 import { element } from "./dom";
 import type { Router } from "./router";
+import { ask, type Banner } from "./widget";
 
 export interface PromptBox {
   form: HTMLFormElement;
@@ -15,7 +16,7 @@ export interface PromptBox {
 
 export function promptBox(
   router: Router,
-  banner: { show(message: string): void; clear(): void },
+  banner: Banner,
   onOutcome: (ok: boolean) => void,
   requestType = "set_prompt",
 ): PromptBox {
@@ -30,13 +31,8 @@ export function promptBox(
   form.append(input, submit);
 
   async function send() {
-    status.textContent = "computing\u2026";
-    const outcome = await router.latest(requestType, { prompt: input.value });
-    if (outcome.status === "stale") return;
-    status.textContent = "";
-    if (outcome.status === "error") banner.show(outcome.error);
-    else banner.clear();
-    onOutcome(outcome.status === "ok");
+    const ok = await ask(router, requestType, { prompt: input.value }, status, banner);
+    if (ok !== null) onOutcome(ok);
   }
   form.addEventListener("submit", (event) => {
     event.preventDefault();

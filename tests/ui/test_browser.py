@@ -7,13 +7,12 @@ notebook's kernel builds, so the browser must show exactly what the kernel compu
 import re
 import time
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from interp_widgets.compute import NeuronReadout, token_values
 from interp_widgets.widgets._colors import format_value
 from interp_widgets.widgets.token_highlights import _visible
+from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,31 +28,20 @@ EVIL = [
 
 
 @pytest.fixture(scope="module")
-def notebook_url(lab_server, lab_root):
-    cells = [
-        new_code_cell(
-            "import interp_widgets as iw\n"
-            "model = iw.models.toy_model(seed=0)\n"
-            f"view = iw.TokenHighlights.from_model(model, {FIRST_PROMPT!r}, hook={HOOK!r}, directions=[3, 7], names=['n3', 'n7'])\n"
-            "view"
-        ),
-        new_code_cell(f"iw.colored_tokens({EVIL!r}, [1.0, -1.0, 0.5, 0.25])"),
-    ]
-    notebook = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    nbformat.write(notebook, lab_root / "ui_test.ipynb")
-    base, token = lab_server
-    return f"{base}/lab/tree/ui_test.ipynb?token={token}&reset"
+def ui_notebook(lab_server, lab_root):
+    write_notebook(lab_root / "ui_test.ipynb", [
+        "import interp_widgets as iw\n"
+        "model = iw.models.toy_model(seed=0)\n"
+        f"view = iw.TokenHighlights.from_model(model, {FIRST_PROMPT!r}, hook={HOOK!r}, directions=[3, 7], names=['n3', 'n7'])\n"
+        "view",
+        f"iw.colored_tokens({EVIL!r}, [1.0, -1.0, 0.5, 0.25])",
+    ])
+    return lab_server
 
 
-def run_all(page, notebook_url):
-    page.goto(notebook_url)
-    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=90_000)
-    page.wait_for_function(
-        "() => { const w = window.jupyterapp.shell.currentWidget; return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel; }",
-        timeout=90_000,
-    )
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_selector(".iw-token-highlights >> nth=1", timeout=120_000)
+def run_all(page, lab_server):
+    open_notebook(page, lab_server, "ui_test.ipynb")
+    run_all_cells(page, ".iw-token-highlights >> nth=1")
 
 
 def shown_tokens(widget):
@@ -74,8 +62,8 @@ def wait_for_tokens(widget, expected, timeout=60.0):
     assert shown_tokens(widget) == expected
 
 
-def test_widget_renders_answers_a_new_prompt_and_reports_errors(page, notebook_url, toy):
-    run_all(page, notebook_url)
+def test_widget_renders_answers_a_new_prompt_and_reports_errors(page, ui_notebook, toy):
+    run_all(page, ui_notebook)
     widget = page.locator(".iw-token-highlights").first
     readouts = [NeuronReadout(3), NeuronReadout(7)]
 
@@ -108,8 +96,8 @@ def test_widget_renders_answers_a_new_prompt_and_reports_errors(page, notebook_u
     assert shown_tokens(widget) == [_visible(t) for t in tokens]
 
 
-def test_token_strings_are_text_never_html(page, notebook_url):
-    run_all(page, notebook_url)
+def test_token_strings_are_text_never_html(page, ui_notebook):
+    run_all(page, ui_notebook)
     widget = page.locator(".iw-token-highlights").nth(1)
     wait_for_tokens(widget, [_visible(t) for t in EVIL])
     assert not widget.locator(".iw-prompt").is_visible()  # built from plain data: nothing to edit
@@ -119,8 +107,8 @@ def test_token_strings_are_text_never_html(page, notebook_url):
     assert EVIL[0] in page.locator(".iw-tooltip:visible").inner_text().replace("\\\"", "\"")
 
 
-def test_dark_mode_follows_the_jupyterlab_theme(page, notebook_url):
-    run_all(page, notebook_url)
+def test_dark_mode_follows_the_jupyterlab_theme(page, ui_notebook):
+    run_all(page, ui_notebook)
     colour = "() => getComputedStyle(document.querySelector('.iw-root')).color"
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
@@ -159,8 +147,8 @@ def hover_middle(page, locator):
     return x, y
 
 
-def test_tooltip_sits_next_to_the_pointer_inside_the_visible_area(page, notebook_url):
-    run_all(page, notebook_url)
+def test_tooltip_sits_next_to_the_pointer_inside_the_visible_area(page, ui_notebook):
+    run_all(page, ui_notebook)
     token = page.locator(".iw-token-highlights").first.locator(".iw-token").nth(1)
     x, y = hover_middle(page, token)
     tip = page.locator(".iw-tooltip:visible")
@@ -182,8 +170,8 @@ def test_tooltip_sits_next_to_the_pointer_inside_the_visible_area(page, notebook
     assert 0 <= y - (placed["y"] + placed["height"]) <= 30 and 0 <= placed["x"] - x <= 30, (placed, x, y)
 
 
-def test_after_a_kernel_restart_the_widget_says_its_kernel_is_gone(page, notebook_url, toy):
-    run_all(page, notebook_url)
+def test_after_a_kernel_restart_the_widget_says_its_kernel_is_gone(page, ui_notebook, toy):
+    run_all(page, ui_notebook)
     widget = page.locator(".iw-token-highlights").first
     tokens, _ = token_values(toy, FIRST_PROMPT, HOOK, [NeuronReadout(3)])
     wait_for_tokens(widget, [_visible(t) for t in tokens])

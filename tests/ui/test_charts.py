@@ -1,9 +1,9 @@
 """Charts in JupyterLab: labelled axes, readable ticks, a log scale where values span decades,
 a hover read-out, and a marker label clear of the bars."""
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+
+from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,24 +23,18 @@ CELLS = [
 
 
 @pytest.fixture(scope="module")
-def charts_url(lab_server, lab_root):
-    notebook = new_notebook(cells=[new_code_cell(c) for c in CELLS],
-                            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    nbformat.write(notebook, lab_root / "charts.ipynb")
-    base, token = lab_server
-    return f"{base}/lab/tree/charts.ipynb?token={token}&reset"
+def charts_notebook(lab_server, lab_root):
+    write_notebook(lab_root / "charts.ipynb", CELLS)
+    return lab_server
 
 
 def overlaps(a, b):
     return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
 
 
-def test_charts_read_well(page, charts_url):
-    page.goto(charts_url)
-    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=90_000)
-    page.wait_for_function("() => { const w = window.jupyterapp.shell.currentWidget; return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel; }", timeout=90_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_selector(".iw-histogram svg", timeout=120_000)
+def test_charts_read_well(page, charts_notebook):
+    open_notebook(page, charts_notebook, "charts.ipynb")
+    run_all_cells(page, ".iw-histogram svg")
 
     l0 = page.locator(".iw-training-view .iw-chart").nth(1)
     assert "L0" in l0.locator(".iw-chart-title").inner_text()

@@ -4,12 +4,11 @@ and the norm chart redrawn for a new prompt — each checked against the kernel'
 import json
 import time
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from interp_widgets.compute.residual import logit_lens, residual_norms
 from interp_widgets.widgets.token_highlights import _visible
+from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -18,30 +17,23 @@ NEW_PROMPT = "A dog ran"
 
 
 @pytest.fixture(scope="module")
-def views_url(lab_server, lab_root):
-    cells = [
+def views_notebook(lab_server, lab_root):
+    write_notebook(lab_root / "residual_views.ipynb", [
         "import interp_widgets as iw\nmodel = iw.models.toy_model(seed=0)",
         f"iw.AttentionView.from_model(model, {PROMPT!r})",
         f"iw.LogitLensGrid.from_model(model, {PROMPT!r}, k=3)",
         f"iw.ResidualNorms.from_model(model, {PROMPT!r})",
-    ]
-    notebook = new_notebook(cells=[new_code_cell(c) for c in cells],
-                            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-    nbformat.write(notebook, lab_root / "residual_views.ipynb")
-    base, token = lab_server
-    return f"{base}/lab/tree/residual_views.ipynb?token={token}&reset"
+    ])
+    return lab_server
 
 
-def run_all(page, url):
-    page.goto(url)
-    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=90_000)
-    page.wait_for_function("() => { const w = window.jupyterapp.shell.currentWidget; return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel; }", timeout=90_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_selector(".iw-residual-norms .iw-chart", timeout=120_000)
+def run_all(page, lab_server):
+    open_notebook(page, lab_server, "residual_views.ipynb")
+    run_all_cells(page, ".iw-residual-norms .iw-chart")
 
 
-def test_attention_hover_and_lock(page, views_url):
-    run_all(page, views_url)
+def test_attention_hover_and_lock(page, views_notebook):
+    run_all(page, views_notebook)
     view = page.locator(".iw-attention")
     tokens = view.locator(".iw-tokens .iw-token")
     tokens.nth(4).hover()
@@ -60,8 +52,8 @@ def test_attention_hover_and_lock(page, views_url):
     page.wait_for_function("(root) => root.querySelector('.iw-thumb').getAttribute('aria-label') === 'head 1.0'", arg=view.element_handle(), timeout=30_000)
 
 
-def test_logit_lens_cell_shows_its_bars(page, views_url, toy):
-    run_all(page, views_url)
+def test_logit_lens_cell_shows_its_bars(page, views_notebook, toy):
+    run_all(page, views_notebook)
     lens = logit_lens(toy, toy.to_tokens(PROMPT), k=3)
     view = page.locator(".iw-logit-lens")
     view.locator('.iw-lens-cell[data-layer="1"][data-position="4"]').click()
@@ -73,8 +65,8 @@ def test_logit_lens_cell_shows_its_bars(page, views_url, toy):
     assert "top 3 after 1_pre at position 4" in view.locator(".iw-bars").inner_text()
 
 
-def test_norm_chart_redraws_for_a_new_prompt(page, views_url, toy):
-    run_all(page, views_url)
+def test_norm_chart_redraws_for_a_new_prompt(page, views_notebook, toy):
+    run_all(page, views_notebook)
     view = page.locator(".iw-residual-norms")
     view.locator(".iw-prompt-input").fill(NEW_PROMPT)
     view.locator(".iw-prompt-input").press("Enter")

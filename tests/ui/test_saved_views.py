@@ -15,26 +15,24 @@ import urllib.request
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from interp_widgets.widgets._base import VIEW_MIME
 from interp_widgets.widgets.token_highlights import _visible
+from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TOKENS = ["Saved", " view", " <!--", " x", " <script>window.__pwned=1</script>", " end"]
 VALUES = [1.0, -1.0, 0.5, 0.25, 2.0, -0.5]
-KERNELSPEC = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
 
 
 def widget_notebook(path):
-    cells = [
-        new_code_cell("import interp_widgets as iw\n"
-                      "model = iw.models.toy_model(seed=0)\n"
-                      "iw.TokenHighlights.from_model(model, 'The cat sat', hook='blocks.0.hook_resid_post', directions=[3])"),
-        new_code_cell(f"iw.colored_tokens({TOKENS!r}, {VALUES!r})"),
-    ]
-    nbformat.write(new_notebook(cells=cells, metadata=KERNELSPEC), path)
+    write_notebook(path, [
+        "import interp_widgets as iw\n"
+        "model = iw.models.toy_model(seed=0)\n"
+        "iw.TokenHighlights.from_model(model, 'The cat sat', hook='blocks.0.hook_resid_post', directions=[3])",
+        f"iw.colored_tokens({TOKENS!r}, {VALUES!r})",
+    ])
 
 
 def api(lab_server, method, path):
@@ -45,24 +43,12 @@ def api(lab_server, method, path):
     return json.loads(body) if body else None
 
 
-def open_notebook(page, lab_server, name, ui="lab"):
-    """Open a notebook in JupyterLab (`ui="lab"`) or Notebook 7 (`ui="notebook"`) and wait for its kernel."""
-    base, token = lab_server
-    page.goto(f"{base}/lab/tree/{name}?token={token}&reset" if ui == "lab" else f"{base}/notebooks/{name}?token={token}")
-    page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=90_000)
-    page.wait_for_function(
-        "() => { const w = window.jupyterapp.shell.currentWidget; return w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel; }",
-        timeout=90_000,
-    )
-
-
 @pytest.mark.parametrize("ui", ["lab", "notebook"], ids=["JupyterLab", "Notebook 7"])
 def test_reopened_without_its_kernel_a_notebook_shows_the_snapshots(page, lab_server, lab_root, ui):
     name = f"saved_views_{ui}.ipynb"
     widget_notebook(lab_root / name)
     open_notebook(page, lab_server, name, ui)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    page.wait_for_selector(".iw-token-highlights >> nth=1", timeout=120_000)
+    run_all_cells(page, ".iw-token-highlights >> nth=1")
     assert page.locator(".iw-live-or-snapshot[data-showing=live]").count() == 2
     assert not page.locator(".iw-s").first.is_visible()  # the live view, not the snapshot, while the kernel runs
 

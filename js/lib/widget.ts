@@ -1,0 +1,65 @@
+// The anywidget module shape every model-backed view shares: one request router per widget model
+// (made in `initialize`, so every view of the model shares it), the stylesheet, and teardown.
+import type { AnyModel } from "@anywidget/types";
+import { element, errorBanner } from "./dom";
+import { Router } from "./router";
+import { ensureStyles } from "./style";
+
+export type Banner = ReturnType<typeof errorBanner>;
+export type Status = { textContent: string | null };
+
+/** Build `{initialize, render}`; `build` draws the view and returns its own teardown. */
+export function routedWidget<S extends object>(
+  build: (context: { model: AnyModel<S>; el: HTMLElement; router: Router }) => () => void,
+) {
+  const routers = new WeakMap<object, Router>();
+  return {
+    initialize({ model }: { model: AnyModel<S> }) {
+      const router = new Router(model as any);
+      routers.set(model, router);
+      return () => router.dispose();
+    },
+    render({ model, el }: { model: AnyModel<S>; el: HTMLElement }) {
+      ensureStyles();
+      const router = routers.get(model) ?? new Router(model as any);
+      const teardown = build({ model, el, router });
+      return () => {
+        teardown();
+        if (!routers.has(model)) router.dispose();
+      };
+    },
+  };
+}
+
+/** Redraw on every change of the model; returns the teardown. */
+export function redrawOnChange(model: AnyModel<any>, draw: () => void): () => void {
+  draw();
+  const onChange = () => draw();
+  model.on("change", onChange);
+  return () => model.off("change", onChange);
+}
+
+/** A view's frame: root element (with `className`), toolbar with a title, and an error banner. */
+export function frame(className: string): { root: HTMLDivElement; toolbar: HTMLDivElement; title: HTMLSpanElement; banner: Banner } {
+  const root = element("div", `iw-root ${className}`);
+  const toolbar = element("div", "iw-toolbar");
+  const title = element("span", "iw-title");
+  const banner = errorBanner();
+  toolbar.append(title);
+  root.append(toolbar, banner.node);
+  return { root, toolbar, title, banner };
+}
+
+/**
+ * Send a superseding request, showing "computing…" in `status` meanwhile and the kernel's error in
+ * `banner`; resolves to whether it succeeded (null when a newer request of the type replaced it).
+ */
+export async function ask(router: Router, type: string, payload: unknown, status: Status, banner: Banner, busy = "computing\u2026"): Promise<boolean | null> {
+  status.textContent = busy;
+  const outcome = await router.latest(type, payload);
+  if (outcome.status === "stale") return null;
+  status.textContent = "";
+  if (outcome.status === "error") banner.show(outcome.error);
+  else banner.clear();
+  return outcome.status === "ok";
+}
