@@ -18,7 +18,7 @@ import traitlets
 
 from interp_widgets.compute.hooks import tokenize
 from interp_widgets.compute.residual import ResidualNorms as NormsResult
-from interp_widgets.compute.residual import residual_norms
+from interp_widgets.compute.residual import exponential_fit, residual_norms
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
 from interp_widgets.widgets._colors import format_value
@@ -35,15 +35,15 @@ class ResidualNorms(BaseWidget):
     depths = traitlets.Any(to_wire(torch.zeros(0))).tag(sync=True)
     """Depth of each boundary in layers `[n_boundaries]` (mid-block boundaries at +0.5)."""
     series_names = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
-    """A name per overlaid series (a model, a prompt, or both)."""
+    """A name per overlaid series: each model and prompt, then (with several prompts) each model's mean over them."""
     mean_norms = traitlets.Any(to_wire(torch.zeros(0, 0))).tag(sync=True)
     """Mean norm per series and boundary `[n_series, n_boundaries]` (BOS left out unless included)."""
     fits = traitlets.List(traitlets.Dict(), []).tag(sync=True)
     """Per series: the exponential fit `{factor, scale, r2}` of its mean norms against depth."""
     attn_norms = traitlets.Any(to_wire(torch.zeros(0, 0))).tag(sync=True)
-    """Mean norm of each block's attention output per series `[n_series, n_layers]`."""
+    """Mean norm of each block's attention output per model and prompt `[n_pairs, n_layers]`."""
     mlp_norms = traitlets.Any(to_wire(torch.zeros(0, 0))).tag(sync=True)
-    """Mean norm of each block's MLP output per series `[n_series, n_layers]`."""
+    """Mean norm of each block's MLP output per model and prompt `[n_pairs, n_layers]`."""
     tokens = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
     """The first series' tokens (for the per-position chart)."""
     position_norms = traitlets.Any(to_wire(torch.zeros(0, 0))).tag(sync=True)
@@ -111,12 +111,21 @@ class ResidualNorms(BaseWidget):
                                      "or show each in its own view.")
         model, prompt = series[0][1], series[0][2]
         positions = first.positions()
+        names = [name for name, _, _ in series]
+        means = [r.mean() for r in results]
+        if len(self._prompts) > 1:  # each model's mean over all its prompts, as one more series
+            for index, overlaid in enumerate(self._models):
+                mine = means[index * len(self._prompts) : (index + 1) * len(self._prompts)]
+                label = f"mean of {len(self._prompts)} prompts"
+                names.append(label if len(self._models) == 1 else f"{series[index * len(self._prompts)][0].split(' · ')[0]} · {label}")
+                means.append(torch.stack(mine).mean(0))
+        depths = torch.tensor(first.depths)
         with self.hold_sync():
             self.labels = first.labels
-            self.depths = to_wire(torch.tensor(first.depths, dtype=torch.float32))
-            self.series_names = [name for name, _, _ in series]
-            self.mean_norms = to_wire(torch.stack([r.mean() for r in results]).float())
-            self.fits = [vars(r.fit()) for r in results]
+            self.depths = to_wire(depths.float())
+            self.series_names = names
+            self.mean_norms = to_wire(torch.stack(means).float())
+            self.fits = [vars(exponential_fit(mean, depths)) for mean in means]
             self.attn_norms = to_wire(torch.stack([r.attn[:, 0, positions].mean(-1) for r in results]).float())
             self.mlp_norms = to_wire(torch.stack([r.mlp[:, 0, positions].mean(-1) for r in results]).float())
             self.tokens = [str(t) for t in model.to_str_tokens(tokenize(model, prompt)[0])]

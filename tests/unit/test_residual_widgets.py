@@ -41,7 +41,10 @@ def test_norms_view_overlays_models_and_prompts(toy):
     overlaid = ResidualNorms.from_model([toy, other], PROMPT, names=["seed 0", "seed 1"])
     assert overlaid.series_names == ["seed 0", "seed 1"] and from_wire(overlaid.mean_norms).shape == (2, 3)
     prompts = ResidualNorms.from_model(toy, [PROMPT, "Another prompt"])
-    assert len(prompts.series_names) == 2 and prompts.series_names[1] == "Another prompt"
+    assert prompts.series_names[1:] == ["Another prompt", "mean of 2 prompts"]
+    means = from_wire(prompts.mean_norms)
+    torch.testing.assert_close(means[2], means[:2].mean(0))
+    assert prompts.fits[2]["factor"] == pytest.approx(__import__("interp_widgets").compute.residual.exponential_fit(means[2]).factor, rel=1e-5)
     with pytest.raises(InterpWidgetsError, match="different numbers of layers"):
         ResidualNorms.from_model([toy, toy_model(n_layers=3)], PROMPT)
     with pytest.raises(InterpWidgetsError, match="names for 2 series"):
