@@ -1,0 +1,229 @@
+"""Token ablation: how a readout at one position changes when earlier tokens are removed.
+
+The seed researcher's "ablated text": remove each earlier token in turn and watch a feature's
+activation at the target position; red where it drops. Two ways to remove token i:
+
+- `mode="delete"`: run the prompt without it; later tokens shift one position left.
+- `mode="replace"`: put another token in its place (`replacement`), positions unchanged.
+
+A causal model's value at the target depends only on the tokens up to the target, so every
+variant is cut right after the target, and the model runs only as far as the hook's block
+(`activations_at`). All variants of one kind have the same length, so they run as one batch
+(chunked to bound memory) and each result equals a separate forward pass. BOS is never removed.
+
+`remove_tokens` removes any set of positions at once (what clicking tokens toggles);
+`pairwise_removal` removes every pair among the k most important single tokens and reports the
+interaction, joint effect minus the sum of the single effects, so an "(A or B) ... C" pattern shows
+as a pair whose joint drop is far larger than either alone.
+
+Shapes: `tokens [1, pos]`; variants `[n_variants, length]`; values `[n_variants]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import torch
+from torch import Tensor
+
+from interp_widgets.compute.hooks import activations_at, resolve_hook_name, tokenize
+from interp_widgets.compute.readouts import Readout, SAEFeatureReadout, as_readout, sae_hook_name
+from interp_widgets.errors import InterpWidgetsError
+
+CHUNK = 64  # variants per forward pass
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """The readout at `target` with each earlier token removed.
+
+    values  `[pos]` value with token i removed (NaN at BOS, at the target and after it)
+    clean   the value on the whole prompt
+    """
+
+    tokens: list[str]
+    target: int
+    clean: float
+    values: Tensor
+    mode: str
+
+    @property
+    def effect(self) -> Tensor:
+        """`values - clean`: negative where removing the token lowers the readout."""
+        return self.values - self.clean
+
+
+@dataclass(frozen=True)
+class PairRemoval:
+    """Joint removal of pairs among the most important single tokens.
+
+    positions    `[k]` the single tokens considered (largest drop first)
+    single       `[k]` each one's effect alone
+    joint        `[k, k]` the effect of removing both (NaN on the diagonal)
+    interaction  `[k, k]` joint - single_i - single_j
+    """
+
+    positions: list[int]
+    single: Tensor
+    joint: Tensor
+    interaction: Tensor
+
+
+def as_tokens(model: Any, prompt_or_tokens: str | Tensor | Sequence[int]) -> Tensor:
+    """`[1, pos]` token ids from a prompt (BOS prepended) or from ids given as they are."""
+    if isinstance(prompt_or_tokens, str):
+        return tokenize(model, prompt_or_tokens)
+    tokens = torch.as_tensor(prompt_or_tokens, dtype=torch.long)
+    tokens = tokens[None] if tokens.ndim == 1 else tokens
+    if tokens.ndim != 2 or tokens.shape[0] != 1 or tokens.shape[1] == 0:
+        raise InterpWidgetsError(f"give one prompt: a string or token ids of shape [pos] or [1, pos], got {list(tokens.shape)}.")
+    if tokens.shape[1] > model.cfg.n_ctx:
+        raise InterpWidgetsError(f"the prompt is {tokens.shape[1]} tokens long but the model's context is {model.cfg.n_ctx} tokens: shorten the prompt.")
+    if int(tokens.max()) >= model.cfg.d_vocab or int(tokens.min()) < 0:
+        raise InterpWidgetsError(f"token ids must lie in 0..{model.cfg.d_vocab - 1} (this model's vocabulary).")
+    return tokens
+
+
+class _Reader:
+    """Runs variants to the hook and applies one readout at a chosen position of each."""
+
+    def __init__(self, model: Any, hook: str, readout: Any) -> None:
+        self.model = model
+        self.hook = resolve_hook_name(model, hook)
+        self.readout: Readout = as_readout(readout)
+        if isinstance(self.readout, SAEFeatureReadout):
+            trained_on = sae_hook_name(self.readout.sae)
+            if trained_on is not None and trained_on != self.hook:
+                raise InterpWidgetsError(f"the SAE was trained on {trained_on!r} but the readout is at {self.hook!r}: pass hook={trained_on!r}.")
+        self.checked = False
+
+    def activations(self, tokens: Tensor) -> Tensor:
+        activation = activations_at(self.model, tokens, self.hook)
+        if activation.ndim != 3:
+            raise InterpWidgetsError(f"hook {self.hook!r} gives activations of shape {list(activation.shape)}, not [batch, pos, d]: "
+                                     "choose a residual-stream, MLP or attention-output hook.")
+        if not self.checked:
+            self.readout.validate(activation.shape[-1], self.hook)
+            self.checked = True
+        return activation
+
+    def all_positions(self, tokens: Tensor) -> Tensor:
+        """The readout at every position of one prompt, `[pos]`."""
+        with torch.inference_mode():
+            return self.readout.read(self.activations(tokens)[0]).float().cpu()
+
+    def at(self, variants: Tensor, position: int) -> Tensor:
+        """The readout at `position` of each variant `[n, length]`, in chunks: `[n]`."""
+        values = []
+        with torch.inference_mode():
+            for chunk in variants.split(CHUNK):
+                activation = self.activations(chunk.to(variants.device))[:, position]
+                values.append(self.readout.read(activation).float().cpu())
+        return torch.cat(values) if values else torch.zeros(0)
+
+
+def _target(model: Any, tokens: Tensor, reader: _Reader, target: int | None) -> tuple[int, Tensor]:
+    values = reader.all_positions(tokens)
+    n = tokens.shape[1]
+    if n < 3:
+        raise InterpWidgetsError("the prompt needs at least two tokens after BOS: one to remove and a target after it.")
+    if target is None:
+        target = 1 + int(values[1:].argmax())
+        target = max(target, 2)  # at least one removable token before it
+    if target < 0:
+        target += n
+    if not 2 <= target < n:
+        raise InterpWidgetsError(f"target position {target} is out of range: choose 2 to {n - 1} (0 is BOS, and at least one "
+                                 "token must come before the target).")
+    return target, values
+
+
+def _replacement_id(model: Any, replacement: str | int | None) -> int:
+    if replacement is None:
+        raise InterpWidgetsError('mode="replace" needs a replacement token, e.g. replacement=" the".')
+    if isinstance(replacement, int):
+        if not 0 <= replacement < model.cfg.d_vocab:
+            raise InterpWidgetsError(f"replacement id {replacement} is outside the vocabulary (0 to {model.cfg.d_vocab - 1}).")
+        return replacement
+    ids = model.tokenizer(replacement, add_special_tokens=False)["input_ids"]
+    if len(ids) != 1:
+        pieces = [model.tokenizer.decode([i]) for i in ids]
+        raise InterpWidgetsError(f"the replacement {replacement!r} is not one token: it splits into {pieces}. Choose a single token.")
+    return int(ids[0])
+
+
+def _variant(tokens: Tensor, removed: Iterable[int], target: int, mode: str, replacement: int | None) -> Tensor:
+    """The prompt cut after `target` with `removed` positions deleted (or replaced), `[length]`."""
+    kept = tokens[0, : target + 1].clone()
+    removed = sorted(set(removed))
+    if mode == "replace":
+        kept[removed] = replacement
+        return kept
+    mask = torch.ones(target + 1, dtype=torch.bool)
+    mask[removed] = False
+    return kept[mask]
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("delete", "replace"):
+        raise InterpWidgetsError(f'mode must be "delete" or "replace", got {mode!r}.')
+
+
+def leave_one_out(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout: Any, target: int | None = None,
+                  mode: str = "delete", replacement: str | int | None = None) -> LeaveOneOut:
+    """The readout at `target` (default: where it is largest) with each earlier token removed, and the clean value."""
+    _check_mode(mode)
+    tokens = as_tokens(model, prompt_or_tokens)
+    reader = _Reader(model, hook, readout)
+    target, clean_values = _target(model, tokens, reader, target)
+    replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
+    positions = list(range(1, target))
+    variants = torch.stack([_variant(tokens, [i], target, mode, replacement_id) for i in positions])
+    read_at = target if mode == "replace" else target - 1
+    values = torch.full((tokens.shape[1],), float("nan"))
+    values[positions] = reader.at(variants.to(tokens.device), read_at)
+    str_tokens = [str(t) for t in model.to_str_tokens(tokens[0])]
+    return LeaveOneOut(str_tokens, target, float(clean_values[target]), values, mode)
+
+
+def remove_tokens(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout: Any, positions: Sequence[int], target: int,
+                  mode: str = "delete", replacement: str | int | None = None) -> float:
+    """The readout at `target` with every position in `positions` removed at once (BOS and the target cannot be)."""
+    _check_mode(mode)
+    tokens = as_tokens(model, prompt_or_tokens)
+    reader = _Reader(model, hook, readout)
+    target, clean = _target(model, tokens, reader, target)
+    bad = [p for p in positions if not 1 <= p < target]
+    if bad:
+        raise InterpWidgetsError(f"positions {bad} cannot be removed: choose positions 1 to {target - 1} (after BOS, before the target).")
+    if not positions:
+        return float(clean[target])
+    replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
+    variant = _variant(tokens, positions, target, mode, replacement_id)[None]
+    read_at = target if mode == "replace" else target - len(set(positions))
+    return float(reader.at(variant.to(tokens.device), read_at)[0])
+
+
+def pairwise_removal(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout: Any, target: int | None = None,
+                     top_k: int = 5, mode: str = "delete", replacement: str | int | None = None) -> PairRemoval:
+    """Remove every pair among the `top_k` tokens whose single removal lowers the readout most."""
+    single = leave_one_out(model, prompt_or_tokens, hook, readout, target, mode, replacement)
+    tokens = as_tokens(model, prompt_or_tokens)
+    effects = single.effect[1 : single.target]
+    k = min(top_k, effects.numel())
+    if k < 2:
+        raise InterpWidgetsError("pairs need at least two tokens before the target: choose a later target.")
+    order = (1 + effects.argsort()[:k]).tolist()  # largest drop first
+    pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1 :]]
+    replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
+    variants = torch.stack([_variant(tokens, pair, single.target, mode, replacement_id) for pair in pairs])
+    reader = _Reader(model, hook, readout)
+    read_at = single.target if mode == "replace" else single.target - 2
+    joint_values = reader.at(variants.to(tokens.device), read_at) - single.clean
+    joint = torch.full((k, k), float("nan"))
+    index = {position: i for i, position in enumerate(order)}
+    for (a, b), value in zip(pairs, joint_values.tolist()):
+        joint[index[a], index[b]] = joint[index[b], index[a]] = value
+    alone = single.effect[order]
+    return PairRemoval(order, alone, joint, joint - alone[:, None] - alone[None, :])

@@ -1,0 +1,92 @@
+"""Token ablation: the batched leave-one-out map, set removal and pairs equal one forward per variant."""
+
+import pytest
+import torch
+
+from interp_widgets.compute.ablation import leave_one_out, pairwise_removal, remove_tokens
+from interp_widgets.compute.hooks import activations_at
+from interp_widgets.errors import InterpWidgetsError
+
+PROMPT = "The cat sat on the mat, and then the dog sat on the rug by the door."
+
+
+def slow_value(model, ids, hook, neuron, position):
+    """One full forward pass of a whole prompt (not cut at the target), read at `position`."""
+    tokens = torch.tensor([ids])
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(tokens)
+    return float(cache[hook][0, position, neuron])
+
+
+@pytest.mark.parametrize("hook", ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"])
+@pytest.mark.parametrize("mode", ["delete", "replace"])
+def test_leave_one_out_equals_one_forward_per_removed_token(toy, hook, mode):
+    ids = toy.to_tokens(PROMPT)[0].tolist()
+    replacement = toy.tokenizer(" the", add_special_tokens=False)["input_ids"][0]
+    result = leave_one_out(toy, PROMPT, hook, 5, target=12, mode=mode, replacement=replacement if mode == "replace" else None)
+    assert result.clean == pytest.approx(slow_value(toy, ids, hook, 5, 12), abs=1e-4)
+    for i in range(1, 12):
+        if mode == "delete":
+            expected = slow_value(toy, ids[:i] + ids[i + 1 :], hook, 5, 11)
+        else:
+            expected = slow_value(toy, ids[:i] + [replacement] + ids[i + 1 :], hook, 5, 12)
+        assert float(result.values[i]) == pytest.approx(expected, abs=1e-4), i
+    assert result.values[0].isnan() and result.values[12:].isnan().all()
+
+
+def test_embedded_model_sae_feature_and_default_target():
+    import interp_widgets as iw
+
+    model, sae = iw.load_model(), iw.load_sae("4x")
+    feature = next(e for e in iw.models.feature_catalogue() if e["sae"] == "4x")["feature"]
+    prompt = "salt and pepper, bread and butter, fish and"
+    result = leave_one_out(model, prompt, "blocks.0.hook_resid_post", (sae, feature))
+    acts = activations_at(model, model.to_tokens(prompt), "blocks.0.hook_resid_post")[0]
+    with torch.inference_mode():
+        clean = sae.encode(acts)[:, feature]
+    assert result.target == 1 + int(clean[1:].argmax()) and result.clean == pytest.approx(float(clean[result.target]), abs=1e-4)
+    ids = model.to_tokens(prompt)[0].tolist()
+    i = result.target - 1
+    deleted = activations_at(model, torch.tensor([ids[:i] + ids[i + 1 :]]), "blocks.0.hook_resid_post")[0, result.target - 1]
+    with torch.inference_mode():
+        assert float(result.values[i]) == pytest.approx(float(sae.encode(deleted)[feature]), abs=1e-4)
+
+
+def test_set_removal_and_pairs_equal_joint_removal(toy):
+    hook = "blocks.1.hook_resid_post"
+    ids = toy.to_tokens(PROMPT)[0].tolist()
+    value = remove_tokens(toy, PROMPT, hook, 7, positions=[2, 5, 9], target=12)
+    kept = [t for p, t in enumerate(ids) if p not in (2, 5, 9)]
+    assert value == pytest.approx(slow_value(toy, kept, hook, 7, 9), abs=1e-4)
+    assert remove_tokens(toy, PROMPT, hook, 7, positions=[], target=12) == pytest.approx(slow_value(toy, ids, hook, 7, 12), abs=1e-4)
+
+    pairs = pairwise_removal(toy, PROMPT, hook, 7, target=12, top_k=4)
+    assert len(pairs.positions) == 4 and pairs.joint.shape == (4, 4) and pairs.joint.diagonal().isnan().all()
+    clean = slow_value(toy, ids, hook, 7, 12)
+    a, b = pairs.positions[0], pairs.positions[2]
+    both = [t for p, t in enumerate(ids) if p not in (a, b)]
+    assert float(pairs.joint[0, 2]) == pytest.approx(slow_value(toy, both, hook, 7, 10) - clean, abs=1e-4)
+    assert float(pairs.interaction[0, 2]) == pytest.approx(float(pairs.joint[0, 2] - pairs.single[0] - pairs.single[2]), abs=1e-6)
+    assert bool((pairs.single[:-1] <= pairs.single[1:]).all())  # largest drop first
+
+
+def test_errors_name_the_fix(toy):
+    hook = "blocks.0.hook_resid_post"
+    with pytest.raises(InterpWidgetsError, match="target position 0 is out of range"):
+        leave_one_out(toy, PROMPT, hook, 0, target=0)
+    with pytest.raises(InterpWidgetsError, match="out of range for hook"):
+        leave_one_out(toy, PROMPT, hook, 999)
+    with pytest.raises(InterpWidgetsError, match="not a hook point"):
+        leave_one_out(toy, PROMPT, "blocks.0.hook_resid_pots", 0)
+    with pytest.raises(InterpWidgetsError, match="is not one token"):
+        leave_one_out(toy, PROMPT, hook, 0, mode="replace", replacement=" catastrophically")
+    with pytest.raises(InterpWidgetsError, match="needs a replacement"):
+        leave_one_out(toy, PROMPT, hook, 0, mode="replace")
+    with pytest.raises(InterpWidgetsError, match="context is 128 tokens"):
+        leave_one_out(toy, "word " * 200, hook, 0)
+    with pytest.raises(InterpWidgetsError, match="the prompt is empty"):
+        leave_one_out(toy, "", hook, 0)
+    with pytest.raises(InterpWidgetsError, match=r"positions \[0\] cannot be removed"):
+        remove_tokens(toy, PROMPT, hook, 0, positions=[0], target=5)
+    with pytest.raises(InterpWidgetsError, match='mode must be "delete" or "replace"'):
+        leave_one_out(toy, PROMPT, hook, 0, mode="zero")
