@@ -4,7 +4,7 @@
 // another layer is fetched from the kernel on demand. Head scores for every head, sortable.
 import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
-import { element, tooltip } from "./lib/dom";
+import { activate, element, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
 import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
@@ -102,7 +102,6 @@ export default routedWidget<State>(({ model, el, router }) => {
     tokens.forEach((token, position) => {
       const span = tokenSpan(token, "iw-token");
       span.dataset.position = String(position);
-      span.tabIndex = 0;
       span.addEventListener("mouseenter", () => {
         if (locked === null) highlight(position);
       });
@@ -113,14 +112,7 @@ export default routedWidget<State>(({ model, el, router }) => {
         locked = locked === position ? null : position;
         highlight(locked ?? position);
       };
-      span.addEventListener("click", lock);
-      span.addEventListener("keydown", (event) => {
-        if (event.key === "Enter" || event.key === " ") {
-          event.preventDefault();
-          event.stopPropagation();
-          lock();
-        }
-      });
+      activate(span, lock);
       tokensBox.appendChild(span);
       if (endsLine(token)) tokensBox.appendChild(element("br"));
     });

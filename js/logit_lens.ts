@@ -4,7 +4,7 @@
 // is the KL divergence from the final layer. Only top-k ids and probabilities arrive, as arrays.
 import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
-import { element, tooltip } from "./lib/dom";
+import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
 import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
 import { tokenSpan, visibleToken } from "./lib/tokens";
@@ -48,13 +48,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     event.preventDefault();
     sendTarget();
   });
-  targetInput.addEventListener("keydown", (event) => {
-    event.stopPropagation();
-    if (event.key === "Enter") {
-      event.preventDefault();
-      sendTarget();
-    }
-  });
+  submitOnEnter(targetInput, sendTarget);
 
   let selected: [number, number] | null = null; // UI state: the cell whose bars are shown
 
@@ -121,7 +115,6 @@ export default routedWidget<State>(({ model, el, router }) => {
         const prob = hasTarget ? at(targetProb, b * nPos + p) : at(probs, index);
         const text = hasTarget ? String(at(rank, b * nPos + p)) : visibleToken(vocab[String(at(ids, index))] ?? "?");
         const cell = element("td", "iw-lens-cell", text);
-        cell.tabIndex = 0;
         cell.dataset.layer = String(b);
         cell.dataset.position = String(p);
         cell.style.backgroundColor = colorFor(prob, probScale);
@@ -132,14 +125,7 @@ export default routedWidget<State>(({ model, el, router }) => {
           cell.classList.add("iw-selected");
           drawBars(ids, probs, b, p);
         };
-        cell.addEventListener("click", choose);
-        cell.addEventListener("keydown", (event) => {
-          if (event.key === "Enter" || event.key === " ") {
-            event.preventDefault();
-            event.stopPropagation();
-            choose();
-          }
-        });
+        activate(cell, choose);
         cell.addEventListener("mousemove", (event) =>
           tip.show([`after ${labels[b]}, position ${p} ${JSON.stringify(tokens[p])}`,
             `top-1 ${JSON.stringify(vocab[String(at(ids, index))] ?? "?")} p=${formatValue(at(probs, index))}`,

@@ -103,19 +103,16 @@ class AttentionView(BaseWidget):
     def _load_layer(self) -> None:
         self.patterns = to_wire(pack_lower_triangle(self._layer_patterns(self.layer)).to(torch.float16).contiguous())
 
-    @traitlets.validate("layer")
-    def _validate_layer(self, proposal: Any) -> int:
-        layer = int(proposal["value"])
-        if self.n_layers and not 0 <= layer < self.n_layers:
-            raise InterpWidgetsError(f"layer {layer} is out of range: there are {self.n_layers} layers (0 to {self.n_layers - 1}).")
-        return layer
+    @traitlets.validate("layer", "head")
+    def _validate_index(self, proposal: Any) -> int:
+        return self._checked(proposal["trait"].name, int(proposal["value"]))
 
-    @traitlets.validate("head")
-    def _validate_head(self, proposal: Any) -> int:
-        head = int(proposal["value"])
-        if self.n_heads and not 0 <= head < self.n_heads:
-            raise InterpWidgetsError(f"head {head} is out of range: each layer has {self.n_heads} heads (0 to {self.n_heads - 1}).")
-        return head
+    def _checked(self, name: str, index: int) -> int:
+        """`index` if it is a valid layer or head (`name`), else an error that gives the range."""
+        count, where = (self.n_layers, "there are") if name == "layer" else (self.n_heads, "each layer has")
+        if count and not 0 <= index < count:
+            raise InterpWidgetsError(f"{name} {index} is out of range: {where} {count} {name}s (0 to {count - 1}).")
+        return index
 
     @traitlets.observe("layer")
     def _on_layer(self, _change: Any) -> None:
@@ -148,8 +145,8 @@ class AttentionView(BaseWidget):
     @request_handler("show")
     def _request_show(self, layer: int, head: int) -> dict[str, Any]:
         """Show `head` of `layer` large (fetching the layer when it changes); both are checked before either changes."""
-        self._validate_layer({"value": layer})
-        self._validate_head({"value": head})
+        self._checked("layer", layer)
+        self._checked("head", head)
         with self.hold_sync():
             self.layer = layer
             self.head = head

@@ -5,7 +5,7 @@ import { bisectCenter } from "d3-array";
 import { format } from "d3-format";
 import { scaleLinear, scaleLog, type ScaleContinuousNumeric } from "d3-scale";
 import { element } from "./dom";
-import { formatValue } from "./colors";
+import { finiteRange, formatValue } from "./colors";
 
 const SVG = "http://www.w3.org/2000/svg"; // the SVG namespace name (an identifier, never fetched)
 /** Colour-blind-safe categorical colours (Okabe & Ito), readable on light and dark backgrounds. */
@@ -30,15 +30,9 @@ function text(content: string, attributes: Record<string, string | number>): SVG
 
 /** Finite extent of values, widened when flat. */
 export function extent(values: ArrayLike<number>): [number, number] {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (!Number.isFinite(v)) continue;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  if (lo === Infinity) return [0, 1];
+  const range = finiteRange(values);
+  if (range === null) return [0, 1];
+  const [lo, hi] = range;
   if (lo === hi) return lo === 0 ? [0, 1] : [lo - Math.abs(lo) * 0.1, hi + Math.abs(hi) * 0.1];
   return [lo, hi];
 }

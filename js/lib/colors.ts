@@ -8,8 +8,8 @@ export const MAX_OPACITY = 0.85;
 
 export type Scale = { kind: "diverging" | "sequential"; min: number; max: number };
 
-/** Choose a scale for the values: diverging around 0 when any value is negative. */
-export function chooseScale(values: ArrayLike<number>, kind: string = "auto", min?: number | null, max?: number | null): Scale {
+/** Smallest and largest finite value, or null when there is none. */
+export function finiteRange(values: ArrayLike<number>): [number, number] | null {
   let lo = Infinity;
   let hi = -Infinity;
   for (let i = 0; i < values.length; i++) {
@@ -18,10 +18,12 @@ export function chooseScale(values: ArrayLike<number>, kind: string = "auto", mi
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  if (lo === Infinity) {
-    lo = 0;
-    hi = 0;
-  }
+  return lo === Infinity ? null : [lo, hi];
+}
+
+/** Choose a scale for the values: diverging around 0 when any value is negative. */
+export function chooseScale(values: ArrayLike<number>, kind: string = "auto", min?: number | null, max?: number | null): Scale {
+  const [lo, hi] = finiteRange(values) ?? [0, 0];
   const diverging = kind === "diverging" || (kind === "auto" && lo < 0);
   if (diverging) {
     const bound = Math.max(Math.abs(min ?? lo), Math.abs(max ?? hi)) || 1;

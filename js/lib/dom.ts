@@ -11,6 +11,33 @@ export function element<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/**
+ * Run `action` when Enter is pressed in a text box. The box keeps every key it is typed: notebook
+ * front-ends bind Enter (and others) to their own commands.
+ */
+export function submitOnEnter(input: HTMLInputElement, action: () => void): void {
+  input.addEventListener("keydown", (event) => {
+    event.stopPropagation();
+    if (event.key === "Enter") {
+      event.preventDefault();
+      action();
+    }
+  });
+}
+
+/** Make a focusable element act on click, Enter and Space (keyboard users reach it with Tab). */
+export function activate(node: HTMLElement, action: () => void): void {
+  node.tabIndex = 0;
+  node.addEventListener("click", action);
+  node.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      event.stopPropagation();
+      action();
+    }
+  });
+}
+
 /** A banner for errors from the kernel, hidden while there is none. */
 export function errorBanner(): { node: HTMLDivElement; show(message: string): void; clear(): void } {
   const node = element("div", "iw-error");

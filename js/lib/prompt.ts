@@ -2,7 +2,7 @@
 // prompt to the kernel as a superseding request, a status while the kernel computes, and the
 // kernel's error in the view's banner. While the banner shows an error, the view still shows the
 // previous prompt's tokens: `onOutcome(false)` lets it mark them as such.
-import { element } from "./dom";
+import { element, submitOnEnter } from "./dom";
 import type { Router } from "./router";
 import { ask, type Banner } from "./widget";
 
@@ -38,14 +38,7 @@ export function promptBox(
     event.preventDefault();
     send();
   });
-  // Notebook front-ends bind Enter to their own commands; keep the keys typed here for the prompt.
-  input.addEventListener("keydown", (event) => {
-    event.stopPropagation();
-    if (event.key === "Enter") {
-      event.preventDefault();
-      send();
-    }
-  });
+  submitOnEnter(input, send);
   return {
     form,
     input,

@@ -33,6 +33,7 @@ class LiveOrSnapshot extends Panel implements IRenderMime.IRenderer {
   private live: IRenderMime.IRenderer | null = null;
   private observer: MutationObserver | null = null;
   private model: IRenderMime.IMimeModel | null = null;
+  private modelId: string | null = null; // the widget model the live view shows
 
   constructor(options: IRenderMime.IRendererOptions) {
     super();
@@ -46,6 +47,11 @@ class LiveOrSnapshot extends Panel implements IRenderMime.IRenderer {
   }
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    // A refreshed snapshot of the same widget (update_display) keeps its live view as it is; a
+    // different widget gets a new one.
+    const modelId = (model.data[WIDGET_MIME] as { model_id?: string } | undefined)?.model_id ?? null;
+    if (this.live && modelId !== this.modelId) this.dropLive();
+    this.modelId = modelId;
     this.model = model;
     const html = model.data["text/html"];
     if (typeof html === "string") {
@@ -81,6 +87,13 @@ class LiveOrSnapshot extends Panel implements IRenderMime.IRenderer {
       this.observer.observe(live.node, { childList: true, subtree: true });
     }
     this.showLive(this.live.node.querySelector(LIVE_ROOT) !== null);
+  }
+
+  private dropLive(): void {
+    this.observer?.disconnect();
+    this.observer = null;
+    this.live?.dispose();
+    this.live = null;
   }
 
   private showLive(isLive: boolean): void {
