@@ -34,6 +34,20 @@ DOCSTRING_NAMES = [
     "offset", "timeout", "mode", "level", "prefix", "token", "label", "column", "table", "field", "filename",
 ]
 DOCSTRING_WORDS = ["the", "a", "an", "number", "of", "new", "old", "first", "last", "given", "current", "default", "input", "output"]
+# Indirect-object identification: measured with these names only; synthetic training text
+# (scripts/embedded/ioi.py) uses other names.
+IOI_NAMES = [
+    "Mary", "John", "Tom", "James", "Anna", "Kate", "Sarah", "Lisa", "David", "Peter",
+    "Laura", "Susan", "Alice", "Martin", "Henry", "George", "Emma", "Helen", "Robert", "Thomas",
+]
+IOI_PLACES = ["store", "garden", "school", "station", "office", "park", "market", "house"]
+IOI_OBJECTS = ["drink", "book", "ring", "letter", "bag", "key", "ball", "flower"]
+IOI_TEMPLATES = [
+    "When {A} and {B} went to the {place}, {S} gave a {object} to",
+    "After {A} and {B} went to the {place}, {S} gave a {object} to",
+    "While {A} and {B} were working at the {place}, {S} handed a {object} to",
+    "{A} and {B} found a {object} at the {place}. {S} gave it to",
+]
 
 
 def attention_patterns(model: Any, tokens: Tensor) -> Tensor:

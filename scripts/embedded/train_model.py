@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from docstrings import docstring_text
+from ioi import ioi_text
 
 BOS = "<|endoftext|>"
 WEIGHTS = {"english": 0.36, "technical": 0.17, "german": 0.1, "code": 0.27, "email": 0.1}
@@ -100,11 +101,14 @@ class Mix:
         self.rng = np.random.default_rng(seed)
         self.copy_tokens = np.arange(1, vocab)
         self.period_min, self.period_max = 16, ctx // 2 - 1
-        self.docstrings, self.tokenizer = 0.0, None
+        self.synthetic: list[tuple[float, object]] = []
+        self.tokenizer = None
 
-    def add_docstrings(self, share: float, tokenizer) -> None:
-        """Make `share` of the sequences synthetic functions with Sphinx docstrings (docstrings.py), taken from the text share."""
-        self.docstrings, self.tokenizer = share, tokenizer
+    def add_synthetic(self, share: float, text, tokenizer) -> None:
+        """Make `share` of the sequences synthetic text, `text(rng, n_chars)` (docstrings.py, ioi.py), taken from the text share."""
+        if share > 0:
+            self.synthetic.append((share, text))
+            self.tokenizer = tokenizer
 
     def use_frequent_tokens(self, n: int) -> None:
         """Draw the random blocks from the `n` most frequent corpus tokens (BOS excluded) rather than the whole vocabulary."""
@@ -122,19 +126,27 @@ class Mix:
         if draw < self.random_repeat:
             block = self.rng.choice(self.copy_tokens, size=self.rng.integers(self.period_min, self.period_max + 1))
             body = np.tile(block, (self.ctx // len(block)) + 1)[: self.ctx - 1]
-        elif draw < self.random_repeat + self.docstrings:
+        elif (text := self.synthetic_text(draw - self.random_repeat)) is not None:
             ids: list[int] = []
             while len(ids) < self.ctx - 1:
-                ids += self.tokenizer(docstring_text(self.rng, 4 * self.ctx), add_special_tokens=False)["input_ids"]
+                ids += self.tokenizer(text(self.rng, 4 * self.ctx), add_special_tokens=False)["input_ids"]
             body = np.asarray(ids[: self.ctx - 1], dtype=np.int64)
         else:
             body = self.window(self.rng.choice(self.names, p=self.weights))
-            if draw < self.random_repeat + self.docstrings + self.span_repeat:
+            if draw < self.random_repeat + sum(share for share, _ in self.synthetic) + self.span_repeat:
                 length = int(self.rng.integers(16, 64))
                 start = int(self.rng.integers(0, self.ctx // 2 - length))
                 at = int(self.rng.integers(start + length, self.ctx - 1 - length))
                 body[at : at + length] = body[start : start + length]
         return np.concatenate([[self.bos], body])
+
+    def synthetic_text(self, draw: float):
+        """The synthetic generator whose share `draw` (uniform, offset past the copy share) falls in, if any."""
+        for share, text in self.synthetic:
+            if 0 <= draw < share:
+                return text
+            draw -= share
+        return None
 
     def batch(self, size: int) -> torch.Tensor:
         return torch.from_numpy(np.stack([self.sequence() for _ in range(size)]))
@@ -195,20 +207,20 @@ def lr_at(step: int, total: int, peak: float, warmup: int = 300) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, out: Path, ctx: int, vocab: int, bos: int, autocast: bool) -> dict:
+def evaluate(model, out: Path, ctx: int, vocab: int, bos: int, autocast: bool, device: torch.device) -> dict:
     """Validation loss per source, and loss on repeated random tokens (first vs second half)."""
     model.eval()
     result = {}
     val = Mix(out, "val", ctx, vocab, bos, seed=1234, random_repeat=0, span_repeat=0)
     for name in val.names:
-        batch = torch.from_numpy(np.stack([np.concatenate([[bos], val.window(name)]) for _ in range(8)]))
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        batch = torch.from_numpy(np.stack([np.concatenate([[bos], val.window(name)]) for _ in range(8)])).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             logits = model(batch)
         result[f"val_loss/{name}"] = float(F.cross_entropy(logits[:, :-1].float().reshape(-1, vocab), batch[:, 1:].reshape(-1)))
     rng = np.random.default_rng(99)
     half = torch.from_numpy(rng.integers(1, vocab, size=(8, 60)))  # as the test suite measures it
-    repeated = torch.cat([torch.full((8, 1), bos), half, half], dim=1)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+    repeated = torch.cat([torch.full((8, 1), bos), half, half], dim=1).to(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
         logits = model(repeated)
     losses = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), repeated[:, 1:], reduction="none")
     n = half.shape[1]
@@ -243,7 +255,9 @@ def main() -> None:
     parser.add_argument("--tokenizer-from", type=Path, help="use this tokenizer directory (e.g. the shipped model's) instead of training one")
     parser.add_argument("--embeddings-from", type=Path, help="start the token embedding and unembedding (and final LayerNorm) from "
                         "this model directory's weights, which must share the tokenizer and width; everything else starts fresh")
+    parser.add_argument("--ioi", type=float, default=0.0, help="share of synthetic indirect-object sentences (ioi.py)")
     parser.add_argument("--attn-only", action="store_true")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--max-minutes", type=float, default=60)
     parser.add_argument("--checkpoint-every", type=int, default=250)
     parser.add_argument("--eval-every", type=int, default=500)
@@ -271,6 +285,8 @@ def main() -> None:
     vocab, bos = len(tokenizer), tokenizer.bos_token_id
     config = model_config(args.heads, args.attn_only, args.rotary_dim, args.positions, args.layers, args.d_model)
     model, cfg = build_model(vocab, args.seed, config)
+    device = torch.device(args.device)
+    model.to(device)
     decay = [p for n, p in model.named_parameters() if p.ndim == 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim == 2 and "embed" not in n)]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.95))
@@ -280,24 +296,29 @@ def main() -> None:
     mix.period_min, mix.period_max = args.copy_period
     if args.copy_vocab:
         mix.use_frequent_tokens(args.copy_vocab)
-    if args.docstrings:
-        mix.add_docstrings(args.docstrings, tokenizer)
+    mix.add_synthetic(args.docstrings, docstring_text, tokenizer)
+    mix.add_synthetic(args.ioi, ioi_text, tokenizer)
     if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, tokens_seen, log = state["step"], state["tokens_seen"], state["log"]
         mix.rng = np.random.default_rng([args.seed, step])
         print(f"resumed at step {step} ({tokens_seen / 1e6:.1f} M tokens)", flush=True)
     elif args.init_from:
-        state = torch.load(args.init_from, map_location="cpu", weights_only=False)
+        if args.init_from.suffix == ".safetensors":  # exported fp16 weights (another machine's run)
+            from safetensors.torch import load_file
+
+            state = {name: tensor.float() for name, tensor in load_file(str(args.init_from)).items()}
+        else:
+            state = torch.load(args.init_from, map_location="cpu", weights_only=False)
         model.load_state_dict(state.get("model", state))
         print(f"initialised from {args.init_from}", flush=True)
     elif args.embeddings_from:
         copy_embeddings(model, args.embeddings_from)
     from interp_widgets.sae.train import bf16_supported
 
-    autocast = bf16_supported(torch.device("cpu"))
+    autocast = bf16_supported(device)
     forward = torch.compile(model) if args.compile else model
     started = time.time()
     window_start, window_tokens = time.time(), 0
@@ -312,10 +333,10 @@ def main() -> None:
     stop_at = args.stop_at or args.total_steps
     while step < stop_at and (time.time() - started) < args.max_minutes * 60:
         mix.random_repeat = copy_share(step, args.copy_warmup, args.copy_ramp, args.random_repeat)
-        batch = mix.batch(args.batch)
+        batch = mix.batch(args.batch).to(device, non_blocking=True)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, args.total_steps, args.lr)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             logits = forward(batch)
         loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, vocab), batch[:, 1:].reshape(-1))
         optimizer.zero_grad(set_to_none=True)
@@ -330,7 +351,7 @@ def main() -> None:
             print(f"step {step} loss {loss.item():.3f} {tokens_seen / 1e6:.2f} M tokens {rate:.0f} tok/s", flush=True)
             window_start, window_tokens = time.time(), 0
         if step % args.eval_every == 0:
-            result = {"step": step, "tokens": tokens_seen, **evaluate(model, args.out, CONFIG["n_ctx"], vocab, bos, autocast)}
+            result = {"step": step, "tokens": tokens_seen, **evaluate(model, args.out, CONFIG["n_ctx"], vocab, bos, autocast, device)}
             log.append(result)
             print(json.dumps(result), flush=True)
         if step % args.checkpoint_every == 0:
