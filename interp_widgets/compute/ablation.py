@@ -7,9 +7,13 @@ activation at the target position; red where it drops. Two ways to remove token 
 - `mode="replace"`: put another token in its place (`replacement`), positions unchanged.
 
 A causal model's value at the target depends only on the tokens up to the target, so every
-variant is cut right after the target, and the model runs only as far as the hook's block
-(`activations_at`). All variants of one kind have the same length, so they run as one batch
-(chunked to bound memory) and each result equals a separate forward pass. BOS is never removed.
+variant is cut right after the target. Removing token i changes nothing before i, so each variant
+reuses the clean run's prefix and recomputes only from i on, and at the hook's own layer only the
+target position (`incremental.PrefixRunner`; exact, checked against the clean run each time it is
+prepared). Where that does not apply (another model class, a hook inside a block), the variants
+run as plain batched forwards to the hook's block. Each result equals a separate forward pass.
+The clean run is kept per (model, hook) for the latest prompt, so clicks on one prompt cost one
+variant each. BOS is never removed.
 
 `remove_tokens` removes any set of positions at once (what clicking tokens toggles);
 `pairwise_removal` removes every pair among the k most important single tokens and reports the
@@ -21,17 +25,30 @@ Shapes: `tokens [1, pos]`; variants `[n_variants, length]`; values `[n_variants]
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor
 
 from interp_widgets.compute.hooks import activations_at, resolve_hook_name, tokenize
+from interp_widgets.compute.incremental import PrefixRunner
 from interp_widgets.compute.readouts import Readout, SAEFeatureReadout, as_readout, sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
 
-CHUNK = 64  # variants per forward pass
+CHUNK = 64  # variants per forward pass (plain batched path)
+_PREPARED: "weakref.WeakKeyDictionary[Any, dict[str, _Prepared]]" = weakref.WeakKeyDictionary()
+_VERIFIED: "weakref.WeakKeyDictionary[Any, dict[str, bool]]" = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class _Prepared:
+    """The clean run of the latest prompt at one hook: activation `[pos, d]` and a prepared prefix runner (or None)."""
+
+    tokens: tuple[int, ...]
+    activation: Tensor
+    runner: PrefixRunner | None
 
 
 @dataclass(frozen=True)
@@ -98,6 +115,45 @@ class _Reader:
                 raise InterpWidgetsError(f"the SAE was trained on {trained_on!r} but the readout is at {self.hook!r}: pass hook={trained_on!r}.")
         self.checked = False
 
+    def prepared(self, tokens: Tensor) -> _Prepared:
+        """The clean activation of `tokens [1, pos]` and, where it applies and checks out, a prefix runner."""
+        per_hook = _PREPARED.setdefault(self.model, {})
+        key = tuple(tokens[0].tolist())
+        entry = per_hook.get(self.hook)
+        if entry is None or entry.tokens != key:
+            runner: PrefixRunner | None = PrefixRunner(self.model, self.hook)
+            verified = _VERIFIED.setdefault(self.model, {})
+            if runner.reason is not None or verified.get(self.hook) is False:
+                runner = None
+            if runner is not None and verified.get(self.hook):
+                activation = runner.prepare(tokens[0])
+            else:  # the model's own forward; the first time, the runner is checked against it
+                with torch.inference_mode():
+                    activation = self.activations(tokens)[0]
+                if runner is not None:
+                    ours = runner.prepare(tokens[0])
+                    verified[self.hook] = bool(ours.shape == activation.shape and torch.allclose(ours, activation, atol=1e-4, rtol=1e-4))
+                    runner = runner if verified[self.hook] else None  # not this architecture after all: plain forwards
+            entry = per_hook[self.hook] = _Prepared(key, activation, runner)
+        return entry
+
+    def removal_values(self, tokens: Tensor, target: int, removals: Sequence[Sequence[int]], mode: str,
+                       replacement: int | None, stop: Callable[[], bool] | None = None) -> Tensor:
+        """The readout at `target` for each set of removed positions, `[n]` (NaN where `stop()` cut it short)."""
+        variants = [_variant(tokens, removed, target, mode, replacement) for removed in removals]
+        runner = self.prepared(tokens).runner
+        if runner is not None:
+            starts = [min(removed) for removed in removals]
+            activation = runner.run(torch.tensor(starts, device=tokens.device), [v[s:] for v, s in zip(variants, starts)], stop)
+            with torch.inference_mode():
+                return self.readout.read(activation).float().cpu()
+        values = torch.full((len(removals),), float("nan"))
+        lengths = torch.tensor([len(v) for v in variants])
+        for length in lengths.unique().tolist():  # same length, same read position: one batch
+            index = (lengths == length).nonzero()[:, 0]
+            values[index] = self.at(torch.stack([variants[i] for i in index.tolist()]).to(tokens.device), length - 1)
+        return values
+
     def activations(self, tokens: Tensor) -> Tensor:
         activation = activations_at(self.model, tokens, self.hook)
         if activation.ndim != 3:
@@ -110,8 +166,12 @@ class _Reader:
 
     def all_positions(self, tokens: Tensor) -> Tensor:
         """The readout at every position of one prompt, `[pos]`."""
+        activation = self.prepared(tokens).activation
+        if not self.checked:
+            self.readout.validate(activation.shape[-1], self.hook)
+            self.checked = True
         with torch.inference_mode():
-            return self.readout.read(self.activations(tokens)[0]).float().cpu()
+            return self.readout.read(activation).float().cpu()
 
     def at(self, variants: Tensor, position: int) -> Tensor:
         """The readout at `position` of each variant `[n, length]`, in chunks: `[n]`."""
@@ -171,18 +231,20 @@ def _check_mode(mode: str) -> None:
 
 
 def leave_one_out(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout: Any, target: int | None = None,
-                  mode: str = "delete", replacement: str | int | None = None) -> LeaveOneOut:
-    """The readout at `target` (default: where it is largest) with each earlier token removed, and the clean value."""
+                  mode: str = "delete", replacement: str | int | None = None, stop: Callable[[], bool] | None = None) -> LeaveOneOut:
+    """The readout at `target` (default: where it is largest) with each earlier token removed, and the clean value.
+
+    `stop()`, if given, is asked between batches; when it answers True the remaining values stay NaN
+    (a newer request superseded this one).
+    """
     _check_mode(mode)
     tokens = as_tokens(model, prompt_or_tokens)
     reader = _Reader(model, hook, readout)
     target, clean_values = _target(model, tokens, reader, target)
     replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
     positions = list(range(1, target))
-    variants = torch.stack([_variant(tokens, [i], target, mode, replacement_id) for i in positions])
-    read_at = target if mode == "replace" else target - 1
     values = torch.full((tokens.shape[1],), float("nan"))
-    values[positions] = reader.at(variants.to(tokens.device), read_at)
+    values[positions] = reader.removal_values(tokens, target, [[i] for i in positions], mode, replacement_id, stop)
     str_tokens = [str(t) for t in model.to_str_tokens(tokens[0])]
     return LeaveOneOut(str_tokens, target, float(clean_values[target]), values, mode)
 
@@ -200,9 +262,7 @@ def remove_tokens(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout
     if not positions:
         return float(clean[target])
     replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
-    variant = _variant(tokens, positions, target, mode, replacement_id)[None]
-    read_at = target if mode == "replace" else target - len(set(positions))
-    return float(reader.at(variant.to(tokens.device), read_at)[0])
+    return float(reader.removal_values(tokens, target, [list(positions)], mode, replacement_id)[0])
 
 
 def pairwise_removal(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout: Any, target: int | None = None,
@@ -217,10 +277,8 @@ def pairwise_removal(model: Any, prompt_or_tokens: str | Tensor, hook: str, read
     order = (1 + effects.argsort()[:k]).tolist()  # largest drop first
     pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1 :]]
     replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
-    variants = torch.stack([_variant(tokens, pair, single.target, mode, replacement_id) for pair in pairs])
     reader = _Reader(model, hook, readout)
-    read_at = single.target if mode == "replace" else single.target - 2
-    joint_values = reader.at(variants.to(tokens.device), read_at) - single.clean
+    joint_values = reader.removal_values(tokens, single.target, pairs, mode, replacement_id) - single.clean
     joint = torch.full((k, k), float("nan"))
     index = {position: i for i, position in enumerate(order)}
     for (a, b), value in zip(pairs, joint_values.tolist()):
