@@ -2,6 +2,7 @@
 // token read off the stream at that depth, coloured by its probability. Click a cell (or press
 // Enter on it) for its top-k bars; type a target token to see its rank in every cell; the last row
 // is the KL divergence from the final layer. Only top-k ids and probabilities arrive, as arrays.
+import { barRow } from "./lib/bars";
 import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
@@ -60,14 +61,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     for (let j = 0; j < k; j++) {
       const index = (b * nPos + p) * k + j;
       const prob = at(probs, index);
-      const row = element("div", "iw-bar-row");
-      const label = tokenSpan(vocab[String(at(ids, index))] ?? "?", "iw-bar-label");
-      const track = element("span", "iw-bar-track");
-      const fill = element("span", "iw-bar-fill");
-      fill.style.width = `${(100 * prob).toFixed(1)}%`;
-      track.append(fill);
-      row.append(label, track, element("span", "iw-bar-value", formatValue(prob)));
-      list.append(row);
+      list.append(barRow(vocab[String(at(ids, index))] ?? "?", prob, prob));
     }
     bars.replaceChildren(heading, list);
   }

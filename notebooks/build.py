@@ -364,7 +364,124 @@ def residual_stream() -> list:
     ]
 
 
-NOTEBOOKS = {"00_quickstart.ipynb": quickstart, "01_sae_training.ipynb": sae_training, "04_residual_stream.ipynb": residual_stream}
+def feature_ablation() -> list:
+    return [
+        new_markdown_cell(
+            "# Feature ablation: click a token, watch the feature drop\n\n"
+            + colab_badge("02_feature_ablation.ipynb") + "\n\n"
+            "The seed researcher read each SAE feature by hand: *remove each token in the context and see the effect on "
+            "the feature's activation at the last token*, *directly unembed the feature direction*, and *ablate the "
+            "direction and see which next tokens lose log-prob*. Here each of these is a live view on the embedded "
+            "model and its SAEs, exact (each number equals a separate forward pass) and fast (the clean prefix is "
+            "reused and only what a removal changes is recomputed).\n\n"
+            "**Arc:** the \"previous token is ' and'\" feature → remove tokens and watch it fall → pairs → the German "
+            "feature → the logit lens of a feature → ablate Title Case and see which predictions change."
+        ),
+        new_code_cell(INSTALL),
+        new_code_cell(
+            "import torch\n"
+            "import interp_widgets as iw\n"
+            "from interp_widgets.compute.ablation import leave_one_out, pairwise_removal\n\n"
+            "torch.set_grad_enabled(False)\n"
+            "model = iw.load_model()\n"
+            "catalogue = {entry[\"concept\"]: entry for entry in iw.models.feature_catalogue()}\n"
+            "for concept, entry in catalogue.items():\n"
+            "    print(f\"{concept:<24} {entry['sae']} SAE, feature {entry['feature']:>4}  (AUROC {entry['auroc']:.2f})\")"
+        ),
+        new_markdown_cell(
+            "## 1. The feature that fires after \" and\"\n\n"
+            "The top row is the prompt coloured by the feature's activation; the target (outlined) is where it is "
+            "largest. The second row is the leave-one-out map: how much the activation at the target drops when each "
+            "earlier token is removed (red: removing it lowers the feature). **Click tokens in the second row** to "
+            "remove them together and read the new activation; click a token in the top row to explain another "
+            "position; type a feature index or a prompt and press Enter. Delete mode cuts a token out (later tokens "
+            "shift left); replace mode puts another token in its place."
+        ),
+        new_code_cell(
+            "entry = catalogue['previous token \" and\"']\n"
+            "sae = iw.load_sae(entry[\"sae\"])\n"
+            "prompt = \"We bought bread and butter, salt and pepper, and fish and chips.\"\n"
+            "explorer = iw.FeatureAblation.from_model(model, prompt, (sae, entry[\"feature\"]), name=entry[\"sae\"])\n"
+            "explorer"
+        ),
+        new_markdown_cell(
+            "The same numbers in code. Removing the \" and\" itself should matter most; the word before it less."
+        ),
+        new_code_cell(
+            "hook = \"blocks.0.hook_resid_post\"\n"
+            "single = leave_one_out(model, prompt, hook, (sae, entry[\"feature\"]))\n"
+            "print(f\"activation at {single.tokens[single.target]!r} (position {single.target}): {single.clean:.2f}\")\n"
+            "for position in (single.effect[1:single.target].argsort()[:4] + 1).tolist():\n"
+            "    print(f\"  removing {position:>2} {single.tokens[position]!r:>10}: {float(single.effect[position]):+.2f}\")\n"
+            "explorer.toggle(single.target - 1)  # what a click does\n"
+            "print(\"with the token before the target removed:\", round(explorer.removed_value, 2))"
+        ),
+        new_markdown_cell(
+            "## 2. Pairs: (A or B) … C\n\n"
+            "Single removals miss a feature that fires if *either* of two tokens is there. The pairs panel removes "
+            "every pair among the most important single tokens and reports the interaction: the joint drop minus the "
+            "two single drops. A large positive interaction is an OR (each alone hardly matters, both together do); a "
+            "negative one means the two are redundant the other way. Printed here for the explorer's target:"
+        ),
+        new_code_cell(
+            "pairs = pairwise_removal(model, prompt, hook, (sae, entry[\"feature\"]), top_k=5, single=single)\n"
+            "k = len(pairs.positions)\n"
+            "ranked = sorted(((i, j) for i in range(k) for j in range(i + 1, k)), key=lambda ij: -abs(float(pairs.interaction[ij])))\n"
+            "for i, j in ranked[:5]:\n"
+            "    a, b = pairs.positions[i], pairs.positions[j]\n"
+            "    print(f\"{single.tokens[a]!r:>8}@{a:<2} + {single.tokens[b]!r:>8}@{b:<2} joint {float(pairs.joint[i, j]):+.2f}  \"\n"
+            "          f\"alone {float(pairs.single[i]):+.2f} / {float(pairs.single[j]):+.2f}  interaction {float(pairs.interaction[i, j]):+.2f}\")"
+        ),
+        new_markdown_cell(
+            "In this small model the interactions are small next to the single drops: this feature reads mostly the "
+            "one token before it, so no pair matters much more than its parts. A feature with an OR in it would show "
+            "a large interaction here.\n\n"
+            "## 3. The German feature\n\n"
+            "Which earlier tokens keep a German-text feature on? Switch the explorer to it by typing its index, or "
+            "build another view:"
+        ),
+        new_code_cell(
+            "german = catalogue[\"German text\"]\n"
+            "iw.FeatureAblation.from_model(model, \"Der Hund schläft und die Katze spielt im Garten.\",\n"
+            "                              (iw.load_sae(german[\"sae\"]), german[\"feature\"]), name=german[\"sae\"])"
+        ),
+        new_markdown_cell(
+            "## 4. The logit lens of a feature\n\n"
+            "Unembed the feature's decoder direction: which next tokens does it push up, which down? The final "
+            "LayerNorm's centring and scale are applied (the caption says so). Tick *leave out outlier-norm tokens* "
+            "to drop tokens whose unembedding column has an outlier norm (the seed: \"I subtract out several high "
+            "norm tokens\"); the view lists what it left out. Click a bar to see where in the prompt the model "
+            "predicts that token."
+        ),
+        new_code_cell(
+            "iw.LogitLensBars.from_model(model, (iw.load_sae(german[\"sae\"]), german[\"feature\"]), name=german[\"sae\"],\n"
+            "                            prompt=\"Der Hund schläft und die Katze spielt im Garten.\", k=8)"
+        ),
+        new_markdown_cell(
+            "## 5. Ablate a direction: Title Case\n\n"
+            "Remove the Title Case feature's contribution (its activation times its decoder row) at every position and "
+            "compare each actual next token's log-prob with the clean run. Red tokens became less likely without the "
+            "feature. On a 2-layer model the changes are modest; the list gives the largest ones as measured."
+        ),
+        new_code_cell(
+            "title_case = catalogue[\"Title Case\"]\n"
+            "ablation = iw.DirectionAblation.from_model(model, \"The Hound Of The Baskervilles and The Lord Of The Rings are books.\",\n"
+            "                                            (iw.load_sae(title_case[\"sae\"]), title_case[\"feature\"]), name=title_case[\"sae\"])\n"
+            "ablation"
+        ),
+        new_markdown_cell(
+            "## Recap\n\n"
+            "- `iw.FeatureAblation.from_model(model, prompt, (sae, index))`: activation, leave-one-out map, click to "
+            "remove tokens together, pairs; delete or replace mode.\n"
+            "- `iw.LogitLensBars.from_model(model, (sae, index))`: top/bottom tokens of the direction, outlier filter, where "
+            "the prompt predicts a token.\n"
+            "- `iw.DirectionAblation.from_model(model, prompt, (sae, index))`: log-prob change of every next token.\n"
+            "- The maths is plain torch: `interp_widgets.compute.ablation`, `.direction_ablation`, `.feature_logit_lens`."
+        ),
+    ]
+
+
+NOTEBOOKS = {"00_quickstart.ipynb": quickstart, "01_sae_training.ipynb": sae_training, "02_feature_ablation.ipynb": feature_ablation, "04_residual_stream.ipynb": residual_stream}
 
 
 def main() -> None:

@@ -266,9 +266,14 @@ def remove_tokens(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout
 
 
 def pairwise_removal(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout: Any, target: int | None = None,
-                     top_k: int = 5, mode: str = "delete", replacement: str | int | None = None) -> PairRemoval:
-    """Remove every pair among the `top_k` tokens whose single removal lowers the readout most."""
-    single = leave_one_out(model, prompt_or_tokens, hook, readout, target, mode, replacement)
+                     top_k: int = 5, mode: str = "delete", replacement: str | int | None = None,
+                     single: LeaveOneOut | None = None) -> PairRemoval:
+    """Remove every pair among the `top_k` tokens whose single removal lowers the readout most.
+
+    `single`: the leave-one-out map of the same prompt, target and mode, if already computed.
+    """
+    if single is None or single.mode != mode or (target is not None and single.target != target):
+        single = leave_one_out(model, prompt_or_tokens, hook, readout, target, mode, replacement)
     tokens = as_tokens(model, prompt_or_tokens)
     effects = single.effect[1 : single.target]
     k = min(top_k, effects.numel())
@@ -285,3 +290,8 @@ def pairwise_removal(model: Any, prompt_or_tokens: str | Tensor, hook: str, read
         joint[index[a], index[b]] = joint[index[b], index[a]] = value
     alone = single.effect[order]
     return PairRemoval(order, alone, joint, joint - alone[:, None] - alone[None, :])
+
+
+def readout_values(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout: Any) -> Tensor:
+    """The readout at every position of the prompt, `[pos]` (the clean run is kept for the clicks that follow)."""
+    return _Reader(model, hook, readout).all_positions(as_tokens(model, prompt_or_tokens))

@@ -17,12 +17,11 @@ import traitlets
 
 from interp_widgets.compute.readouts import Readout, as_readout, token_values
 from interp_widgets.errors import InterpWidgetsError
-from interp_widgets.widgets import _colors
+from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
 from interp_widgets.widgets._wire import from_wire, to_wire
 
 TEXT_ROWS = 40  # rows of the plain-text form before it is cut short
-SNAPSHOT_LEVELS = 8  # colour steps per sign in the static snapshot
 
 
 def as_series(values: Any) -> torch.Tensor:
@@ -201,50 +200,12 @@ class TokenHighlights(BaseWidget):
     def to_static_html(self) -> str:
         """Tokens as escaped text in spans; colours quantised into a few CSS classes."""
         label, shown, scale = self._shown()
-        levels = SNAPSHOT_LEVELS
-        classes = []
-        for step in range(1, levels + 1):
-            for sign, prefix in ((1, "p"), (-1, "n")):
-                classes.append(f".iw-s .{prefix}{step}{{background:{_colors.rgba(sign * step / levels)}}}")
-                classes.append(f"{_DARK} .iw-s .{prefix}{step}{{background:{_colors.rgba(sign * step / levels, dark=True)}}}")
-        spans = []
-        for token, value in zip(self.tokens, shown):
-            step = round(_colors.strength(value, scale) * levels)
-            css = f' class="{"p" if step > 0 else "n"}{abs(step)}"' if step else ""
-            text = html.escape(_visible(token))
-            spans.append(f'<span{css} title="{_colors.format_value(value)}">{text}</span>')
-            if "\n" in token:
-                spans.append("<br>")
-        head = html.escape(f"{self.title + ' · ' if self.title else ''}{label}")
-        legend = html.escape(self._legend(label, shown, scale))
-        return (
-            "<div class=\"iw-s\"><style>"
-            ".iw-s span{font-family:monospace;white-space:pre;border-radius:2px}"
-            f"{''.join(classes)}</style>"
-            f"<div><b>{head}</b> <small>(static snapshot)</small></div>"
-            f"<div style=\"line-height:1.9\">{''.join(spans)}</div>"
-            f"<div><small>{legend}</small></div></div>"
-        )
+        head = f"{self.title + ' · ' if self.title else ''}{label}"
+        return _snapshot.page("iw-s", head, _snapshot.token_spans(self.tokens, shown, scale),
+                              html.escape(self._legend(label, shown, scale)))
 
 
-_DARK = 'body[data-jp-theme-light="false"]'  # JupyterLab's dark themes
-
-_VISIBLE = {" ": "\u00b7", "\n": "\u21b5", "\t": "\u2192", "\r": "\u240d"}
-
-
-def _visible(token: str) -> str:
-    """Python twin of `visibleToken` in js/lib/tokens.ts."""
-    if not token:
-        return "\u2205"
-    out = []
-    for ch in token:
-        if ch in _VISIBLE:
-            out.append(_VISIBLE[ch])
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+_visible = _snapshot.visible
 
 
 def _default_hook(readouts: list[Readout]) -> str:

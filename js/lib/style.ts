@@ -76,6 +76,19 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-bar-track { background: var(--iw-bg-raised); height: 10px; border-radius: 2px; }
 .iw-bar-fill { display: block; height: 100%; background: var(--iw-positive); border-radius: 2px; }
 .iw-bar-value { color: var(--iw-fg-muted); text-align: right; }
+.iw-bar-negative { background: var(--iw-negative); }
+.iw-bar-row.iw-clickable { cursor: pointer; border-radius: 2px; }
+.iw-bar-row.iw-clickable:hover, .iw-bar-row.iw-clickable:focus-visible, .iw-bar-row.iw-selected { outline: 1px solid var(--iw-fg); }
+.iw-row-label { color: var(--iw-fg-muted); font-size: 0.85em; margin: 6px 0 0; }
+.iw-token.iw-removed { text-decoration: line-through; opacity: 0.6; outline: 1px dashed var(--iw-fg-muted); }
+.iw-token.iw-target { outline: 2px solid var(--iw-accent); }
+.iw-token.iw-after { opacity: 0.35; }
+.iw-token[tabindex] { cursor: pointer; }
+.iw-token[tabindex]:focus-visible { outline: 2px solid var(--iw-accent); }
+.iw-pairs { border-collapse: collapse; margin-top: 4px; font-size: 0.85em; font-family: var(--jp-code-font-family, monospace); }
+.iw-pairs th, .iw-pairs td { padding: 1px 6px; text-align: right; white-space: pre; }
+.iw-mode-note { color: var(--iw-fg-muted); font-size: 0.85em; }
+.iw-number { width: 6em; }
 .iw-thumbs { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; }
 .iw-thumb { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 3px; background: none;
   border: 1px solid var(--iw-border); border-radius: 3px; color: var(--iw-fg-muted); cursor: pointer; font: inherit; font-size: 0.85em; }

@@ -1,0 +1,88 @@
+"""Direction ablation view: each next token's log-prob change when a feature or direction is removed.
+
+The text coloured by the change in log-prob of each actual token (red where it became less likely
+without the direction), and a list of the largest changes. The maths is
+`compute.direction_ablation`; the prompt is editable in the widget.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Sequence
+
+import torch
+import traitlets
+
+from interp_widgets.compute.direction_ablation import direction_ablation
+from interp_widgets.compute.readouts import SAEFeatureReadout, as_readout, sae_hook_name
+from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.widgets import _colors, _snapshot
+from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
+from interp_widgets.widgets._wire import from_wire, to_wire
+
+
+class DirectionAblation(BaseWidget):
+    """The prompt coloured by how much less likely each token became with the direction removed."""
+
+    _esm = bundle_path("direction_ablation.js")
+
+    tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    decrease = traitlets.Any(default_value=to_wire(torch.zeros(0))).tag(sync=True)
+    """`[pos]` clean minus ablated log-prob of token t (NaN at BOS): positive = less likely without the direction."""
+    largest = traitlets.List(default_value=[]).tag(sync=True)
+    """[position, token, change] of the largest changes, largest |change| first."""
+    label = traitlets.Unicode("").tag(sync=True)
+    mode = traitlets.Unicode("").tag(sync=True)
+    prompt = traitlets.Unicode("").tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._source: dict[str, Any] | None = None
+        super().__init__(**kwargs)
+
+    @classmethod
+    def from_model(cls, model: Any, prompt: str, feature: Any, hook: str | None = None, positions: Sequence[int] | None = None,
+                   mode: str | None = None, name: str = "", **kwargs: Any) -> "DirectionAblation":
+        """`feature`: `(sae, index)` or a direction `[d]` at `hook` (default: the SAE's hook)."""
+        readout = as_readout(feature)
+        if hook is None:
+            hook = sae_hook_name(readout.sae) if isinstance(readout, SAEFeatureReadout) else None
+            if hook is None:
+                raise InterpWidgetsError("pass hook=..., where to remove the direction (e.g. 'blocks.0.hook_resid_post').")
+        widget = cls(label=f"{name + ' ' if name else ''}{readout.label} at {hook}", title=kwargs.pop("title", "Direction ablation"), **kwargs)
+        widget._source = {"model": model, "hook": hook, "feature": feature, "positions": positions, "mode": mode}
+        widget.set_prompt(prompt)
+        return widget
+
+    def set_prompt(self, prompt: str) -> None:
+        """Recompute the clean and ablated log-probs on a new prompt."""
+        if self._source is None:
+            raise InterpWidgetsError("this view has no model: build it with DirectionAblation.from_model(model, prompt, (sae, index)).")
+        source = self._source
+        result = direction_ablation(source["model"], prompt, source["hook"], source["feature"], source["positions"], source["mode"])
+        decrease = torch.cat([torch.tensor([float("nan")]), result.clean - result.ablated])
+        with self.hold_sync():
+            self.tokens = result.tokens
+            self.decrease = to_wire(decrease)
+            self.largest = [[p + 1, token, change] for p, token, change in result.largest_changes(10)]
+            self.mode = result.mode
+            self.prompt = prompt
+
+    @request_handler("set_prompt")
+    def _request_prompt(self, prompt: str) -> dict[str, Any]:
+        self.set_prompt(prompt)
+        return {"n_tokens": len(self.tokens)}
+
+    def summary(self) -> str:
+        return f"{self.label}, {len(self.tokens)} tokens"
+
+    def to_text(self) -> str:
+        lines = [f"{self.title}: {self.label} ({self.mode}); change in log-prob of each token without it"]
+        lines += [f"  {_colors.format_value(change):>8}  token {position} {token!r}" for position, token, change in self.largest]
+        return "\n".join(lines)
+
+    def to_static_html(self) -> str:
+        values = from_wire(self.decrease).tolist() if self.tokens else []
+        scale = _colors.choose_scale([v for v in values if v == v] or [0.0], "diverging")
+        footer = html.escape(f"{self.mode} mode · red: the token became less likely without the direction")
+        return _snapshot.page("iw-da", f"{self.title} · {self.label}", _snapshot.token_spans(self.tokens, values, scale), footer)

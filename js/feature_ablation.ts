@@ -1,0 +1,195 @@
+// Feature ablation explorer: the prompt coloured by a feature's activation (click a token: it becomes
+// the target), the leave-one-out map on the earlier tokens (red: removing that token lowers the
+// feature at the target; click to toggle its removal, several at once), the activation with the
+// removals, and the pairs whose joint removal matters more than the two alone. Every number comes
+// from the kernel; this view only draws the traits and sends clicks.
+import { at, decodeArray, type WireArray } from "./lib/codec";
+import { chooseScale, colorFor, formatValue } from "./lib/colors";
+import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
+import { promptBox } from "./lib/prompt";
+import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
+import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
+
+interface State {
+  tokens: string[];
+  activations: WireArray;
+  target: number;
+  clean: number;
+  drops: WireArray;
+  removed: number[];
+  removed_value: number | null;
+  pairs: { positions?: number[]; single?: WireArray; joint?: WireArray; interaction?: WireArray };
+  top_k: number;
+  mode: "delete" | "replace";
+  replacement: string;
+  feature: number;
+  feature_label: string;
+  feature_editable: boolean;
+  prompt: string;
+  title: string;
+}
+
+const quote = (token: string) => JSON.stringify(visibleToken(token));
+
+export default routedWidget<State>(({ model, el, router }) => {
+  const { root, toolbar, title, banner } = frame("iw-feature-ablation");
+  const staleNote = element("div", "iw-stale-note", "These tokens are from the previous prompt: the new one failed (see the message above).");
+  staleNote.hidden = true;
+  const prompt = promptBox(router, banner, (ok) => {
+    staleNote.hidden = ok;
+  });
+
+  const featureForm = element("form", "iw-prompt");
+  const featureInput = element("input", "iw-prompt-input iw-number");
+  featureInput.type = "number";
+  featureInput.min = "0";
+  featureInput.setAttribute("aria-label", "feature index");
+  featureForm.append(element("span", "iw-caption", "feature"), featureInput);
+  const sendFeature = () => ask(router, "set_feature", { feature: Number(featureInput.value) }, prompt.status, banner);
+  featureForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendFeature();
+  });
+  submitOnEnter(featureInput, sendFeature);
+
+  const modeSelect = element("select", "iw-input");
+  modeSelect.setAttribute("aria-label", "removal mode");
+  for (const mode of ["delete", "replace"]) modeSelect.append(Object.assign(element("option", "", mode), { value: mode }));
+  const replacementInput = element("input", "iw-prompt-input iw-number");
+  replacementInput.type = "text";
+  replacementInput.placeholder = "replacement";
+  replacementInput.setAttribute("aria-label", "replacement token");
+  const sendMode = () =>
+    ask(router, "set_mode", { mode: modeSelect.value, replacement: replacementInput.value.replace(/\u00b7/g, " ") }, prompt.status, banner);
+  modeSelect.addEventListener("change", () => {
+    replacementInput.hidden = modeSelect.value !== "replace";
+    if (modeSelect.value === "delete" || replacementInput.value) sendMode();
+  });
+  submitOnEnter(replacementInput, sendMode);
+  toolbar.append(prompt.form, featureForm, modeSelect, replacementInput, prompt.status);
+
+  const activationLabel = element("div", "iw-row-label");
+  const activationRow = element("div", "iw-tokens");
+  const mapLabel = element("div", "iw-row-label");
+  const mapRow = element("div", "iw-tokens");
+  const readout = element("div", "iw-readout iw-ablation-value");
+  readout.setAttribute("aria-live", "polite");
+  const modeNote = element("div", "iw-mode-note");
+  const pairsBox = element("div", "iw-pairs-box");
+  root.append(staleNote, activationLabel, activationRow, mapLabel, mapRow, readout, modeNote, pairsBox);
+  const tip = tooltip(root);
+  root.append(tip.node);
+  el.appendChild(root);
+
+  const hover = (span: HTMLElement, lines: () => string[]) => {
+    span.addEventListener("mousemove", (event) => tip.show(lines(), event.clientX, event.clientY));
+    span.addEventListener("mouseleave", () => tip.hide());
+  };
+
+  function drawActivations(tokens: string[]) {
+    const values = decodeArray(model.get("activations"));
+    const scale = chooseScale(values.data as ArrayLike<number>, "sequential");
+    activationLabel.textContent = `${model.get("feature_label")} at each token: click one to make it the target`;
+    activationRow.replaceChildren();
+    tokens.forEach((token, p) => {
+      const span = tokenSpan(token, "iw-token");
+      const value = at(values, p);
+      span.style.background = colorFor(value, scale);
+      if (p === model.get("target")) span.classList.add("iw-target");
+      span.setAttribute("aria-label", `token ${p} ${visibleToken(token)}: activation ${formatValue(value)}`);
+      if (p >= 2) activate(span, () => ask(router, "set_target", { position: p }, prompt.status, banner));
+      hover(span, () => [`${quote(token)} (position ${p})`, `activation ${formatValue(value)}`, p >= 2 ? "click: explain this token" : ""]);
+      activationRow.append(span);
+      if (endsLine(token)) activationRow.append(element("br"));
+    });
+  }
+
+  function drawMap(tokens: string[]) {
+    const drops = decodeArray(model.get("drops"));
+    const target = model.get("target");
+    const removed = new Set(model.get("removed"));
+    const scale = chooseScale(drops.data as ArrayLike<number>, "diverging");
+    mapLabel.textContent = `drop at ${quote(tokens[target] ?? "")} (position ${target}) when each earlier token is removed: red lowers it; click tokens to remove them together`;
+    mapRow.replaceChildren();
+    tokens.forEach((token, p) => {
+      const span = tokenSpan(token, "iw-token");
+      const drop = at(drops, p);
+      if (p === target) span.classList.add("iw-target");
+      if (p > target) span.classList.add("iw-after");
+      if (p >= 1 && p < target) {
+        span.style.background = colorFor(drop, scale);
+        span.classList.toggle("iw-removed", removed.has(p));
+        span.setAttribute("aria-pressed", String(removed.has(p)));
+        span.setAttribute("aria-label", `remove token ${p} ${visibleToken(token)}: drop ${formatValue(drop)}`);
+        activate(span, () => ask(router, "toggle", { position: p }, prompt.status, banner));
+        hover(span, () => [`${quote(token)} (position ${p})`, `removing it alone: drop ${formatValue(drop)}`, removed.has(p) ? "removed (click to restore)" : "click: remove"]);
+      }
+      mapRow.append(span);
+      if (endsLine(token)) mapRow.append(element("br"));
+    });
+  }
+
+  function drawReadout() {
+    const clean = model.get("clean");
+    const removed = model.get("removed");
+    const value = model.get("removed_value");
+    const base = `clean activation ${formatValue(clean)}`;
+    readout.textContent =
+      removed.length && value !== null
+        ? `${base} · with ${removed.length} token${removed.length > 1 ? "s" : ""} removed ${formatValue(value)} (drop ${formatValue(clean - value)})`
+        : base;
+    const replacement = model.get("replacement");
+    modeNote.textContent =
+      model.get("mode") === "replace"
+        ? `replace mode: a removed token is replaced by ${quote(replacement)}; positions stay`
+        : "delete mode: a removed token is cut out; later tokens shift left";
+  }
+
+  function drawPairs(tokens: string[]) {
+    const pairs = model.get("pairs");
+    pairsBox.replaceChildren();
+    if (!pairs.positions || !pairs.joint || !pairs.single || !pairs.interaction) return;
+    const positions = pairs.positions;
+    const joint = decodeArray(pairs.joint);
+    const single = decodeArray(pairs.single);
+    const interaction = decodeArray(pairs.interaction);
+    const k = positions.length;
+    const rows: { a: number; b: number; joint: number; inter: number }[] = [];
+    for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++) rows.push({ a: i, b: j, joint: at(joint, i * k + j), inter: at(interaction, i * k + j) });
+    rows.sort((x, y) => Math.abs(y.inter) - Math.abs(x.inter));
+    const table = element("table", "iw-pairs");
+    const head = element("tr");
+    for (const text of ["pair (top single tokens)", "drop alone", "joint drop", "interaction"]) head.append(element("th", "", text));
+    table.append(head);
+    for (const row of rows) {
+      const tr = element("tr");
+      tr.append(
+        element("td", "", `${quote(tokens[positions[row.a]] ?? "")}@${positions[row.a]} + ${quote(tokens[positions[row.b]] ?? "")}@${positions[row.b]}`),
+        element("td", "", `${formatValue(at(single, row.a))} / ${formatValue(at(single, row.b))}`),
+        element("td", "", formatValue(row.joint)),
+        element("td", "", formatValue(row.inter)),
+      );
+      table.append(tr);
+    }
+    pairsBox.append(element("div", "iw-row-label", `pairs among the top ${k}: interaction = joint drop − the two single drops (large: the pair matters more than either alone)`), table);
+  }
+
+  const teardown = redrawOnChange(model, () => {
+    const tokens = model.get("tokens");
+    title.textContent = `${model.get("title")} · ${model.get("feature_label")}`;
+    prompt.sync(model.get("prompt"));
+    featureForm.hidden = !model.get("feature_editable");
+    if (document.activeElement !== featureInput) featureInput.value = String(model.get("feature"));
+    modeSelect.value = model.get("mode");
+    replacementInput.hidden = model.get("mode") !== "replace";
+    if (document.activeElement !== replacementInput) replacementInput.value = visibleToken(model.get("replacement"));
+    drawActivations(tokens);
+    drawMap(tokens);
+    drawReadout();
+    drawPairs(tokens);
+  });
+  return () => {
+    teardown();
+    tip.hide();
+  };
+});

@@ -1,0 +1,90 @@
+"""FeatureAblation, LogitLensBars and DirectionAblation through their request handlers."""
+
+import pytest
+import torch
+
+import interp_widgets as iw
+from interp_widgets.compute.ablation import leave_one_out, remove_tokens
+from interp_widgets.compute.direction_ablation import direction_ablation
+from interp_widgets.widgets._wire import from_wire
+
+HOOK = "blocks.0.hook_resid_post"
+PROMPT = "salt and pepper, bread and butter, fish and chips"
+
+
+@pytest.fixture(scope="module")
+def model_and_sae():
+    return iw.load_model(), iw.load_sae("4x")
+
+
+def ask(widget, type_, **payload):
+    return widget.handle_request({"kind": "request", "id": "t-1", "type": type_, "payload": payload})
+
+
+def test_feature_ablation_clicks_match_the_maths(model_and_sae):
+    model, sae = model_and_sae
+    view = iw.FeatureAblation.from_model(model, PROMPT, (sae, 495), name="4x")
+    expected = leave_one_out(model, PROMPT, HOOK, (sae, 495))
+    assert view.target == expected.target and view.clean == pytest.approx(expected.clean, abs=1e-5)
+    drops = from_wire(view.drops)
+    torch.testing.assert_close(drops[1 : view.target], -expected.effect[1 : view.target])
+    assert len(view.pairs["positions"]) == min(5, view.target - 1) >= 2
+
+    reply = ask(view, "toggle", position=view.target - 1)
+    assert reply["ok"], reply
+    reply = ask(view, "toggle", position=1)
+    value = remove_tokens(model, PROMPT, HOOK, (sae, 495), [1, view.target - 1], view.target)
+    assert reply["result"]["value"] == pytest.approx(value, abs=1e-5) and view.removed == [1, view.target - 1]
+    assert ask(view, "toggle", position=1)["result"]["removed"] == [view.target - 1]
+
+    reply = ask(view, "set_target", position=3)
+    assert reply["ok"] and view.target == 3 and view.removed == [] and view.removed_value is None
+    bad = ask(view, "set_target", position=0)
+    assert not bad["ok"] and "out of range" in bad["error"]
+    bad = ask(view, "set_feature", feature=10**6)
+    assert not bad["ok"] and "out of range" in bad["error"] and view.feature == 495
+    assert ask(view, "set_mode", mode="replace", replacement=" the")["ok"] and view.mode == "replace"
+    bad = ask(view, "set_mode", mode="replace", replacement=" pepper mill")
+    assert not bad["ok"] and "not one token" in bad["error"] and view.replacement == " the"
+    assert ask(view, "set_prompt", prompt="fish and chips and")["ok"] and view.tokens[-1] == " and"
+    assert "static snapshot" in view.to_static_html() and "drop" in view.to_text()
+
+
+def test_feature_ablation_errors_name_the_fix(model_and_sae):
+    model, sae = model_and_sae
+    with pytest.raises(iw.InterpWidgetsError, match="out of range"):
+        iw.FeatureAblation.from_model(model, PROMPT, (sae, 10**6))
+    with pytest.raises(iw.InterpWidgetsError, match="pass hook"):
+        iw.FeatureAblation.from_model(model, PROMPT, 3)
+    view = iw.FeatureAblation.from_model(model, PROMPT, 3, hook=HOOK)
+    assert not ask(view, "set_prompt", prompt="")["ok"]
+    assert "empty" in ask(view, "set_prompt", prompt="")["error"]
+    long = " word" * (model.cfg.n_ctx + 5)
+    assert "context" in ask(view, "set_prompt", prompt=long)["error"]
+
+
+def test_logit_lens_bars_filter_and_where(model_and_sae):
+    model, sae = model_and_sae
+    bars = iw.LogitLensBars.from_model(model, (sae, 495), prompt="bread and butter", k=5)
+    assert len(bars.top) == 5 and len(bars.bottom) == 5 and bars.ln_applied
+    assert ask(bars, "set_filter", exclude_outliers=True)["ok"] and bars.exclude_outliers
+    shown = {t for _, t, _ in bars.top + bars.bottom}
+    assert not shown & {t for _, t, _ in bars.left_out}
+    token_id = bars.top[0][1]
+    reply = ask(bars, "where", token_id=token_id)
+    assert reply["ok"]
+    with torch.inference_mode():
+        expected = model(model.to_tokens("bread and butter"))[0].softmax(-1)[:, token_id]
+    torch.testing.assert_close(from_wire(bars.where_values), expected, atol=1e-5, rtol=0)
+    assert "outside the vocabulary" in ask(bars, "where", token_id=10**7)["error"]
+
+
+def test_direction_ablation_view(model_and_sae):
+    model, sae = model_and_sae
+    view = iw.DirectionAblation.from_model(model, PROMPT, (sae, 495))
+    result = direction_ablation(model, PROMPT, HOOK, (sae, 495))
+    decrease = from_wire(view.decrease)
+    assert decrease[0].isnan()
+    torch.testing.assert_close(decrease[1:], result.clean - result.ablated)
+    assert view.largest[0][1] == view.tokens[view.largest[0][0]]
+    assert ask(view, "set_prompt", prompt="cats and dogs")["ok"] and view.prompt == "cats and dogs"
