@@ -11,11 +11,16 @@ Settings, on the embedded model (target: the prompt's last token):
 - 128 tokens, a residual direction at the last layer (blocks.1.hook_resid_post);
 - 128 tokens, an SAE feature at blocks.0.hook_resid_post (the headline, last line).
 
+Also the kernel's reply to a click that toggles a removal on a 128-token prompt (the widget's
+request handler, as the front-end calls it): p50 and p95 over 1,000 clicks, and the process's
+resident memory before and after them (it should stay flat).
+
 Run: .venv/bin/python benchmarks/bench_leave_one_out.py
 """
 
 from __future__ import annotations
 
+import resource
 import time
 
 import torch
@@ -66,6 +71,32 @@ def setting(model, n_tokens, hook, readout, read):
     return ours_s, ref_s, diff
 
 
+def rss_mb() -> float:
+    """The process's resident memory now, from /proc (Linux), in MB."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 1e6
+
+
+def click_latency(model, sae, feature, clicks: int = 1000) -> tuple[float, float, float, float]:
+    """p50 / p95 reply time (ms) of the explorer's toggle request, and memory before / after (MB)."""
+    ids = model.to_tokens(TEXT)[0, :128]
+    prompt = model.tokenizer.decode(ids[1:].tolist())
+    view = iw.FeatureAblation.from_model(model, prompt, (sae, feature), target=len(model.to_tokens(prompt)[0]) - 1)
+    positions = list(range(1, view.target))
+    for position in positions[:20]:  # warm up
+        view.handle_request({"kind": "request", "id": "w", "type": "toggle", "payload": {"position": position}})
+    before = rss_mb()
+    times = []
+    for click in range(clicks):
+        position = positions[(click * 7) % len(positions)]
+        start = time.perf_counter()
+        reply = view.handle_request({"kind": "request", "id": str(click), "type": "toggle", "payload": {"position": position}})
+        times.append(time.perf_counter() - start)
+        assert reply["ok"], reply
+    times.sort()
+    return times[len(times) // 2] * 1000, times[int(len(times) * 0.95)] * 1000, before, rss_mb()
+
+
 def main() -> None:
     torch.set_num_threads(1)
     model, sae = iw.load_model(), iw.load_sae("4x")
@@ -78,6 +109,9 @@ def main() -> None:
         ("128 tokens, direction at the last layer", 128, "blocks.1.hook_resid_post", direction, lambda act: act @ direction),
         ("128 tokens, layer 0", 128, "blocks.0.hook_resid_post", (sae, feature), encode),
     ]
+    p50, p95, before, after = click_latency(model, sae, feature)
+    print(f"click that toggles a removal, 128 tokens: p50 {p50:.1f} ms, p95 {p95:.1f} ms; memory {before:.0f} MB before, "
+          f"{after:.0f} MB after 1,000 clicks")
     lines = []
     for name, n, hook, readout, read in settings:
         ours_s, ref_s, diff = setting(model, n, hook, readout, read)

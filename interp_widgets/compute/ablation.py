@@ -140,13 +140,14 @@ class _Reader:
     def removal_values(self, tokens: Tensor, target: int, removals: Sequence[Sequence[int]], mode: str,
                        replacement: int | None, stop: Callable[[], bool] | None = None) -> Tensor:
         """The readout at `target` for each set of removed positions, `[n]` (NaN where `stop()` cut it short)."""
-        variants = [_variant(tokens, removed, target, mode, replacement) for removed in removals]
         runner = self.prepared(tokens).runner
         if runner is not None:
             starts = [min(removed) for removed in removals]
-            activation = runner.run(torch.tensor(starts, device=tokens.device), [v[s:] for v, s in zip(variants, starts)], stop)
+            suffixes = [_suffix(tokens, removed, start, target, mode, replacement) for removed, start in zip(removals, starts)]
+            activation = runner.run(torch.tensor(starts, device=tokens.device), suffixes, stop)
             with torch.inference_mode():
                 return self.readout.read(activation).float().cpu()
+        variants = [_variant(tokens, removed, target, mode, replacement) for removed in removals]
         values = torch.full((len(removals),), float("nan"))
         lengths = torch.tensor([len(v) for v in variants])
         for length in lengths.unique().tolist():  # same length, same read position: one batch
@@ -223,6 +224,14 @@ def _variant(tokens: Tensor, removed: Iterable[int], target: int, mode: str, rep
     mask = torch.ones(target + 1, dtype=torch.bool)
     mask[removed] = False
     return kept[mask]
+
+
+def _suffix(tokens: Tensor, removed: Sequence[int], start: int, target: int, mode: str, replacement: int | None) -> Tensor:
+    """`_variant(...)[start:]`, the part a prefix runner recomputes; a single removal is a slice (no copy)."""
+    if len(removed) == 1:
+        rest = tokens[0, start + 1 : target + 1]
+        return rest if mode == "delete" else torch.cat([torch.tensor([replacement], device=tokens.device), rest])
+    return _variant(tokens, removed, target, mode, replacement)[start:]
 
 
 def _check_mode(mode: str) -> None:

@@ -90,3 +90,16 @@ def test_errors_name_the_fix(toy):
         remove_tokens(toy, PROMPT, hook, 0, positions=[0], target=5)
     with pytest.raises(InterpWidgetsError, match='mode must be "delete" or "replace"'):
         leave_one_out(toy, PROMPT, hook, 0, mode="zero")
+
+
+def test_prefix_reuse_is_used_and_other_hooks_fall_back_exactly(toy):
+    from interp_widgets.compute import ablation
+
+    ids = toy.to_tokens(PROMPT)[0].tolist()
+    leave_one_out(toy, PROMPT, "blocks.1.hook_resid_post", 5, target=12)
+    assert ablation._PREPARED[toy]["blocks.1.hook_resid_post"].runner is not None  # the fast path ran
+    hook = "blocks.0.ln2.hook_normalized"  # inside a block: no prefix runner, plain batched forwards
+    result = leave_one_out(toy, PROMPT, hook, 5, target=12)
+    assert ablation._PREPARED[toy][hook].runner is None
+    for i in (1, 6, 11):
+        assert float(result.values[i]) == pytest.approx(slow_value(toy, ids[:i] + ids[i + 1 :], hook, 5, 11), abs=1e-4)
