@@ -83,6 +83,7 @@ class BaseWidget(anywidget.AnyWidget):
             )
         self._display_ids: list[str] = []
         self.last_traceback: str | None = None
+        self._source: Any = getattr(self, "_source", None)  # the model (and what it reads) of a view built by from_model
         super().__init__(**kwargs)
         self.on_msg(self._on_custom_message)
         self.observe(self._on_state_change, names=list(valid))
@@ -130,6 +131,13 @@ class BaseWidget(anywidget.AnyWidget):
                 "ok": False,
                 "error": f"{type(error).__name__}: {error} (full traceback in widget.last_traceback)",
             }
+
+    def _need_source(self) -> Any:
+        """What `from_model` stored, or an error saying how to build a view that has a model."""
+        if self._source is None:
+            name = type(self).__name__
+            raise InterpWidgetsError(f"this view was built without a model: build it with {name}.from_model(...) to recompute in the kernel.")
+        return self._source
 
     # ---- text, HTML snapshot, display -----------------------------------------------------
 

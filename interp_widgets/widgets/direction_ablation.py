@@ -14,10 +14,10 @@ import torch
 import traitlets
 
 from interp_widgets.compute.direction_ablation import direction_ablation
-from interp_widgets.compute.readouts import SAEFeatureReadout, as_readout, sae_hook_name
-from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.compute.readouts import as_readout
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
+from interp_widgets.widgets.token_highlights import _default_hook
 from interp_widgets.widgets._wire import from_wire, to_wire
 
 
@@ -36,19 +36,12 @@ class DirectionAblation(BaseWidget):
     prompt = traitlets.Unicode("").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._source: dict[str, Any] | None = None
-        super().__init__(**kwargs)
-
     @classmethod
     def from_model(cls, model: Any, prompt: str, feature: Any, hook: str | None = None, positions: Sequence[int] | None = None,
                    mode: str | None = None, name: str = "", **kwargs: Any) -> "DirectionAblation":
         """`feature`: `(sae, index)` or a direction `[d]` at `hook` (default: the SAE's hook)."""
         readout = as_readout(feature)
-        if hook is None:
-            hook = sae_hook_name(readout.sae) if isinstance(readout, SAEFeatureReadout) else None
-            if hook is None:
-                raise InterpWidgetsError("pass hook=..., where to remove the direction (e.g. 'blocks.0.hook_resid_post').")
+        hook = hook or _default_hook([readout])
         widget = cls(label=f"{name + ' ' if name else ''}{readout.label} at {hook}", title=kwargs.pop("title", "Direction ablation"), **kwargs)
         widget._source = {"model": model, "hook": hook, "feature": feature, "positions": positions, "mode": mode}
         widget.set_prompt(prompt)
@@ -56,9 +49,7 @@ class DirectionAblation(BaseWidget):
 
     def set_prompt(self, prompt: str) -> None:
         """Recompute the clean and ablated log-probs on a new prompt."""
-        if self._source is None:
-            raise InterpWidgetsError("this view has no model: build it with DirectionAblation.from_model(model, prompt, (sae, index)).")
-        source = self._source
+        source = self._need_source()
         result = direction_ablation(source["model"], prompt, source["hook"], source["feature"], source["positions"], source["mode"])
         decrease = torch.cat([torch.tensor([float("nan")]), result.clean - result.ablated])
         with self.hold_sync():

@@ -17,10 +17,11 @@ import torch
 import traitlets
 
 from interp_widgets.compute.ablation import as_tokens, leave_one_out, pairwise_removal, readout_values, remove_tokens
-from interp_widgets.compute.readouts import DirectionReadout, NeuronReadout, SAEFeatureReadout, as_readout, sae_hook_name
+from interp_widgets.compute.readouts import DirectionReadout, NeuronReadout, SAEFeatureReadout, as_readout
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
+from interp_widgets.widgets.token_highlights import _default_hook
 from interp_widgets.widgets._wire import from_wire, to_wire
 
 
@@ -61,30 +62,18 @@ class FeatureAblation(BaseWidget):
     """The prompt."""
     title = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._source: dict[str, Any] | None = None
-        super().__init__(**kwargs)
-
     @classmethod
     def from_model(cls, model: Any, prompt: str, feature: Any, hook: str | None = None, target: int | None = None,
                    mode: str = "delete", replacement: str = "", top_k: int = 5, name: str = "", **kwargs: Any) -> "FeatureAblation":
         """`feature`: `(sae, index)`, a neuron index or a direction `[d]`; `hook` defaults to the SAE's own."""
         readout = as_readout(feature)
-        if hook is None:
-            hook = sae_hook_name(readout.sae) if isinstance(readout, SAEFeatureReadout) else None
-            if hook is None:
-                raise InterpWidgetsError("pass hook=..., the hook point to read (e.g. 'blocks.0.hook_resid_post').")
+        hook = hook or _default_hook([readout])
         widget = cls(mode=mode, replacement=replacement, top_k=top_k, title=kwargs.pop("title", "Feature ablation"), **kwargs)
         widget._source = {"model": model, "hook": hook, "readout": readout, "name": name}
         widget._compute(prompt, target)
         return widget
 
     # ---- the kernel side of clicks --------------------------------------------------------
-
-    def _need_source(self) -> dict[str, Any]:
-        if self._source is None:
-            raise InterpWidgetsError("this view has no model: build it with FeatureAblation.from_model(model, prompt, (sae, index)).")
-        return self._source
 
     def _args(self) -> tuple[Any, str, Any, str, Any]:
         source = self._need_source()

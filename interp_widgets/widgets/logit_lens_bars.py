@@ -48,10 +48,6 @@ class LogitLensBars(BaseWidget):
     """`[pos]` the model's probability of the clicked token as the next token after each position."""
     title = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._source: dict[str, Any] | None = None
-        super().__init__(**kwargs)
-
     @classmethod
     def from_model(cls, model: Any, feature: Any, prompt: str = "", k: int = 10, apply_ln: bool = True,
                    exclude_outliers: bool = False, reference_texts: Sequence[str] | None = None, name: str = "",
@@ -65,11 +61,6 @@ class LogitLensBars(BaseWidget):
         if prompt:
             widget.set_prompt(prompt)
         return widget
-
-    def _need_source(self) -> dict[str, Any]:
-        if self._source is None:
-            raise InterpWidgetsError("this view has no model: build it with LogitLensBars.from_model(model, (sae, index)).")
-        return self._source
 
     def _compute(self) -> None:
         source = self._need_source()
