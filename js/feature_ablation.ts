@@ -27,6 +27,7 @@ interface State {
   feature_editable: boolean;
   prompt: string;
   title: string;
+  progress: string;
 }
 
 const quote = (token: string) => JSON.stringify(visibleToken(token));
@@ -66,7 +67,8 @@ export default routedWidget<State>(({ model, el, router }) => {
     if (modeSelect.value === "delete" || replacementInput.value) sendMode();
   });
   submitOnEnter(replacementInput, sendMode);
-  toolbar.append(prompt.form, featureForm, modeSelect, replacementInput, prompt.status);
+  const progress = element("span", "iw-status iw-progress");
+  toolbar.append(prompt.form, featureForm, modeSelect, replacementInput, prompt.status, progress);
 
   const activationLabel = element("div", "iw-row-label");
   const activationRow = element("div", "iw-tokens");
@@ -183,6 +185,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     modeSelect.value = model.get("mode");
     replacementInput.hidden = model.get("mode") !== "replace";
     if (document.activeElement !== replacementInput) replacementInput.value = visibleToken(model.get("replacement"));
+    progress.textContent = model.get("progress");
     drawActivations(tokens);
     drawMap(tokens);
     drawReadout();

@@ -240,9 +240,11 @@ def _check_mode(mode: str) -> None:
 
 
 def leave_one_out(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout: Any, target: int | None = None,
-                  mode: str = "delete", replacement: str | int | None = None, stop: Callable[[], bool] | None = None) -> LeaveOneOut:
+                  mode: str = "delete", replacement: str | int | None = None, stop: Callable[[], bool] | None = None,
+                  positions: Sequence[int] | None = None) -> LeaveOneOut:
     """The readout at `target` (default: where it is largest) with each earlier token removed, and the clean value.
 
+    `positions`: remove only these (the others stay NaN), e.g. to fill a long map in slices.
     `stop()`, if given, is asked between batches; when it answers True the remaining values stay NaN
     (a newer request superseded this one).
     """
@@ -251,9 +253,11 @@ def leave_one_out(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout
     reader = _Reader(model, hook, readout)
     target, clean_values = _target(model, tokens, reader, target)
     replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
-    positions = list(range(1, target))
+    every = range(1, target)
+    positions = list(every) if positions is None else sorted(set(int(p) for p in positions) & set(every))
     values = torch.full((tokens.shape[1],), float("nan"))
-    values[positions] = reader.removal_values(tokens, target, [[i] for i in positions], mode, replacement_id, stop)
+    if positions:
+        values[positions] = reader.removal_values(tokens, target, [[i] for i in positions], mode, replacement_id, stop)
     str_tokens = [str(t) for t in model.to_str_tokens(tokens[0])]
     return LeaveOneOut(str_tokens, target, float(clean_values[target]), values, mode)
 

@@ -20,6 +20,8 @@ a cell's code show in its outputs at once, changes made inside a widget after th
 
 from __future__ import annotations
 
+import queue
+import threading
 import traceback
 import uuid
 import weakref
@@ -29,7 +31,7 @@ from typing import Any, Callable, ClassVar
 
 import anywidget
 
-from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.errors import InterpWidgetsError, Superseded
 from interp_widgets.widgets._wire import extract_buffers
 
 
@@ -38,11 +40,18 @@ VIEW_MIME = "application/vnd.interp-widgets.view+json"
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-def request_handler(request_type: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Mark a method as the kernel side of front-end requests of `request_type`."""
+def request_handler(request_type: str, supersedes: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a method as the kernel side of front-end requests of `request_type`.
+
+    `supersedes=True`: a request of this type makes every earlier superseding request of the
+    widget stale. The widget then answers its requests on its own worker thread, in order, so the
+    kernel stays free to receive the newer one; the older computation sees `self.should_stop()`
+    turn True and stops (it raises `Superseded` at its next check).
+    """
 
     def mark(method: Callable[..., Any]) -> Callable[..., Any]:
         method._interp_widgets_request = request_type  # type: ignore[attr-defined]
+        method._interp_widgets_supersedes = supersedes  # type: ignore[attr-defined]
         return method
 
     return mark
@@ -63,15 +72,20 @@ class BaseWidget(anywidget.AnyWidget):
     """Shared machinery: keyword checking, request routing, text and static HTML forms."""
 
     _request_handlers: ClassVar[dict[str, str]] = {}
+    _superseding: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         handlers = dict(getattr(cls, "_request_handlers", {}))
+        superseding = set(getattr(cls, "_superseding", ()))
         for name, member in vars(cls).items():
             request_type = getattr(member, "_interp_widgets_request", None)
             if request_type:
                 handlers[request_type] = name
+                if getattr(member, "_interp_widgets_supersedes", False):
+                    superseding.add(request_type)
         cls._request_handlers = handlers
+        cls._superseding = frozenset(superseding)
 
     def __init__(self, **kwargs: Any) -> None:
         valid = self.public_trait_names()
@@ -84,6 +98,9 @@ class BaseWidget(anywidget.AnyWidget):
         self._display_ids: list[str] = []
         self.last_traceback: str | None = None
         self._source: Any = getattr(self, "_source", None)  # the model (and what it reads) of a view built by from_model
+        self._generation = 0  # bumped by every superseding request that arrives
+        self._running_generation: int | None = None  # the generation of the superseding request being computed
+        self._queue: "queue.Queue[dict[str, Any]] | None" = None
         super().__init__(**kwargs)
         self.on_msg(self._on_custom_message)
         self.observe(self._on_state_change, names=list(valid))
@@ -103,7 +120,38 @@ class BaseWidget(anywidget.AnyWidget):
     def _on_custom_message(self, _widget: Any, content: Any, _buffers: list[Any]) -> None:
         if not isinstance(content, dict) or content.get("kind") != "request":
             return
-        reply = self.handle_request(content)
+        if not self._superseding:
+            self._send_reply(self.handle_request(content))
+            return
+        if content.get("type") in self._superseding:
+            self._generation += 1
+            content = {**content, "_generation": self._generation}
+        if self._queue is None:
+            self._queue = queue.Queue()
+            threading.Thread(target=self._work, name=f"{type(self).__name__}-requests", daemon=True).start()
+        self._queue.put(content)
+
+    def _work(self) -> None:
+        """The worker thread: answer queued requests in order; a superseded one is answered as such."""
+        assert self._queue is not None
+        while True:
+            request = self._queue.get()
+            self._running_generation = request.pop("_generation", None)
+            try:
+                self._send_reply(self.handle_request(request))
+            finally:
+                self._running_generation = None
+
+    def should_stop(self) -> bool:
+        """True while computing a superseding request that a newer one has replaced (check between chunks)."""
+        return self._running_generation is not None and self._running_generation != self._generation
+
+    def stop_if_superseded(self) -> None:
+        """Raise `Superseded` if a newer request replaced the one being computed."""
+        if self.should_stop():
+            raise Superseded()
+
+    def _send_reply(self, reply: dict[str, Any]) -> None:
         message, paths, buffers = extract_buffers(reply)
         message["buffer_paths"] = paths
         self.send(message, buffers)
@@ -119,8 +167,12 @@ class BaseWidget(anywidget.AnyWidget):
                     f"{type(self).__name__} has no request {request_type!r}; it answers {sorted(self._request_handlers)}."
                 )
             payload = request.get("payload") or {}
+            self.stop_if_superseded()
             result = getattr(self, method_name)(**payload)
             return {"kind": "reply", "id": request_id, "ok": True, "result": result}
+        except Superseded:
+            return {"kind": "reply", "id": request_id, "ok": False, "superseded": True,
+                    "error": "superseded by a newer request (its answer is shown instead)"}
         except InterpWidgetsError as error:
             return {"kind": "reply", "id": request_id, "ok": False, "error": str(error)}
         except Exception as error:  # shown in the widget; the traceback stays inspectable

@@ -11,18 +11,22 @@ two alone. The maths is `compute.ablation`; this module only keeps the state.
 from __future__ import annotations
 
 import html
-from typing import Any
+import time
+from typing import Any, ClassVar
 
 import torch
 import traitlets
 
-from interp_widgets.compute.ablation import as_tokens, leave_one_out, pairwise_removal, readout_values, remove_tokens
+from interp_widgets.compute.ablation import LeaveOneOut, as_tokens, leave_one_out, pairwise_removal, readout_values, remove_tokens
 from interp_widgets.compute.readouts import DirectionReadout, NeuronReadout, SAEFeatureReadout, as_readout
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
 from interp_widgets.widgets.token_highlights import _default_hook
 from interp_widgets.widgets._wire import from_wire, to_wire
+
+
+MAP_SLICE = 32  # removed tokens per slice of a progressively filled map
 
 
 class FeatureAblation(BaseWidget):
@@ -61,6 +65,10 @@ class FeatureAblation(BaseWidget):
     prompt = traitlets.Unicode("").tag(sync=True)
     """The prompt."""
     title = traitlets.Unicode("").tag(sync=True)
+    progress = traitlets.Unicode("").tag(sync=True)
+    """While a long map fills in: how far it is."""
+
+    PROGRESS_AFTER_S: ClassVar[float] = 0.5  # a map that takes longer than this fills in progressively
 
     @classmethod
     def from_model(cls, model: Any, prompt: str, feature: Any, hook: str | None = None, target: int | None = None,
@@ -81,10 +89,26 @@ class FeatureAblation(BaseWidget):
         return source["model"], source["hook"], source["readout"], self.mode, replacement
 
     def _compute(self, prompt: str, target: int | None) -> None:
+        """Activations, the map and the pairs for a prompt; a map that takes longer than
+        `PROGRESS_AFTER_S` fills in on screen slice by slice, and a newer request stops it."""
         model, hook, readout, mode, replacement = self._args()
         tokens = as_tokens(model, prompt)
-        result = leave_one_out(model, tokens, hook, readout, target, mode, replacement)
         activations = readout_values(model, tokens, hook, readout)
+        result = leave_one_out(model, tokens, hook, readout, target, mode, replacement, positions=[])
+        started, values = time.perf_counter(), result.values.clone()
+        todo = list(range(1, result.target))
+        for index in range(0, len(todo), MAP_SLICE):
+            self.stop_if_superseded()
+            part = todo[index : index + MAP_SLICE]
+            values[part] = leave_one_out(model, tokens, hook, readout, result.target, mode, replacement, positions=part).values[part]
+            done = index + len(part)
+            if done < len(todo) and time.perf_counter() - started > self.PROGRESS_AFTER_S:
+                with self.hold_sync():  # what is known so far; the rest stays blank
+                    self.tokens, self.activations, self.target, self.clean = result.tokens, to_wire(activations), result.target, result.clean
+                    self.drops = to_wire(result.clean - values)
+                    self.progress = f"computing the map: {done} of {len(todo)} tokens"
+        self.stop_if_superseded()
+        result = LeaveOneOut(result.tokens, result.target, result.clean, values, mode)
         pairs: dict[str, Any] = {}
         if result.target >= 3:
             found = pairwise_removal(model, tokens, hook, readout, result.target, self.top_k, mode, replacement, single=result)
@@ -103,6 +127,7 @@ class FeatureAblation(BaseWidget):
             self.feature = self._feature_index(readout)
             self.feature_editable = not isinstance(readout, DirectionReadout)
             self.feature_label = self._label(readout, hook)
+            self.progress = ""
 
     @staticmethod
     def _feature_index(readout: Any) -> int:
@@ -160,22 +185,22 @@ class FeatureAblation(BaseWidget):
             self.removed_value = value
         return value
 
-    @request_handler("set_prompt")
+    @request_handler("set_prompt", supersedes=True)
     def _request_prompt(self, prompt: str) -> dict[str, Any]:
         self.set_prompt(prompt)
         return {"target": self.target}
 
-    @request_handler("set_target")
+    @request_handler("set_target", supersedes=True)
     def _request_target(self, position: int) -> dict[str, Any]:
         self.set_target(position)
         return {"clean": self.clean}
 
-    @request_handler("set_feature")
+    @request_handler("set_feature", supersedes=True)
     def _request_feature(self, feature: int) -> dict[str, Any]:
         self.set_feature(feature)
         return {"target": self.target}
 
-    @request_handler("set_mode")
+    @request_handler("set_mode", supersedes=True)
     def _request_mode(self, mode: str, replacement: str = "") -> dict[str, Any]:
         self.set_mode(mode, replacement)
         return {"clean": self.clean}

@@ -32,6 +32,7 @@ export type Reply = {
   ok: boolean;
   result?: unknown;
   error?: string;
+  superseded?: boolean;
   buffer_paths?: (string | number)[][];
 };
 
@@ -118,6 +119,11 @@ export class Router {
   receive(msg: unknown, buffers: (DataView | ArrayBuffer)[]): void {
     const reply = msg as Reply;
     if (!reply || reply.kind !== "reply" || !this.pending.has(reply.id)) return;
+    if (reply.superseded) {
+      // the kernel stopped this one for a newer request (of any type): nothing to show
+      this.settle(reply.id, { status: "stale" });
+      return;
+    }
     if (!reply.ok) {
       this.settle(reply.id, { status: "error", error: reply.error ?? "unknown error" });
       return;

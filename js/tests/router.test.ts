@@ -56,6 +56,17 @@ describe("Router", () => {
     expect((await newer).status).toBe("ok");
   });
 
+  it("treats a request the kernel stopped for a newer one of another type as stale, not an error", async () => {
+    const model = new FakeModel();
+    const router = new Router(model);
+    const prompt = router.latest("set_prompt", { prompt: "long" });
+    const target = router.latest("set_target", { position: 3 });
+    model.reply({ kind: "reply", id: `${router.prefix}-1`, ok: false, superseded: true, error: "superseded by a newer request" });
+    model.reply({ kind: "reply", id: `${router.prefix}-2`, ok: true, result: 3 });
+    expect(await prompt).toEqual({ status: "stale" });
+    expect(await target).toEqual({ status: "ok", result: 3 });
+  });
+
   it("puts binary buffers back into the result", async () => {
     const model = new FakeModel();
     const router = new Router(model);

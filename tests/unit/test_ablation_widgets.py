@@ -88,3 +88,31 @@ def test_direction_ablation_view(model_and_sae):
     torch.testing.assert_close(decrease[1:], result.clean - result.ablated)
     assert view.largest[0][1] == view.tokens[view.largest[0][0]]
     assert ask(view, "set_prompt", prompt="cats and dogs")["ok"] and view.prompt == "cats and dogs"
+
+
+def test_a_newer_request_stops_the_older_computation_which_fills_in_meanwhile(model_and_sae):
+    """Requests run on the widget's worker thread: a long map shows its progress, and a newer
+    prompt stops it mid-way (its reply says superseded); only the newer answer stays."""
+    import time
+
+    model, _ = model_and_sae
+    direction = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(0))
+    view = iw.FeatureAblation.from_model(model, "bread and butter", direction, hook="blocks.1.hook_resid_post")
+    view.PROGRESS_AFTER_S = 0.0
+    replies = []
+    view.send = lambda message, buffers=None: replies.append(message)
+    long_prompt = " ".join(["the cat sat on the mat and the dog ran to the park"] * 14)
+    view._on_custom_message(view, {"kind": "request", "id": "old", "type": "set_prompt", "payload": {"prompt": long_prompt}}, [])
+    deadline = time.time() + 60
+    while not view.progress and not replies and time.time() < deadline:
+        time.sleep(0.01)
+    assert view.progress.startswith("computing the map"), (view.progress, replies)
+    partial = from_wire(view.drops)
+    assert partial[1:4].isfinite().all() and partial[view.target - 2].isnan()  # filled in from the left
+    view._on_custom_message(view, {"kind": "request", "id": "new", "type": "set_prompt", "payload": {"prompt": "cats and dogs and"}}, [])
+    while len(replies) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    by_id = {reply["id"]: reply for reply in replies}
+    assert by_id["old"]["ok"] is False and by_id["old"]["superseded"], by_id["old"]
+    assert by_id["new"]["ok"] is True and view.prompt == "cats and dogs and" and view.progress == ""
+    assert from_wire(view.drops)[1 : view.target].isfinite().all()
