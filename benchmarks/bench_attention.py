@@ -21,22 +21,19 @@ Run: .venv/bin/python benchmarks/bench_attention.py   (needs `pip install circui
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import shutil
-import socketserver
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import torch
 from ipywidgets.widgets.widget import _remove_buffers
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _browser import launch, served  # noqa: E402
+
 N_HEADS, N_TOKENS = 12, 512
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-quic"]
 
 
 def data() -> tuple[torch.Tensor, list[str]]:
@@ -107,7 +104,6 @@ def paint_times(our_payload, their_html: str, repeats: int = 3) -> tuple[float, 
     """ms from navigation start to painted view: (ours, median of `repeats`; CircuitsVis', one try, None if over the cap)."""
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
     state, paths, buffers = our_payload
     folder = Path(tempfile.mkdtemp(prefix="bench_attention_"))
     (folder / "attention.js").write_bytes((Path(__file__).parents[1] / "interp_widgets" / "static" / "attention.js").read_bytes())
@@ -115,21 +111,14 @@ def paint_times(our_payload, their_html: str, repeats: int = 3) -> tuple[float, 
     (folder / "buffers.bin").write_bytes(b"".join(buffers))
     (folder / "index.html").write_text(HARNESS)
     (folder / "circuitsvis.html").write_text(f"<!doctype html><html><body>{their_html}</body></html>")
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args) -> None:  # noqa: D102
-            pass
-
-    handler = functools.partial(Quiet, directory=str(folder))
-    server = socketserver.TCPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     ours_ms: list[float] = []
     theirs_ms: float | None = None
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        with served(folder) as base, sync_playwright() as playwright:
+            browser = launch(playwright)
             for _ in range(repeats):
                 page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+                page.goto(f"{base}/index.html")
                 page.wait_for_function("() => window.__painted", timeout=120_000)
                 assert page.locator(".iw-thumb").count() == N_HEADS
                 ours_ms.append(page.evaluate("() => window.__painted"))
@@ -143,7 +132,6 @@ def paint_times(our_payload, their_html: str, repeats: int = 3) -> tuple[float, 
                 theirs_ms = None
             browser.close()
     finally:
-        server.shutdown()
         shutil.rmtree(folder, ignore_errors=True)
     return sorted(ours_ms)[len(ours_ms) // 2], theirs_ms
 

@@ -2,7 +2,7 @@
 // Durable state (tokens, values, series) lives in traits; a new prompt is a request to the
 // kernel, which re-tokenizes, recomputes and updates the traits, or answers with an error.
 import { decodeArray, at, type Decoded, type WireArray } from "./lib/codec";
-import { chooseScale, colorFor, formatValue, legendGradient, scaleCaption } from "./lib/colors";
+import { chooseScale, colorClass, formatValue, legendGradient, scaleCaption } from "./lib/colors";
 import { element, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
 import { frame, redrawOnChange, routedWidget } from "./lib/widget";
@@ -46,6 +46,24 @@ export default routedWidget<State>(({ model, el, router }) => {
   el.appendChild(root);
 
   let decoded: Decoded | null = null;
+  let spans: HTMLSpanElement[] = [];
+  let spanTokens: string[] = [];
+  let shown: { tokens: string[]; values: number[]; label: string } = { tokens: [], values: [], label: "" };
+
+  function sameTokens(tokens: string[]): boolean {
+    return tokens.length === spanTokens.length && tokens.every((token, i) => token === spanTokens[i]);
+  }
+
+  // One tooltip listener for all tokens (thousands of spans need no listener each).
+  tokensBox.addEventListener("mousemove", (event) => {
+    const span = (event.target as HTMLElement).closest?.(".iw-token") as HTMLElement | null;
+    if (!span || span.dataset.position === undefined) return tip.hide();
+    const position = Number(span.dataset.position);
+    const token = shown.tokens[position] ?? "";
+    const value = shown.values[position];
+    tip.show([`token    ${JSON.stringify(token)}`, `shown as ${visibleToken(token)}`, `position ${position}`, `${shown.label} ${formatValue(value)}`], event.clientX, event.clientY);
+  });
+  tokensBox.addEventListener("mouseleave", () => tip.hide());
 
   function seriesValues(index: number): number[] {
     if (!decoded) return [];
@@ -79,22 +97,22 @@ export default routedWidget<State>(({ model, el, router }) => {
     const scaleValues = shared && decoded ? Array.from(decoded.data, Number) : values;
     const scale = chooseScale(scaleValues, model.get("scale"), model.get("vmin"), model.get("vmax"));
     const label = model.get("value_label") || model.get("series_names")[series] || "value";
-    tokensBox.replaceChildren();
-    tokens.forEach((token, position) => {
-      const span = tokenSpan(token, "iw-token");
-      const value = values[position];
-      span.style.backgroundColor = colorFor(value, scale);
-      span.dataset.position = String(position);
-      span.addEventListener("mousemove", (event) =>
-        tip.show(
-          [`token    ${JSON.stringify(token)}`, `shown as ${visibleToken(token)}`, `position ${position}`, `${label} ${formatValue(value)}`],
-          event.clientX,
-          event.clientY,
-        ),
-      );
-      span.addEventListener("mouseleave", () => tip.hide());
-      tokensBox.appendChild(span);
-      if (endsLine(token)) tokensBox.appendChild(element("br"));
+    shown = { tokens, values, label };
+    if (!sameTokens(tokens)) {
+      // new tokens: build the spans once; later value changes only recolour them
+      const fragment = document.createDocumentFragment();
+      spans = tokens.map((token, position) => {
+        const span = tokenSpan(token, "iw-token");
+        span.dataset.position = String(position);
+        fragment.appendChild(span);
+        if (endsLine(token)) fragment.appendChild(element("br"));
+        return span;
+      });
+      spanTokens = tokens.slice();
+      tokensBox.replaceChildren(fragment);
+    }
+    spans.forEach((span, position) => {
+      span.className = `iw-token ${colorClass(values[position], scale)}`;
     });
     if (tokens.length > 0 && values.every((v) => v === 0)) {
       legend.replaceChildren(element("span", "iw-legend-label", `${label}: 0 at every token of this prompt (it never fires here)`));

@@ -1,6 +1,8 @@
 // One stylesheet for every widget. Colours come from JupyterLab's theme variables (with VS Code's
 // and plain fallbacks), so dark mode follows the theme without any JS.
 
+import { colorClassRules } from "./colors";
+
 const CSS = `
 .iw-root {
   --iw-fg: var(--jp-ui-font-color1, var(--vscode-editor-foreground, #1f1f1f));
@@ -118,6 +120,6 @@ export function ensureStyles(): void {
   if (document.getElementById("interp-widgets-style")) return;
   const style = document.createElement("style");
   style.id = "interp-widgets-style";
-  style.textContent = CSS;
+  style.textContent = CSS + colorClassRules();
   document.head.appendChild(style);
 }

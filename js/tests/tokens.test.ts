@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseScale, colorFor, formatValue } from "../lib/colors";
+import { CLASS_LEVELS, chooseScale, colorClass, colorClassRules, colorFor, formatValue } from "../lib/colors";
 import { endsLine, visibleToken } from "../lib/tokens";
 
 describe("visibleToken", () => {
@@ -44,5 +44,18 @@ describe("colour scale", () => {
     expect(formatValue(0.00001234)).toBe("1.23e-5");
     expect(formatValue(300)).toBe("300");
     expect(formatValue(-2)).toBe("-2");
+  });
+});
+
+describe("colour classes", () => {
+  it("quantise a value to a step per sign, with a rule for every class", () => {
+    const scale = chooseScale([-2, 4]);
+    expect(colorClass(4, scale)).toBe(`iw-c-p${CLASS_LEVELS}`);
+    expect(colorClass(-4, scale)).toBe(`iw-c-n${CLASS_LEVELS}`);
+    expect(colorClass(1, scale)).toBe(`iw-c-p${CLASS_LEVELS / 4}`);
+    expect(colorClass(0, scale)).toBe("iw-c-0");
+    expect(colorClass(Number.NaN, scale)).toBe("iw-c-nan");
+    const rules = colorClassRules();
+    for (const name of [colorClass(4, scale), colorClass(-1, scale), "iw-c-nan"]) expect(rules).toContain(`.${name} {`);
   });
 });

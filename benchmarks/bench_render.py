@@ -1,0 +1,128 @@
+"""Token highlights, 4,096 tokens: time from new state to painted view in headless Chromium,
+interp-widgets against CircuitsVis' `colored_tokens` for the same data.
+
+- Ours, update: the view is on screen; new values arrive (the model's "change" event, as a
+  kernel update would bring them); time until the view has redrawn and two animation frames have
+  passed. Target: under 100 ms. Median of 10.
+- Ours, first paint: from navigation start until the bundled view has rendered the tokens and
+  two animation frames have passed (state fetched as the kernel's message would bring it).
+  Median of 3.
+- CircuitsVis: it has no update: new values mean a new HTML output, so its time is its offline
+  HTML (bundle inlined) from navigation start until its 4,096 token spans are in the page and two
+  frames have passed. Median of 3.
+
+Headline (last line): CircuitsVis' paint over ours for new values (the update).
+
+Run: .venv/bin/python benchmarks/bench_render.py   (needs `pip install circuitsvis` and chromium)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from ipywidgets.widgets.widget import _remove_buffers
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _browser import launch, served  # noqa: E402
+
+N_TOKENS = 4096
+
+HARNESS = """<!doctype html><html><body><div id="view"></div><script type="module">
+import widget from "./token_highlights.js";
+const state = await (await fetch("state.json")).json();
+const raw = await (await fetch("buffers.bin")).arrayBuffer();
+state.values.view = new DataView(raw);
+const listeners = [];
+const model = { get: (k) => state[k], set: (k, v) => { state[k] = v; }, save_changes() {},
+  on(event, handler) { if (event === "change") listeners.push(handler); }, off() {}, send() {} };
+const frames = () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+widget.render({ model, el: document.getElementById("view") });
+await frames();
+window.__painted = performance.now();
+window.__update = async (seed) => {
+  const values = new Float32Array(state.values.view.byteLength / 4);
+  for (let i = 0; i < values.length; i++) values[i] = Math.sin(i * 0.37 + seed) * 3;
+  const start = performance.now();
+  state.values = { ...state.values, view: new DataView(values.buffer) };
+  listeners.forEach((handler) => handler());
+  await frames();
+  return performance.now() - start;
+};
+</script></body></html>"""
+
+
+def data() -> tuple[list[str], torch.Tensor]:
+    from interp_widgets.models import toy_tokenizer
+
+    generator = torch.Generator().manual_seed(0)
+    tokenizer = toy_tokenizer()
+    ids = torch.randint(1, len(tokenizer), (N_TOKENS,), generator=generator).tolist()
+    return [tokenizer.decode([i]) for i in ids], torch.randn(N_TOKENS, generator=generator)
+
+
+def measure(tokens: list[str], values: torch.Tensor) -> tuple[float, float, float]:
+    """(ours update ms, ours first paint ms, CircuitsVis paint ms)."""
+    from circuitsvis.tokens import colored_tokens
+    from playwright.sync_api import sync_playwright
+
+    import interp_widgets as iw
+
+    widget = iw.TokenHighlights(tokens=tokens, values=values)
+    state, _, buffers = _remove_buffers(widget.get_state())
+    state.pop("_esm", None)
+    folder = Path(tempfile.mkdtemp(prefix="bench_render_"))
+    (folder / "token_highlights.js").write_bytes((Path(__file__).parents[1] / "interp_widgets" / "static" / "token_highlights.js").read_bytes())
+    (folder / "state.json").write_text(json.dumps(state))
+    (folder / "buffers.bin").write_bytes(bytes(memoryview(buffers[0]).cast("B")))
+    (folder / "index.html").write_text(HARNESS)
+    their_html = colored_tokens(tokens, values.tolist()).local_src
+    (folder / "circuitsvis.html").write_text(f"<!doctype html><html><body>{their_html}</body></html>")
+    updates, firsts, theirs = [], [], []
+    try:
+        with served(folder) as base, sync_playwright() as playwright:
+            browser = launch(playwright)
+            for repeat in range(3):
+                page = browser.new_page()
+                page.goto(f"{base}/index.html")
+                page.wait_for_function("() => window.__painted", timeout=120_000)
+                assert page.locator(".iw-token").count() == N_TOKENS
+                firsts.append(page.evaluate("() => window.__painted"))
+                if repeat == 0:
+                    page.evaluate("() => window.__update(-1)")  # warm-up
+                    updates = [page.evaluate(f"() => window.__update({seed})") for seed in range(10)]
+                page.close()
+            for _ in range(3):
+                page = browser.new_page()
+                page.goto((folder / "circuitsvis.html").as_uri(), timeout=120_000)
+                page.wait_for_function(f"() => document.querySelectorAll('[id^=circuits-vis] span').length >= {N_TOKENS}", timeout=120_000)
+                theirs.append(page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now()))))"))
+                page.close()
+            browser.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return statistics.median(updates), statistics.median(firsts), statistics.median(theirs)
+
+
+def main() -> None:
+    try:
+        import circuitsvis  # noqa: F401
+    except ImportError:
+        sys.exit("needs circuitsvis: .venv/bin/pip install circuitsvis")
+    tokens, values = data()
+    update_ms, first_ms, theirs_ms = measure(tokens, values)
+    print(f"{N_TOKENS} highlighted tokens, headless Chromium")
+    print(f"  interp-widgets, new values to painted view: {update_ms:7.1f} ms (median of 10; target < 100 ms)")
+    print(f"  interp-widgets, first paint from navigation: {first_ms:7.1f} ms (median of 3)")
+    print(f"  CircuitsVis colored_tokens, painted from navigation (it re-renders a new HTML for new values): {theirs_ms:7.1f} ms (median of 3)")
+    print(f"first paint, CircuitsVis vs ours: {theirs_ms / first_ms:.1f}x")
+    print(f"new values to painted view, 4,096 tokens, CircuitsVis vs ours: {theirs_ms / update_ms:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
