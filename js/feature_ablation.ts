@@ -24,6 +24,8 @@ interface State {
   replacement: string;
   feature: number;
   feature_label: string;
+  sae_names: string[];
+  sae_name: string;
   feature_editable: boolean;
   prompt: string;
   title: string;
@@ -52,6 +54,11 @@ export default routedWidget<State>(({ model, el, router }) => {
     sendFeature();
   });
   submitOnEnter(featureInput, sendFeature);
+
+  const saeSelect = element("select", "iw-input");
+  saeSelect.setAttribute("aria-label", "SAE");
+  saeSelect.addEventListener("change", () => ask(router, "set_sae", { name: saeSelect.value }, prompt.status, banner));
+  featureForm.prepend(saeSelect);
 
   const modeSelect = element("select", "iw-input");
   modeSelect.setAttribute("aria-label", "removal mode");
@@ -181,6 +188,12 @@ export default routedWidget<State>(({ model, el, router }) => {
     title.textContent = `${model.get("title")} · ${model.get("feature_label")}`;
     prompt.sync(model.get("prompt"));
     featureForm.hidden = !model.get("feature_editable");
+    const names = model.get("sae_names");
+    saeSelect.hidden = names.length < 2;
+    if (saeSelect.options.length !== names.length || names.some((name, i) => saeSelect.options[i].value !== name)) {
+      saeSelect.replaceChildren(...names.map((name) => Object.assign(element("option", "", `${name} SAE`), { value: name })));
+    }
+    saeSelect.value = model.get("sae_name");
     if (document.activeElement !== featureInput) featureInput.value = String(model.get("feature"));
     modeSelect.value = model.get("mode");
     replacementInput.hidden = model.get("mode") !== "replace";

@@ -399,9 +399,10 @@ def feature_ablation() -> list:
         ),
         new_code_cell(
             "entry = catalogue['previous token \" and\"']\n"
-            "sae = iw.load_sae(entry[\"sae\"])\n"
+            "saes = {name: iw.load_sae(name) for name in [\"1x\", \"2x\", \"4x\", \"8x\"]}  # switch between them in the view\n"
+            "sae = saes[entry[\"sae\"]]\n"
             "prompt = \"We bought bread and butter, salt and pepper, and fish and chips.\"\n"
-            "explorer = iw.FeatureAblation.from_model(model, prompt, (sae, entry[\"feature\"]), name=entry[\"sae\"])\n"
+            "explorer = iw.FeatureAblation.from_model(model, prompt, (entry[\"sae\"], entry[\"feature\"]), saes=saes)\n"
             "explorer"
         ),
         new_markdown_cell(
@@ -468,6 +469,23 @@ def feature_ablation() -> list:
             "ablation = iw.DirectionAblation.from_model(model, \"The Hound Of The Baskervilles and The Lord Of The Rings are books.\",\n"
             "                                            (iw.load_sae(title_case[\"sae\"]), title_case[\"feature\"]), name=title_case[\"sae\"])\n"
             "ablation"
+        ),
+        new_markdown_cell(
+            "The seed saw \" Of\" lose log-prob when it ablated its Title Case direction in Pythia-70M. Here, the change at "
+            "each \" Of\" of the prompt, as measured on this model:"
+        ),
+        new_code_cell(
+            "from interp_widgets.compute.direction_ablation import direction_ablation\n\n"
+            "result = direction_ablation(model, ablation.prompt, \"blocks.0.hook_resid_post\",\n"
+            "                            (iw.load_sae(title_case[\"sae\"]), title_case[\"feature\"]))\n"
+            "for position, token in enumerate(result.tokens[1:], start=1):\n"
+            "    if token == \" Of\":\n"
+            "        print(f\"' Of' at {position}: log-prob {float(result.clean[position - 1]):.2f} -> {float(result.ablated[position - 1]):.2f}\")"
+        ),
+        new_markdown_cell(
+            "On this 2-layer model the change at \" Of\" is a few hundredths of a nat, far from the 4 nats the seed saw in "
+            "Pythia-70M: the embedded model's Title Case feature (AUROC 0.80 in its catalogue) does little for the next "
+            "token here. The view and the code are the same for a model where it does."
         ),
         new_markdown_cell(
             "## Recap\n\n"

@@ -12,7 +12,9 @@ Some tokens have unembedding columns of outlier norm and top every list ("I subt
 high norm tokens"): `exclude_outliers=True` leaves out tokens whose column norm lies more than
 `outlier_z` robust standard deviations (median absolute deviation x 1.4826) from the median.
 `reference_texts` leaves out tokens that the tokenizer never produces on those texts (tokens
-ordinary text never contains). What was left out, and why, is returned.
+ordinary text never contains); `reference_texts="python-docs"` uses the English prose and code of
+Python's own documentation (`pydoc_data`, in every Python, offline). What was left out, and why,
+is returned.
 
 Shapes: direction `[d_model]`; `W_U [d_model, d_vocab]`; scores `[d_vocab]`.
 """
@@ -95,8 +97,19 @@ def outlier_tokens(model: Any, z: float = 4.0) -> Tensor:
     return ((norms - median).abs() > z * max(float(spread), 1e-12)).nonzero()[:, 0].cpu()
 
 
-def unseen_tokens(model: Any, texts: Sequence[str]) -> Tensor:
-    """Token ids that never occur when the tokenizer encodes `texts`."""
+def ordinary_texts() -> list[str]:
+    """English prose and code: the topics of Python's documentation (`pydoc_data.topics`, ~460 k characters)."""
+    from pydoc_data.topics import topics
+
+    return [topics[key] for key in sorted(topics)]
+
+
+def unseen_tokens(model: Any, texts: Sequence[str] | str) -> Tensor:
+    """Token ids that never occur when the tokenizer encodes `texts` ("python-docs": `ordinary_texts()`)."""
+    if isinstance(texts, str):
+        if texts != "python-docs":
+            raise InterpWidgetsError('reference_texts must be a list of texts or "python-docs".')
+        texts = ordinary_texts()
     seen = torch.zeros(model.cfg.d_vocab_out if getattr(model.cfg, "d_vocab_out", 0) > 0 else model.cfg.d_vocab, dtype=torch.bool)
     for text in texts:
         ids = model.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -105,7 +118,7 @@ def unseen_tokens(model: Any, texts: Sequence[str]) -> Tensor:
 
 
 def feature_logit_lens(model: Any, direction_or_feature: Any, k: int = 10, apply_ln: bool = True, exclude_outliers: bool = False,
-                       outlier_z: float = 4.0, reference_texts: Sequence[str] | None = None) -> FeatureLogitLens:
+                       outlier_z: float = 4.0, reference_texts: Sequence[str] | str | None = None) -> FeatureLogitLens:
     """The k tokens a direction promotes most and the k it suppresses most, through the unembedding."""
     if not isinstance(k, int) or k < 1:
         raise InterpWidgetsError(f"k must be a positive number of tokens, got {k!r}.")

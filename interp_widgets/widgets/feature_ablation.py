@@ -18,7 +18,7 @@ import torch
 import traitlets
 
 from interp_widgets.compute.ablation import LeaveOneOut, as_tokens, leave_one_out, pairwise_removal, readout_values, remove_tokens
-from interp_widgets.compute.readouts import DirectionReadout, NeuronReadout, SAEFeatureReadout, as_readout
+from interp_widgets.compute.readouts import DirectionReadout, NeuronReadout, SAEFeatureReadout, as_readout, sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
@@ -58,6 +58,10 @@ class FeatureAblation(BaseWidget):
     """The token put in place of a removed one in replace mode."""
     feature = traitlets.Int(0).tag(sync=True)
     """The SAE feature (or neuron) index; editable in the widget."""
+    sae_names = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    """The SAEs to choose from in the view (`saes=` of from_model); empty when there is no choice."""
+    sae_name = traitlets.Unicode("").tag(sync=True)
+    """The SAE whose feature is read, when there is a choice."""
     feature_label = traitlets.Unicode("").tag(sync=True)
     """What is read, in words (e.g. "4x feature 495 at blocks.0.hook_resid_post")."""
     feature_editable = traitlets.Bool(True).tag(sync=True)
@@ -72,12 +76,24 @@ class FeatureAblation(BaseWidget):
 
     @classmethod
     def from_model(cls, model: Any, prompt: str, feature: Any, hook: str | None = None, target: int | None = None,
-                   mode: str = "delete", replacement: str = "", top_k: int = 5, name: str = "", **kwargs: Any) -> "FeatureAblation":
-        """`feature`: `(sae, index)`, a neuron index or a direction `[d]`; `hook` defaults to the SAE's own."""
+                   mode: str = "delete", replacement: str = "", top_k: int = 5, name: str = "",
+                   saes: dict[str, Any] | None = None, **kwargs: Any) -> "FeatureAblation":
+        """`feature`: `(sae, index)`, a neuron index or a direction `[d]`; `hook` defaults to the SAE's own.
+
+        `saes`: named SAEs to switch between in the view (`feature` may then be `(name, index)`).
+        """
+        saes = dict(saes or {})
+        if isinstance(feature, tuple) and len(feature) == 2 and isinstance(feature[0], str):
+            if feature[0] not in saes:
+                raise InterpWidgetsError(f"no SAE named {feature[0]!r}: pass it in saes= (given: {sorted(saes)}).")
+            name, feature = name or feature[0], (saes[feature[0]], feature[1])
         readout = as_readout(feature)
         hook = hook or _default_hook([readout])
         widget = cls(mode=mode, replacement=replacement, top_k=top_k, title=kwargs.pop("title", "Feature ablation"), **kwargs)
-        widget._source = {"model": model, "hook": hook, "readout": readout, "name": name}
+        widget._source = {"model": model, "hook": hook, "readout": readout, "name": name, "saes": saes}
+        if isinstance(readout, SAEFeatureReadout) and saes:
+            widget.sae_names = list(saes)
+            widget.sae_name = next((key for key, sae in saes.items() if sae is readout.sae), name)
         widget._compute(prompt, target)
         return widget
 
@@ -162,6 +178,22 @@ class FeatureAblation(BaseWidget):
             source["readout"] = old
             raise
 
+    def set_sae(self, name: str) -> None:
+        """Read the same feature index on another of the named SAEs (`saes=`)."""
+        source = self._need_source()
+        if name not in source["saes"]:
+            raise InterpWidgetsError(f"no SAE named {name!r}: choose one of {sorted(source['saes'])}.")
+        sae = source["saes"][name]
+        hook = sae_hook_name(sae) or source["hook"]
+        old = dict(source)
+        source.update(readout=SAEFeatureReadout(sae, self.feature), name=name, hook=hook)
+        try:
+            self._compute(self.prompt, None)
+        except InterpWidgetsError:
+            source.update(old)
+            raise
+        self.sae_name = name
+
     def set_mode(self, mode: str, replacement: str = "") -> None:
         """delete or replace (with `replacement`, one token); recomputes the map."""
         if mode not in ("delete", "replace"):
@@ -198,6 +230,11 @@ class FeatureAblation(BaseWidget):
     @request_handler("set_feature", supersedes=True)
     def _request_feature(self, feature: int) -> dict[str, Any]:
         self.set_feature(feature)
+        return {"target": self.target}
+
+    @request_handler("set_sae", supersedes=True)
+    def _request_sae(self, name: str) -> dict[str, Any]:
+        self.set_sae(name)
         return {"target": self.target}
 
     @request_handler("set_mode", supersedes=True)

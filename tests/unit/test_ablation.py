@@ -90,6 +90,29 @@ def test_errors_name_the_fix(toy):
         remove_tokens(toy, PROMPT, hook, 0, positions=[0], target=5)
     with pytest.raises(InterpWidgetsError, match='mode must be "delete" or "replace"'):
         leave_one_out(toy, PROMPT, hook, 0, mode="zero")
+    import interp_widgets as iw
+
+    with pytest.raises(InterpWidgetsError, match="reads vectors of width 256 but hook"):  # an SAE of another model
+        leave_one_out(toy, PROMPT, hook, (iw.load_sae("1x"), 3))
+
+
+@pytest.mark.parametrize("hook", ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"])
+@pytest.mark.parametrize("mode", ["delete", "replace"])
+def test_embedded_model_map_equals_one_forward_per_removed_token(hook, mode):
+    import interp_widgets as iw
+
+    model = iw.load_model()
+    prompt = "The Hound Of The Baskervilles and the dog sat on the mat, and then"
+    ids = model.to_tokens(prompt)[0].tolist()
+    direction = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(3))
+    replacement = model.tokenizer(" the", add_special_tokens=False)["input_ids"][0]
+    target = len(ids) - 1
+    result = leave_one_out(model, prompt, hook, direction, target=target, mode=mode, replacement=replacement if mode == "replace" else None)
+    for i in (1, 2, target // 2, target - 1):
+        variant = ids[:i] + ids[i + 1 :] if mode == "delete" else ids[:i] + [replacement] + ids[i + 1 :]
+        with torch.inference_mode():
+            expected = float(activations_at(model, torch.tensor([variant]), hook)[0, -1] @ direction)
+        assert float(result.values[i]) == pytest.approx(expected, abs=1e-4), i
 
 
 def test_prefix_reuse_is_used_and_other_hooks_fall_back_exactly(toy):

@@ -116,3 +116,17 @@ def test_a_newer_request_stops_the_older_computation_which_fills_in_meanwhile(mo
     assert by_id["old"]["ok"] is False and by_id["old"]["superseded"], by_id["old"]
     assert by_id["new"]["ok"] is True and view.prompt == "cats and dogs and" and view.progress == ""
     assert from_wire(view.drops)[1 : view.target].isfinite().all()
+
+
+def test_switching_the_sae_in_the_view(model_and_sae):
+    model, sae4 = model_and_sae
+    saes = {"1x": iw.load_sae("1x"), "4x": sae4}
+    view = iw.FeatureAblation.from_model(model, PROMPT, ("4x", 495), saes=saes)
+    assert view.sae_names == ["1x", "4x"] and view.sae_name == "4x" and "4x feature 495" in view.feature_label
+    assert ask(view, "set_feature", feature=51)["ok"]
+    assert ask(view, "set_sae", name="1x")["ok"] and view.sae_name == "1x" and view.feature == 51
+    expected = leave_one_out(model, PROMPT, HOOK, (saes["1x"], 51))
+    assert view.target == expected.target and view.clean == pytest.approx(expected.clean, abs=1e-5)
+    assert "no SAE named" in ask(view, "set_sae", name="16x")["error"] and view.sae_name == "1x"
+    with pytest.raises(iw.InterpWidgetsError, match="no SAE named"):
+        iw.FeatureAblation.from_model(model, PROMPT, ("2x", 3), saes=saes)

@@ -91,3 +91,16 @@ def test_feature_logit_lens_filters_report_what_they_left_out():
     assert all(reason in ("unembedding norm is an outlier", "never produced on the reference texts") for _, _, reason in lens.left_out)
     with pytest.raises(InterpWidgetsError, match="out of range"):
         feature_logit_lens(model, (sae, 10**6))
+
+
+def test_tokens_never_produced_on_ordinary_text_can_be_left_out(toy):
+    from interp_widgets.compute.feature_logit_lens import unseen_tokens
+
+    unseen = set(unseen_tokens(toy, "python-docs").tolist())
+    seen_ids = set(toy.tokenizer(" the function returns", add_special_tokens=False)["input_ids"])
+    assert unseen and not seen_ids & unseen
+    v = torch.randn(toy.cfg.d_model, generator=torch.Generator().manual_seed(4))
+    lens = feature_logit_lens(toy, v, k=10, reference_texts="python-docs")
+    assert {t for _, t, _ in lens.left_out} == unseen and not {t for _, t, _ in lens.top + lens.bottom} & unseen
+    with pytest.raises(InterpWidgetsError, match="python-docs"):
+        feature_logit_lens(toy, v, reference_texts="wikipedia")
