@@ -116,7 +116,12 @@ class PrefixRunner:
 
     def _attend(self, block: dict, x: Tensor, positions: Tensor, query_index: Tensor | None, keys: Tensor, values: Tensor,
                 prefix: tuple[Tensor, Tensor], starts: Tensor) -> Tensor:
-        """Attention output for the suffix queries (all, or one per variant at `query_index`), `[B, Tq, d]`.
+        """Attention output for the suffix queries (all, or one per variant at `query_index`), `[B, Tq, d]`."""
+        return block["o"](self.head_outputs(block, x, positions, query_index, keys, values, prefix, starts).flatten(-2))
+
+    def head_outputs(self, block: dict, x: Tensor, positions: Tensor, query_index: Tensor | None, keys: Tensor, values: Tensor,
+                     prefix: tuple[Tensor, Tensor], starts: Tensor) -> Tensor:
+        """Each head's output before W_O (TransformerLens' `hook_z`), `[B, Tq, heads, d_head]`.
 
         Keys: the clean prefix's `[P, heads, d_head]` (key j visible to variant b when j < starts[b])
         then the suffix's own `[B, M, heads, d_head]` (causal within the suffix).
@@ -138,8 +143,7 @@ class PrefixRunner:
         within = within.masked_fill(hidden_within[:, None], float("-inf"))
         pattern = F.softmax(torch.cat([before, within], dim=-1) / block["scale"], dim=-1)
         p = prefix_keys.shape[0]
-        z = torch.einsum("bhqk,khd->bqhd", pattern[..., :p], prefix_values) + torch.einsum("bhqk,bkhd->bqhd", pattern[..., p:], values)
-        return block["o"](z.flatten(-2))
+        return torch.einsum("bhqk,khd->bqhd", pattern[..., :p], prefix_values) + torch.einsum("bhqk,bkhd->bqhd", pattern[..., p:], values)
 
     # ---- the clean prefix and the variants ------------------------------------------------
 

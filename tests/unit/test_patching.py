@@ -1,0 +1,100 @@
+"""Activation patching equals transformer-lens' patching module, in both directions, fast path and hooks."""
+
+import pytest
+import torch
+
+from interp_widgets.compute.patching import LogitDiff, patch, token_pair
+from interp_widgets.errors import InterpWidgetsError
+
+ORACLE = {
+    "resid_pre": "get_act_patch_resid_pre",
+    "attn_out": "get_act_patch_attn_out",
+    "mlp_out": "get_act_patch_mlp_out",
+    "head_out": "get_act_patch_attn_head_out_all_pos",
+    "head_out_by_pos": "get_act_patch_attn_head_out_by_pos",
+}
+
+
+def random_pair(model, n=9, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    clean = torch.randint(1, model.cfg.d_vocab, (1, n), generator=generator)
+    clean[0, 0] = model.tokenizer.bos_token_id
+    corrupt = clean.clone()
+    corrupt[0, 3] = (clean[0, 3] + 7) % model.cfg.d_vocab
+    return clean, corrupt
+
+
+def oracle(model, component, direction, clean, corrupt, metric):
+    from transformer_lens import patching
+
+    model.eval()
+    source, target = (clean, corrupt) if direction == "denoise" else (corrupt, clean)
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(source)
+    function = getattr(patching, ORACLE[component])
+    return function(model, target, cache, lambda logits: metric(logits[:, -1])[0])
+
+
+@pytest.mark.parametrize("component", list(ORACLE))
+@pytest.mark.parametrize("direction", ["denoise", "noise"])
+def test_equals_transformer_lens_patching(toy, component, direction):
+    clean, corrupt = random_pair(toy)
+    metric = LogitDiff(5, 11)
+    ours = patch(toy, clean[0], corrupt[0], metric, component, direction)
+    expected = oracle(toy, component, direction, clean, corrupt, metric)
+    assert ours.values.shape == expected.shape
+    torch.testing.assert_close(ours.values, expected.float().cpu(), atol=1e-4, rtol=0)
+    hooks = patch(toy, clean[0], corrupt[0], metric, component, direction, fast=False)
+    torch.testing.assert_close(hooks.values, expected.float().cpu(), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("component", ["resid_pre", "head_out_by_pos"])
+def test_embedded_model_both_directions_and_normalisation(component):
+    import interp_widgets as iw
+
+    model = iw.load_model()
+    clean, corrupt = random_pair(model, n=12, seed=1)
+    metric = LogitDiff(int(clean[0, 5]), int(corrupt[0, 3]))
+    for direction in ("denoise", "noise"):
+        ours = patch(model, clean[0], corrupt[0], metric, component, direction)
+        torch.testing.assert_close(ours.values, oracle(model, component, direction, clean, corrupt, metric).float().cpu(), atol=1e-4, rtol=0)
+    resid = patch(model, clean[0], corrupt[0], metric, "resid_pre", "denoise")
+    # patching the whole stream at the first layer and the changed position restores the clean run exactly
+    assert float(resid.normalised[0, 3]) == pytest.approx(1.0, abs=1e-4)
+    assert float(resid.normalised[0, 5]) == pytest.approx(0.0, abs=1e-4)  # a position where nothing differs
+
+
+def test_user_metric_is_checked_and_pairs_must_match(toy):
+    clean, corrupt = random_pair(toy)
+    result = patch(toy, clean[0], corrupt[0], lambda logits: logits[:, -1, 5] - logits[:, -2, 5], "attn_out")
+    assert result.values.shape == (toy.cfg.n_layers, clean.shape[1])
+    with pytest.raises(InterpWidgetsError, match="one number per run"):
+        patch(toy, clean[0], corrupt[0], lambda logits: logits[:, -1, 5].sum(), "attn_out")
+    with pytest.raises(InterpWidgetsError, match="equal lengths"):
+        token_pair(toy, "The cat sat on the mat", "The cat sat on the big mat")
+    with pytest.raises(InterpWidgetsError, match="component must be one of"):
+        patch(toy, clean[0], corrupt[0], LogitDiff(1, 2), "resid_post")
+    with pytest.raises(InterpWidgetsError, match="is not one token"):
+        patch(toy, clean[0], corrupt[0], (" catastrophically", " the"), "attn_out")
+
+
+def test_attribution_patching_is_exact_for_a_linear_metric_at_the_last_layer_and_close_elsewhere(toy):
+    from interp_widgets.compute.patching import attribution_patch
+
+    clean, corrupt = random_pair(toy, seed=2)
+    metric = LogitDiff(5, 11)
+    for direction in ("denoise", "noise"):
+        estimate = attribution_patch(toy, clean[0], corrupt[0], metric, "mlp_out", direction)
+        exact = patch(toy, clean[0], corrupt[0], metric, "mlp_out", direction)
+        assert estimate.clean == pytest.approx(exact.clean, abs=1e-4) and estimate.corrupt == pytest.approx(exact.corrupt, abs=1e-4)
+        # the last block's MLP output reaches the logits through the final LayerNorm only: nearly linear
+        last = toy.cfg.n_layers - 1
+        assert torch.corrcoef(torch.stack([estimate.values[last], exact.values[last]]))[0, 1] > 0.95
+        heads = attribution_patch(toy, clean[0], corrupt[0], metric, "head_out_by_pos", direction)
+        assert heads.values.shape == (toy.cfg.n_layers, clean.shape[1], toy.cfg.n_heads)
+    chosen = patch(toy, clean[0], corrupt[0], metric, "head_out", "denoise", cells=[(0, 1), (1, 2)])
+    full = patch(toy, clean[0], corrupt[0], metric, "head_out", "denoise")
+    assert chosen.values.isnan().sum() == chosen.values.numel() - 2
+    assert float(chosen.values[1, 2]) == pytest.approx(float(full.values[1, 2]), abs=1e-5)
+    with pytest.raises(InterpWidgetsError, match="outside the head_out grid"):
+        patch(toy, clean[0], corrupt[0], metric, "head_out", cells=[(5, 0)])
