@@ -19,6 +19,7 @@ _LAZY = {
     "FeatureAblation": "interp_widgets.widgets",
     "LogitLensBars": "interp_widgets.widgets",
     "DirectionAblation": "interp_widgets.widgets",
+    "PatchingView": "interp_widgets.widgets",
     "colored_tokens": "interp_widgets.tokens",
     "colored_tokens_multi": "interp_widgets.tokens",
     "InterpWidgetsError": "interp_widgets.errors",

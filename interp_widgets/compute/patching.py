@@ -461,3 +461,20 @@ def attribution_patch(model: Any, clean: str | Tensor, corrupt: str | Tensor, me
 
 def _evaluate_with_grad(metric: Any, logits: Tensor) -> Tensor:
     return (metric(logits[:, -1]) if metric.last_only else metric(logits)).float()
+
+
+def patched_logits(model: Any, clean: str | Tensor, corrupt: str | Tensor, component: str, direction: str,
+                   cell: Sequence[int]) -> Tensor:
+    """The logits `[pos, vocab]` of one patched run (what a click on a heatmap cell shows)."""
+    _check(component, direction)
+    clean_tokens, corrupt_tokens = token_pair(model, clean, corrupt)
+    source_tokens, target_tokens = (clean_tokens, corrupt_tokens) if direction == "denoise" else (corrupt_tokens, clean_tokens)
+    shape = _shape(model, component, target_tokens.shape[1])
+    cell = tuple(int(i) for i in cell)
+    if len(cell) != len(shape) or not all(0 <= i < n for i, n in zip(cell, shape)):
+        raise InterpWidgetsError(f"cell {list(cell)} is outside the {component} grid {shape} ({', '.join(COMPONENTS[component])}).")
+    name = HOOKS[component].format(cell[0])
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(source_tokens, names_filter=lambda hook: hook == name)
+        with model.hooks(fwd_hooks=[(name, _row_patcher(component, [(0, cell)], cache[name][0]))]):
+            return model(target_tokens)[0]

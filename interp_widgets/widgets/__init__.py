@@ -6,8 +6,9 @@ from interp_widgets.widgets.feature_ablation import FeatureAblation
 from interp_widgets.widgets.histogram import HistogramView
 from interp_widgets.widgets.logit_lens import LogitLensGrid
 from interp_widgets.widgets.logit_lens_bars import LogitLensBars
+from interp_widgets.widgets.patching import PatchingView
 from interp_widgets.widgets.residual_norms import ResidualNorms
 from interp_widgets.widgets.token_highlights import TokenHighlights
 from interp_widgets.widgets.training_view import TrainingView
 
-__all__ = ["AttentionView", "DirectionAblation", "FeatureAblation", "HistogramView", "LogitLensBars", "LogitLensGrid", "ResidualNorms", "TokenHighlights", "TrainingView"]
+__all__ = ["AttentionView", "DirectionAblation", "FeatureAblation", "HistogramView", "LogitLensBars", "LogitLensGrid", "PatchingView", "ResidualNorms", "TokenHighlights", "TrainingView"]

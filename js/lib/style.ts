@@ -91,6 +91,14 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-pairs th, .iw-pairs td { padding: 1px 6px; text-align: right; white-space: pre; }
 .iw-mode-note { color: var(--iw-fg-muted); font-size: 0.85em; }
 .iw-number { width: 6em; }
+.iw-pair { flex-wrap: wrap; gap: 4px; }
+.iw-heatmap { display: grid; gap: 1px; font-family: var(--jp-code-font-family, monospace); font-size: 0.8em; align-items: end; }
+.iw-heat-col { writing-mode: vertical-rl; transform: rotate(180deg); white-space: pre; color: var(--iw-fg-muted); max-height: 9em; overflow: hidden; }
+.iw-heat-col.iw-differs { color: var(--iw-accent); font-weight: 600; }
+.iw-heat-row { color: var(--iw-fg-muted); padding-right: 4px; text-align: right; }
+.iw-heat-cell { min-height: 1.4em; cursor: pointer; border: 1px solid transparent; }
+.iw-heat-cell:hover, .iw-heat-cell:focus-visible, .iw-heat-cell.iw-selected { border-color: var(--iw-fg); outline: none; }
+.iw-warnings { color: var(--iw-error-fg); margin: 2px 0; padding-left: 1.2em; }
 .iw-thumbs { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; }
 .iw-thumb { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 3px; background: none;
   border: 1px solid var(--iw-border); border-radius: 3px; color: var(--iw-fg-muted); cursor: pointer; font: inherit; font-size: 0.85em; }

@@ -98,3 +98,30 @@ def test_attribution_patching_is_exact_for_a_linear_metric_at_the_last_layer_and
     assert float(chosen.values[1, 2]) == pytest.approx(float(full.values[1, 2]), abs=1e-5)
     with pytest.raises(InterpWidgetsError, match="outside the head_out grid"):
         patch(toy, clean[0], corrupt[0], metric, "head_out", cells=[(5, 0)])
+
+
+def test_patching_view_through_its_requests():
+    import interp_widgets as iw
+    from interp_widgets.compute import tasks
+    from interp_widgets.widgets._wire import from_wire
+
+    model = iw.load_model()
+    pair = tasks.docstring_pair(model)
+    view = iw.PatchingView.from_model(model, pair.clean, pair.corrupt, pair.metric)
+    denoise = patch(model, pair.clean, pair.corrupt, pair.metric, "resid_pre", "denoise")
+    noise = patch(model, pair.clean, pair.corrupt, pair.metric, "resid_pre", "noise")
+    torch.testing.assert_close(from_wire(view.denoise), denoise.normalised)
+    torch.testing.assert_close(from_wire(view.noise), noise.normalised - 1)
+    assert view.differing == tasks.differing_positions(model, pair.clean, pair.corrupt)
+    request = lambda type_, **payload: view.handle_request({"kind": "request", "id": "1", "type": type_, "payload": payload})  # noqa: E731
+    position = view.differing[0]
+    reply = request("inspect", direction="denoise", cell=[0, position])
+    assert reply["ok"] and view.selected["metric"] == pytest.approx(float(denoise.values[0, position]), abs=1e-3)
+    assert len(view.selected["top"]) == 5
+    assert request("set_component", component="head_out")["ok"] and view.axes == ["layer", "head"]
+    assert from_wire(view.denoise).shape == (model.cfg.n_layers, model.cfg.n_heads)
+    bad = request("set_prompts", clean=pair.clean, corrupt=pair.corrupt + " extra words")
+    assert not bad["ok"] and "equal lengths" in bad["error"] and view.corrupt_prompt == pair.corrupt
+    assert "same" in request("set_prompts", clean=pair.clean, corrupt=pair.clean)["error"]
+    assert "outside" in request("inspect", direction="noise", cell=[9, 0])["error"]
+    assert "static snapshot" in view.to_static_html() and "strongest cell" in view.to_text()

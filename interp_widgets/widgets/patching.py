@@ -1,0 +1,174 @@
+"""Patching view: denoising and noising side by side, on one colour scale centred on zero.
+
+Each heatmap cell is one patched run. Its colour is the change the patch makes to the metric,
+as a fraction of the clean-minus-corrupt gap: denoising (clean activation into the corrupt run)
+is positive where the patch restores the clean answer, noising (corrupt into clean) negative where
+it breaks it. Hover for the value; click a cell for that run's top predictions; the component and
+both prompts are editable (the kernel recomputes). The maths is `compute.patching`.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import torch
+import traitlets
+
+from interp_widgets.compute.patching import COMPONENTS, as_metric, patch, patched_logits, token_pair
+from interp_widgets.compute.tasks import special_token_warnings
+from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.widgets import _colors
+from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
+from interp_widgets.widgets._snapshot import visible
+from interp_widgets.widgets._wire import from_wire, to_wire
+
+TOP_K = 5
+
+
+class PatchingView(BaseWidget):
+    """Activation patching of one component, both directions, with the prompts editable."""
+
+    _esm = bundle_path("patching.js")
+
+    clean_prompt = traitlets.Unicode("").tag(sync=True)
+    corrupt_prompt = traitlets.Unicode("").tag(sync=True)
+    tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    """The clean prompt's tokens (the corrupt one's differ at `differing`)."""
+    corrupt_tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    differing = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
+    """Positions where the two prompts differ."""
+    component = traitlets.Enum(list(COMPONENTS), default_value="resid_pre").tag(sync=True)
+    axes = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    denoise = traitlets.Any(default_value=to_wire(torch.zeros(0, 0))).tag(sync=True)
+    """Denoising effect per cell, (patched - corrupt) / (clean - corrupt): 1 = fully restored."""
+    noise = traitlets.Any(default_value=to_wire(torch.zeros(0, 0))).tag(sync=True)
+    """Noising effect per cell, (patched - clean) / (clean - corrupt): -1 = fully broken."""
+    clean_metric = traitlets.Float(0.0).tag(sync=True)
+    corrupt_metric = traitlets.Float(0.0).tag(sync=True)
+    metric_label = traitlets.Unicode("").tag(sync=True)
+    n_heads = traitlets.Int(0).tag(sync=True)
+    selected = traitlets.Dict(default_value={}).tag(sync=True)
+    """The clicked cell: direction, cell, metric and the run's top predictions."""
+    warnings = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+
+    @classmethod
+    def from_model(cls, model: Any, clean: str, corrupt: str, metric: Any, component: str = "resid_pre", **kwargs: Any) -> "PatchingView":
+        """`metric`: `(answer, wrong)` for a logit difference, one answer for its probability, or a function
+        of the logits `[runs, pos, vocab] -> [runs]`."""
+        checked = as_metric(model, metric)
+        widget = cls(component=component, title=kwargs.pop("title", "Activation patching"), n_heads=model.cfg.n_heads, **kwargs)
+        widget._source = {"model": model, "metric": checked}
+        widget.metric_label = _metric_label(model, checked)
+        widget.set_prompts(clean, corrupt)
+        return widget
+
+    def _recompute(self, clean: str, corrupt: str, component: str) -> None:
+        source = self._need_source()
+        model, metric = source["model"], source["metric"]
+        clean_tokens, corrupt_tokens = token_pair(model, clean, corrupt)
+        differing = (clean_tokens[0] != corrupt_tokens[0]).nonzero()[:, 0].tolist()
+        if not differing:
+            raise InterpWidgetsError("the clean and corrupt prompts are the same: change the corrupt one where it matters.")
+        runs = {}
+        for direction in ("denoise", "noise"):
+            self.stop_if_superseded()
+            runs[direction] = patch(model, clean_tokens[0], corrupt_tokens[0], metric, component, direction)
+        denoise, noise = runs["denoise"], runs["noise"]
+        self.stop_if_superseded()
+        with self.hold_sync():
+            self.clean_prompt, self.corrupt_prompt, self.component = clean, corrupt, component
+            self.tokens = [str(t) for t in model.to_str_tokens(clean_tokens[0])]
+            self.corrupt_tokens = [str(t) for t in model.to_str_tokens(corrupt_tokens[0])]
+            self.differing = differing
+            self.axes = list(COMPONENTS[component])
+            self.denoise = to_wire(denoise.normalised)
+            self.noise = to_wire(noise.normalised - 1)
+            self.clean_metric, self.corrupt_metric = denoise.clean, denoise.corrupt
+            self.selected = {}
+            self.warnings = special_token_warnings(model, corrupt_tokens[0], differing)
+
+    def set_prompts(self, clean: str, corrupt: str) -> None:
+        """New clean and corrupt prompts (same number of tokens); both maps are recomputed."""
+        self._recompute(clean, corrupt, self.component)
+
+    def set_component(self, component: str) -> None:
+        """Patch another component: resid_pre, attn_out, mlp_out, head_out or head_out_by_pos."""
+        if component not in COMPONENTS:
+            raise InterpWidgetsError(f"component must be one of {sorted(COMPONENTS)}, got {component!r}.")
+        self._recompute(self.clean_prompt, self.corrupt_prompt, component)
+
+    def inspect(self, direction: str, cell: list[int]) -> dict[str, Any]:
+        """The patched run of one cell: its metric and top predictions at the last position."""
+        source = self._need_source()
+        model, metric = source["model"], source["metric"]
+        logits = patched_logits(model, self.clean_prompt, self.corrupt_prompt, self.component, direction, cell)
+        value = float((metric(logits[None, -1]) if metric.last_only else metric(logits[None]))[0])
+        probs = logits[-1].float().softmax(-1)
+        top = probs.topk(TOP_K)
+        self.selected = {"direction": direction, "cell": [int(i) for i in cell], "metric": value,
+                         "top": [[model.tokenizer.decode([int(i)]), float(p)] for p, i in zip(top.values, top.indices)]}
+        return self.selected
+
+    @request_handler("set_prompts", supersedes=True)
+    def _request_prompts(self, clean: str, corrupt: str) -> dict[str, Any]:
+        self.set_prompts(clean, corrupt)
+        return {"differing": self.differing}
+
+    @request_handler("set_component", supersedes=True)
+    def _request_component(self, component: str) -> dict[str, Any]:
+        self.set_component(component)
+        return {"axes": self.axes}
+
+    @request_handler("inspect")
+    def _request_inspect(self, direction: str, cell: list[int]) -> dict[str, Any]:
+        return self.inspect(direction, cell)
+
+    # ---- text and snapshot ----------------------------------------------------------------
+
+    def _rows(self, values: torch.Tensor) -> tuple[list[str], torch.Tensor]:
+        """Row labels and a 2-D `[rows, columns]` view of a map (layer.head rows for head-by-position)."""
+        if self.component == "head_out_by_pos":
+            layers, positions, heads = values.shape
+            return [f"{l}.{h}" for l in range(layers) for h in range(heads)], values.permute(0, 2, 1).reshape(layers * heads, positions)
+        return [f"L{l}" for l in range(values.shape[0])], values
+
+    def summary(self) -> str:
+        return f"{self.component}, {len(self.tokens)} tokens"
+
+    def to_text(self) -> str:
+        lines = [f"{self.title}: {self.component}; {self.metric_label} clean {self.clean_metric:.3f}, corrupt {self.corrupt_metric:.3f}"]
+        for name in ("denoise", "noise"):
+            values = from_wire(getattr(self, name))
+            if values.numel():
+                flat = values.flatten().abs().argmax()
+                index = [int(i) for i in torch.unravel_index(flat, values.shape)]
+                lines.append(f"  {name}: strongest cell {dict(zip(self.axes, index))} {float(values[tuple(index)]):+.3f}")
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def to_static_html(self) -> str:
+        tables = []
+        for name, label in (("denoise", "denoising: clean into corrupt (+ restores)"), ("noise", "noising: corrupt into clean (− breaks)")):
+            values = from_wire(getattr(self, name))
+            if not values.numel():
+                continue
+            labels, grid = self._rows(values)
+            columns = self.tokens if grid.shape[1] == len(self.tokens) else [f"H{h}" for h in range(grid.shape[1])]
+            head = "".join(f"<th>{html.escape(visible(c))}</th>" for c in columns)
+            body = "".join(
+                f"<tr><th>{html.escape(label_)}</th>" + "".join(
+                    f'<td title="{v:+.3f}" style="background:{_colors.rgba(max(-1.0, min(1.0, v)))}">&nbsp;</td>' for v in row.tolist()) + "</tr>"
+                for label_, row in zip(labels, grid))
+            tables.append(f"<div><b>{html.escape(label)}</b><table><tr><th></th>{head}</tr>{body}</table></div>")
+        heading = html.escape(f"{self.title} · {self.component} · {self.metric_label}")
+        return f"<div><div><b>{heading}</b> <small>(static snapshot)</small></div>{''.join(tables)}</div>"
+
+
+def _metric_label(model: Any, metric: Any) -> str:
+    if hasattr(metric, "wrong"):
+        return f"logit difference {model.tokenizer.decode([metric.answer])!r} − {model.tokenizer.decode([metric.wrong])!r}"
+    if hasattr(metric, "answer"):
+        return f"p({model.tokenizer.decode([metric.answer])!r})"
+    return "metric"

@@ -1,0 +1,156 @@
+// Activation patching: denoising and noising side by side on one colour scale centred on zero.
+// Each cell is one patched run; hover for its value, click (or Enter) for its top predictions.
+// The clean and corrupt prompts and the component are edited here and recomputed in the kernel.
+import { barRow } from "./lib/bars";
+import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
+import { colorFor, finiteRange, formatValue, type Scale } from "./lib/colors";
+import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
+import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
+import { visibleToken } from "./lib/tokens";
+
+interface State {
+  clean_prompt: string;
+  corrupt_prompt: string;
+  tokens: string[];
+  corrupt_tokens: string[];
+  differing: number[];
+  component: string;
+  axes: string[];
+  denoise: WireArray;
+  noise: WireArray;
+  clean_metric: number;
+  corrupt_metric: number;
+  metric_label: string;
+  n_heads: number;
+  selected: { direction?: string; cell?: number[]; metric?: number; top?: [string, number][] };
+  warnings: string[];
+  title: string;
+}
+
+const COMPONENTS = ["resid_pre", "attn_out", "mlp_out", "head_out", "head_out_by_pos"];
+const quote = (token: string) => JSON.stringify(visibleToken(token));
+
+export default routedWidget<State>(({ model, el, router }) => {
+  const { root, toolbar, title, banner } = frame("iw-patching");
+  const form = element("form", "iw-prompt iw-pair");
+  const cleanInput = element("input", "iw-prompt-input");
+  const corruptInput = element("input", "iw-prompt-input");
+  cleanInput.setAttribute("aria-label", "clean prompt");
+  corruptInput.setAttribute("aria-label", "corrupt prompt");
+  const run = element("button", "iw-button", "Run");
+  run.type = "submit";
+  form.append(element("span", "iw-caption", "clean"), cleanInput, element("span", "iw-caption", "corrupt"), corruptInput, run);
+  const componentSelect = element("select", "iw-input");
+  componentSelect.setAttribute("aria-label", "component");
+  for (const name of COMPONENTS) componentSelect.append(Object.assign(element("option", "", name), { value: name }));
+  const status = element("span", "iw-status");
+  toolbar.append(componentSelect, status);
+  const caption = element("div", "iw-caption");
+  const warnings = element("ul", "iw-warnings");
+  const maps = element("div", "iw-charts");
+  const detail = element("div", "iw-bars iw-patch-detail");
+  root.append(form, caption, warnings, maps, detail);
+  const tip = tooltip(root);
+  root.append(tip.node);
+  el.appendChild(root);
+
+  const sendPrompts = () =>
+    ask(router, "set_prompts", { clean: cleanInput.value, corrupt: corruptInput.value }, status, banner);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendPrompts();
+  });
+  submitOnEnter(cleanInput, sendPrompts);
+  submitOnEnter(corruptInput, sendPrompts);
+  componentSelect.addEventListener("change", () => ask(router, "set_component", { component: componentSelect.value }, status, banner));
+
+  /** Rows of a map: [label, value at column c][] with column labels, for every component's shape. */
+  function grid(values: Decoded): { rows: string[]; columns: string[]; value: (r: number, c: number) => number; cell: (r: number, c: number) => number[] } {
+    const [layers, second, third] = values.shape;
+    const tokens = model.get("tokens");
+    const columnsOf = (n: number, isPos: boolean) => Array.from({ length: n }, (_, i) => (isPos ? `${i} ${visibleToken(tokens[i] ?? "")}` : `H${i}`));
+    if (model.get("component") === "head_out_by_pos") {
+      const heads = third;
+      return {
+        rows: Array.from({ length: layers * heads }, (_, r) => `${Math.floor(r / heads)}.${r % heads}`),
+        columns: columnsOf(second, true),
+        value: (r, c) => at(values, (Math.floor(r / heads) * second + c) * heads + (r % heads)),
+        cell: (r, c) => [Math.floor(r / heads), c, r % heads],
+      };
+    }
+    const isPos = model.get("axes")[1] === "pos";
+    return { rows: Array.from({ length: layers }, (_, r) => `L${r}`), columns: columnsOf(second, isPos), value: (r, c) => at(values, r * second + c), cell: (r, c) => [r, c] };
+  }
+
+  function heatmap(direction: "denoise" | "noise", values: Decoded, scale: Scale): HTMLDivElement {
+    const box = element("div", "iw-chart");
+    const heading = direction === "denoise" ? "denoising: clean → corrupt run (+ restores)" : "noising: corrupt → clean run (− breaks)";
+    box.append(element("div", "iw-chart-title", heading));
+    const { rows, columns, value, cell } = grid(values);
+    const table = element("div", "iw-heatmap");
+    table.style.gridTemplateColumns = `auto repeat(${columns.length}, minmax(1.6em, auto))`;
+    table.append(element("span", ""));
+    const differing = new Set(model.get("differing"));
+    columns.forEach((label, c) => {
+      const headCell = element("span", "iw-heat-col", label);
+      if (model.get("axes")[1] === "pos" && differing.has(c)) headCell.classList.add("iw-differs");
+      table.append(headCell);
+    });
+    const selected = model.get("selected");
+    rows.forEach((rowLabel, r) => {
+      table.append(element("span", "iw-heat-row", rowLabel));
+      columns.forEach((columnLabel, c) => {
+        const v = value(r, c);
+        const square = element("span", "iw-heat-cell");
+        square.style.background = colorFor(v, scale);
+        const index = cell(r, c);
+        square.dataset.cell = index.join(",");
+        square.dataset.direction = direction;
+        if (selected.direction === direction && selected.cell?.join(",") === index.join(",")) square.classList.add("iw-selected");
+        const words = `${model.get("axes").map((axis, i) => `${axis} ${index[i]}`).join(", ")}`;
+        square.setAttribute("aria-label", `${direction} ${words}: ${formatValue(v)}`);
+        square.addEventListener("mousemove", (event) =>
+          tip.show([`${direction}: ${words}`, rowLabel + " · " + columnLabel, `effect ${formatValue(v)} of the clean−corrupt gap`], event.clientX, event.clientY),
+        );
+        square.addEventListener("mouseleave", () => tip.hide());
+        activate(square, () => ask(router, "inspect", { direction, cell: index }, status, banner));
+        table.append(square);
+      });
+    });
+    box.append(table);
+    return box;
+  }
+
+  function drawDetail() {
+    const selected = model.get("selected");
+    detail.replaceChildren();
+    if (!selected.top || !selected.cell) return;
+    detail.append(
+      element("div", "iw-chart-title", `${selected.direction} run, ${model.get("axes").map((axis, i) => `${axis} ${selected.cell![i]}`).join(", ")}: ${model.get("metric_label")} ${formatValue(selected.metric ?? NaN)}`),
+    );
+    for (const [token, prob] of selected.top) detail.append(barRow(token, prob, prob));
+  }
+
+  const teardown = redrawOnChange(model, () => {
+    title.textContent = `${model.get("title")} · ${model.get("metric_label")}`;
+    if (document.activeElement !== cleanInput) cleanInput.value = model.get("clean_prompt");
+    if (document.activeElement !== corruptInput) corruptInput.value = model.get("corrupt_prompt");
+    componentSelect.value = model.get("component");
+    const tokens = model.get("tokens");
+    const corrupt = model.get("corrupt_tokens");
+    const changes = model.get("differing").map((p) => `${quote(tokens[p] ?? "")} → ${quote(corrupt[p] ?? "")} at ${p}`).join(", ");
+    caption.textContent = `${model.get("metric_label")}: clean ${formatValue(model.get("clean_metric"))}, corrupt ${formatValue(model.get("corrupt_metric"))}; corruption ${changes}. Colour: the patch's change of the metric as a fraction of the clean−corrupt gap.`;
+    warnings.replaceChildren(...model.get("warnings").map((w) => element("li", "", w)));
+    const denoise = decodeArray(model.get("denoise"));
+    const noise = decodeArray(model.get("noise"));
+    const ranges = [finiteRange(denoise.data as ArrayLike<number>), finiteRange(noise.data as ArrayLike<number>)].filter((r): r is [number, number] => r !== null);
+    const bound = Math.max(1e-9, ...ranges.flatMap(([lo, hi]) => [Math.abs(lo), Math.abs(hi)]));
+    const scale: Scale = { kind: "diverging", min: -bound, max: bound };
+    maps.replaceChildren(heatmap("denoise", denoise, scale), heatmap("noise", noise, scale));
+    drawDetail();
+  });
+  return () => {
+    teardown();
+    tip.hide();
+  };
+});
