@@ -499,7 +499,141 @@ def feature_ablation() -> list:
     ]
 
 
-NOTEBOOKS = {"00_quickstart.ipynb": quickstart, "01_sae_training.ipynb": sae_training, "02_feature_ablation.ipynb": feature_ablation, "04_residual_stream.ipynb": residual_stream}
+def patching() -> list:
+    return [
+        new_markdown_cell(
+            "# Activation patching, in both directions\n\n"
+            + colab_badge("03_patching.ipynb") + "\n\n"
+            "Two prompts that differ in one detail: the *clean* one the model gets right, the *corrupt* one it does not. "
+            "Patching copies one activation from one run into the other and watches the answer:\n\n"
+            "- **denoising**: a clean activation into the corrupt run. Cells that bring the answer back carry the "
+            "information (they are *sufficient*).\n"
+            "- **noising**: a corrupt activation into the clean run. Cells that break the answer are *necessary*.\n\n"
+            "The seeds: *imagine an AND circuit where the result is only correct if two attention heads are clean. If "
+            "you patch clean→corrupt you will not find this; but you do if you patch corrupt→clean. The opposite "
+            "applies for an OR circuit … really you should check both.* So every view here shows both, on one colour "
+            "scale centred on zero.\n\n"
+            "**Arc:** a docstring pair the embedded model solves → check the corruption → both maps, live → heads → "
+            "attribution patching as a fast first look, checked against exact patching → an IOI pair, and what this "
+            "small model does with it."
+        ),
+        new_code_cell(INSTALL),
+        new_code_cell(
+            "import torch\n"
+            "import interp_widgets as iw\n"
+            "from interp_widgets.compute import tasks\n"
+            "from interp_widgets.compute.patching import attribution_patch, patch\n\n"
+            "torch.set_grad_enabled(False)\n"
+            "model = iw.load_model()"
+        ),
+        new_markdown_cell(
+            "## 1. A pair the model solves: the docstring task\n\n"
+            "After two `:param` lines the model should name the third argument of the signature. The corrupt prompt "
+            "renames that argument in the signature only, so the answer can come from nowhere else. Both prompts must "
+            "have the same number of tokens; `differing_positions` says where they differ (and names the first "
+            "difference when the lengths do not match)."
+        ),
+        new_code_cell(
+            "pair = tasks.docstring_pair(model)\n"
+            "print(pair.clean)\n"
+            "print(\"answer\", repr(pair.answer), \"vs\", repr(pair.wrong))\n"
+            "changed = tasks.differing_positions(model, pair.clean, pair.corrupt)\n"
+            "print(\"differs at\", changed, [model.to_str_tokens(pair.clean)[p] for p in changed], \"->\",\n"
+            "      [model.to_str_tokens(pair.corrupt)[p] for p in changed])"
+        ),
+        new_markdown_cell(
+            "The corruption should not bring in a token the model treats specially (the seeds replaced `param` with "
+            "`arg`, and `param` turned out to be special). `special_token_warnings` flags a replacement whose "
+            "embedding norm is an outlier or that draws outlying attention; `suggest_replacements` lists single tokens "
+            "of the same shape, so the length stays."
+        ),
+        new_code_cell(
+            "print(\"warnings:\", tasks.special_token_warnings(model, pair.corrupt, changed) or \"none\")\n"
+            "print(\"other single-token replacements:\", tasks.suggest_replacements(model, pair.clean, changed[0], k=8))"
+        ),
+        new_markdown_cell(
+            "## 2. Both directions, live\n\n"
+            "Left: denoising (clean into corrupt; orange where the patch restores the answer). Right: noising (corrupt "
+            "into clean; blue where it breaks it). Each colour is the change the patch makes, as a fraction of the "
+            "clean−corrupt gap in the logit difference. Hover a cell for its value, click it for that run's top "
+            "predictions, change the component, or edit either prompt and press Enter."
+        ),
+        new_code_cell(
+            "view = iw.PatchingView.from_model(model, pair.clean, pair.corrupt, pair.metric)\n"
+            "view"
+        ),
+        new_markdown_cell(
+            "The same numbers in code, for the residual stream. In this 2-layer model the difference stays at the "
+            "changed position through the input of both blocks (patching it there restores, or breaks, everything); "
+            "patching the last position's stream does nothing yet: the last block's attention heads are what carry the "
+            "argument name to the last position (section 3)."
+        ),
+        new_code_cell(
+            "for direction in (\"denoise\", \"noise\"):\n"
+            "    result = patch(model, pair.clean, pair.corrupt, pair.metric, \"resid_pre\", direction)\n"
+            "    norm = result.normalised\n"
+            "    print(direction, \"(1 = behaves like the clean run, 0 = like the corrupt run)\")\n"
+            "    for layer in range(model.cfg.n_layers):\n"
+            "        print(f\"  layer {layer}: at the changed position {float(norm[layer, changed[0]]):+.2f}, \"\n"
+            "              f\"at the last position {float(norm[layer, -1]):+.2f}\")"
+        ),
+        new_markdown_cell(
+            "## 3. Heads\n\n"
+            "`head_out` patches one head's output at every position; `head_out_by_pos` one head at one position. "
+            "Switch the view's component, or:"
+        ),
+        new_code_cell(
+            "heads = {d: patch(model, pair.clean, pair.corrupt, pair.metric, \"head_out\", d).normalised for d in (\"denoise\", \"noise\")}\n"
+            "for layer in range(model.cfg.n_layers):\n"
+            "    print(f\"layer {layer}  denoise\", [round(float(v), 2) for v in heads[\"denoise\"][layer]],\n"
+            "          \" noise\", [round(float(v), 2) for v in heads[\"noise\"][layer]])"
+        ),
+        new_markdown_cell(
+            "## 4. Attribution patching: a fast first look\n\n"
+            "One forward pass of each run and one backward pass estimate every cell at once (a first-order Taylor "
+            "expansion of the metric in the patched activation). Cheap, but only as good as the metric is linear: "
+            "check it against exact patching before trusting it. Here, its correlation with exact patching over all "
+            "cells, for each component:"
+        ),
+        new_code_cell(
+            "torch.set_grad_enabled(True)  # attribution needs gradients (it turns them on for itself too)\n"
+            "for component in (\"resid_pre\", \"attn_out\", \"mlp_out\", \"head_out\"):\n"
+            "    estimate = attribution_patch(model, pair.clean, pair.corrupt, pair.metric, component, \"denoise\").values.flatten()\n"
+            "    exact = patch(model, pair.clean, pair.corrupt, pair.metric, component, \"denoise\").values.flatten()\n"
+            "    r = float(torch.corrcoef(torch.stack([estimate, exact]))[0, 1])\n"
+            "    print(f\"{component:<10} correlation with exact patching over {exact.numel()} cells: {r:.2f}\")\n"
+            "torch.set_grad_enabled(False)"
+        ),
+        new_markdown_cell(
+            "Where the correlation is low, use the estimate only to pick cells, then patch those exactly "
+            "(`patch(..., cells=[(layer, position), ...])`).\n\n"
+            "## 5. An IOI pair\n\n"
+            "\"When Mary and John went to the store, John gave a drink to\" → \" Mary\". `ioi_pair` builds such pairs from "
+            "names that are one token in this tokenizer (only a few are). The metric on the clean run says whether "
+            "this model does the task at all:"
+        ),
+        new_code_cell(
+            "ioi = tasks.ioi_pair(model, seed=0)\n"
+            "print(ioi.clean, \"->\", repr(ioi.answer))\n"
+            "result = patch(model, ioi.clean, ioi.corrupt, ioi.metric, \"resid_pre\", \"denoise\")\n"
+            "print(f\"logit difference {ioi.answer!r} - {ioi.wrong!r}: clean {result.clean:+.2f}, corrupt {result.corrupt:+.2f}\")"
+        ),
+        new_markdown_cell(
+            "A clean logit difference near zero or below means this 2-layer model does not solve IOI, so there is no "
+            "circuit to find and its patching maps are noise: use the docstring pair above, or a larger model, for "
+            "IOI.\n\n"
+            "## Recap\n\n"
+            "- `iw.PatchingView.from_model(model, clean, corrupt, (answer, wrong))`: both directions, one scale, click "
+            "for a run's predictions, component and prompts editable.\n"
+            "- `interp_widgets.compute.patching`: `patch` (equal to transformer-lens' `get_act_patch_*`, many patches "
+            "per forward, each recomputing only from its layer and position on), `attribution_patch`, `patched_logits`.\n"
+            "- `interp_widgets.compute.tasks`: `docstring_pair`, `ioi_pair`, `differing_positions`, `suggest_replacements`, "
+            "`special_token_warnings`."
+        ),
+    ]
+
+
+NOTEBOOKS = {"00_quickstart.ipynb": quickstart, "01_sae_training.ipynb": sae_training, "02_feature_ablation.ipynb": feature_ablation, "03_patching.ipynb": patching, "04_residual_stream.ipynb": residual_stream}
 
 
 def main() -> None:
