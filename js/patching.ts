@@ -15,6 +15,7 @@ interface State {
   corrupt_tokens: string[];
   differing: number[];
   component: string;
+  method: string;
   axes: string[];
   denoise: WireArray;
   noise: WireArray;
@@ -43,8 +44,14 @@ export default routedWidget<State>(({ model, el, router }) => {
   const componentSelect = element("select", "iw-input");
   componentSelect.setAttribute("aria-label", "component");
   for (const name of COMPONENTS) componentSelect.append(Object.assign(element("option", "", name), { value: name }));
+  const methodSelect = element("select", "iw-input");
+  methodSelect.setAttribute("aria-label", "method");
+  methodSelect.append(
+    Object.assign(element("option", "", "exact patching"), { value: "exact" }),
+    Object.assign(element("option", "", "attribution (estimate; click patches exactly)"), { value: "attribution" }),
+  );
   const status = element("span", "iw-status");
-  toolbar.append(componentSelect, status);
+  toolbar.append(componentSelect, methodSelect, status);
   const caption = element("div", "iw-caption");
   const warnings = element("ul", "iw-warnings");
   const maps = element("div", "iw-charts");
@@ -62,6 +69,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   });
   submitOnEnter(cleanInput, sendPrompts);
   submitOnEnter(corruptInput, sendPrompts);
+  methodSelect.addEventListener("change", () => ask(router, "set_method", { method: methodSelect.value }, status, banner));
   componentSelect.addEventListener("change", () => ask(router, "set_component", { component: componentSelect.value }, status, banner));
 
   /** Rows of a map: [label, value at column c][] with column labels, for every component's shape. */
@@ -84,7 +92,8 @@ export default routedWidget<State>(({ model, el, router }) => {
 
   function heatmap(direction: "denoise" | "noise", values: Decoded, scale: Scale): HTMLDivElement {
     const box = element("div", "iw-chart");
-    const heading = direction === "denoise" ? "denoising: clean → corrupt run (+ restores)" : "noising: corrupt → clean run (− breaks)";
+    const estimate = model.get("method") === "attribution" ? " · attribution estimate" : "";
+    const heading = (direction === "denoise" ? "denoising: clean → corrupt run (+ restores)" : "noising: corrupt → clean run (− breaks)") + estimate;
     box.append(element("div", "iw-chart-title", heading));
     const { rows, columns, value, cell } = grid(values);
     const table = element("div", "iw-heatmap");
@@ -126,7 +135,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     detail.replaceChildren();
     if (!selected.top || !selected.cell) return;
     detail.append(
-      element("div", "iw-chart-title", `${selected.direction} run, ${model.get("axes").map((axis, i) => `${axis} ${selected.cell![i]}`).join(", ")}: ${model.get("metric_label")} ${formatValue(selected.metric ?? NaN)}`),
+      element("div", "iw-chart-title", `${selected.direction} run, ${model.get("axes").map((axis, i) => `${axis} ${selected.cell![i]}`).join(", ")}, patched exactly: ${model.get("metric_label")} ${formatValue(selected.metric ?? NaN)}`),
     );
     for (const [token, prob] of selected.top) detail.append(barRow(token, prob, prob));
   }
@@ -136,6 +145,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     if (document.activeElement !== cleanInput) cleanInput.value = model.get("clean_prompt");
     if (document.activeElement !== corruptInput) corruptInput.value = model.get("corrupt_prompt");
     componentSelect.value = model.get("component");
+    methodSelect.value = model.get("method");
     const tokens = model.get("tokens");
     const corrupt = model.get("corrupt_tokens");
     const changes = model.get("differing").map((p) => `${quote(tokens[p] ?? "")} → ${quote(corrupt[p] ?? "")} at ${p}`).join(", ");

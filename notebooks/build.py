@@ -606,7 +606,13 @@ def patching() -> list:
         ),
         new_markdown_cell(
             "Where the correlation is low, use the estimate only to pick cells, then patch those exactly "
-            "(`patch(..., cells=[(layer, position), ...])`).\n\n"
+            "(`patch(..., cells=[(layer, position), ...])`). The view does the same: with *attribution* chosen it draws "
+            "the estimate, and a click on a cell patches that one exactly (the panel below the maps says so)."
+        ),
+        new_code_cell(
+            "iw.PatchingView.from_model(model, pair.clean, pair.corrupt, pair.metric, component=\"head_out_by_pos\", method=\"attribution\")"
+        ),
+        new_markdown_cell(
             "## 5. An IOI pair\n\n"
             "\"When Mary and John went to the store, John gave a drink to\" → \" Mary\". `ioi_pair` builds such pairs from "
             "names that are one token in this tokenizer (only a few are). The metric on the clean run says whether "

@@ -322,14 +322,20 @@ class _NativeEngine:
             for row, (*_, rows) in enumerate(starts):
                 x[row, : rows.shape[0]] = rows
             positions = (begin[:, None] + torch.arange(m)[None]).clamp(max=self.model.cfg.n_ctx - 1)
-            for layer in range(first, len(r.blocks)):
+            rows, last = torch.arange(len(starts)), lengths - 1
+            n_blocks = len(r.blocks)
+            if metric.last_only and first == n_blocks:  # patched after the last block: only the last position is read
+                return metric(self.head(self.ln_out(x[rows, last]))).float().cpu()
+            for layer in range(first, n_blocks):
                 block, cached = r.blocks[layer], target["layers"][layer]
                 k, v = r.keys_values(block, x, positions)
+                if metric.last_only and layer == n_blocks - 1:
+                    # the last block: keys and values for the whole suffix, everything else at the last position only
+                    mid = x[rows, last] + r._attend(block, x, positions, last, k, v, (cached["k"], cached["v"]), begin)[:, 0]
+                    return metric(self.head(self.ln_out(mid + r._mlp(block, mid)))).float().cpu()
                 x = x + r._attend(block, x, positions, None, k, v, (cached["k"], cached["v"]), begin)
                 x = x + r._mlp(block, x)
             suffix_logits = self.head(self.ln_out(x))  # [B, m, vocab]
-            if metric.last_only:
-                return metric(suffix_logits[torch.arange(len(starts)), lengths - 1]).float().cpu()
             full = target["logits"].expand(len(starts), -1, -1).clone()
             for row, p in enumerate(begin.tolist()):
                 full[row, p:] = suffix_logits[row, : lengths[row]]

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import traitlets
 
-from interp_widgets.compute.patching import COMPONENTS, as_metric, patch, patched_logits, token_pair
+from interp_widgets.compute.patching import COMPONENTS, as_metric, attribution_patch, patch, patched_logits, token_pair
 from interp_widgets.compute.tasks import special_token_warnings
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors
@@ -39,6 +39,8 @@ class PatchingView(BaseWidget):
     differing = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
     """Positions where the two prompts differ."""
     component = traitlets.Enum(list(COMPONENTS), default_value="resid_pre").tag(sync=True)
+    method = traitlets.Enum(["exact", "attribution"], default_value="exact").tag(sync=True)
+    """exact: every cell patched; attribution: the first-order estimate (one backward pass), a click patches that cell exactly."""
     axes = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
     denoise = traitlets.Any(default_value=to_wire(torch.zeros(0, 0))).tag(sync=True)
     """Denoising effect per cell, (patched - corrupt) / (clean - corrupt): 1 = fully restored."""
@@ -54,11 +56,12 @@ class PatchingView(BaseWidget):
     title = traitlets.Unicode("").tag(sync=True)
 
     @classmethod
-    def from_model(cls, model: Any, clean: str, corrupt: str, metric: Any, component: str = "resid_pre", **kwargs: Any) -> "PatchingView":
+    def from_model(cls, model: Any, clean: str, corrupt: str, metric: Any, component: str = "resid_pre", method: str = "exact",
+                   **kwargs: Any) -> "PatchingView":
         """`metric`: `(answer, wrong)` for a logit difference, one answer for its probability, or a function
         of the logits `[runs, pos, vocab] -> [runs]`."""
         checked = as_metric(model, metric)
-        widget = cls(component=component, title=kwargs.pop("title", "Activation patching"), n_heads=model.cfg.n_heads, **kwargs)
+        widget = cls(component=component, method=method, title=kwargs.pop("title", "Activation patching"), n_heads=model.cfg.n_heads, **kwargs)
         widget._source = {"model": model, "metric": checked}
         widget.metric_label = _metric_label(model, checked)
         widget.set_prompts(clean, corrupt)
@@ -72,9 +75,10 @@ class PatchingView(BaseWidget):
         if not differing:
             raise InterpWidgetsError("the clean and corrupt prompts are the same: change the corrupt one where it matters.")
         runs = {}
+        compute = attribution_patch if self.method == "attribution" else patch
         for direction in ("denoise", "noise"):
             self.stop_if_superseded()
-            runs[direction] = patch(model, clean_tokens[0], corrupt_tokens[0], metric, component, direction)
+            runs[direction] = compute(model, clean_tokens[0], corrupt_tokens[0], metric, component, direction)
         denoise, noise = runs["denoise"], runs["noise"]
         self.stop_if_superseded()
         with self.hold_sync():
@@ -99,8 +103,19 @@ class PatchingView(BaseWidget):
             raise InterpWidgetsError(f"component must be one of {sorted(COMPONENTS)}, got {component!r}.")
         self._recompute(self.clean_prompt, self.corrupt_prompt, component)
 
+    def set_method(self, method: str) -> None:
+        """exact patching of every cell, or attribution patching (a fast estimate; clicks patch exactly)."""
+        if method not in ("exact", "attribution"):
+            raise InterpWidgetsError(f'method must be "exact" or "attribution", got {method!r}.')
+        old, self.method = self.method, method
+        try:
+            self._recompute(self.clean_prompt, self.corrupt_prompt, self.component)
+        except InterpWidgetsError:
+            self.method = old
+            raise
+
     def inspect(self, direction: str, cell: list[int]) -> dict[str, Any]:
-        """The patched run of one cell: its metric and top predictions at the last position."""
+        """The patched run of one cell, patched exactly: its metric and top predictions at the last position."""
         source = self._need_source()
         model, metric = source["model"], source["metric"]
         logits = patched_logits(model, self.clean_prompt, self.corrupt_prompt, self.component, direction, cell)
@@ -121,6 +136,11 @@ class PatchingView(BaseWidget):
         self.set_component(component)
         return {"axes": self.axes}
 
+    @request_handler("set_method", supersedes=True)
+    def _request_method(self, method: str) -> dict[str, Any]:
+        self.set_method(method)
+        return {"method": self.method}
+
     @request_handler("inspect")
     def _request_inspect(self, direction: str, cell: list[int]) -> dict[str, Any]:
         return self.inspect(direction, cell)
@@ -138,7 +158,7 @@ class PatchingView(BaseWidget):
         return f"{self.component}, {len(self.tokens)} tokens"
 
     def to_text(self) -> str:
-        lines = [f"{self.title}: {self.component}; {self.metric_label} clean {self.clean_metric:.3f}, corrupt {self.corrupt_metric:.3f}"]
+        lines = [f"{self.title}: {self.component} ({self.method}); {self.metric_label} clean {self.clean_metric:.3f}, corrupt {self.corrupt_metric:.3f}"]
         for name in ("denoise", "noise"):
             values = from_wire(getattr(self, name))
             if values.numel():

@@ -125,3 +125,12 @@ def test_patching_view_through_its_requests():
     assert "same" in request("set_prompts", clean=pair.clean, corrupt=pair.clean)["error"]
     assert "outside" in request("inspect", direction="noise", cell=[9, 0])["error"]
     assert "static snapshot" in view.to_static_html() and "strongest cell" in view.to_text()
+    from interp_widgets.compute.patching import attribution_patch
+
+    assert request("set_method", method="attribution")["ok"] and view.method == "attribution"
+    estimate = attribution_patch(model, pair.clean, pair.corrupt, pair.metric, "head_out", "denoise")
+    torch.testing.assert_close(from_wire(view.denoise), estimate.normalised)
+    assert request("inspect", direction="denoise", cell=[1, 1])["ok"]  # a click patches that cell exactly
+    exact = patch(model, pair.clean, pair.corrupt, pair.metric, "head_out", "denoise", cells=[(1, 1)])
+    assert view.selected["metric"] == pytest.approx(float(exact.values[1, 1]), abs=1e-3)
+    assert "method must be" in request("set_method", method="guess")["error"] and view.method == "attribution"
