@@ -124,6 +124,31 @@ def feature_catalogue() -> list[dict[str, Any]]:
     return json.loads(path.read_text())
 
 
+def validation_tokens(context: int = 128, max_tokens: int | None = None, bos: int | None = None) -> torch.Tensor:
+    """The embedded corpus's held-out split as `[n_sequences, context]` token ids, each sequence led by BOS.
+
+    The stream (every source's validation documents, tokenized; `validation_sources.json` says
+    which source is where) is cut into windows of `context - 1` tokens, so no window is padded;
+    `max_tokens` keeps the first windows up to that many tokens.
+    """
+    import numpy as np
+
+    path = embedded_dir() / "validation_tokens.npy"
+    if not path.exists():
+        raise InterpWidgetsError("the embedded validation tokens are not in this installation: "
+                                 "make them with scripts/embedded/validation_tokens.py, or pass your own texts or tokens.")
+    if context < 2:
+        raise InterpWidgetsError(f"context must be at least 2 (BOS and one token), got {context}.")
+    stream = torch.from_numpy(np.load(path).astype(np.int64))
+    if bos is None:
+        bos = int(stream[-1])  # every document ends with BOS/EOS
+    n = stream.numel() // (context - 1)
+    if max_tokens is not None:
+        n = min(n, max(1, max_tokens // context))
+    body = stream[: n * (context - 1)].reshape(n, context - 1)
+    return torch.cat([torch.full((n, 1), bos), body], dim=1)
+
+
 # ---- the hub ----------------------------------------------------------------------------------
 
 
