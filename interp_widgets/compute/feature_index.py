@@ -10,7 +10,7 @@ Size: 12 bytes per nonzero (int64 position, float32 value) plus 8 per token, abo
 `n_tokens x L0 x 12` bytes (L0: the SAE's mean number of active features). The embedded 4x SAE
 (L0 65) over the 313 k held-out tokens is about 245 MB; a 24 GB machine holds about 2 billion
 nonzeros, e.g. 30 M tokens at L0 65. Past that, `save` writes the arrays as `.npy` files and
-`load(mmap=True)` maps them from disk. BOS positions are left out by default (their
+`load(mmap=True)` maps them from disk (copy-on-write: nothing is read until used). BOS positions are left out by default (their
 activations are outliers that say nothing about the text).
 
 Shapes: tokens `[n_sequences, context]`; indptr `[d_sae + 1]`; positions, values `[nnz]`.
@@ -96,7 +96,7 @@ class ActivationIndex:
     def load(cls, folder: str | Path, mmap: bool = True) -> "ActivationIndex":
         folder = Path(folder)
         meta = json.loads((folder / "index.json").read_text())
-        arrays = {name: torch.from_numpy(np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None))
+        arrays = {name: torch.from_numpy(np.load(folder / f"{name}.npy", mmap_mode="c" if mmap else None))
                   for name in ("tokens", "indptr", "positions", "values")}
         return cls(**arrays, hook=meta["hook"], include_bos=meta["include_bos"])
 

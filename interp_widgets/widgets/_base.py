@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import anywidget
+import traitlets
 
 from interp_widgets.errors import InterpWidgetsError, Superseded
 from interp_widgets.widgets._wire import extract_buffers
@@ -73,6 +74,8 @@ class BaseWidget(anywidget.AnyWidget):
 
     _request_handlers: ClassVar[dict[str, str]] = {}
     _superseding: ClassVar[frozenset[str]] = frozenset()
+    _linked_error = traitlets.Unicode("").tag(sync=True)
+    """Why the view could not follow a change another linked view made (shown in its error banner)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

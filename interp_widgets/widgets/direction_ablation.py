@@ -19,9 +19,10 @@ from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
 from interp_widgets.widgets.token_highlights import _default_hook
 from interp_widgets.widgets._wire import from_wire, to_wire
+from interp_widgets.widgets.selection import Linked
 
 
-class DirectionAblation(BaseWidget):
+class DirectionAblation(Linked, BaseWidget):
     """The prompt coloured by how much less likely each token became with the direction removed."""
 
     _esm = bundle_path("direction_ablation.js")
@@ -47,6 +48,21 @@ class DirectionAblation(BaseWidget):
         widget.set_prompt(prompt)
         return widget
 
+    @classmethod
+    def from_selection(cls, selection: Any, **kwargs: Any) -> "DirectionAblation":
+        """Remove the selection's feature on the selection's prompt; follows both."""
+        widget = cls.from_model(selection.model, selection.prompt, (selection.current_sae, selection.feature), name=selection.sae, **kwargs)
+
+        def follow(changed: set[str]) -> None:
+            if changed & {"sae", "feature", "prompt"}:
+                source = widget._need_source()
+                source.update(feature=(selection.current_sae, selection.feature), hook=selection.hook)
+                widget.label = f"{selection.sae} feature {selection.feature} at {selection.hook}"
+                widget.set_prompt(selection.prompt)
+
+        widget._follow(selection, follow)
+        return widget
+
     def set_prompt(self, prompt: str) -> None:
         """Recompute the clean and ablated log-probs on a new prompt."""
         source = self._need_source()
@@ -62,6 +78,7 @@ class DirectionAblation(BaseWidget):
     @request_handler("set_prompt")
     def _request_prompt(self, prompt: str) -> dict[str, Any]:
         self.set_prompt(prompt)
+        self._publish(prompt=prompt, target=-1)
         return {"n_tokens": len(self.tokens)}
 
     def summary(self) -> str:

@@ -24,12 +24,13 @@ from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
 from interp_widgets.widgets.token_highlights import _default_hook
 from interp_widgets.widgets._wire import from_wire, to_wire
+from interp_widgets.widgets.selection import Linked
 
 
 MAP_SLICE = 32  # removed tokens per slice of a progressively filled map
 
 
-class FeatureAblation(BaseWidget):
+class FeatureAblation(Linked, BaseWidget):
     """One feature on one prompt: activations, the leave-one-out map at a target, removals, pairs."""
 
     _esm = bundle_path("feature_ablation.js")
@@ -95,6 +96,24 @@ class FeatureAblation(BaseWidget):
             widget.sae_names = list(saes)
             widget.sae_name = next((key for key, sae in saes.items() if sae is readout.sae), name)
         widget._compute(prompt, target)
+        return widget
+
+    @classmethod
+    def from_selection(cls, selection: Any, **kwargs: Any) -> "FeatureAblation":
+        """The selection's feature, prompt and target; follows them, and publishes what is picked here."""
+        target = selection.target if selection.target >= 0 else None
+        widget = cls.from_model(selection.model, selection.prompt, (selection.sae, selection.feature), target=target,
+                                saes=selection.saes, **kwargs)
+
+        def follow(changed: set[str]) -> None:
+            source = widget._need_source()
+            if changed & {"sae", "feature"}:
+                sae = selection.current_sae
+                source.update(readout=SAEFeatureReadout(sae, selection.feature), name=selection.sae, hook=sae_hook_name(sae) or source["hook"])
+                widget.sae_name = selection.sae
+            widget._compute(selection.prompt, selection.target if selection.target >= 0 else None)
+
+        widget._follow(selection, follow)
         return widget
 
     # ---- the kernel side of clicks --------------------------------------------------------
@@ -220,21 +239,25 @@ class FeatureAblation(BaseWidget):
     @request_handler("set_prompt", supersedes=True)
     def _request_prompt(self, prompt: str) -> dict[str, Any]:
         self.set_prompt(prompt)
+        self._publish(prompt=prompt, target=-1)
         return {"target": self.target}
 
     @request_handler("set_target", supersedes=True)
     def _request_target(self, position: int) -> dict[str, Any]:
         self.set_target(position)
+        self._publish(target=int(position))
         return {"clean": self.clean}
 
     @request_handler("set_feature", supersedes=True)
     def _request_feature(self, feature: int) -> dict[str, Any]:
         self.set_feature(feature)
+        self._publish(feature=int(feature))
         return {"target": self.target}
 
     @request_handler("set_sae", supersedes=True)
     def _request_sae(self, name: str) -> dict[str, Any]:
         self.set_sae(name)
+        self._publish(sae=name)
         return {"target": self.target}
 
     @request_handler("set_mode", supersedes=True)

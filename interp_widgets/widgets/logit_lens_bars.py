@@ -20,9 +20,10 @@ from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
 from interp_widgets.widgets._wire import from_wire, to_wire
+from interp_widgets.widgets.selection import Linked
 
 
-class LogitLensBars(BaseWidget):
+class LogitLensBars(Linked, BaseWidget):
     """Top/bottom tokens of `direction @ W_U`, the outlier filter, and where the prompt predicts a token."""
 
     _esm = bundle_path("logit_lens_bars.js")
@@ -60,6 +61,23 @@ class LogitLensBars(BaseWidget):
         widget._compute()
         if prompt:
             widget.set_prompt(prompt)
+        return widget
+
+    @classmethod
+    def from_selection(cls, selection: Any, **kwargs: Any) -> "LogitLensBars":
+        """The selection's feature, and its prompt for "where is it predicted"; follows both."""
+        widget = cls.from_model(selection.model, (selection.current_sae, selection.feature), prompt=selection.prompt,
+                                name=selection.sae, **kwargs)
+
+        def follow(changed: set[str]) -> None:
+            if changed & {"sae", "feature"}:
+                widget._need_source()["feature"] = (selection.current_sae, selection.feature)
+                widget.label = f"{selection.sae} feature {selection.feature}"
+                widget._compute()
+            if "prompt" in changed and selection.prompt:
+                widget.set_prompt(selection.prompt)
+
+        widget._follow(selection, follow)
         return widget
 
     def _compute(self) -> None:
@@ -109,6 +127,7 @@ class LogitLensBars(BaseWidget):
     @request_handler("set_prompt")
     def _request_prompt(self, prompt: str) -> dict[str, Any]:
         self.set_prompt(prompt)
+        self._publish(prompt=prompt, target=-1)
         return {"n_tokens": len(self.tokens)}
 
     @request_handler("where")

@@ -20,6 +20,7 @@ from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
 from interp_widgets.widgets._wire import from_wire, to_wire
+from interp_widgets.widgets.selection import Linked
 
 TEXT_ROWS = 40  # rows of the plain-text form before it is cut short
 
@@ -48,7 +49,7 @@ def as_series(values: Any) -> torch.Tensor:
     return tensor.contiguous()
 
 
-class TokenHighlights(BaseWidget):
+class TokenHighlights(Linked, BaseWidget):
     """Tokens coloured by one of several per-token series, with a legend and hover details."""
 
     _esm = bundle_path("token_highlights.js")
@@ -126,6 +127,22 @@ class TokenHighlights(BaseWidget):
         widget._source = (model, hook, readouts)
         return widget
 
+    @classmethod
+    def from_selection(cls, selection: Any, **kwargs: Any) -> "TokenHighlights":
+        """The selection's feature on the selection's prompt; follows both, and publishes a prompt typed here."""
+        widget = cls.from_model(selection.model, selection.prompt, None, (selection.current_sae, selection.feature),
+                                names=[f"{selection.sae} feature {selection.feature}"], **kwargs)
+
+        def follow(changed: set[str]) -> None:
+            if changed & {"sae", "feature", "prompt"}:
+                readout = as_readout((selection.current_sae, selection.feature))
+                widget._source = (selection.model, selection.hook, [readout])
+                widget.series_names = [f"{selection.sae} feature {selection.feature}"]
+                widget.set_prompt(selection.prompt)
+
+        widget._follow(selection, follow)
+        return widget
+
     def set_prompt(self, prompt: str) -> None:
         """Re-tokenize a new prompt and recompute every series (what Enter in the widget does)."""
         if self._source is None:
@@ -143,6 +160,7 @@ class TokenHighlights(BaseWidget):
     @request_handler("set_prompt")
     def _request_set_prompt(self, prompt: str) -> dict[str, Any]:
         self.set_prompt(prompt)
+        self._publish(prompt=prompt, target=-1)
         return {"n_tokens": len(self.tokens)}
 
     # ---- views of the state -----------------------------------------------------------------

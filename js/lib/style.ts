@@ -98,6 +98,15 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-heat-row { color: var(--iw-fg-muted); padding-right: 4px; text-align: right; }
 .iw-heat-cell { min-height: 1.4em; cursor: pointer; border: 1px solid transparent; }
 .iw-heat-cell:hover, .iw-heat-cell:focus-visible, .iw-heat-cell.iw-selected { border-color: var(--iw-fg); outline: none; }
+.iw-examples { margin-top: 4px; }
+.iw-example { display: flex; gap: 8px; align-items: baseline; cursor: pointer; border-radius: 2px; padding: 1px 2px; }
+.iw-example:hover, .iw-example:focus-visible { outline: 1px solid var(--iw-fg); }
+.iw-example-value { color: var(--iw-fg-muted); font-family: var(--jp-code-font-family, monospace); min-width: 4.5em; text-align: right; }
+.iw-histogram { display: flex; align-items: flex-end; gap: 1px; height: 80px; border-bottom: 1px solid var(--iw-border); }
+.iw-histogram-bar { flex: 1 1 0; background: var(--iw-positive); min-width: 2px; }
+.iw-feature-table td.iw-top-tokens { text-align: left; white-space: pre; }
+.iw-result { cursor: pointer; }
+.iw-result:hover, .iw-result:focus-visible { text-decoration: underline; }
 .iw-warnings { color: var(--iw-error-fg); margin: 2px 0; padding-left: 1.2em; }
 .iw-thumbs { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; }
 .iw-thumb { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 3px; background: none;

@@ -23,8 +23,10 @@ export function routedWidget<S extends object>(
       ensureStyles();
       const router = routers.get(model) ?? new Router(model as any);
       const teardown = build({ model, el, router });
+      const stopLinkedErrors = showLinkedErrors(model, el);
       return () => {
         teardown();
+        stopLinkedErrors();
         if (!routers.has(model)) router.dispose();
       };
     },
@@ -62,4 +64,23 @@ export async function ask(router: Router, type: string, payload: unknown, status
   if (outcome.status === "error") banner.show(outcome.error);
   else banner.clear();
   return outcome.status === "ok";
+}
+
+/**
+ * A view linked to a shared selection may fail to follow a change made in another view (say, a
+ * feature index that this view's SAE does not have): the kernel puts the reason in `_linked_error`,
+ * shown here in a banner of its own until the view follows again.
+ */
+function showLinkedErrors(model: AnyModel<any>, el: HTMLElement): () => void {
+  const banner = errorBanner();
+  banner.node.classList.add("iw-linked-error");
+  el.querySelector(".iw-root")?.prepend(banner.node);
+  const update = () => {
+    const message = model.get("_linked_error");
+    if (message) banner.show(message);
+    else banner.clear();
+  };
+  update();
+  model.on("change:_linked_error", update);
+  return () => model.off("change:_linked_error", update);
 }

@@ -1,0 +1,131 @@
+"""One shared selection for linked views (mosaic's `Selection`): model, SAE, feature, prompt, target.
+
+    sel = iw.Selection(model, saes={"1x": sae1, "4x": sae4}, sae="4x", feature=495, prompt="bread and butter")
+    iw.FeatureBrowser.from_selection(sel); iw.FeatureDashboard.from_selection(sel)
+    iw.TokenHighlights.from_selection(sel); iw.FeatureAblation.from_selection(sel)
+
+Every linked view publishes what the user picks in it to the selection and listens to it, so a
+click in one moves the others; views never call each other. The selection is a model-only widget
+(no view of its own) whose traits sync with the front-end; the model and SAEs stay in the kernel.
+It also keeps one activation index per SAE (built on first use) for the dashboard and the browser.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import ipywidgets
+import traitlets
+
+from interp_widgets.compute.readouts import sae_hook_name
+from interp_widgets.errors import InterpWidgetsError
+
+SELECTED = ("sae", "feature", "prompt", "target")
+
+
+class Selection(ipywidgets.Widget):
+    """The shared choice: which SAE (by name), feature, prompt and target position (-1: where the feature peaks)."""
+
+    sae = traitlets.Unicode("").tag(sync=True)
+    feature = traitlets.Int(0).tag(sync=True)
+    prompt = traitlets.Unicode("").tag(sync=True)
+    target = traitlets.Int(-1).tag(sync=True)
+
+    def __init__(self, model: Any, saes: dict[str, Any], sae: str | None = None, feature: int = 0, prompt: str = "",
+                 target: int = -1, index_tokens: int | None = 65_536, **kwargs: Any) -> None:
+        if not saes:
+            raise InterpWidgetsError("saes is empty: pass a dict of named SAEs, e.g. {'4x': iw.load_sae('4x')}.")
+        name = sae or next(iter(saes))
+        if name not in saes:
+            raise InterpWidgetsError(f"no SAE named {name!r}: choose one of {sorted(saes)}.")
+        self.model, self.saes = model, dict(saes)
+        self.index_tokens = index_tokens
+        self._indexes: dict[str, Any] = {}
+        self._listeners: list[tuple[Any, Callable[[set[str]], None]]] = []
+        super().__init__(sae=name, feature=int(feature), prompt=prompt, target=int(target), **kwargs)
+
+    @traitlets.validate("sae")
+    def _valid_sae(self, proposal: Any) -> str:
+        if proposal["value"] not in getattr(self, "saes", {proposal["value"]: None}):
+            raise traitlets.TraitError(f"no SAE named {proposal['value']!r}: choose one of {sorted(self.saes)}.")
+        return proposal["value"]
+
+    @property
+    def current_sae(self) -> Any:
+        return self.saes[self.sae]
+
+    @property
+    def hook(self) -> str:
+        hook = sae_hook_name(self.current_sae)
+        if hook is None:
+            raise InterpWidgetsError(f"the SAE {self.sae!r} does not record its hook: save it with save_sae(..., hook_name=...).")
+        return hook
+
+    def index(self, progress: Callable[[int, int], None] | None = None) -> Any:
+        """The activation index of the current SAE over the embedded held-out tokens (built once, then kept)."""
+        from interp_widgets.compute.feature_index import build_index
+
+        if self.sae not in self._indexes:
+            self._indexes[self.sae] = build_index(self.model, self.current_sae, max_tokens=self.index_tokens, progress=progress)
+        return self._indexes[self.sae]
+
+    def set_index(self, sae: str, index: Any) -> None:
+        """Use an index built elsewhere (other texts, more tokens, a memory-mapped one) for the SAE `sae`."""
+        self._indexes[sae] = index
+
+    def choose(self, source: Any = None, **changes: Any) -> None:
+        """Publish a choice: any of sae, feature, prompt, target at once. Every listener but `source`
+        (the view that made the choice and has drawn it already) hears of it once."""
+        unknown = set(changes) - set(SELECTED)
+        if unknown:
+            raise InterpWidgetsError(f"a selection holds {', '.join(SELECTED)}; got {sorted(unknown)}.")
+        changed = {name for name, value in changes.items() if getattr(self, name) != value}
+        self._choosing = True
+        try:
+            with self.hold_sync():
+                for name in changed:
+                    setattr(self, name, changes[name])
+        finally:
+            self._choosing = False
+        if changed:
+            self._notify(changed, source)
+
+    def on_choice(self, owner: Any, callback: Callable[[set[str]], None]) -> None:
+        """Call `callback(changed names)` after each choice that `owner` did not make itself."""
+        self._listeners.append((owner, callback))
+
+    @traitlets.observe(*SELECTED)
+    def _changed_directly(self, change: Any) -> None:  # set from code or from the front-end, not through choose()
+        if not getattr(self, "_choosing", False):
+            self._notify({change["name"]}, None)
+
+    def _notify(self, changed: set[str], source: Any) -> None:
+        for owner, callback in list(self._listeners):
+            if owner is source:
+                continue
+            try:
+                callback(set(changed))
+                owner._linked_error = ""
+            except InterpWidgetsError as error:  # shown in that view; the others still follow
+                owner._linked_error = f"could not follow the selection ({', '.join(sorted(changed))}): {error}"
+            except Exception as error:  # one view failing must not stop the others; its traceback stays inspectable
+                import traceback
+
+                owner.last_traceback = traceback.format_exc()
+                owner._linked_error = f"{type(error).__name__}: {error} (full traceback in widget.last_traceback)"
+
+
+class Linked:
+    """Mixin for views that follow a `Selection`."""
+
+    _selection: Selection | None = None
+
+    def _follow(self, selection: Selection, redraw: Callable[[set[str]], None]) -> None:
+        """Redraw after every choice another view (or code) makes."""
+        self._selection = selection
+        selection.on_choice(self, redraw)
+
+    def _publish(self, **changes: Any) -> None:
+        """Announce this view's own pick to every linked view (this one has drawn it already)."""
+        if self._selection is not None:
+            self._selection.choose(source=self, **changes)
