@@ -93,7 +93,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     for (const [column, label] of columns) {
       const th = element("th", "iw-sortable", label + (sortBy === column ? (descending ? " ▼" : " ▲") : ""));
       activate(th, () => {
-        descending = sortBy === column ? !descending : true;
+        descending = sortBy === column ? !descending : column !== "feature"; // numbers high first, indices from 0
         sortBy = column;
         draw();
       });
