@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.hooks import activations_at, resolve_hook_name, tokenize
+from interp_widgets.compute.hooks import activations_at, one_token_id, resolve_hook_name, tokenize
 from interp_widgets.compute.incremental import PrefixRunner
 from interp_widgets.compute.readouts import Readout, SAEFeatureReadout, as_readout, sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
@@ -203,15 +203,7 @@ def _target(model: Any, tokens: Tensor, reader: _Reader, target: int | None) -> 
 def _replacement_id(model: Any, replacement: str | int | None) -> int:
     if replacement is None:
         raise InterpWidgetsError('mode="replace" needs a replacement token, e.g. replacement=" the".')
-    if isinstance(replacement, int):
-        if not 0 <= replacement < model.cfg.d_vocab:
-            raise InterpWidgetsError(f"replacement id {replacement} is outside the vocabulary (0 to {model.cfg.d_vocab - 1}).")
-        return replacement
-    ids = model.tokenizer(replacement, add_special_tokens=False)["input_ids"]
-    if len(ids) != 1:
-        pieces = [model.tokenizer.decode([i]) for i in ids]
-        raise InterpWidgetsError(f"the replacement {replacement!r} is not one token: it splits into {pieces}. Choose a single token.")
-    return int(ids[0])
+    return one_token_id(model, replacement, "replacement")
 
 
 def _variant(tokens: Tensor, removed: Iterable[int], target: int, mode: str, replacement: int | None) -> Tensor:

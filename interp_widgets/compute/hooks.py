@@ -110,3 +110,16 @@ def model_device(model: Any) -> torch.device:
         return next(model.parameters()).device
     except StopIteration:
         return torch.device("cpu")
+
+
+def one_token_id(model: Any, token: str | int, role: str = "token") -> int:
+    """The id of a token given as one-token text (e.g. " Mary") or as an id, checked; `role` names it in the error."""
+    if isinstance(token, int):
+        if not 0 <= token < model.cfg.d_vocab:
+            raise InterpWidgetsError(f"{role} id {token} is outside the vocabulary (0 to {model.cfg.d_vocab - 1}).")
+        return token
+    ids = model.tokenizer(token, add_special_tokens=False)["input_ids"]
+    if len(ids) != 1:
+        pieces = [model.tokenizer.decode([i]) for i in ids]
+        raise InterpWidgetsError(f"the {role} {token!r} is not one token: it splits into {pieces}. Choose a single token.")
+    return int(ids[0])

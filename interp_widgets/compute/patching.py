@@ -39,6 +39,7 @@ import torch
 from torch import Tensor
 
 from interp_widgets.compute.ablation import as_tokens
+from interp_widgets.compute.hooks import one_token_id
 from interp_widgets.compute.incremental import PrefixRunner
 from interp_widgets.errors import InterpWidgetsError
 
@@ -119,17 +120,8 @@ def as_metric(model: Any, metric: Any) -> LogitDiff | AnswerProb | UserMetric:
 
 
 def single_token(model: Any, token: str | int) -> int:
-    """The id of a token given as one-token text (e.g. " Mary") or an id, checked."""
-    if isinstance(token, int):
-        if not 0 <= token < model.cfg.d_vocab:
-            raise InterpWidgetsError(f"token id {token} is outside the vocabulary (0 to {model.cfg.d_vocab - 1}).")
-        return token
-    ids = model.tokenizer(token, add_special_tokens=False)["input_ids"]
-    if len(ids) != 1:
-        pieces = [model.tokenizer.decode([i]) for i in ids]
-        raise InterpWidgetsError(f"the answer {token!r} is not one token: it splits into {pieces}. Use its first token, "
-                                 "or choose an answer that is one token.")
-    return int(ids[0])
+    """The id of an answer given as one-token text (e.g. " Mary") or an id, checked."""
+    return one_token_id(model, token, "answer")
 
 
 # ---- result -------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import torch
 import traitlets
 
 from interp_widgets.compute.dashboard import feature_table, features_on_prompt, features_on_token
-from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.compute.hooks import one_token_id
 from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
 from interp_widgets.widgets._snapshot import visible
 from interp_widgets.widgets._wire import from_wire, to_wire
@@ -91,11 +91,7 @@ class FeatureBrowser(Linked, BaseWidget):
     def search_token(self, token: str) -> list[list[Any]]:
         """Features by their mean activation over the occurrences of `token` (one token, as typed: " and")."""
         selection: Selection = self._need_source()["selection"]
-        ids = selection.model.tokenizer(token, add_special_tokens=False)["input_ids"]
-        if len(ids) != 1:
-            pieces = [selection.model.tokenizer.decode([i]) for i in ids]
-            raise InterpWidgetsError(f"{token!r} is not one token: it splits into {pieces}. Search for one of them.")
-        found = features_on_token(selection.index(), ids[0])
+        found = features_on_token(selection.index(), one_token_id(selection.model, token, "search token"))
         self.results = [[f, mean, f"fires on {fires} of its occurrences"] for f, mean, fires in found]
         self.results_label = f"features by mean activation on {visible(token)!r}"
         return self.results
