@@ -120,11 +120,12 @@ def dataset_tokens(model: Any, texts: Sequence[str] | None = None, tokens: Tenso
 
 def build_index(model: Any, sae: Any, tokens: Tensor | None = None, texts: Sequence[str] | None = None, hook: str | None = None,
                 context: int = 128, max_tokens: int | None = 65_536, batch: int = 16, include_bos: bool = False,
-                progress: Callable[[int, int], None] | None = None) -> ActivationIndex:
+                progress: Callable[[int, int], None] | bool = True) -> ActivationIndex:
     """Encode every token of the dataset with `sae` at its hook and index the nonzero codes by feature.
 
     Data: `tokens [n, context]`, or `texts`, or (default) the embedded corpus's held-out split, the
-    first `max_tokens` of it (None: all). `progress(done, total)` is called after each batch.
+    first `max_tokens` of it (None: all). `progress`: True shows a progress bar (tqdm), False none,
+    or a function `progress(done, total)` called after each batch (what the widgets show).
     """
     hook = hook or sae_hook_name(sae)
     if hook is None:
@@ -135,6 +136,12 @@ def build_index(model: Any, sae: Any, tokens: Tensor | None = None, texts: Seque
     if data.shape[1] > model.cfg.n_ctx:
         raise InterpWidgetsError(f"sequences of {data.shape[1]} tokens are longer than the model's context ({model.cfg.n_ctx}).")
     n_seq, length = data.shape
+    bar = None
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_seq, desc=f"indexing {n_seq} sequences", unit="seq", leave=False)
+        progress = lambda done, total: bar.update(done - bar.n)  # noqa: E731
     features, positions, values = [], [], []
     weight = sae.W_enc
     with torch.inference_mode():
@@ -152,8 +159,10 @@ def build_index(model: Any, sae: Any, tokens: Tensor | None = None, texts: Seque
             features.append(feature)
             positions.append((start + seq) * length + pos + offset)
             values.append(codes[seq, pos, feature])
-            if progress is not None:
+            if callable(progress):
                 progress(min(start + batch, n_seq), n_seq)
+    if bar is not None:
+        bar.close()
     feature = torch.cat(features)
     position = torch.cat(positions)
     order = torch.argsort(feature * data.numel() + position)
