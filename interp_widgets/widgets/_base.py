@@ -36,6 +36,8 @@ from interp_widgets.errors import InterpWidgetsError, Superseded
 from interp_widgets.widgets._wire import extract_buffers
 
 
+_CLOSED: Any = {"kind": "closed"}  # tells a widget's worker thread to end
+
 VIEW_MIME = "application/vnd.interp-widgets.view+json"
 """Marks an output as an interp-widgets view with a static snapshot in its text/html."""
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
@@ -139,11 +141,20 @@ class BaseWidget(anywidget.AnyWidget):
         assert self._queue is not None
         while True:
             request = self._queue.get()
+            if request is _CLOSED:
+                return
             self._running_generation = request.pop("_generation", None)
             try:
                 self._send_reply(self.handle_request(request))
             finally:
                 self._running_generation = None
+
+    def close(self) -> None:
+        """Close the widget, and end its worker thread if it has one."""
+        if self._queue is not None:
+            self._generation += 1  # whatever is running now is not wanted any more
+            self._queue.put(_CLOSED)
+        super().close()
 
     def should_stop(self) -> bool:
         """True while computing a superseding request that a newer one has replaced (check between chunks)."""

@@ -18,7 +18,7 @@ import ipywidgets
 import traitlets
 
 from interp_widgets.compute.readouts import sae_hook_name
-from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.errors import InterpWidgetsError, Superseded
 
 SELECTED = ("sae", "feature", "prompt", "target")
 
@@ -106,6 +106,8 @@ class Selection(ipywidgets.Widget):
             try:
                 callback(set(changed))
                 owner._linked_error = ""
+            except Superseded:  # that view is busy with a newer request of its own, which it will draw
+                continue
             except InterpWidgetsError as error:  # shown in that view; the others still follow
                 owner._linked_error = f"could not follow the selection ({', '.join(sorted(changed))}): {error}"
             except Exception as error:  # one view failing must not stop the others; its traceback stays inspectable

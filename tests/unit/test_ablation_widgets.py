@@ -130,3 +130,22 @@ def test_switching_the_sae_in_the_view(model_and_sae):
     assert "no SAE named" in ask(view, "set_sae", name="16x")["error"] and view.sae_name == "1x"
     with pytest.raises(iw.InterpWidgetsError, match="no SAE named"):
         iw.FeatureAblation.from_model(model, PROMPT, ("2x", 3), saes=saes)
+
+
+def test_closing_a_widget_ends_its_worker_thread(model_and_sae):
+    import threading
+    import time
+
+    model, sae = model_and_sae
+    view = iw.FeatureAblation.from_model(model, PROMPT, (sae, 495))
+    view.send = lambda message, buffers=None: None
+    view._on_custom_message(view, {"kind": "request", "id": "a", "type": "set_target", "payload": {"position": 3}}, [])
+    name = "FeatureAblation-requests"
+    deadline = time.time() + 30
+    while view.target != 3 and time.time() < deadline:
+        time.sleep(0.01)
+    before = sum(t.name == name for t in threading.enumerate())
+    view.close()
+    while sum(t.name == name for t in threading.enumerate()) >= before and time.time() < deadline:
+        time.sleep(0.01)
+    assert sum(t.name == name for t in threading.enumerate()) == before - 1
