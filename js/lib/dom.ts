@@ -38,9 +38,12 @@ export function activate(node: HTMLElement, action: () => void): void {
   });
 }
 
-/** A banner for errors from the kernel, hidden while there is none. */
-export function errorBanner(): { node: HTMLDivElement; show(message: string): void; clear(): void } {
-  const node = element("div", "iw-error");
+/**
+ * A banner for errors from the kernel, hidden while there is none. `kind` is the class: "iw-error"
+ * for the view's own requests, "iw-linked-error" for a shared selection it could not follow.
+ */
+export function errorBanner(kind: "iw-error" | "iw-linked-error" = "iw-error"): { node: HTMLDivElement; show(message: string): void; clear(): void } {
+  const node = element("div", kind);
   node.setAttribute("role", "alert");
   node.hidden = true;
   return {

@@ -42,7 +42,7 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
   border-radius: 3px; padding: 2px 6px; font-family: var(--jp-code-font-family, monospace); font-size: inherit;
 }
 .iw-status { color: var(--iw-fg-muted); font-style: italic; }
-.iw-error {
+.iw-error, .iw-linked-error {
   background: var(--iw-error-bg); color: var(--iw-error-fg); border-radius: 3px;
   padding: 4px 8px; margin: 4px 0; white-space: pre-wrap; font-family: var(--jp-code-font-family, monospace);
 }

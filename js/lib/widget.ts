@@ -72,8 +72,7 @@ export async function ask(router: Router, type: string, payload: unknown, status
  * shown here in a banner of its own until the view follows again.
  */
 function showLinkedErrors(model: AnyModel<any>, el: HTMLElement): () => void {
-  const banner = errorBanner();
-  banner.node.classList.add("iw-linked-error");
+  const banner = errorBanner("iw-linked-error");
   el.querySelector(".iw-root")?.prepend(banner.node);
   const update = () => {
     const message = model.get("_linked_error");

@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
-OUT=${OUT:-build/model6}
+OUT=${MODEL_OUT:-build/model6}
 DEADLINE=${DEADLINE:-$(( $(date +%s) + 600 * 60 ))}
 NATURAL_STEPS=${NATURAL_STEPS:-4000}
 COPY_STEPS=${COPY_STEPS:-750}
