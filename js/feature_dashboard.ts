@@ -94,9 +94,9 @@ export default routedWidget<State>(({ model, el, router }) => {
     const n = counts.data.length;
     let largest = 1;
     for (let i = 0; i < n; i++) largest = Math.max(largest, at(counts, i));
-    const bars = element("div", "iw-histogram");
+    const bars = element("div", "iw-activation-histogram");
     for (let i = 0; i < n; i++) {
-      const bar = element("span", "iw-histogram-bar");
+      const bar = element("span", "iw-activation-bar");
       bar.style.height = `${(100 * at(counts, i)) / largest}%`;
       bar.addEventListener("mousemove", (event) => tip.show([`${formatValue(at(edges, i))} – ${formatValue(at(edges, i + 1))}`, `${at(counts, i)} tokens`], event.clientX, event.clientY));
       bar.addEventListener("mouseleave", () => tip.hide());

@@ -151,7 +151,7 @@ class BaseWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the widget, and end its worker thread if it has one."""
-        if self._queue is not None:
+        if getattr(self, "_queue", None) is not None:  # absent when __init__ refused its arguments
             self._generation += 1  # whatever is running now is not wanted any more
             self._queue.put(_CLOSED)
         super().close()

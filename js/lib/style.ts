@@ -102,8 +102,8 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-example { display: flex; gap: 8px; align-items: baseline; cursor: pointer; border-radius: 2px; padding: 1px 2px; }
 .iw-example:hover, .iw-example:focus-visible { outline: 1px solid var(--iw-fg); }
 .iw-example-value { color: var(--iw-fg-muted); font-family: var(--jp-code-font-family, monospace); min-width: 4.5em; text-align: right; }
-.iw-histogram { display: flex; align-items: flex-end; gap: 1px; height: 80px; border-bottom: 1px solid var(--iw-border); }
-.iw-histogram-bar { flex: 1 1 0; background: var(--iw-positive); min-width: 2px; }
+.iw-activation-histogram { display: flex; align-items: flex-end; gap: 1px; height: 80px; border-bottom: 1px solid var(--iw-border); }
+.iw-activation-bar { flex: 1 1 0; background: var(--iw-positive); min-width: 2px; }
 .iw-feature-table td.iw-top-tokens { text-align: left; white-space: pre; }
 .iw-result { cursor: pointer; }
 .iw-result:hover, .iw-result:focus-visible { text-decoration: underline; }

@@ -1,0 +1,39 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+// Each widget's root carries a class naming the widget (`frame("iw-patching")`, `"iw-root
+// iw-histogram"`), which its styles and the browser tests select on. One stylesheet serves every
+// widget, so a part of another widget made with that class takes on its rules: the dashboard's
+// activation bars once took the histogram chart's class and squeezed that chart to 80 px.
+const root = join(__dirname, "..");
+const entries = readdirSync(root).filter((name) => name.endsWith(".ts"));
+const sources = [
+  ...entries.map((file) => ({ file, text: readFileSync(join(root, file), "utf8") })),
+  ...readdirSync(join(root, "lib")).map((file) => ({ file: `lib/${file}`, text: readFileSync(join(root, "lib", file), "utf8") })),
+];
+
+function rootClasses(text: string): string[] {
+  const framed = [...text.matchAll(/frame\("([^"]+)"\)/g)].map((m) => m[1]);
+  const rooted = [...text.matchAll(/"iw-root ([^"]+)"/g)].flatMap((m) => m[1].split(/\s+/));
+  return [...framed, ...rooted];
+}
+
+function classesMade(text: string): string[] {
+  return [...text.matchAll(/element\(\s*"[a-z0-9]+"\s*,\s*"([^"]+)"/g)].flatMap((m) => m[1].split(/\s+/));
+}
+
+describe("widget root classes", () => {
+  const roots = entries.flatMap((file) => rootClasses(readFileSync(join(root, file), "utf8")).map((name) => ({ name, file })));
+
+  it("are found for every widget", () => {
+    expect(roots.length).toBeGreaterThanOrEqual(12);
+  });
+
+  it("name one widget and nothing else", () => {
+    const clashes = roots.flatMap(({ name, file }) =>
+      sources.filter((s) => s.file !== file && (classesMade(s.text).includes(name) || rootClasses(s.text).includes(name))).map((s) => `${name} (${file}) also in ${s.file}`),
+    );
+    expect(clashes).toEqual([]);
+  });
+});
