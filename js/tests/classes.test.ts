@@ -1,17 +1,19 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 // Each widget's root carries a class naming the widget (`frame("iw-patching")`, `"iw-root
 // iw-histogram"`), which its styles and the browser tests select on. One stylesheet serves every
 // widget, so a part of another widget made with that class takes on its rules: the dashboard's
 // activation bars once took the histogram chart's class and squeezed that chart to 80 px.
-const root = join(__dirname, "..");
-const entries = readdirSync(root).filter((name) => name.endsWith(".ts"));
-const sources = [
-  ...entries.map((file) => ({ file, text: readFileSync(join(root, file), "utf8") })),
-  ...readdirSync(join(root, "lib")).map((file) => ({ file: `lib/${file}`, text: readFileSync(join(root, "lib", file), "utf8") })),
-];
+// The sources, read as text by vite's glob import: { "../patching.ts": "...", ... }.
+declare global {
+  interface ImportMeta {
+    glob(pattern: string, options: { query: string; import: string; eager: true }): Record<string, string>;
+  }
+}
+const entrySources = import.meta.glob("../*.ts", { query: "?raw", import: "default", eager: true });
+const libSources = import.meta.glob("../lib/*.ts", { query: "?raw", import: "default", eager: true });
+const entries = Object.keys(entrySources);
+const sources = [...Object.entries(entrySources), ...Object.entries(libSources)].map(([file, text]) => ({ file, text }));
 
 function rootClasses(text: string): string[] {
   const framed = [...text.matchAll(/frame\("([^"]+)"\)/g)].map((m) => m[1]);
@@ -24,7 +26,7 @@ function classesMade(text: string): string[] {
 }
 
 describe("widget root classes", () => {
-  const roots = entries.flatMap((file) => rootClasses(readFileSync(join(root, file), "utf8")).map((name) => ({ name, file })));
+  const roots = entries.flatMap((file) => rootClasses(entrySources[file]).map((name) => ({ name, file })));
 
   it("are found for every widget", () => {
     expect(roots.length).toBeGreaterThanOrEqual(12);
