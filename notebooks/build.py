@@ -262,15 +262,18 @@ def residual_stream() -> list:
         new_markdown_cell(
             "# The residual stream across depth\n\n"
             + colab_badge("04_residual_stream.ipynb") + "\n\n"
-            "Three views of what happens between a model's input and its output, live on the embedded model:\n\n"
+            "Three views of what happens between a model's input and its output, live on the deeper embedded model "
+            "(6 layers, learned absolute positions, GPT-2 style):\n\n"
             "1. **Norm growth.** The residual stream's norm grows layer by layer; in GPT-2-style models roughly "
             "exponentially (\"grow by a factor X every layer\"). We fit that factor.\n"
             "2. **The logit lens.** Unembed the stream after each block as if it were the last: the prediction "
             "accumulates through the forward pass.\n"
             "3. **Attention heads.** Find the previous-token and induction heads by their scores, then look at them.\n\n"
-            "The embedded model has only 2 layers, so the norm has three points and the lens two steps; everything "
-            "below is measured, not assumed (its `MODEL_CARD.md` has the same numbers). Where the model hub can be "
-            "reached, change one line to `iw.load_model(\"gpt2\")` (12 layers) or `iw.load_model(\"EleutherAI/pythia-70m\")`."
+            "4. **Learned positions.** The principal components of its position embeddings `W_pos`.\n\n"
+            "Everything below is measured, not assumed: `interp_widgets/models/embedded_6l/MODEL_CARD.md` has the same "
+            "numbers, including where this small model differs from GPT-2 (its norm does not grow exponentially; its "
+            "positions have no helix). Where the model hub can be reached, change one line to `iw.load_model(\"gpt2\")` "
+            "(12 layers) or `iw.load_model(\"EleutherAI/pythia-70m\")`."
         ),
         new_code_cell(INSTALL),
         new_code_cell(
@@ -279,7 +282,7 @@ def residual_stream() -> list:
             "from interp_widgets.compute.residual import residual_norms, logit_lens\n"
             "from interp_widgets.compute.circuits import head_scores\n\n"
             "torch.set_grad_enabled(False)\n"
-            "model = iw.load_model()  # or iw.load_model(\"gpt2\") where the hub can be reached\n"
+            "model = iw.load_model(\"embedded-6l\")  # or iw.load_model(\"gpt2\") where the hub can be reached\n"
             "print(model.cfg.n_layers, \"layers, d_model\", model.cfg.d_model)"
         ),
         new_markdown_cell(
@@ -305,12 +308,18 @@ def residual_stream() -> list:
             "print(f\"growth factor x{fit.factor:.2f} per layer, R² {fit.r2:.3f} (from {len(result.labels)} points)\")"
         ),
         new_markdown_cell(
+            "Read the numbers before the story: on this model the first block lifts the norm far above the small "
+            "embedding, and after that it changes little from block to block, so an exponential fits poorly (R² "
+            "about 0.5). GPT-2 and Pythia, trained far longer, show the steady factor per layer; switch the model "
+            "line above to see it where the hub can be reached."
+        ),
+        new_markdown_cell(
             "## 2. The logit lens: the prediction accumulates\n\n"
             "Each cell is the top next-token prediction read off the stream after a layer (rows; the top row is "
             "the model's own output), at each position (columns), coloured by its probability. On text that "
-            "repeats, the second copy is predicted only once the induction heads of layer 1 have written into the "
-            "stream. Click a cell for its top 5; type a target token (with its leading space) to see its rank in "
-            "every cell. The right column is each layer's KL divergence from the final prediction."
+            "repeats, the second copy is predicted only after the induction heads (found in section 3) have "
+            "written into the stream. Click a cell for its top 5; type a target token (with its leading space) to "
+            "see its rank in every cell. The right column is each layer's KL divergence from the final prediction."
         ),
         new_code_cell(
             "repeated = \"The old man wrote a letter to the king about the house. The old man wrote a letter to the king about the house.\"\n"
@@ -352,6 +361,27 @@ def residual_stream() -> list:
             "from interp_widgets.attention import attention_heads\n\n"
             "_, cache = model.run_with_cache(prompts[0])\n"
             "attention_heads(cache[\"blocks.0.attn.hook_pattern\"][0], model.to_str_tokens(prompts[0]))"
+        ),
+        new_markdown_cell(
+            "## 4. Learned positions\n\n"
+            "GPT-2-style models add a learned vector per position to the token embedding. Its principal components "
+            "(position 0 set apart: it is an outlier) show what position information the model keeps: a \"how late "
+            "in the sequence\" direction, a \"first token\" direction, and in GPT-2 sinusoid pairs that make a helix. "
+            "A component that is mostly one sinusoid has most of its variance in one Fourier frequency."
+        ),
+        new_code_cell(
+            "from interp_widgets.compute.circuits import position_embeddings, positional_structure\n\n"
+            "structure = positional_structure(position_embeddings(model))  # W_pos [n_ctx, d_model]\n"
+            "for i, (share, corr, freq, in_freq) in enumerate(zip(structure[\"variance_share\"], structure[\"position_correlation\"],\n"
+            "                                                     structure[\"dominant_frequency\"], structure[\"frequency_share\"])):\n"
+            "    print(f\"PC{i + 1}: {share:5.1%} of the variance, correlation with position {corr:+.2f}, \"\n"
+            "          f\"{in_freq:4.0%} of it in {freq} cycle(s) over the context\")\n"
+            "print(f\"position 0 lies {structure['first_token_z']:.1f} standard deviations beyond the others\")"
+        ),
+        new_markdown_cell(
+            "Here the first component is \"how late\" (correlation near -1 with position) and position 0 stands apart; "
+            "no two other components are sinusoids of a shared frequency, so this model has no helix (its card says "
+            "the same). The picture beside the card, `positional_components.svg`, draws the first three components."
         ),
         new_markdown_cell(
             "## Recap\n\n"

@@ -15,6 +15,16 @@
 - Docstring task (Heimersheim & Janiak): after `def f(self, a, b, c, d):` and `:param a:` and
   `:param b:` lines, the model should continue `:param` with ` c`; top-1 accuracy among the four
   argument names (chance is 25 %).
+- IOI (Wang et al.): "When Mary and John went to the store, John gave a drink to" → " Mary"; the
+  accuracy is how often the indirect object's logit beats the subject's (chance 50 %), both name
+  orders, names from `IOI_NAMES` only.
+- Logit-lens agreement: per layer boundary, the share of positions whose top-1 token through the
+  logit lens is already the model's final top-1 (rises to 1 at the last boundary).
+- Positional structure of learned absolute position embeddings `W_pos [n_ctx, d_model]`: the
+  variance share of the leading principal components (position 0 left out: it is an outlier,
+  measured on its own as the "first token" direction), and for each component the share of its
+  variance in one Fourier frequency — two components with the same dominant frequency, each
+  mostly one sinusoid, trace a circle over position, and with a slow "how late" component a helix.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from torch import Tensor
 
 from interp_widgets.compute import residual
 from interp_widgets.compute.hooks import model_device
+from interp_widgets.errors import InterpWidgetsError
 
 DOCSTRING_NAMES = [
     "data", "value", "name", "path", "key", "size", "index", "items", "result", "text", "url", "config", "options",
@@ -165,3 +176,80 @@ def docstring_accuracy(model: Any, n: int = 100, seed: int = 0) -> float:
             logits = model(prompt)[0, -1]
         correct += int(int(torch.stack([logits[c] for c in candidates]).argmax()) == 2)
     return correct / n
+
+
+def ioi_accuracy(model: Any, n: int = 200, seed: int = 0) -> dict[str, float]:
+    """Share of IOI prompts where the indirect object's logit beats the subject's, and the mean logit difference.
+
+    A small tokenizer splits most names into pieces, so the answer is each name's first token
+    (with its leading space), and the two names of a prompt always start with different tokens.
+    Half of the prompts put the subject first ("ABB"), half second ("BAB"), so a name-order habit
+    scores 50 %.
+    """
+    tokenizer = model.tokenizer
+    first_token = {name: tokenizer(" " + name, add_special_tokens=False)["input_ids"][0] for name in IOI_NAMES}
+    rng = random.Random(seed)
+    correct, differences = 0, []
+    for index in range(n):
+        io, subject = rng.sample(IOI_NAMES, 2)
+        while first_token[io] == first_token[subject]:
+            io, subject = rng.sample(IOI_NAMES, 2)
+        first, second = (io, subject) if index % 2 == 0 else (subject, io)
+        prompt = rng.choice(IOI_TEMPLATES).format(A=first, B=second, S=subject, place=rng.choice(IOI_PLACES), object=rng.choice(IOI_OBJECTS))
+        with torch.inference_mode():
+            logits = model(prompt)[0, -1].float()
+        difference = float(logits[first_token[io]] - logits[first_token[subject]])
+        differences.append(difference)
+        correct += int(difference > 0)
+    return {"accuracy": correct / n, "logit_diff": sum(differences) / n}
+
+
+def logit_lens_agreement(model: Any, tokens: Tensor) -> Tensor:
+    """`[n_layers + 1]`: per boundary, the share of positions (BOS excluded) whose logit-lens top-1 is the final top-1."""
+    agree = []
+    for row in tokens:
+        _, logits = residual.layer_logits(model, row[None])  # [boundaries, pos, vocab]
+        top = logits[:, 1:].argmax(dim=-1)
+        agree.append((top == top[-1]).float())
+    return torch.cat(agree, dim=1).mean(dim=1)
+
+
+def position_embeddings(model: Any) -> Tensor:
+    """The learned absolute position embeddings `W_pos [n_ctx, d_model]` (transformer-lens 3.9 and 4.x bridges)."""
+    kind = getattr(model.cfg, "positional_embedding_type", "standard")
+    if kind != "standard":
+        raise InterpWidgetsError(f"this model has {kind} positions, not learned position embeddings: use a GPT-2-style model "
+                                 "such as iw.load_model(\"embedded-6l\").")
+    return model.pos_embed.W_pos.detach()
+
+
+def positional_structure(w_pos: Tensor, k: int = 6) -> dict[str, Any]:
+    """Principal components of `w_pos [n_ctx, d_model]` (position 0 apart) and how sinusoidal each is.
+
+    Returns the variance share of the first `k` components, the components' values over position
+    (`[k, n_ctx - 1]`, for a picture), each component's dominant frequency (cycles over the context)
+    and the share of its variance in that frequency, the correlation of each with position (a
+    "how late" direction), and the first token's distance from the rest in standard deviations.
+    """
+    w = w_pos.detach().double()
+    rest = w[1:]
+    centred = rest - rest.mean(dim=0)
+    _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
+    variance = singular**2 / (singular**2).sum()
+    components = centred @ vh[:k].T  # [n_ctx - 1, k]
+    spectrum = torch.fft.rfft(components - components.mean(dim=0), dim=0).abs() ** 2  # [freqs, k]
+    spectrum[0] = 0
+    dominant = spectrum.argmax(dim=0)
+    share = spectrum.max(dim=0).values / spectrum.sum(dim=0)
+    position = torch.arange(1, w.shape[0], dtype=torch.float64)
+    late = [float(torch.corrcoef(torch.stack([components[:, i], position]))[0, 1]) for i in range(k)]
+    spread = (rest - rest.mean(dim=0)).norm(dim=1)
+    first = float(((w[0] - rest.mean(dim=0)).norm() - spread.mean()) / spread.std())
+    return {
+        "variance_share": variance[:k].tolist(),
+        "components": components.T.float(),
+        "dominant_frequency": dominant.tolist(),
+        "frequency_share": share.tolist(),
+        "position_correlation": late,
+        "first_token_z": first,
+    }

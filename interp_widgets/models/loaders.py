@@ -1,11 +1,14 @@
 """Loading models and SAEs: the embedded default, local files, or the model hub where reachable.
 
-- `load_model()` — the small model shipped in the package (trained by scripts/embedded/), offline.
+- `load_model()` — the small model shipped in the package (trained by scripts/embedded/), offline:
+  2 layers, rotary positions. `load_model("embedded-6l")` is the deeper one: 6 layers, learned
+  absolute positions (GPT-2 style), for the residual-stream, logit-lens and positional lessons.
 - `load_model("path/to/dir")` — a saved Hugging Face model directory, or one in our own format.
 - `load_model("gpt2")`, `load_model("EleutherAI/pythia-70m")` — through `TransformerBridge` from
   the Hugging Face cache or hub. Where the hub cannot be reached, a clear error comes within
   about two seconds instead of a long retry loop.
-- `load_sae()` — SAEs shipped with the embedded model (`"1x"`, `"2x"`, `"4x"`, `"8x"`), a local
+- `load_sae()` — SAEs shipped with the embedded model (`"1x"`, `"2x"`, `"4x"`, `"8x"`; the 6-layer
+  model's as `"embedded-6l/4x"` or `load_sae("4x", model="embedded-6l")`), a local
   SAELens-format directory, or an SAELens release (`load_sae(release, sae_id)`, needs sae-lens).
 """
 
@@ -25,21 +28,32 @@ import torch
 from interp_widgets.errors import InterpWidgetsError
 
 EMBEDDED = "embedded"
+# name -> (package folder, model_name the loaded model carries)
+EMBEDDED_MODELS = {
+    "embedded": ("embedded", "interp-widgets-embedded"),
+    "embedded-2l": ("embedded", "interp-widgets-embedded"),
+    "embedded-6l": ("embedded_6l", "interp-widgets-embedded-6l"),
+}
 EMBEDDED_SAE_SIZES = ("1x", "2x", "4x", "8x")
 DEFAULT_SAE = "4x"
 HUB_TIMEOUT_S = 1.5
 
 
-def embedded_dir() -> Path:
-    return Path(str(resources.files("interp_widgets.models").joinpath(EMBEDDED)))
+def embedded_dir(model: str = EMBEDDED) -> Path:
+    """The package folder of an embedded model ("embedded", "embedded-2l" or "embedded-6l")."""
+    if model not in EMBEDDED_MODELS:
+        raise InterpWidgetsError(f"{model!r} is not an embedded model: the embedded ones are {', '.join(EMBEDDED_MODELS)}.")
+    return Path(str(resources.files("interp_widgets.models").joinpath(EMBEDDED_MODELS[model][0])))
 
 
 def load_model(name_or_path: str = "default", device: str | torch.device | None = None) -> Any:
-    """A `TransformerBridge`: the embedded model, a local directory, or a hub model where reachable."""
-    if name_or_path in ("default", EMBEDDED):
-        return load_native_dir(embedded_dir(), device, missing_hint="the embedded model is not in this installation "
+    """A `TransformerBridge`: an embedded model ("embedded" = "embedded-2l", the default, or
+    "embedded-6l"), a local directory, or a hub model where reachable."""
+    name = EMBEDDED if name_or_path == "default" else name_or_path
+    if name in EMBEDDED_MODELS:
+        return load_native_dir(embedded_dir(name), device, missing_hint=f"the embedded model {name!r} is not in this installation "
                                "(see the README's Models section): use iw.models.toy_model() for a random-weight model, "
-                               "load a local model directory, or train it with scripts/embedded/train_model.py.")
+                               "load a local model directory, or train it with scripts/embedded/recipe.sh / recipe6.sh.")
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         if _is_native_dir(path):
@@ -82,23 +96,30 @@ def load_native_dir(path: Path, device: str | torch.device | None = None, missin
     with torch.no_grad():
         for _, bias in uncovered:
             bias.zero_()
-    model.cfg.model_name = path.name if path != embedded_dir() else "interp-widgets-embedded"
+    shipped = {embedded_dir(name): model_name for name, (_, model_name) in EMBEDDED_MODELS.items()}
+    model.cfg.model_name = shipped.get(path, path.name)
     return model
 
 
 def load_sae(name_or_path: str = "default", sae_id: str | None = None, device: str | torch.device = "cpu",
-             dtype: torch.dtype | None = None) -> Any:
-    """An SAE: embedded (`"default"` = 4x, or `"1x"`.. `"8x"`), a local directory, or an SAELens release.
+             dtype: torch.dtype | None = None, model: str = EMBEDDED) -> Any:
+    """An SAE: embedded (`"default"` = 4x, or `"1x"`.. `"8x"`; of the model `model`, or named with it
+    as in `"embedded-6l/4x"`), a local directory, or an SAELens release.
 
     The embedded SAEs are stored in fp16 and loaded as float32 unless `dtype` says otherwise.
     """
     from interp_widgets.sae.io import load_sae_from_disk
 
-    name = DEFAULT_SAE if name_or_path in ("default", EMBEDDED) else name_or_path
+    name = DEFAULT_SAE if name_or_path == "default" else name_or_path
+    prefix, _, size = name.partition("/")
+    if name in EMBEDDED_MODELS:  # a model's name alone: its default SAE
+        model, name = name, DEFAULT_SAE
+    elif prefix in EMBEDDED_MODELS and size:
+        model, name = prefix, size
     if name in EMBEDDED_SAE_SIZES and sae_id is None:
-        path = embedded_dir() / "saes" / name
+        path = embedded_dir(model) / "saes" / name
         if not path.is_dir():
-            raise InterpWidgetsError(f"the embedded {name} SAE is not in this installation: train it with scripts/embedded/train_saes.py.")
+            raise InterpWidgetsError(f"the {model} model's {name} SAE is not in this installation: train it with scripts/embedded/train_saes.py.")
         return load_sae_from_disk(path, device=device, dtype=dtype or torch.float32)
     path = Path(name).expanduser()
     if path.is_dir():
@@ -116,11 +137,11 @@ def load_sae(name_or_path: str = "default", sae_id: str | None = None, device: s
     return SAE.from_pretrained(name, sae_id, device=str(device))
 
 
-def feature_catalogue() -> list[dict[str, Any]]:
-    """Readable features of the embedded SAEs: concept, SAE size, feature index, AUROC, how it was checked."""
-    path = embedded_dir() / "saes" / "catalogue.json"
+def feature_catalogue(model: str = EMBEDDED) -> list[dict[str, Any]]:
+    """Readable features of an embedded model's SAEs: concept, SAE size, feature index, AUROC, how it was checked."""
+    path = embedded_dir(model) / "saes" / "catalogue.json"
     if not path.exists():
-        raise InterpWidgetsError("the embedded SAEs' feature catalogue is not in this installation.")
+        raise InterpWidgetsError(f"the {model} model's SAE feature catalogue is not in this installation.")
     return json.loads(path.read_text())
 
 

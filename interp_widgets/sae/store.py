@@ -149,7 +149,7 @@ class ActivationStore:
                     if writer is None:
                         meta["d"] = chunk.shape[-1]
                         writer = np.memmap(self.cache_path, dtype=self.cache_dtype, mode="w+", shape=(self.n_activations, chunk.shape[-1]))
-                    writer[row : row + chunk.shape[0]] = chunk.numpy().astype(self.cache_dtype)
+                    writer[row : row + chunk.shape[0]] = chunk.cpu().numpy().astype(self.cache_dtype)
                     row += chunk.shape[0]
             assert writer is not None and row == self.n_activations
             writer.flush()

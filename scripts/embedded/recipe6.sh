@@ -19,9 +19,9 @@ cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 OUT=${MODEL_OUT:-build/model6}
 DEADLINE=${DEADLINE:-$(( $(date +%s) + 600 * 60 ))}
-NATURAL_STEPS=${NATURAL_STEPS:-4000}
+NATURAL_STEPS=${NATURAL_STEPS:-10885}  # the shipped run's stage lengths (sized to fit 13 minutes on one H100)
 COPY_STEPS=${COPY_STEPS:-750}
-MIX_STEPS=${MIX_STEPS:-4000}
+MIX_STEPS=${MIX_STEPS:-6531}
 BATCH=${BATCH:-64}
 SHIPPED=interp_widgets/models/embedded
 ARCH="--layers 6 --heads 8 --d-model 256 --positions standard --batch $BATCH --tokenizer-from $SHIPPED/tokenizer"

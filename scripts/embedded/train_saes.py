@@ -1,6 +1,8 @@
 """Train the embedded model's SAEs (1x/2x/4x/8x, ReLU + L1, one activation pass) and catalogue features.
 
     python scripts/embedded/train_saes.py --model interp_widgets/models/embedded --streams build/model
+    python scripts/embedded/train_saes.py --model interp_widgets/models/embedded_6l --streams build/model6/natural \
+        --hook blocks.2.hook_resid_post --cache build/sae_cache6/activations.npy
 
 Writes `saes/{1x,2x,4x,8x}/` (SAELens format), `saes/metrics.json` (L0, explained variance, CE
 loss recovered, dead fraction, MMCS between sizes) and `saes/catalogue.json`: for each concept
@@ -110,25 +112,30 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=2000)
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--l1", type=float, default=0.08)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where the activation pass and training run (metrics: on the CPU)")
+    parser.add_argument("--out", type=Path, help="write the SAEs here (default: the model's saes/ folder)")
+    parser.add_argument("--hook", default=HOOK, help="where the SAEs read the residual stream (the 6-layer model: its middle, blocks.2.hook_resid_post)")
     args = parser.parse_args()
+    hook = args.hook
     torch.set_num_threads(2)
-    model = load_native_dir(args.model)
+    model = load_native_dir(args.model, args.device)
     bos = model.tokenizer.bos_token_id
     names = list(json.loads((args.streams / "streams.json").read_text()))
     train_tokens = windows(args.streams, names, "train", args.sequences, bos, seed=0)
-    store = ActivationStore(model, HOOK, train_tokens, batch_size=2048, model_batch_size=32, cache_path=args.cache)
+    store = ActivationStore(model, hook, train_tokens, batch_size=2048, model_batch_size=32, cache_path=args.cache)
     d = store.d_in
-    saes = [ReluSAE(d, d * m, seed=m, hook_name=HOOK, model_name="interp-widgets-embedded") for m in SIZES]
+    saes = [ReluSAE(d, d * m, seed=m, hook_name=hook, model_name=model.cfg.model_name).to(args.device) for m in SIZES]
     config = TrainConfig(total_steps=args.steps, lr=1e-3, l1_coefficient=args.l1, warmup_steps=50, log_every=50,
                          resample_every=250, dead_after_tokens=200_000)
     train_saes(saes, store, config)
+    model, saes = model.to("cpu"), [sae.cpu() for sae in saes]
 
     sequences, sources = held_out_sequences(model, args.streams, names, bos)
-    held_out = torch.cat([activations_at(model, seq[None], HOOK)[0, 1:] for seq in sequences]).float()
+    held_out = torch.cat([activations_at(model, seq[None], hook)[0, 1:] for seq in sequences]).float()
     strs = [[str(t) for t in model.to_str_tokens(seq)][1:] for seq in sequences]
     val_tokens = torch.stack([seq for seq in sequences if len(seq) == CTX])
-    out = args.model / "saes"
-    metrics = {"hook_name": HOOK, "train_activations": store.n_activations, "sizes": {}, "mmcs": {}}
+    out = args.out or args.model / "saes"
+    metrics = {"hook_name": hook, "train_activations": store.n_activations, "sizes": {}, "mmcs": {}}
     for m, sae in zip(SIZES, saes):
         size = f"{m}x"
         save_sae(sae.half(), out / size)  # shipped in fp16; load_sae gives float32

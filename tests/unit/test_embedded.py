@@ -1,7 +1,8 @@
-"""The shipped model and SAEs load offline and still have the properties the model card reports.
+"""The shipped models and SAEs load offline and still have the properties their model cards report.
 
-Thresholds sit below the measured values (MODEL_CARD.md) with a margin, so a broken export,
-a wrong loader or a changed tokenizer fails here. The suite never trains the model.
+Thresholds sit below the measured values (each model's MODEL_CARD.md, thresholds.json) with a
+margin, so a broken export, a wrong loader or a changed tokenizer fails here. The suite never
+trains a model. Every test runs for both embedded models: the 2-layer default and the 6-layer one.
 """
 
 import json
@@ -12,65 +13,138 @@ import torch
 from interp_widgets.compute.circuits import (
     docstring_accuracy,
     induction_scores,
+    ioi_accuracy,
+    logit_lens_agreement,
+    position_embeddings,
+    positional_structure,
     previous_token_scores,
     repeated_random_tokens,
     repeated_sequence_loss,
-    residual_norms,
 )
+from interp_widgets.compute.residual import residual_norms
+from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.models.loaders import EMBEDDED_SAE_SIZES, embedded_dir, load_model, load_sae
 from interp_widgets.sae import reconstruction_metrics
 
-THRESHOLDS = json.loads((embedded_dir() / "thresholds.json").read_text())
-TEXT = THRESHOLDS["held_out_text"]  # written for this test, in none of the training sources
+SHAPES = {"embedded": (2, "rotary"), "embedded-6l": (6, "standard")}
 
 
-@pytest.fixture(scope="module")
-def model():
-    return load_model()
+@pytest.fixture(scope="module", params=list(SHAPES))
+def shipped(request):
+    """(name, model, thresholds) of one embedded model."""
+    name = request.param
+    return name, load_model(name), json.loads((embedded_dir(name) / "thresholds.json").read_text())
 
 
-def test_loads_offline_as_a_bridge(model):
+def test_loads_offline_as_a_bridge(shipped):
+    name, model, _ = shipped
+    n_layers, positions = SHAPES[name]
     assert type(model).__name__ == "TransformerBridge"
-    assert model.cfg.n_layers == 2 and model.cfg.d_model == 256
+    assert model.cfg.n_layers == n_layers and model.cfg.d_model == 256 and model.cfg.n_ctx >= 256
+    assert model.cfg.positional_embedding_type == positions
     assert model.to_str_tokens("Hello")[0] == model.tokenizer.bos_token
 
 
-def test_held_out_loss(model):
+def test_held_out_loss(shipped):
+    _, model, limits = shipped
     with torch.inference_mode():
-        loss = float(model(TEXT, return_type="loss"))
-    assert loss < THRESHOLDS["held_out_loss_max"], loss
+        loss = float(model(limits["held_out_text"], return_type="loss"))
+    assert loss < limits["held_out_loss_max"], loss
 
 
-def test_previous_token_head(model):
-    scores = previous_token_scores(model, model.to_tokens(TEXT))
-    assert scores.max() > THRESHOLDS["previous_token_score_min"], scores
+def test_previous_token_head(shipped):
+    _, model, limits = shipped
+    scores = previous_token_scores(model, model.to_tokens(limits["held_out_text"]))
+    assert scores.max() > limits["previous_token_score_min"], scores
 
 
-def test_induction_head(model):
+def test_induction_head(shipped):
+    _, model, limits = shipped
     tokens = repeated_random_tokens(model, n_sequences=8, half=60, seed=3)
-    assert induction_scores(model, tokens).max() > THRESHOLDS["induction_score_min"]
+    assert induction_scores(model, tokens).max() > limits["induction_score_min"]
     first, second = repeated_sequence_loss(model, tokens)
-    assert second < first - THRESHOLDS["repeat_loss_drop_min"], (first, second)
+    assert second < first - limits["repeat_loss_drop_min"], (first, second)
 
 
-def test_residual_norm_grows(model):
-    norms = residual_norms(model, model.to_tokens(TEXT))
-    assert (norms[1:] > norms[:-1]).all(), norms
+def test_residual_norms_match_the_card(shipped):
+    """The exponential fit of the norms (BOS left out) is what the card reports, within a margin."""
+    name, model, limits = shipped
+    if "residual_fit" not in limits:
+        pytest.skip(f"{name}'s card has no fit yet")
+    card_norms = json.loads((embedded_dir(name) / "measurements.json").read_text())["residual_norms"]
+    fit = residual_norms(model, model.to_tokens(limits["held_out_text"])).fit()
+    assert abs(fit.factor - limits["residual_fit"]["factor"]) < 0.35 * limits["residual_fit"]["factor"], (fit, limits["residual_fit"])
+    assert abs(fit.r2 - limits["residual_fit"]["r2"]) < 0.25, (fit, limits["residual_fit"])
+    assert len(card_norms) == model.cfg.n_layers + 1
 
 
-def test_docstring_task_beats_chance(model):
-    assert docstring_accuracy(model, n=60, seed=7) > THRESHOLDS["docstring_accuracy_min"]
+def test_logit_lens_agreement_rises_to_the_final_layer(shipped):
+    _, model, limits = shipped
+    agreement = logit_lens_agreement(model, model.to_tokens(limits["held_out_text"]))
+    assert agreement[-1] == 1.0 and agreement[0] < 0.2, agreement
+    # rising with depth: every boundary at least the one two before it, and the card's shape
+    assert all(agreement[i] >= agreement[i - 2] - 0.05 for i in range(2, len(agreement))), agreement
+    assert len(agreement) == len(limits["logit_lens_agreement"])
+
+
+def test_docstring_task_beats_chance(shipped):
+    _, model, limits = shipped
+    assert docstring_accuracy(model, n=60, seed=7) > limits["docstring_accuracy_min"]
+
+
+def test_ioi_accuracy(shipped):
+    name, model, limits = shipped
+    accuracy = ioi_accuracy(model, n=60, seed=7)["accuracy"]
+    assert accuracy >= limits["ioi_accuracy_min"], accuracy
+    if name == "embedded-6l":
+        assert accuracy > 0.75  # the deeper model solves the task; the 2-layer one is at chance
+
+
+def test_validation_loss_of_the_deeper_model_is_lower():
+    mean = {name: json.loads((embedded_dir(name) / "measurements.json").read_text())["val_loss_mean"] for name in SHAPES}
+    assert mean["embedded-6l"] < mean["embedded"], mean
+    limits = json.loads((embedded_dir("embedded-6l") / "thresholds.json").read_text())
+    assert mean["embedded-6l"] <= limits["val_loss_mean_max"]
+
+
+def test_learned_positions_have_the_reported_structure():
+    model = load_model("embedded-6l")
+    limits = json.loads((embedded_dir("embedded-6l") / "thresholds.json").read_text())
+    structure = positional_structure(position_embeddings(model))
+    assert sum(structure["variance_share"][:2]) > limits["positional_top2_share_min"], structure["variance_share"]
+    assert structure["first_token_z"] > limits["first_token_z_min"], structure["first_token_z"]
+    assert max(abs(c) for c in structure["position_correlation"]) > 0.9  # a "how late" direction
+    assert (embedded_dir("embedded-6l") / "positional_components.svg").read_text().startswith("<svg")
 
 
 @pytest.mark.parametrize("size", EMBEDDED_SAE_SIZES)
-def test_shipped_saes(model, size):
-    sae = load_sae(size)
-    assert sae.hook_name == "blocks.0.hook_resid_post" and sae.d_sae == 256 * int(size[0])
-    _, cache = model.run_with_cache(TEXT)
+def test_shipped_saes(shipped, size):
+    name, model, limits = shipped
+    sae = load_sae(size, model=name)
+    hook = json.loads((embedded_dir(name) / "saes" / "metrics.json").read_text())["hook_name"]
+    assert sae.hook_name == hook and sae.d_sae == 256 * int(size[0])
+    _, cache = model.run_with_cache(limits["held_out_text"])
     metrics = reconstruction_metrics(sae, cache[sae.hook_name][0, 1:])
-    assert metrics["explained_variance"] > THRESHOLDS["sae_explained_variance_min"], metrics
+    assert metrics["explained_variance"] > limits["sae_explained_variance_min"], metrics
     assert 1 <= metrics["l0"] < sae.d_sae / 4, metrics
 
 
-def test_default_sae_is_4x():
-    assert load_sae().d_sae == 1024
+def test_sae_names():
+    assert load_sae().d_sae == 1024 and load_sae().hook_name == "blocks.0.hook_resid_post"
+    deeper = load_sae("embedded-6l/2x")
+    assert deeper.d_sae == 512 and deeper.hook_name == "blocks.2.hook_resid_post"
+    assert load_sae("embedded-6l").d_sae == 1024
+    with pytest.raises(InterpWidgetsError, match="embedded-2l, embedded-6l"):
+        load_sae("4x", model="embedded-12l")
+
+
+def test_shipped_files_stay_within_the_asset_budget():
+    """Everything the package ships together (both models, their SAEs, bundles) stays under 40 MB."""
+    package = embedded_dir().parent.parent
+    total = sum(path.stat().st_size for path in package.rglob("*") if path.is_file() and "__pycache__" not in path.parts)
+    assert total < 40e6, f"{total / 1e6:.1f} MB"
+
+
+def test_rotary_model_has_no_position_embeddings_to_read():
+    with pytest.raises(InterpWidgetsError, match="rotary positions.*embedded-6l"):
+        position_embeddings(load_model())

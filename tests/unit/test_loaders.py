@@ -87,11 +87,15 @@ def test_load_sae_from_a_directory_and_bad_names(tmp_path):
 
 
 def test_missing_embedded_assets_are_explained(tmp_path, monkeypatch):
-    monkeypatch.setattr(loaders, "embedded_dir", lambda: tmp_path)
+    monkeypatch.setattr(loaders, "embedded_dir", lambda model="embedded": tmp_path / model)
     with pytest.raises(InterpWidgetsError, match="toy_model"):
         load_model()
+    with pytest.raises(InterpWidgetsError, match="'embedded-6l' is not in this installation.*recipe6.sh"):
+        load_model("embedded-6l")
     with pytest.raises(InterpWidgetsError, match="train_saes.py"):
         load_sae("2x")
+    with pytest.raises(InterpWidgetsError, match="embedded-6l model's 4x SAE .*train_saes.py"):
+        load_sae("embedded-6l/4x")
     with pytest.raises(InterpWidgetsError, match="catalogue"):
         loaders.feature_catalogue()
 
