@@ -381,7 +381,8 @@ def residual_stream() -> list:
         new_markdown_cell(
             "Here the first component is \"how late\" (correlation near -1 with position) and position 0 stands apart; "
             "no two other components are sinusoids of a shared frequency, so this model has no helix (its card says "
-            "the same). The picture beside the card, `positional_components.svg`, draws the first three components."
+            "the same). Plotted against each other, PC1 and PC2 trace an arc: position moves smoothly along a curve. "
+            "The picture beside the card, `positional_components.svg`, draws both."
         ),
         new_markdown_cell(
             "## Recap\n\n"

@@ -129,7 +129,7 @@ def measure(model_dir: Path, streams: Path) -> dict:
 
 
 def components_svg(components: torch.Tensor, width: int = 520, height: int = 200) -> str:
-    """Left: the first principal components of W_pos over position; right: component 2 against 3."""
+    """Left: the first principal components of W_pos over position; right: component 1 (x) against 2 (y)."""
     colours = ("#0072B2", "#E69F00", "#009E73")
     half = width // 2 - 10
     scale = float(components.abs().max())
@@ -141,12 +141,12 @@ def components_svg(components: torch.Tensor, width: int = 520, height: int = 200
         lines.append(f'<text x="{14 + 70 * i}" y="14" font-size="11" fill="{colours[i]}">PC{i + 1}</text>')
     dots = []
     for j in range(n):
-        x = width * 3 / 4 + (half / 2 - 10) * float(components[1, j]) / scale
-        y = height / 2 - (height / 2 - 20) * float(components[2, j]) / scale
+        x = width * 3 / 4 + (half / 2 - 10) * float(components[0, j]) / scale
+        y = height / 2 - (height / 2 - 20) * float(components[1, j]) / scale
         shade = int(40 + 180 * j / (n - 1))
         dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="1.6" fill="rgb({shade},{60},{255 - shade})"/>')
-    caption = (f'<text x="{width * 3 / 4:.0f}" y="14" font-size="11" text-anchor="middle">PC2 against PC3 '
-               f'(position 1 blue → {n} red)</text>')
+    caption = (f'<text x="{width * 3 / 4:.0f}" y="14" font-size="11" text-anchor="middle">PC1 (x) against PC2 (y), '
+               f'position 1 blue → {n} red</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
             f'font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>'
             f'<text x="{10 + half / 2:.0f}" y="{height - 4}" font-size="11" text-anchor="middle">position 1 → {n}</text>'
@@ -302,6 +302,10 @@ def positional_text(pos: dict) -> str:
     helix = (f"Components {pairs[0][0] + 1} and {pairs[0][1] + 1} are both mostly one sinusoid of the same frequency: with "
              f"component {late + 1} they trace a helix" if pairs else
              "There is no helix here: no two components besides the \"how late\" one are each mostly one sinusoid of a shared frequency")
+    arcs = [i for i in sinusoids if i != late and pos["dominant_frequency"][i] == pos["dominant_frequency"][late]]
+    if arcs:
+        helix += (f"; component {late + 1} against component {arcs[0] + 1} traces an arc (picture below): position moves "
+                  "smoothly along a curve")
     return (f"`W_pos` without position 0, centred: the first principal components explain {shares} of the variance. "
             f"Component {late + 1} is \"how late in the sequence\" (correlation with position {pos['position_correlation'][late]:+.2f}). "
             f"Position 0 sits {pos['first_token_z']:.1f} standard deviations further from the mean than the others (the "
