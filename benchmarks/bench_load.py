@@ -2,7 +2,8 @@
 
 Each measurement runs in a fresh Python process (nothing cached in memory), three times, and the
 median is reported, split into the import of interp_widgets + transformer-lens (paid once per
-kernel, whatever model is loaded) and the `load_model()` call itself, whose target is 2 s.
+kernel, whatever model is loaded) and the `load_model()` call itself, whose target is 2 s — for the
+2-layer default and for `load_model("embedded-6l")`.
 
 Reference: the same call on a Hugging Face GPT-2 of the same size (2 layers, d_model 256, 4 heads,
 vocab 4,096, random weights) saved to a local directory, which goes through
@@ -60,10 +61,12 @@ def same_size_hf_gpt2(directory: Path) -> Path:
 
 def main() -> None:
     ours = timed()
+    deeper = timed("embedded-6l")
     with tempfile.TemporaryDirectory() as tmp:
         reference = timed(str(same_size_hf_gpt2(Path(tmp))))
     print(f"import interp_widgets + transformer_lens: {ours['import_s']:.2f} s (median of {RUNS} fresh processes)")
     print(f"load_model() embedded:                   {ours['load_s']:.2f} s   (target {TARGET_S:.0f} s)")
+    print(f"load_model(\"embedded-6l\"):               {deeper['load_s']:.2f} s   (target {TARGET_S:.0f} s)")
     print(f"load_model(local HF GPT-2, same size):   {reference['load_s']:.2f} s")
     print(f"embedded load_model() vs same-size local Hugging Face model: {reference['load_s'] / ours['load_s']:.1f}x "
           f"({ours['load_s']:.2f} s, {ours['load_s'] / TARGET_S:.0%} of the 2 s target)")
