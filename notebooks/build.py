@@ -545,8 +545,8 @@ def patching() -> list:
             "applies for an OR circuit … really you should check both.* So every view here shows both, on one colour "
             "scale centred on zero.\n\n"
             "**Arc:** a docstring pair the embedded model solves → check the corruption → both maps, live → heads → "
-            "attribution patching as a fast first look, checked against exact patching → an IOI pair, and what this "
-            "small model does with it."
+            "attribution patching as a fast first look, checked against exact patching → an IOI pair on the deeper "
+            "embedded model, which solves it, and the heads that carry the answer."
         ),
         new_code_cell(INSTALL),
         new_code_cell(
@@ -644,21 +644,35 @@ def patching() -> list:
             "iw.PatchingView.from_model(model, pair.clean, pair.corrupt, pair.metric, component=\"head_out_by_pos\", method=\"attribution\")"
         ),
         new_markdown_cell(
-            "## 5. An IOI pair\n\n"
-            "\"When Mary and John went to the store, John gave a drink to\" → \" Mary\". `ioi_pair` builds such pairs from "
-            "names that are one token in this tokenizer (only a few are). The metric on the clean run says whether "
-            "this model does the task at all:"
+            "## 5. An IOI pair, on the deeper model\n\n"
+            "\"When Mary and John went to the store, John gave a drink to\" → \" Mary\". The 2-layer model does not do "
+            "this task (its model card: 52 %, chance is 50 %), so its IOI patching maps would be noise. The 6-layer "
+            "embedded model does (91 % on names it never saw in that role), so we patch there. `ioi_pair` builds a pair "
+            "from names that are one token in this tokenizer; the corruption makes the indirect object the giver, "
+            "which flips the answer."
         ),
         new_code_cell(
-            "ioi = tasks.ioi_pair(model, seed=0)\n"
+            "deeper = iw.load_model(\"embedded-6l\")\n"
+            "ioi = tasks.ioi_pair(deeper, seed=0)\n"
             "print(ioi.clean, \"->\", repr(ioi.answer))\n"
-            "result = patch(model, ioi.clean, ioi.corrupt, ioi.metric, \"resid_pre\", \"denoise\")\n"
-            "print(f\"logit difference {ioi.answer!r} - {ioi.wrong!r}: clean {result.clean:+.2f}, corrupt {result.corrupt:+.2f}\")"
+            "result = patch(deeper, ioi.clean, ioi.corrupt, ioi.metric, \"resid_pre\", \"denoise\")\n"
+            "print(f\"logit difference {ioi.answer!r} - {ioi.wrong!r}: clean {result.clean:+.2f}, corrupt {result.corrupt:+.2f}\")\n"
+            "iw.PatchingView.from_model(deeper, ioi.clean, ioi.corrupt, ioi.metric, component=\"resid_pre\")"
         ),
         new_markdown_cell(
-            "A clean logit difference near zero or below means this 2-layer model does not solve IOI, so there is no "
-            "circuit to find and its patching maps are noise: use the docstring pair above, or a larger model, for "
-            "IOI.\n\n"
+            "Read the denoising map row by row: in the first layers only the second mention of the subject matters "
+            "(that is where the two prompts differ); a few layers later the whole effect sits at the last position. "
+            "Heads between those layers carried it across. The head map names them:"
+        ),
+        new_code_cell(
+            "heads = patch(deeper, ioi.clean, ioi.corrupt, ioi.metric, \"head_out\", \"denoise\")\n"
+            "values = heads.normalised  # 1: behaves like the clean run, 0: like the corrupt one\n"
+            "top = values.flatten().topk(4).indices\n"
+            "for index in top.tolist():\n"
+            "    layer, head = divmod(index, deeper.cfg.n_heads)\n"
+            "    print(f\"head {layer}.{head}: restores {float(values[layer, head]):.0%} of the logit difference\")"
+        ),
+        new_markdown_cell(
             "## Recap\n\n"
             "- `iw.PatchingView.from_model(model, clean, corrupt, (answer, wrong))`: both directions, one scale, click "
             "for a run's predictions, component and prompts editable.\n"

@@ -134,3 +134,23 @@ def test_patching_view_through_its_requests():
     exact = patch(model, pair.clean, pair.corrupt, pair.metric, "head_out", "denoise", cells=[(1, 1)])
     assert view.selected["metric"] == pytest.approx(float(exact.values[1, 1]), abs=1e-3)
     assert "method must be" in request("set_method", method="guess")["error"] and view.method == "attribution"
+
+
+def test_ioi_on_the_deeper_embedded_model_moves_from_the_subject_to_the_end():
+    """What notebook 03 shows: the 6-layer model solves the IOI pair, and the denoising map of the
+    stream sits at the second mention of the subject in the first layers and at the last position
+    in the last ones (heads in between carry it across)."""
+    import interp_widgets as iw
+    from interp_widgets.compute import tasks
+
+    model = iw.load_model("embedded-6l")
+    pair = tasks.ioi_pair(model, seed=0)
+    result = patch(model, pair.clean, pair.corrupt, pair.metric, "resid_pre", "denoise")
+    assert result.clean > 2 and result.corrupt < 0, (result.clean, result.corrupt)
+    tokens = model.to_str_tokens(pair.clean)
+    subject_again = max(i for i, t in enumerate(tokens) if t == pair.wrong)  # the second mention of the subject
+    values = result.normalised
+    assert float(values[0, subject_again]) == pytest.approx(1.0, abs=1e-3)
+    assert float(values[-1, -1]) > 0.8 and abs(float(values[-1, subject_again])) < 0.2, values
+    heads = patch(model, pair.clean, pair.corrupt, pair.metric, "head_out", "denoise").normalised
+    assert float(heads.max()) > 0.3, heads  # some single head carries a good part of it
