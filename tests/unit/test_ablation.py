@@ -96,12 +96,13 @@ def test_errors_name_the_fix(toy):
         leave_one_out(toy, PROMPT, hook, (iw.load_sae("1x"), 3))
 
 
-@pytest.mark.parametrize("hook", ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post"])
+@pytest.mark.parametrize(("name", "hook"), [("embedded", "blocks.0.hook_resid_post"), ("embedded", "blocks.1.hook_resid_post"),
+                                             ("embedded-6l", "blocks.2.hook_resid_post")])  # rotary and learned positions
 @pytest.mark.parametrize("mode", ["delete", "replace"])
-def test_embedded_model_map_equals_one_forward_per_removed_token(hook, mode):
+def test_embedded_model_map_equals_one_forward_per_removed_token(name, hook, mode):
     import interp_widgets as iw
 
-    model = iw.load_model()
+    model = iw.load_model(name)
     prompt = "The Hound Of The Baskervilles and the dog sat on the mat, and then"
     ids = model.to_tokens(prompt)[0].tolist()
     direction = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(3))

@@ -147,6 +147,8 @@ def test_ioi_on_the_deeper_embedded_model_moves_from_the_subject_to_the_end():
     pair = tasks.ioi_pair(model, seed=0)
     result = patch(model, pair.clean, pair.corrupt, pair.metric, "resid_pre", "denoise")
     assert result.clean > 2 and result.corrupt < 0, (result.clean, result.corrupt)
+    hooked = patch(model, pair.clean, pair.corrupt, pair.metric, "resid_pre", "denoise", fast=False)  # learned positions too
+    torch.testing.assert_close(result.values, hooked.values, atol=1e-4, rtol=0)
     tokens = model.to_str_tokens(pair.clean)
     subject_again = max(i for i, t in enumerate(tokens) if t == pair.wrong)  # the second mention of the subject
     values = result.normalised
