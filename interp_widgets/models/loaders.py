@@ -96,8 +96,8 @@ def load_native_dir(path: Path, device: str | torch.device | None = None, missin
     with torch.no_grad():
         for _, bias in uncovered:
             bias.zero_()
-    shipped = {embedded_dir(name): model_name for name, (_, model_name) in EMBEDDED_MODELS.items()}
-    model.cfg.model_name = shipped.get(path, path.name)
+    shipped = {embedded_dir(name).resolve(): model_name for name, (_, model_name) in EMBEDDED_MODELS.items()}
+    model.cfg.model_name = shipped.get(Path(path).resolve(), Path(path).name)
     return model
 
 

@@ -123,6 +123,7 @@ def test_shipped_saes(shipped, size):
     sae = load_sae(size, model=name)
     hook = json.loads((embedded_dir(name) / "saes" / "metrics.json").read_text())["hook_name"]
     assert sae.hook_name == hook and sae.d_sae == 256 * int(size[0])
+    assert sae.cfg.model_name == model.cfg.model_name == {"embedded": "interp-widgets-embedded", "embedded-6l": "interp-widgets-embedded-6l"}[name]
     _, cache = model.run_with_cache(limits["held_out_text"])
     metrics = reconstruction_metrics(sae, cache[sae.hook_name][0, 1:])
     assert metrics["explained_variance"] > limits["sae_explained_variance_min"], metrics
