@@ -30,9 +30,11 @@ minutes_left() { echo $(( (DEADLINE - $(date +%s)) / 60 )); }
 train() {
     local left; left=$(minutes_left)
     if [ "$left" -lt 1 ]; then echo "deadline reached before stage $*"; exit 0; fi
-    "$PY" scripts/embedded/train_model.py $ARCH --max-minutes "$left" "$@"
-    # a stage cut short by the deadline must not hand unfinished weights to the next one
-    if [ "$(minutes_left)" -lt 1 ]; then echo "deadline reached during stage $*"; exit 0; fi
+    # a stage cut short by the deadline (exit status 3) must not hand unfinished weights to the next one
+    local status=0
+    "$PY" scripts/embedded/train_model.py $ARCH --max-minutes "$left" "$@" || status=$?
+    if [ "$status" -eq 3 ]; then echo "deadline reached during stage $*: run again to continue"; exit 0; fi
+    [ "$status" -eq 0 ] || exit "$status"
 }
 mkdir -p "$OUT/natural"
 [ -f build/corpus/manifest.json ] || [ -f "$OUT/natural/streams.json" ] || "$PY" scripts/embedded/corpus.py --out build/corpus

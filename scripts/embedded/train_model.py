@@ -230,6 +230,9 @@ def evaluate(model, out: Path, ctx: int, vocab: int, bos: int, autocast: bool, d
     return result
 
 
+UNFINISHED = 3  # exit status of a run that stopped at --max-minutes before its last step
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=Path("build/corpus"))
@@ -358,6 +361,9 @@ def main() -> None:
             save()
     save(final=True)
     print(f"stopped at step {step}, {tokens_seen / 1e6:.1f} M tokens", flush=True)
+    if step < stop_at:  # out of time: the weights are unfinished, and a recipe must not go on with them
+        print(f"--max-minutes ran out before step {stop_at}: run the same command again to continue", flush=True)
+        raise SystemExit(UNFINISHED)
 
 
 def export(model, cfg, config, args, log) -> None:
