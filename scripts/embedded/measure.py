@@ -117,7 +117,6 @@ def measure(model_dir: Path, streams: Path) -> dict:
     fit = norms.fit()
     after_first = exponential_fit(norms.mean()[1:]) if model.cfg.n_layers > 2 else fit
     result["residual_fit"] = {"factor": fit.factor, "r2": fit.r2, "factor_after_block_0": after_first.factor, "r2_after_block_0": after_first.r2}
-    result["residual_growth_factor"] = fit.factor
     result["logit_lens_agreement"] = logit_lens_agreement(model, text[::4]).tolist()
     result["docstring_accuracy"] = docstring_accuracy(model, n=200, seed=0)
     result["ioi"] = ioi_accuracy(model, n=200, seed=0)

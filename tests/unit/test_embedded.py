@@ -23,7 +23,7 @@ from interp_widgets.compute.circuits import (
 )
 from interp_widgets.compute.residual import residual_norms
 from interp_widgets.errors import InterpWidgetsError
-from interp_widgets.models.loaders import EMBEDDED_SAE_SIZES, embedded_dir, load_model, load_sae
+from interp_widgets.models.loaders import EMBEDDED_SAE_SIZES, embedded_dir, load_model, load_sae, validation_tokens
 from interp_widgets.sae import reconstruction_metrics
 
 SHAPES = {"embedded": (2, "rotary"), "embedded-6l": (6, "standard")}
@@ -103,6 +103,10 @@ def test_ioi_accuracy(shipped):
 def test_validation_loss_of_the_deeper_model_is_lower():
     mean = {name: json.loads((embedded_dir(name) / "measurements.json").read_text())["val_loss_mean"] for name in SHAPES}
     assert mean["embedded-6l"] < mean["embedded"], mean
+    tokens = validation_tokens(128, max_tokens=128 * 8)  # measured here too, on the shipped weights
+    with torch.inference_mode():
+        loss = {name: float(load_model(name)(tokens, return_type="loss")) for name in SHAPES}
+    assert loss["embedded-6l"] < loss["embedded"], loss
     limits = json.loads((embedded_dir("embedded-6l") / "thresholds.json").read_text())
     assert mean["embedded-6l"] <= limits["val_loss_mean_max"]
 
