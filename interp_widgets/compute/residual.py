@@ -8,6 +8,9 @@ pass"). We measure the L2 norm at every boundary — the input of each block (`r
 its attention (`resid_mid`, optional) and the final output (`resid_post` of the last block) — per
 position, and fit `norm ≈ a · factor^layer` by least squares on the log norms, reporting the
 factor and the fit's R². The BOS position is left out by default: its norm is an outlier.
+Prompts of different lengths in one batch are padded at the end; pass their `attention_mask`
+(1 = real token, 0 = padding) so padding never enters the mean or the fit. A batch that looks
+padded but comes without a mask is refused, since its averages would be silently wrong.
 Beside the stream, the norms of what each block writes (attention and MLP outputs).
 
 Logit lens (nostalgebraist, 2020). Read the stream after each block as if it were the last: apply
@@ -82,6 +85,7 @@ class ResidualNorms:
     stream  `[n_boundaries, batch, pos]` L2 norm of the stream
     attn    `[n_layers, batch, pos]`     L2 norm of each block's attention output
     mlp     `[n_layers, batch, pos]`     L2 norm of each block's MLP output (zeros for attention-only models)
+    mask    `[batch, pos]`               True at real tokens, False at padding; padded norms are NaN
     """
 
     labels: list[str]
@@ -90,26 +94,61 @@ class ResidualNorms:
     attn: Tensor
     mlp: Tensor
     include_bos: bool
+    mask: Tensor | None = None
 
     def positions(self) -> slice:
         return slice(0 if self.include_bos else 1, None)
 
     def mean(self) -> Tensor:
-        """Mean stream norm per boundary over prompts and positions (BOS left out unless included), `[n_boundaries]`."""
-        return self.stream[:, :, self.positions()].mean(dim=(1, 2))
+        """Mean stream norm per boundary over prompts and real positions (BOS left out unless included), `[n_boundaries]`."""
+        return self.stream[:, :, self.positions()].nanmean(dim=(1, 2))
 
     def fit(self) -> ExponentialFit:
         """The exponential fit of the mean norms against depth."""
         return exponential_fit(self.mean(), torch.tensor(self.depths))
 
 
-def residual_norms(model: object, tokens: Tensor, mid: bool = False, include_bos: bool = False) -> ResidualNorms:
-    """Residual-stream norms for `tokens [batch, pos]` at every layer boundary, and the blocks' output norms."""
+def real_token_mask(model: object, tokens: Tensor, attention_mask: Tensor | None) -> Tensor:
+    """`[batch, pos]` True at real tokens: the given mask checked (padding only at the end), or all True.
+
+    Without a mask, a batch of several prompts in which a row ends with the pad token, or has it right
+    after the first position, was padded by `to_tokens`: it is refused rather than averaged with its padding.
+    """
+    if attention_mask is None:
+        pad_id = getattr(getattr(model, "tokenizer", None), "pad_token_id", None)
+        if tokens.shape[0] > 1 and pad_id is not None and tokens.shape[1] > 2:
+            padded_rows = ((tokens[:, -1] == pad_id) | (tokens[:, 1] == pad_id)).nonzero().flatten().tolist()
+            if padded_rows:
+                raise InterpWidgetsError(
+                    f"this batch looks padded (row(s) {padded_rows} hold the pad token {pad_id} at the start or end), "
+                    "and padding would be averaged into the norms and the fit. Pass "
+                    "attention_mask=[batch, pos] (1 = real token, 0 = padding), or measure one prompt at a time.")
+        return torch.ones(tokens.shape, dtype=torch.bool)
+    mask = torch.as_tensor(attention_mask).to("cpu")
+    if mask.shape != tokens.shape:
+        raise InterpWidgetsError(f"attention_mask must have the tokens' shape {list(tokens.shape)}, got {list(mask.shape)}.")
+    mask = mask.bool()
+    if (mask[:, 1:] & ~mask[:, :-1]).any():
+        raise InterpWidgetsError("attention_mask has padding before real tokens (left padding): pad at the end "
+                                 "(tokenizer padding_side='right') so each prompt's tokens keep their positions.")
+    if not mask[:, 0].all():
+        raise InterpWidgetsError("attention_mask marks a whole prompt as padding: leave empty prompts out of the batch.")
+    return mask
+
+
+def residual_norms(model: object, tokens: Tensor, mid: bool = False, include_bos: bool = False,
+                   attention_mask: Tensor | None = None) -> ResidualNorms:
+    """Residual-stream norms for `tokens [batch, pos]` at every layer boundary, and the blocks' output norms.
+
+    `attention_mask [batch, pos]` (1 = real token, 0 = padding at the end) is needed for a padded
+    batch of prompts of different lengths; padded positions get NaN norms and stay out of `mean()`/`fit()`.
+    """
     n_layers = model.cfg.n_layers  # type: ignore[attr-defined]
     if tokens.ndim != 2:
         raise InterpWidgetsError(f"tokens must be [batch, pos], got shape {list(tokens.shape)}.")
     if not include_bos and tokens.shape[1] < 2:
         raise InterpWidgetsError("the prompt has only the BOS token, which is left out: give a longer prompt or include_bos=True.")
+    mask = real_token_mask(model, tokens, attention_mask)
     names, labels, depths = boundary_hooks(n_layers, mid)
     writes = [f"blocks.{layer}.hook_{part}_out" for layer in range(n_layers) for part in ("attn", "mlp")]
     wanted = set(names) | set(writes)
@@ -122,7 +161,10 @@ def residual_norms(model: object, tokens: Tensor, mid: bool = False, include_bos
         return torch.stack([cache[f"blocks.{layer}.hook_{part}_out"].float().norm(dim=-1)
                             if f"blocks.{layer}.hook_{part}_out" in cache else zeros for layer in range(n_layers)])
 
-    return ResidualNorms(labels, depths, stream.cpu(), written("attn").cpu(), written("mlp").cpu(), include_bos)
+    def real(norms: Tensor) -> Tensor:  # [n, batch, pos], NaN at padding
+        return norms.cpu().masked_fill(~mask, float("nan"))
+
+    return ResidualNorms(labels, depths, real(stream), real(written("attn")), real(written("mlp")), include_bos, mask)
 
 
 @dataclass(frozen=True)

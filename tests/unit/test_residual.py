@@ -24,7 +24,8 @@ def test_exponential_fit_recovers_an_exact_growth_factor():
 
 @pytest.mark.parametrize("mid", [False, True])
 def test_norms_equal_a_direct_computation(toy, mid):
-    tokens = toy.to_tokens([PROMPT, PROMPT.upper()[: len(PROMPT)]])
+    tokens = toy.to_tokens([PROMPT, PROMPT.lower()])
+    assert tokens.shape[0] == 2 and (tokens[:, -1] != toy.tokenizer.pad_token_id).all()  # same length: nothing padded
     result = residual_norms(toy, tokens, mid=mid)
     _, cache = toy.run_with_cache(tokens)
     names = ["blocks.0.hook_resid_pre"] + (["blocks.0.hook_resid_mid"] if mid else []) + ["blocks.1.hook_resid_pre"] \
@@ -35,6 +36,24 @@ def test_norms_equal_a_direct_computation(toy, mid):
     torch.testing.assert_close(result.mlp[1], torch.linalg.vector_norm(cache["blocks.1.hook_mlp_out"].float(), dim=-1))
     torch.testing.assert_close(result.mean(), expected[:, :, 1:].mean(dim=(1, 2)))  # BOS left out
     assert result.fit().factor == pytest.approx(exponential_fit(expected[:, :, 1:].mean(dim=(1, 2)), torch.tensor(result.depths)).factor)
+
+
+def test_a_padded_batch_needs_its_mask_and_then_averages_real_tokens_only(toy):
+    prompts = [PROMPT, "The dog slept."]
+    tokens = toy.to_tokens(prompts)
+    with pytest.raises(InterpWidgetsError, match="attention_mask"):
+        residual_norms(toy, tokens)
+    lengths = [toy.to_tokens(prompt).shape[1] for prompt in prompts]
+    mask = torch.arange(tokens.shape[1])[None, :] < torch.tensor(lengths)[:, None]
+    result = residual_norms(toy, tokens, attention_mask=mask)
+    # reference: each prompt alone, its real positions pooled (BOS left out)
+    alone = [residual_norms(toy, toy.to_tokens(prompt)).stream[:, 0, 1:] for prompt in prompts]
+    expected = torch.cat(alone, dim=1).mean(dim=1)
+    torch.testing.assert_close(result.mean(), expected, atol=1e-4, rtol=1e-4)
+    assert result.fit().factor == pytest.approx(exponential_fit(expected, torch.tensor(result.depths)).factor, rel=1e-4)
+    assert result.stream[:, 1, lengths[1]:].isnan().all()  # padding is not a norm
+    with pytest.raises(InterpWidgetsError, match="left padding"):
+        residual_norms(toy, tokens, attention_mask=mask.flip(1))
 
 
 def test_logit_lens_equals_transformer_lens_accumulated_resid(toy):
