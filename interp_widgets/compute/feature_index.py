@@ -103,12 +103,17 @@ class ActivationIndex:
 
 def dataset_tokens(model: Any, texts: Sequence[str] | None = None, tokens: Tensor | None = None, context: int = 128,
                    max_tokens: int | None = None) -> Tensor:
-    """`[n_sequences, context]`: the given token tensor, texts packed with BOS, or the embedded held-out split."""
+    """`[n_sequences, context]`: the given token tensor, texts packed with BOS, or the embedded held-out split.
+
+    Whichever the source, only its first `max_tokens` are kept (whole sequences, at least one; None: all).
+    """
+    if max_tokens is not None and max_tokens < 1:
+        raise InterpWidgetsError(f"max_tokens must be a positive number of tokens, or None for all of them; got {max_tokens}.")
     if tokens is not None:
         tokens = torch.as_tensor(tokens, dtype=torch.long)
         if tokens.ndim != 2:
             raise InterpWidgetsError(f"tokens must have shape [n_sequences, context], got {list(tokens.shape)}.")
-        return tokens
+        return tokens[: None if max_tokens is None else max(1, max_tokens // tokens.shape[1])]
     if texts is not None:
         from interp_widgets.sae.store import pack_texts
 
@@ -123,8 +128,8 @@ def build_index(model: Any, sae: Any, tokens: Tensor | None = None, texts: Seque
                 progress: Callable[[int, int], None] | bool = True) -> ActivationIndex:
     """Encode every token of the dataset with `sae` at its hook and index the nonzero codes by feature.
 
-    Data: `tokens [n, context]`, or `texts`, or (default) the embedded corpus's held-out split, the
-    first `max_tokens` of it (None: all). `progress`: True shows a progress bar (tqdm), False none,
+    Data: `tokens [n, context]`, or `texts`, or (default) the embedded corpus's held-out split; of
+    any of them, the first `max_tokens` in whole sequences (None: all; the default keeps 65,536). `progress`: True shows a progress bar (tqdm), False none,
     or a function `progress(done, total)` called after each batch (what the widgets show).
     """
     hook = hook or sae_hook_name(sae)

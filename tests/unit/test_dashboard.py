@@ -96,3 +96,14 @@ def test_save_and_memory_map(setup, tmp_path):
     loaded = ActivationIndex.load(index.save(tmp_path / "index"), mmap=True)
     torch.testing.assert_close(loaded.dense(51), index.dense(51))
     assert loaded.hook == index.hook and loaded.d_sae == index.d_sae
+
+
+def test_max_tokens_applies_to_given_tokens_too(setup):
+    model, sae, tokens, index, codes, _ = setup
+    capped = build_index(model, sae, tokens=tokens, max_tokens=64 * 10 + 5, progress=False)
+    assert capped.tokens.shape == (10, 64) and torch.equal(capped.tokens, tokens[:10])
+    for f in (0, 51):
+        torch.testing.assert_close(capped.dense(f), codes[:10, :, f])
+    assert build_index(model, sae, tokens=tokens[:3], max_tokens=None, progress=False).tokens.shape == (3, 64)
+    with pytest.raises(InterpWidgetsError, match="max_tokens"):
+        build_index(model, sae, tokens=tokens, max_tokens=0, progress=False)
