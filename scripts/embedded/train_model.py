@@ -200,6 +200,7 @@ def copy_embeddings(model, source: Path) -> None:
 
 
 def lr_at(step: int, total: int, peak: float, warmup: int = 300) -> float:
+    """Linear warm-up over `warmup` steps, then cosine decay to a tenth of `peak` at `total`."""
     if step < warmup:
         return peak * (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
@@ -230,6 +231,25 @@ def evaluate(model, out: Path, ctx: int, vocab: int, bos: int, autocast: bool, d
     return result
 
 
+@torch.no_grad()
+def evaluate_ioi(model, tokenizer, autocast: bool, device: torch.device, n: int = 100) -> dict:
+    """IOI accuracy on the measured training shapes and on the held-out shapes and names (circuits.py)."""
+    from interp_widgets.compute.circuits import IOI_HELDOUT_NAMES, IOI_HELDOUT_TEMPLATES, ioi_prompts
+
+    model.eval()
+    result = {}
+    for name, extra in (("ioi/train_shapes", {}), ("ioi/heldout", {"templates": IOI_HELDOUT_TEMPLATES, "names": IOI_HELDOUT_NAMES})):
+        correct = 0
+        for prompt, io_token, subject_token in ioi_prompts(tokenizer, n, seed=5, **extra):
+            ids = [tokenizer.bos_token_id] + tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                logits = model(torch.tensor([ids], device=device))[0, -1].float()
+            correct += int(logits[io_token] > logits[subject_token])
+        result[name] = correct / n
+    model.train()
+    return result
+
+
 UNFINISHED = 3  # exit status of a run that stopped at --max-minutes before its last step
 
 
@@ -242,6 +262,7 @@ def main() -> None:
     parser.add_argument("--stop-at", type=int, help="stop at this step (default: --total-steps); run again with other options to continue")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--warmup", type=int, default=300, help="learning-rate warm-up steps")
     parser.add_argument("--random-repeat", type=float, default=0.4)
     parser.add_argument("--span-repeat", type=float, default=0.15)
     parser.add_argument("--docstrings", type=float, default=0.0, help="share of synthetic functions with :param docstrings (docstrings.py)")
@@ -338,7 +359,7 @@ def main() -> None:
         mix.random_repeat = copy_share(step, args.copy_warmup, args.copy_ramp, args.random_repeat)
         batch = mix.batch(args.batch).to(device, non_blocking=True)
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, args.total_steps, args.lr)
+            group["lr"] = lr_at(step, args.total_steps, args.lr, args.warmup)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             logits = forward(batch)
         loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, vocab), batch[:, 1:].reshape(-1))
@@ -355,6 +376,8 @@ def main() -> None:
             window_start, window_tokens = time.time(), 0
         if step % args.eval_every == 0:
             result = {"step": step, "tokens": tokens_seen, **evaluate(model, args.out, CONFIG["n_ctx"], vocab, bos, autocast, device)}
+            if args.ioi > 0:
+                result.update(evaluate_ioi(model, tokenizer, autocast, device))
             log.append(result)
             print(json.dumps(result), flush=True)
         if step % args.checkpoint_every == 0:
