@@ -57,16 +57,17 @@ explorer
 # %%
 hook = "blocks.0.hook_resid_post"
 single = leave_one_out(model, prompt, hook, (sae, entry["feature"]))
-print(f"activation at {single.tokens[single.target]!r} (position {single.target}): {single.clean:.2f}")
-for position in (single.effect[1:single.target].argsort()[:4] + 1).tolist():
-    print(f"  removing {position:>2} {single.tokens[position]!r:>10}: {float(single.effect[position]):+.2f}")
+print(f"activation at the {single.describe_target()}: {single.clean:.2f}")
+print("drop = clean - with the token removed (positive: removing it lowers the feature)")
+for position in (single.drop[1:single.target].argsort(descending=True)[:4] + 1).tolist():
+    print(f"  removing {position:>2} {single.tokens[position]!r:>10}: drop {float(single.drop[position]):+.2f}")
 explorer.toggle(single.target - 1)  # what a click does
 print("with the token before the target removed:", round(explorer.removed_value, 2))
 
 # %% [markdown]
 # ## 2. Pairs: (A or B) … C
 #
-# Single removals miss a feature that fires if *either* of two tokens is there. The pairs panel removes every pair among the most important single tokens and reports the interaction: the joint drop minus the two single drops. A large positive interaction is an OR (each alone hardly matters, both together do); a negative one means the two are redundant the other way. Printed here for the explorer's target:
+# Single removals miss a feature that fires if *either* of two tokens is there. The pairs panel removes every pair among the most important single tokens and reports the interaction, **interaction = joint drop − (drop A + drop B)**, with drop = clean − ablated as above. A large positive interaction is an OR, "(A or B) … C": each alone hardly matters, both together do. A negative one is an AND: either alone already removes the feature, so removing both adds little. The view and this cell show the same numbers. Printed here for the explorer's target:
 
 # %%
 pairs = pairwise_removal(model, prompt, hook, (sae, entry["feature"]), top_k=5, single=single)
@@ -74,8 +75,8 @@ k = len(pairs.positions)
 ranked = sorted(((i, j) for i in range(k) for j in range(i + 1, k)), key=lambda ij: -abs(float(pairs.interaction[ij])))
 for i, j in ranked[:5]:
     a, b = pairs.positions[i], pairs.positions[j]
-    print(f"{single.tokens[a]!r:>8}@{a:<2} + {single.tokens[b]!r:>8}@{b:<2} joint {float(pairs.joint[i, j]):+.2f}  "
-          f"alone {float(pairs.single[i]):+.2f} / {float(pairs.single[j]):+.2f}  interaction {float(pairs.interaction[i, j]):+.2f}")
+    print(f"{single.tokens[a]!r:>8}@{a:<2} + {single.tokens[b]!r:>8}@{b:<2} joint drop {float(pairs.joint[i, j]):+.2f}  "
+          f"drops alone {float(pairs.single[i]):+.2f} / {float(pairs.single[j]):+.2f}  interaction {float(pairs.interaction[i, j]):+.2f}")
 
 # %% [markdown]
 # In this small model the interactions are small next to the single drops: this feature reads mostly the one token before it, so no pair matters much more than its parts. A feature with an OR in it would show a large interaction here.

@@ -15,10 +15,19 @@ run as plain batched forwards to the hook's block. Each result equals a separate
 The clean run is kept per (model, hook) for the latest prompt, so clicks on one prompt cost one
 variant each. BOS is never removed.
 
+One sign convention throughout (results, views, text forms, notebooks):
+drop = clean - ablated, positive where removing the token lowers the readout; and for a pair,
+interaction = joint drop - (drop A + drop B). A positive interaction means the pair matters more
+than the two alone, as in "(A or B) ... C" (either one keeps the feature on, so each alone drops
+little and both together drop much); a negative one means either alone already removes most of
+it, as in an AND (A and B both needed: each alone drops it all).
+
 `remove_tokens` removes any set of positions at once (what clicking tokens toggles);
-`pairwise_removal` removes every pair among the k most important single tokens and reports the
-interaction, joint effect minus the sum of the single effects, so an "(A or B) ... C" pattern shows
-as a pair whose joint drop is far larger than either alone.
+`pairwise_removal` removes every pair among the k most important single tokens and reports each
+pair's joint drop and interaction.
+
+The target: by default (`target=None`) the position where the clean readout is largest (at least
+position 2), not the last token; `LeaveOneOut.target` and `target_chosen` say which and why.
 
 Shapes: `tokens [1, pos]`; variants `[n_variants, length]`; values `[n_variants]`.
 """
@@ -55,8 +64,9 @@ class _Prepared:
 class LeaveOneOut:
     """The readout at `target` with each earlier token removed.
 
-    values  `[pos]` value with token i removed (NaN at BOS, at the target and after it)
-    clean   the value on the whole prompt
+    values         `[pos]` value with token i removed (NaN at BOS, at the target and after it)
+    clean          the value on the whole prompt
+    target_chosen  True when the target was not given and is where the clean readout is largest
     """
 
     tokens: list[str]
@@ -64,11 +74,17 @@ class LeaveOneOut:
     clean: float
     values: Tensor
     mode: str
+    target_chosen: bool = False
 
     @property
-    def effect(self) -> Tensor:
-        """`values - clean`: negative where removing the token lowers the readout."""
-        return self.values - self.clean
+    def drop(self) -> Tensor:
+        """`clean - values`, `[pos]`: positive where removing the token lowers the readout."""
+        return self.clean - self.values
+
+    def describe_target(self) -> str:
+        """The target in words, saying how it was chosen (e.g. "target 7 ' mat' (largest activation)")."""
+        how = "where the readout is largest" if self.target_chosen else "given"
+        return f"target {self.target} {self.tokens[self.target]!r} ({how})"
 
 
 @dataclass(frozen=True)
@@ -76,9 +92,9 @@ class PairRemoval:
     """Joint removal of pairs among the most important single tokens.
 
     positions    `[k]` the single tokens considered (largest drop first)
-    single       `[k]` each one's effect alone
-    joint        `[k, k]` the effect of removing both (NaN on the diagonal)
-    interaction  `[k, k]` joint - single_i - single_j
+    single       `[k]` each one's drop alone (clean - ablated)
+    joint        `[k, k]` the drop when both are removed (NaN on the diagonal)
+    interaction  `[k, k]` joint - single_i - single_j: positive = the pair matters more than the two alone (OR)
     """
 
     positions: list[int]
@@ -185,6 +201,7 @@ class _Reader:
 
 
 def _target(model: Any, tokens: Tensor, reader: _Reader, target: int | None) -> tuple[int, Tensor]:
+    """The target position (given, or where the clean readout is largest, at least 2) and the clean readout `[pos]`."""
     values = reader.all_positions(tokens)
     n = tokens.shape[1]
     if n < 3:
@@ -234,7 +251,10 @@ def _check_mode(mode: str) -> None:
 def leave_one_out(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout: Any, target: int | None = None,
                   mode: str = "delete", replacement: str | int | None = None, stop: Callable[[], bool] | None = None,
                   positions: Sequence[int] | None = None) -> LeaveOneOut:
-    """The readout at `target` (default: where it is largest) with each earlier token removed, and the clean value.
+    """The readout at `target` with each earlier token removed, and the clean value.
+
+    `target=None` picks the position where the clean readout is largest (at least position 2),
+    not the last token; the result's `target` and `describe_target()` name it.
 
     `positions`: remove only these (the others stay NaN), e.g. to fill a long map in slices.
     `stop()`, if given, is asked between batches; when it answers True the remaining values stay NaN
@@ -243,6 +263,7 @@ def leave_one_out(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout
     _check_mode(mode)
     tokens = as_tokens(model, prompt_or_tokens)
     reader = _Reader(model, hook, readout)
+    chosen = target is None
     target, clean_values = _target(model, tokens, reader, target)
     replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
     every = range(1, target)
@@ -251,7 +272,7 @@ def leave_one_out(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout
     if positions:
         values[positions] = reader.removal_values(tokens, target, [[i] for i in positions], mode, replacement_id, stop)
     str_tokens = [str(t) for t in model.to_str_tokens(tokens[0])]
-    return LeaveOneOut(str_tokens, target, float(clean_values[target]), values, mode)
+    return LeaveOneOut(str_tokens, target, float(clean_values[target]), values, mode, target_chosen=chosen)
 
 
 def remove_tokens(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout: Any, positions: Sequence[int], target: int,
@@ -280,20 +301,20 @@ def pairwise_removal(model: Any, prompt_or_tokens: str | Tensor, hook: str, read
     if single is None or single.mode != mode or (target is not None and single.target != target):
         single = leave_one_out(model, prompt_or_tokens, hook, readout, target, mode, replacement)
     tokens = as_tokens(model, prompt_or_tokens)
-    effects = single.effect[1 : single.target]
-    k = min(top_k, effects.numel())
+    drops = single.drop[1 : single.target]
+    k = min(top_k, drops.numel())
     if k < 2:
         raise InterpWidgetsError("pairs need at least two tokens before the target: choose a later target.")
-    order = (1 + effects.argsort()[:k]).tolist()  # largest drop first
+    order = (1 + drops.argsort(descending=True)[:k]).tolist()  # largest drop first
     pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1 :]]
     replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
     reader = _Reader(model, hook, readout)
-    joint_values = reader.removal_values(tokens, single.target, pairs, mode, replacement_id) - single.clean
+    joint_drops = single.clean - reader.removal_values(tokens, single.target, pairs, mode, replacement_id)
     joint = torch.full((k, k), float("nan"))
     index = {position: i for i, position in enumerate(order)}
-    for (a, b), value in zip(pairs, joint_values.tolist()):
+    for (a, b), value in zip(pairs, joint_drops.tolist()):
         joint[index[a], index[b]] = joint[index[b], index[a]] = value
-    alone = single.effect[order]
+    alone = single.drop[order]
     return PairRemoval(order, alone, joint, joint - alone[:, None] - alone[None, :])
 
 

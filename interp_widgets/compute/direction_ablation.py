@@ -10,8 +10,9 @@ Two ways to take a direction out of the activation `x [pos, d]` at the hook:
   `x - (x . u) u` with `u = v / |v|`, so the activation has no component along `v` at all.
 
 At all positions (`positions=None`) or chosen ones. The model then runs to the logits and each
-actual next token's log-prob is compared with the clean run: `change [pos - 1]`, negative where
-the token became less likely. Position t's entry is the prediction of token t + 1.
+actual next token's log-prob is compared with the clean run: `drop [pos - 1]` = clean - ablated,
+positive where the token became less likely without the direction (the sign convention of
+`compute.ablation`). Position t's entry is the prediction of token t + 1.
 """
 
 from __future__ import annotations
@@ -45,14 +46,14 @@ class DirectionAblation:
     mode: str
 
     @property
-    def change(self) -> Tensor:
-        """`ablated - clean`: negative where the next token became less likely."""
-        return self.ablated - self.clean
+    def drop(self) -> Tensor:
+        """`clean - ablated`, `[pos - 1]`: positive where the next token became less likely without the direction."""
+        return self.clean - self.ablated
 
-    def largest_changes(self, k: int = 10) -> list[tuple[int, str, float]]:
-        """The k predictions that changed most, as (position, next token, change), largest |change| first."""
-        order = self.change.abs().argsort(descending=True)[:k].tolist()
-        return [(p, self.tokens[p + 1], float(self.change[p])) for p in order]
+    def largest_drops(self, k: int = 10) -> list[tuple[int, str, float]]:
+        """The k predictions that moved most, as (position, next token, drop), largest |drop| first."""
+        order = self.drop.abs().argsort(descending=True)[:k].tolist()
+        return [(p, self.tokens[p + 1], float(self.drop[p])) for p in order]
 
 
 def _remover(spec: Any, mode: str | None, width: int, hook: str):

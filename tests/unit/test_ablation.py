@@ -65,9 +65,26 @@ def test_set_removal_and_pairs_equal_joint_removal(toy):
     clean = slow_value(toy, ids, hook, 7, 12)
     a, b = pairs.positions[0], pairs.positions[2]
     both = [t for p, t in enumerate(ids) if p not in (a, b)]
-    assert float(pairs.joint[0, 2]) == pytest.approx(slow_value(toy, both, hook, 7, 10) - clean, abs=1e-4)
-    assert float(pairs.interaction[0, 2]) == pytest.approx(float(pairs.joint[0, 2] - pairs.single[0] - pairs.single[2]), abs=1e-6)
-    assert bool((pairs.single[:-1] <= pairs.single[1:]).all())  # largest drop first
+    # one sign convention: drop = clean - ablated; interaction = joint drop - (drop A + drop B)
+    drop_a = clean - slow_value(toy, [t for p, t in enumerate(ids) if p != a], hook, 7, 11)
+    drop_b = clean - slow_value(toy, [t for p, t in enumerate(ids) if p != b], hook, 7, 11)
+    joint_drop = clean - slow_value(toy, both, hook, 7, 10)
+    assert float(pairs.single[0]) == pytest.approx(drop_a, abs=1e-4) and float(pairs.single[2]) == pytest.approx(drop_b, abs=1e-4)
+    assert float(pairs.joint[0, 2]) == pytest.approx(joint_drop, abs=1e-4)
+    assert float(pairs.interaction[0, 2]) == pytest.approx(joint_drop - (drop_a + drop_b), abs=1e-4)
+    assert bool((pairs.single[:-1] >= pairs.single[1:]).all())  # largest drop first
+    single = leave_one_out(toy, PROMPT, hook, 7, target=12)
+    torch.testing.assert_close(single.drop, single.clean - single.values, equal_nan=True)
+    assert float(single.drop[a]) == pytest.approx(drop_a, abs=1e-4)
+
+
+def test_the_default_target_is_named(toy):
+    hook = "blocks.0.hook_resid_post"
+    chosen = leave_one_out(toy, PROMPT, hook, 5)
+    given = leave_one_out(toy, PROMPT, hook, 5, target=chosen.target)
+    assert chosen.target_chosen and not given.target_chosen
+    assert chosen.describe_target() == f"target {chosen.target} {chosen.tokens[chosen.target]!r} (where the readout is largest)"
+    assert given.describe_target().endswith("(given)")
 
 
 def test_errors_name_the_fix(toy):

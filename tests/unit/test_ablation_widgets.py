@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import interp_widgets as iw
-from interp_widgets.compute.ablation import leave_one_out, remove_tokens
+from interp_widgets.compute.ablation import leave_one_out, pairwise_removal, remove_tokens
 from interp_widgets.compute.direction_ablation import direction_ablation
 from interp_widgets.widgets._wire import from_wire
 
@@ -27,8 +27,13 @@ def test_feature_ablation_clicks_match_the_maths(model_and_sae):
     expected = leave_one_out(model, PROMPT, HOOK, (sae, 495))
     assert view.target == expected.target and view.clean == pytest.approx(expected.clean, abs=1e-5)
     drops = from_wire(view.drops)
-    torch.testing.assert_close(drops[1 : view.target], -expected.effect[1 : view.target])
+    torch.testing.assert_close(drops[1 : view.target], expected.drop[1 : view.target])
     assert len(view.pairs["positions"]) == min(5, view.target - 1) >= 2
+    pairs = pairwise_removal(model, PROMPT, HOOK, (sae, 495), target=view.target, top_k=5)  # the widget's numbers are the maths'
+    assert view.pairs["positions"] == pairs.positions
+    torch.testing.assert_close(from_wire(view.pairs["single"]), pairs.single)
+    torch.testing.assert_close(from_wire(view.pairs["interaction"]), pairs.interaction.nan_to_num(0.0))
+    torch.testing.assert_close(from_wire(view.pairs["joint"]), pairs.joint.nan_to_num(0.0))
 
     reply = ask(view, "toggle", position=view.target - 1)
     assert reply["ok"], reply
@@ -85,8 +90,11 @@ def test_direction_ablation_view(model_and_sae):
     result = direction_ablation(model, PROMPT, HOOK, (sae, 495))
     decrease = from_wire(view.decrease)
     assert decrease[0].isnan()
-    torch.testing.assert_close(decrease[1:], result.clean - result.ablated)
+    torch.testing.assert_close(decrease[1:], result.drop)
     assert view.largest[0][1] == view.tokens[view.largest[0][0]]
+    assert [value for _, _, value in view.largest] == pytest.approx([drop for _, _, drop in result.largest_drops(10)])
+    position, _, drop = view.largest[0]
+    assert drop == pytest.approx(float(decrease[position]))  # the list and the colours read the same number
     assert ask(view, "set_prompt", prompt="cats and dogs")["ok"] and view.prompt == "cats and dogs"
 
 

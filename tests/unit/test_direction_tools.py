@@ -33,8 +33,8 @@ def test_projecting_a_direction_out_equals_a_hand_written_hook(toy):
     assert result.mode == "project"
     torch.testing.assert_close(result.ablated, hand_written(toy, tokens, hook, edit), atol=1e-5, rtol=0)
     torch.testing.assert_close(result.clean, hand_written(toy, tokens, hook, lambda x: x), atol=1e-5, rtol=0)
-    assert result.change[:3].abs().max() < 1e-5  # before the first ablated position nothing changes
-    assert result.change[3:].abs().max() > 1e-4
+    assert result.drop[:3].abs().max() < 1e-5  # before the first ablated position nothing changes
+    assert result.drop[3:].abs().max() > 1e-4
 
 
 def test_removing_an_sae_feature_subtracts_its_contribution():
@@ -51,8 +51,8 @@ def test_removing_an_sae_feature_subtracts_its_contribution():
     result = direction_ablation(model, tokens, hook, (sae, feature))
     assert result.mode == "feature"
     torch.testing.assert_close(result.ablated, hand_written(model, tokens, hook, edit), atol=1e-4, rtol=0)
-    position, token, change = result.largest_changes(1)[0]
-    assert token == result.tokens[position + 1] and abs(change) == pytest.approx(float(result.change.abs().max()))
+    position, token, drop = result.largest_drops(1)[0]
+    assert token == result.tokens[position + 1] and abs(drop) == pytest.approx(float(result.drop.abs().max()))
 
 
 def test_direction_ablation_errors(toy):
