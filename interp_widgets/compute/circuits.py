@@ -249,22 +249,25 @@ def logit_lens_agreement(model: Any, tokens: Tensor) -> Tensor:
 
 def position_embeddings(model: Any) -> Tensor:
     """The learned absolute position embeddings `W_pos [n_ctx, d_model]` (transformer-lens 3.9 and 4.x bridges)."""
-    kind = getattr(model.cfg, "positional_embedding_type", "standard")
-    if kind != "standard":
-        raise InterpWidgetsError(f"this model has {kind} positions, not learned position embeddings: use a GPT-2-style model "
-                                 "such as iw.load_model(\"embedded-6l\").")
-    return model.pos_embed.W_pos.detach()
+    kind = getattr(getattr(model, "cfg", None), "positional_embedding_type", "standard")
+    w_pos = getattr(getattr(model, "pos_embed", None), "W_pos", None) if kind == "standard" else None
+    if not isinstance(w_pos, Tensor):
+        found = f"{kind} positions" if kind != "standard" else f"no pos_embed.W_pos ({type(model).__name__})"
+        raise InterpWidgetsError(f"this model has {found}, not learned position embeddings W_pos: use a GPT-2-style model "
+                                 "such as iw.load_model(\"embedded-6l\"), or pass W_pos [n_ctx, d_model] itself.")
+    return w_pos.detach()
 
 
 def positional_structure(w_pos: Tensor, k: int = 6) -> dict[str, Any]:
     """Principal components of `w_pos [n_ctx, d_model]` (position 0 apart) and how sinusoidal each is.
 
     Returns the variance share of the first `k` components, the components' values over position
-    (`[k, n_ctx - 1]`, for a picture), each component's dominant frequency (cycles over the context)
+    (`[k, n_ctx - 1]`, for a picture) and position 0's coordinates on them, each component's dominant frequency (cycles over the context)
     and the share of its variance in that frequency, the correlation of each with position (a
     "how late" direction), and the first token's distance from the rest in standard deviations.
     """
     w = w_pos.detach().double()
+    k = max(1, min(k, w.shape[0] - 1, w.shape[1]))
     rest = w[1:]
     centred = rest - rest.mean(dim=0)
     _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
@@ -279,6 +282,7 @@ def positional_structure(w_pos: Tensor, k: int = 6) -> dict[str, Any]:
     spread = (rest - rest.mean(dim=0)).norm(dim=1)
     first = float(((w[0] - rest.mean(dim=0)).norm() - spread.mean()) / spread.std())
     return {
+        "first_token": ((w[0] - rest.mean(dim=0)) @ vh[:k].T).float(),  # position 0 on the same components, [k]
         "variance_share": variance[:k].tolist(),
         "components": components.T.float(),
         "dominant_frequency": dominant.tolist(),
