@@ -16,7 +16,7 @@ Edits mean what the bridge's hooks mean: its `hook_resid_mid` is the MLP's input
 edit there changes what the MLP reads but not the residual stream the block adds the MLP's output to.
 
 Shapes: B rows decoded in lockstep; new tokens `[B, t]`; absolute `positions [t]`; each layer's
-cache `[B, T_max, heads, d_head]`; `forward` returns logits `[B, t, vocab]` (or `[B, 1, vocab]`).
+cache `[B, T_max, heads, d_head]`; `forward` returns the logits of the last `keep` new tokens `[B, keep, vocab]`.
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ class CachedDecoder:
         name = f"blocks.{layer}.hook_{site}"
         return self.edit(name, x, positions) if name in self.sites else x
 
-    def forward(self, tokens: Tensor, all_logits: bool = False) -> Tensor:
-        """Run new tokens `[B, t]` after the cached ones; logits `[B, t, vocab]` (`all_logits`) or `[B, 1, vocab]`."""
+    def forward(self, tokens: Tensor, keep: int = 1) -> Tensor:
+        """Run new tokens `[B, t]` after the cached ones; the logits of the last `keep` of them, `[B, keep, vocab]`."""
         runner, start, t = self.runner, self.length, tokens.shape[1]
         positions = torch.arange(start, start + t, device=tokens.device)  # [t]
         grid = positions.expand(tokens.shape[0], t)  # [B, t]
@@ -96,7 +96,7 @@ class CachedDecoder:
                 x = x + self._site(layer, "mlp_out", runner._mlp(block, mlp_in), positions)
             x = self._site(layer, "resid_post", x, positions)
         self.length += t
-        return self.unembed(self.ln_final(x if all_logits else x[:, -1:]))
+        return self.unembed(self.ln_final(x[:, -keep:]))
 
 
 class RerunDecoder:
@@ -108,8 +108,7 @@ class RerunDecoder:
         self.model, self.edit, self.sites = model, edit, tuple(sites)
         self.tokens: Tensor | None = None
 
-    def forward(self, tokens: Tensor, all_logits: bool = False) -> Tensor:
-        start = 0 if self.tokens is None else self.tokens.shape[1]
+    def forward(self, tokens: Tensor, keep: int = 1) -> Tensor:
         self.tokens = tokens if self.tokens is None else torch.cat([self.tokens, tokens], dim=1)
         positions = torch.arange(self.tokens.shape[1], device=tokens.device)
 
@@ -118,7 +117,7 @@ class RerunDecoder:
 
         with self.model.hooks(fwd_hooks=[(site, hook_for(site)) for site in self.sites]):
             logits = self.model(self.tokens, return_type="logits")
-        return logits[:, start:] if all_logits else logits[:, -1:]
+        return logits[:, -keep:]
 
 
 def make_decoder(model: Any, rows: int, max_length: int, edit: Edit, sites: Sequence[str]) -> CachedDecoder | RerunDecoder:

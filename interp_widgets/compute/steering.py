@@ -371,7 +371,7 @@ def _score(model: Any, prompt_ids: Tensor, prepared: list[_Prepared], pairs: lis
         batch[row, prompt_length: prompt_length + len(tokens)] = torch.tensor(tokens, dtype=torch.long)
     plan = _Plan(prepared, [strengths for strengths, _ in pairs], prompt_length, prompt_ids.device)
     decoder = make_decoder(model, len(pairs), batch.shape[1], plan, plan.sites)
-    logits = decoder.forward(batch, all_logits=True)[:, prompt_length - 1: -1]  # [pairs, longest, vocab]
+    logits = decoder.forward(batch, keep=longest + 1)[:, :-1]  # [pairs, longest, vocab]
     scores = torch.log_softmax(logits.float(), dim=-1).gather(-1, batch[:, prompt_length:, None])[..., 0].cpu().numpy()
     return [scores[row, : len(tokens)] for row, (_, tokens) in enumerate(pairs)]
 
