@@ -25,9 +25,9 @@ else the projection `x·u`), read after the steers there, as the rest of the mod
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from numbers import Real
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Generator, Sequence
 
 import numpy as np
 import torch
@@ -107,6 +107,8 @@ class TokenEvent:
     step: int
     ids: list[int]
     tokens: list[str]
+    logprobs: list[float]
+    activations: list[list[float]]  # [row][steer]
     finished: list[bool]
 
 
@@ -131,25 +133,48 @@ def generate(model: Any, prompt: str, steers: Sequence[Steer], max_new_tokens: i
     `stop`: token ids and/or strings; a run ends after the token that produces one (kept).
     `on_token(event)` is called after every step (streaming; raise from it to abandon the generation).
     """
-    prepared = [_prepare(model, steer) for steer in _as_list(steers)]
-    return _run(model, prompt, prepared, [tuple(p.strength for p in prepared)], max_new_tokens, temperature, top_p,
-                seed, stop, on_token)[0]
+    steps = stream(model, prompt, steers, None, 0, max_new_tokens, temperature, top_p, seed, stop)
+    return _drain(steps, on_token)[0]
 
 
 def sweep(model: Any, prompt: str, steers: Sequence[Steer], strengths: Sequence[float], max_new_tokens: int = 32,
           temperature: float = 0.0, top_p: float = 1.0, seed: int = 0, stop: Any = None, which: int = 0,
           on_token: Callable[[TokenEvent], None] | None = None) -> list[SteeringResult]:
     """`generate` at each strength of steer `which` (the others as given), all in one batch: one result per strength."""
+    return _drain(stream(model, prompt, steers, strengths, which, max_new_tokens, temperature, top_p, seed, stop), on_token)
+
+
+def stream(model: Any, prompt: str, steers: Sequence[Steer], strengths: Sequence[float] | None = None, which: int = 0,
+           max_new_tokens: int = 32, temperature: float = 0.0, top_p: float = 1.0, seed: int = 0, stop: Any = None
+           ) -> Generator[TokenEvent, None, list[SteeringResult]]:
+    """The generation as it happens: yields a `TokenEvent` per step and returns `sweep`'s results
+    (`strengths` None: one steered run at the steers' own strengths). Input is checked before the first step."""
     prepared = [_prepare(model, steer) for steer in _as_list(steers)]
-    if not 0 <= which < len(prepared):
-        raise InterpWidgetsError(f"which={which} names no steer: there are {len(prepared)} (0 to {len(prepared) - 1}).")
-    if len(strengths) == 0:
-        raise InterpWidgetsError("the sweep needs at least one strength.")
-    rows = []
-    for strength in strengths:
-        _check_strength(strength)
-        rows.append(tuple(float(strength) if i == which else p.strength for i, p in enumerate(prepared)))
-    return _run(model, prompt, prepared, rows, max_new_tokens, temperature, top_p, seed, stop, on_token)
+    if strengths is None:
+        rows = [tuple(p.strength for p in prepared)]
+    else:
+        if not 0 <= which < len(prepared):
+            raise InterpWidgetsError(f"which={which} names no steer: there are {len(prepared)} (0 to {len(prepared) - 1}).")
+        if len(strengths) == 0:
+            raise InterpWidgetsError("the sweep needs at least one strength.")
+        for strength in strengths:
+            _check_strength(strength)
+        rows = [tuple(float(strength) if i == which else p.strength for i, p in enumerate(prepared)) for strength in strengths]
+    prompt_ids = tokenize(model, prompt)[0]  # [P]
+    _check_sampling(max_new_tokens, temperature, top_p, seed, prompt_ids.shape[0], model.cfg.n_ctx)
+    stop_rule = _stop_rule(model, stop)
+    return _run(model, prompt_ids, prepared, rows, max_new_tokens, temperature, top_p, seed, stop_rule)
+
+
+def _drain(steps: Generator[TokenEvent, None, list[SteeringResult]], on_token: Callable[[TokenEvent], None] | None
+           ) -> list[SteeringResult]:
+    while True:
+        try:
+            event = next(steps)
+        except StopIteration as done:
+            return done.value
+        if on_token is not None:
+            on_token(event)
 
 
 # ---- checking the input ------------------------------------------------------------------------
@@ -198,10 +223,8 @@ def _direction(model: Any, steer: Steer) -> tuple[str | None, Tensor, str, Calla
             raise InterpWidgetsError(f"neuron {direction.index} is out of range: layer {direction.layer}'s MLP has {d_mlp or 0} neurons.")
         vector = model.W_out[direction.layer][direction.index].detach().float()
         return f"blocks.{direction.layer}.hook_resid_post", vector, f"neuron {direction.layer}.{direction.index}", None
-    if isinstance(direction, np.ndarray):
-        direction = torch.from_numpy(direction)
-    if isinstance(direction, Tensor):
-        return None, direction.detach().float(), "direction", None
+    if isinstance(direction, (np.ndarray, Tensor)):
+        return None, torch.as_tensor(direction).detach().float(), "direction", None
     raise InterpWidgetsError(f"cannot steer along {type(direction).__name__}: pass an SAE feature as (sae, index), "
                              "a Neuron(layer, index) or a vector (tensor of shape [d_model]).")
 
@@ -299,18 +322,15 @@ class _Plan:
         return x
 
 
-def _run(model: Any, prompt: str, prepared: list[_Prepared], steered_rows: list[tuple[float, ...]], max_new_tokens: int,
-         temperature: float, top_p: float, seed: int, stop: Any, on_token: Callable[[TokenEvent], None] | None
-         ) -> list[SteeringResult]:
-    prompt_ids = tokenize(model, prompt)[0]  # [P]
-    _check_sampling(max_new_tokens, temperature, top_p, seed, prompt_ids.shape[0], model.cfg.n_ctx)
-    stop_ids, stop_texts = _stop_rule(model, stop)
+def _run(model: Any, prompt_ids: Tensor, prepared: list[_Prepared], steered_rows: list[tuple[float, ...]], max_new_tokens: int,
+         temperature: float, top_p: float, seed: int, stop_rule: tuple[set[int], list[str]]
+         ) -> Generator[TokenEvent, None, list[SteeringResult]]:
     rows: list[tuple[float, ...] | None] = [None, *steered_rows]
+    ids, logprobs, activations, engine = yield from _decode(model, prompt_ids, prepared, rows, max_new_tokens, temperature,
+                                                            top_p, seed, *stop_rule)
+    # each steered run's tokens under the unsteered run, and the unsteered tokens under each steered run
+    pairs = [(None, ids[r]) for r in range(1, len(rows))] + [(rows[r], ids[0]) for r in range(1, len(rows))]
     with torch.inference_mode():
-        ids, logprobs, activations, engine = _decode(model, prompt_ids, prepared, rows, max_new_tokens, temperature, top_p,
-                                                     seed, stop_ids, stop_texts, on_token)
-        # each steered run's tokens under the unsteered run, and the unsteered tokens under each steered run
-        pairs = [(None, ids[r]) for r in range(1, len(rows))] + [(rows[r], ids[0]) for r in range(1, len(rows))]
         crossed = _score(model, prompt_ids, prepared, pairs)
     n = len(steered_rows)
 
@@ -327,32 +347,35 @@ def _run(model: Any, prompt: str, prepared: list[_Prepared], steered_rows: list[
 
 
 def _decode(model: Any, prompt_ids: Tensor, prepared: list[_Prepared], rows: list[tuple[float, ...] | None], max_new_tokens: int,
-            temperature: float, top_p: float, seed: int, stop_ids: set[int], stop_texts: list[str],
-            on_token: Callable[[TokenEvent], None] | None) -> tuple[list[list[int]], list[np.ndarray], np.ndarray, str]:
-    """Decode all rows in lockstep: per row its ids and log-probs, activations `[n_steers, B, n]`, the engine used."""
+            temperature: float, top_p: float, seed: int, stop_ids: set[int], stop_texts: list[str]
+            ) -> Generator[TokenEvent, None, tuple[list[list[int]], list[np.ndarray], np.ndarray, str]]:
+    """Decode all rows in lockstep, yielding each step: per row its ids and log-probs, activations `[n_steers, B, n]`,
+    the engine used. (Inference mode is entered per step, never across a yield.)"""
     device, batch = prompt_ids.device, len(rows)
     plan = _Plan(prepared, rows, prompt_ids.shape[0], device)
     decoder = make_decoder(model, batch, prompt_ids.shape[0] + max_new_tokens, plan, plan.sites)
     generators = [torch.Generator(device=device).manual_seed(int(seed)) for _ in range(batch)]
-    logits = decoder.forward(prompt_ids.expand(batch, -1))[:, -1]  # [B, vocab]
+    with torch.inference_mode():
+        logits = decoder.forward(prompt_ids.expand(batch, -1))[:, -1]  # [B, vocab]
     chosen, chosen_logprobs, reads = [], [], []
     lengths: list[int | None] = [None] * batch
     for step in range(max_new_tokens):
         reads.append(plan.reads.clone())
-        next_ids = sample_next(logits, temperature, top_p, generators)  # [B]
-        chosen_logprobs.append(torch.log_softmax(logits.float(), dim=-1).gather(-1, next_ids[:, None])[:, 0])
+        with torch.inference_mode():
+            next_ids = sample_next(logits, temperature, top_p, generators)  # [B]
+            chosen_logprobs.append(torch.log_softmax(logits.float(), dim=-1).gather(-1, next_ids[:, None])[:, 0])
         chosen.append(next_ids)
         so_far = torch.stack(chosen, dim=1).tolist()  # [B, step + 1]
         for row in range(batch):
             if lengths[row] is None and (so_far[row][-1] in stop_ids or
                                          (stop_texts and any(s in model.tokenizer.decode(so_far[row]) for s in stop_texts))):
                 lengths[row] = step + 1
-        if on_token is not None:
-            tokens = [str(t) for t in model.to_str_tokens(next_ids)]
-            on_token(TokenEvent(step, next_ids.tolist(), tokens, [length is not None for length in lengths]))
+        yield TokenEvent(step, next_ids.tolist(), [str(t) for t in model.to_str_tokens(next_ids)], chosen_logprobs[-1].tolist(),
+                         reads[-1].T.tolist(), [length is not None for length in lengths])
         if all(length is not None for length in lengths) or step == max_new_tokens - 1:
             break
-        logits = decoder.forward(next_ids[:, None])[:, -1]
+        with torch.inference_mode():
+            logits = decoder.forward(next_ids[:, None])[:, -1]
     ids = [row[: length or len(row)] for row, length in zip(torch.stack(chosen, dim=1).tolist(), lengths)]
     logprobs = torch.stack(chosen_logprobs, dim=1).cpu().numpy()  # [B, n]
     return ids, [logprobs[r, : len(ids[r])] for r in range(batch)], torch.stack(reads, dim=-1).cpu().numpy(), decoder.engine
@@ -374,8 +397,3 @@ def _score(model: Any, prompt_ids: Tensor, prepared: list[_Prepared], pairs: lis
     logits = decoder.forward(batch, keep=longest + 1)[:, :-1]  # [pairs, longest, vocab]
     scores = torch.log_softmax(logits.float(), dim=-1).gather(-1, batch[:, prompt_length:, None])[..., 0].cpu().numpy()
     return [scores[row, : len(tokens)] for row, (_, tokens) in enumerate(pairs)]
-
-
-def with_strength(steer: Steer, strength: float) -> Steer:
-    """A copy of `steer` at another strength."""
-    return replace(steer, strength=strength)

@@ -8,7 +8,7 @@ import torch
 
 import interp_widgets as iw
 from interp_widgets.compute.decoding import CachedDecoder
-from interp_widgets.compute.steering import Neuron, Steer, _decode, _Plan, _prepare, generate, sweep
+from interp_widgets.compute.steering import Neuron, Steer, _decode, _Plan, _prepare, generate, stream, sweep
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.models.loaders import feature_catalogue
 
@@ -167,9 +167,13 @@ def test_seeded_sampling_draws_the_same_alone_or_batched(embedded):
     assert all(r.unsteered.ids == alone.unsteered.ids for r in rows)
     assert rows[2].steered.ids == alone.steered.ids  # strength 10 batched with three others, and alone
     assert rows[0].steered.ids == rows[0].unsteered.ids  # strength 0 with the same seed: the same draws
-    with torch.inference_mode():  # the unsteered row decoded in a batch of one
-        single = _decode(embedded, embedded.to_tokens(PROMPT)[0], [_prepare(embedded, steer)], [None], 16, 1.0, 0.9, 7, set(), [], None)
-    assert single[0][0] == alone.unsteered.ids
+    single = _decode(embedded, embedded.to_tokens(PROMPT)[0], [_prepare(embedded, steer)], [None], 16, 1.0, 0.9, 7, set(), [])
+    while True:  # the unsteered row decoded in a batch of one
+        try:
+            next(single)
+        except StopIteration as done:
+            assert done.value[0][0] == alone.unsteered.ids
+            break
     other_seed = generate(embedded, PROMPT, [steer], **{**options, "seed": 8})
     assert other_seed.unsteered.ids != alone.unsteered.ids
 
@@ -191,6 +195,11 @@ def test_stop_tokens_and_streaming(embedded):
     assert [e.step for e in events] == list(range(10))
     assert [e.ids[0] for e in events] == plain.unsteered.ids
     assert "".join(e.tokens[0] for e in events) == plain.unsteered.text
+    assert [e.logprobs[0] for e in events] == pytest.approx(plain.unsteered.logprobs.tolist(), abs=1e-6)
+    steps = stream(embedded, PROMPT, [Steer("blocks.0.hook_resid_post", torch.ones(256), 0.0)], max_new_tokens=10)
+    next(steps)
+    assert not torch.is_inference_mode_enabled()  # nothing leaks out of a paused generation
+    steps.close()
     third = plain.unsteered.ids[2]
     stopped = generate(embedded, PROMPT, [Steer("blocks.0.hook_resid_post", torch.ones(256), 0.0)], max_new_tokens=10, stop=[third])
     assert stopped.unsteered.ids[-1] == third and len(stopped.unsteered.ids) <= 3
