@@ -11,18 +11,11 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+from interp_widgets.widgets.registry import OTHER_EXPORTS, WIDGETS
+
 _LAZY = {
-    "TokenHighlights": "interp_widgets.widgets",
-    "ResidualNorms": "interp_widgets.widgets",
-    "LogitLensGrid": "interp_widgets.widgets",
-    "AttentionView": "interp_widgets.widgets",
-    "FeatureAblation": "interp_widgets.widgets",
-    "LogitLensBars": "interp_widgets.widgets",
-    "DirectionAblation": "interp_widgets.widgets",
-    "PatchingView": "interp_widgets.widgets",
-    "FeatureDashboard": "interp_widgets.widgets",
-    "FeatureBrowser": "interp_widgets.widgets",
-    "Selection": "interp_widgets.widgets",
+    **{row.name: "interp_widgets.widgets" for row in WIDGETS},  # every widget, from its registry
+    **{name: "interp_widgets.widgets" for name in OTHER_EXPORTS},
     "colored_tokens": "interp_widgets.tokens",
     "colored_tokens_multi": "interp_widgets.tokens",
     "InterpWidgetsError": "interp_widgets.errors",

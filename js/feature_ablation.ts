@@ -7,7 +7,7 @@ import { at, decodeArray, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
-import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
+import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
 
 interface State {
@@ -48,7 +48,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   featureInput.min = "0";
   featureInput.setAttribute("aria-label", "feature index");
   featureForm.append(element("span", "iw-caption", "feature"), featureInput);
-  const sendFeature = () => ask(router, "set_feature", { feature: Number(featureInput.value) }, prompt.status, banner);
+  const sendFeature = () => setInputs(router, { feature: Number(featureInput.value) }, prompt.status, banner);
   featureForm.addEventListener("submit", (event) => {
     event.preventDefault();
     sendFeature();
@@ -57,7 +57,7 @@ export default routedWidget<State>(({ model, el, router }) => {
 
   const saeSelect = element("select", "iw-input");
   saeSelect.setAttribute("aria-label", "SAE");
-  saeSelect.addEventListener("change", () => ask(router, "set_sae", { name: saeSelect.value }, prompt.status, banner));
+  saeSelect.addEventListener("change", () => setInputs(router, { sae: saeSelect.value }, prompt.status, banner));
   featureForm.prepend(saeSelect);
 
   const modeSelect = element("select", "iw-input");
@@ -68,7 +68,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   replacementInput.placeholder = "replacement";
   replacementInput.setAttribute("aria-label", "replacement token");
   const sendMode = () =>
-    ask(router, "set_mode", { mode: modeSelect.value, replacement: replacementInput.value.replace(/\u00b7/g, " ") }, prompt.status, banner);
+    setInputs(router, { mode: modeSelect.value, replacement: replacementInput.value.replace(/\u00b7/g, " ") }, prompt.status, banner);
   modeSelect.addEventListener("change", () => {
     replacementInput.hidden = modeSelect.value !== "replace";
     if (modeSelect.value === "delete" || replacementInput.value) sendMode();
@@ -106,7 +106,7 @@ export default routedWidget<State>(({ model, el, router }) => {
       span.style.background = colorFor(value, scale);
       if (p === model.get("target")) span.classList.add("iw-target");
       span.setAttribute("aria-label", `token ${p} ${visibleToken(token)}: activation ${formatValue(value)}`);
-      if (p >= 2) activate(span, () => ask(router, "set_target", { position: p }, prompt.status, banner));
+      if (p >= 2) activate(span, () => setInputs(router, { target: p }, prompt.status, banner));
       hover(span, () => [`${quote(token)} (position ${p})`, `activation ${formatValue(value)}`, p >= 2 ? "click: explain this token" : ""]);
       activationRow.append(span);
       if (endsLine(token)) activationRow.append(element("br"));

@@ -5,7 +5,7 @@ import { barRow } from "./lib/bars";
 import { at, decodeArray, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
-import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
+import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { tokenSpan, visibleToken } from "./lib/tokens";
 
 type Example = { sequence: number; position: number; value: number; tokens: string[]; values: number[]; center: number };
@@ -58,8 +58,8 @@ export default routedWidget<State>(({ model, el, router }) => {
   root.append(tip.node);
   el.appendChild(root);
 
-  const sendFeature = () => ask(router, "set_feature", { feature: Number(featureInput.value) }, status, banner);
-  const sendContext = () => ask(router, "set_context", { left: Number(leftInput.value), right: Number(rightInput.value) }, status, banner);
+  const sendFeature = () => setInputs(router, { feature: Number(featureInput.value) }, status, banner);
+  const sendContext = () => setInputs(router, { left: Number(leftInput.value), right: Number(rightInput.value) }, status, banner);
   featureForm.addEventListener("submit", (event) => {
     event.preventDefault();
     sendFeature();

@@ -7,7 +7,7 @@ import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
-import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
+import { frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { tokenSpan, visibleToken } from "./lib/tokens";
 
 interface State {
@@ -44,7 +44,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   root.append(tip.node);
   el.appendChild(root);
 
-  const sendTarget = () => ask(router, "set_target", { target: targetInput.value.replace(/\u00b7/g, " ") }, prompt.status, banner);
+  const sendTarget = () => setInputs(router, { target: targetInput.value.replace(/\u00b7/g, " ") }, prompt.status, banner);
   targetForm.addEventListener("submit", (event) => {
     event.preventDefault();
     sendTarget();

@@ -6,7 +6,7 @@ import { at, decodeArray, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { activate, element, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
-import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
+import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
 
 type Item = [string, number, number];
@@ -32,7 +32,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   const filterBox = element("input");
   filterBox.type = "checkbox";
   filter.append(filterBox, element("span", "", "leave out outlier-norm tokens"));
-  filterBox.addEventListener("change", () => ask(router, "set_filter", { exclude_outliers: filterBox.checked }, prompt.status, banner));
+  filterBox.addEventListener("change", () => setInputs(router, { exclude_outliers: filterBox.checked }, prompt.status, banner));
   toolbar.append(filter, prompt.form, prompt.status);
   const caption = element("div", "iw-caption");
   const columns = element("div", "iw-charts");

@@ -5,7 +5,7 @@ import { barRow } from "./lib/bars";
 import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { colorFor, finiteRange, formatValue, type Scale } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
-import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
+import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { visibleToken } from "./lib/tokens";
 
 interface State {
@@ -17,6 +17,7 @@ interface State {
   component: string;
   method: string;
   axes: string[];
+  components: { name: string; axes: string[]; description: string }[];
   denoise: WireArray;
   noise: WireArray;
   clean_metric: number;
@@ -28,7 +29,6 @@ interface State {
   title: string;
 }
 
-const COMPONENTS = ["resid_pre", "attn_out", "mlp_out", "head_out", "head_out_by_pos"];
 const quote = (token: string) => JSON.stringify(visibleToken(token));
 
 export default routedWidget<State>(({ model, el, router }) => {
@@ -43,7 +43,10 @@ export default routedWidget<State>(({ model, el, router }) => {
   form.append(element("span", "iw-caption", "clean"), cleanInput, element("span", "iw-caption", "corrupt"), corruptInput, run);
   const componentSelect = element("select", "iw-input");
   componentSelect.setAttribute("aria-label", "component");
-  for (const name of COMPONENTS) componentSelect.append(Object.assign(element("option", "", name), { value: name }));
+  // the kernel's registry of components (compute/patching_components.py), sent as data
+  for (const { name, description } of model.get("components")) {
+    componentSelect.append(Object.assign(element("option", "", name), { value: name, title: description }));
+  }
   const methodSelect = element("select", "iw-input");
   methodSelect.setAttribute("aria-label", "method");
   methodSelect.append(
@@ -62,32 +65,33 @@ export default routedWidget<State>(({ model, el, router }) => {
   el.appendChild(root);
 
   const sendPrompts = () =>
-    ask(router, "set_prompts", { clean: cleanInput.value, corrupt: corruptInput.value }, status, banner);
+    setInputs(router, { clean: cleanInput.value, corrupt: corruptInput.value }, status, banner);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     sendPrompts();
   });
   submitOnEnter(cleanInput, sendPrompts);
   submitOnEnter(corruptInput, sendPrompts);
-  methodSelect.addEventListener("change", () => ask(router, "set_method", { method: methodSelect.value }, status, banner));
-  componentSelect.addEventListener("change", () => ask(router, "set_component", { component: componentSelect.value }, status, banner));
+  methodSelect.addEventListener("change", () => setInputs(router, { method: methodSelect.value }, status, banner));
+  componentSelect.addEventListener("change", () => setInputs(router, { component: componentSelect.value }, status, banner));
 
-  /** Rows of a map: [label, value at column c][] with column labels, for every component's shape. */
+  /**
+   * Rows of a map for any component's axes: `axes[1]` is the columns, the other axes the rows
+   * (`L3`, or `3.1` for layer 3 and, say, head 1 when there is a third axis).
+   */
   function grid(values: Decoded): { rows: string[]; columns: string[]; value: (r: number, c: number) => number; cell: (r: number, c: number) => number[] } {
     const [layers, second, third] = values.shape;
+    const inner = values.shape.length > 2 ? third : 1;
     const tokens = model.get("tokens");
-    const columnsOf = (n: number, isPos: boolean) => Array.from({ length: n }, (_, i) => (isPos ? `${i} ${visibleToken(tokens[i] ?? "")}` : `H${i}`));
-    if (model.get("component") === "head_out_by_pos") {
-      const heads = third;
-      return {
-        rows: Array.from({ length: layers * heads }, (_, r) => `${Math.floor(r / heads)}.${r % heads}`),
-        columns: columnsOf(second, true),
-        value: (r, c) => at(values, (Math.floor(r / heads) * second + c) * heads + (r % heads)),
-        cell: (r, c) => [Math.floor(r / heads), c, r % heads],
-      };
-    }
     const isPos = model.get("axes")[1] === "pos";
-    return { rows: Array.from({ length: layers }, (_, r) => `L${r}`), columns: columnsOf(second, isPos), value: (r, c) => at(values, r * second + c), cell: (r, c) => [r, c] };
+    const columns = Array.from({ length: second }, (_, i) => (isPos ? `${i} ${visibleToken(tokens[i] ?? "")}` : `H${i}`));
+    const split = (r: number) => [Math.floor(r / inner), r % inner];
+    return {
+      rows: Array.from({ length: layers * inner }, (_, r) => (inner > 1 ? split(r).join(".") : `L${r}`)),
+      columns,
+      value: (r, c) => at(values, (split(r)[0] * second + c) * inner + split(r)[1]),
+      cell: (r, c) => (inner > 1 ? [split(r)[0], c, split(r)[1]] : [r, c]),
+    };
   }
 
   function heatmap(direction: "denoise" | "noise", values: Decoded, scale: Scale): HTMLDivElement {

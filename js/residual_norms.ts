@@ -7,7 +7,7 @@ import { lineChart, PALETTE, type LineStyle } from "./lib/chart";
 import { formatValue } from "./lib/colors";
 import { element } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
-import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
+import { frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { visibleToken } from "./lib/tokens";
 
 interface State {
@@ -52,7 +52,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   root.append(fitsBox, charts);
   el.appendChild(root);
 
-  const setOptions = () => ask(router, "set_options", { include_bos: bos.input.checked, mid: mid.input.checked }, prompt.status, banner);
+  const setOptions = () => setInputs(router, { include_bos: bos.input.checked, mid: mid.input.checked }, prompt.status, banner);
   bos.input.addEventListener("change", setOptions);
   mid.input.addEventListener("change", setOptions);
 

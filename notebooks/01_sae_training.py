@@ -92,7 +92,7 @@ for m, sae, log in zip(sizes, saes, history):
 # %%
 comparison = compare_dictionaries(saes[1], saes[3])
 print(f"MMCS 2x vs 8x: {comparison.mmcs:.3f}")
-comparison.show(title="MCS of 2x features against 8x")
+iw.HistogramView.from_comparison(comparison, title="MCS of 2x features against 8x")
 
 # %% [markdown]
 # ## 5. A feature on text
@@ -122,5 +122,5 @@ assert torch.allclose(load_sae_from_disk(path).encode(held_out), sae.encode(held
 # - `ActivationStore(model, hook, tokens, cache_path=...)`: one model pass, shuffled batches.
 # - `train_saes([...], store, TrainConfig(...), on_log=view.update)`: several sizes at once, live chart, checkpoints.
 # - `reconstruction_metrics`, `spliced_loss`: L0, explained variance, CE loss recovered.
-# - `compare_dictionaries(a, b).show()`: MCS per feature, MMCS, histogram.
+# - `iw.HistogramView.from_comparison(compare_dictionaries(a, b))`: MCS per feature, MMCS, histogram.
 # - `save_sae` / `load_sae_from_disk`: SAELens' file format.

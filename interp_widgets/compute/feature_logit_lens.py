@@ -142,3 +142,14 @@ def feature_logit_lens(model: Any, direction_or_feature: Any, k: int = 10, apply
     bottom = [(decode(int(ids[i])), int(ids[i]), float(kept[i])) for i in kept.argsort()[:k]]
     left_out = sorted(((decode(t), t, reason) for t, reason in reasons.items()), key=lambda item: item[1])
     return FeatureLogitLens(top, bottom, applied, left_out)
+
+
+def next_token_probability(model: Any, tokens: Tensor, token_id: int) -> Tensor:
+    """`[pos]` the model's probability of `token_id` as the next token after each position of `tokens [1, pos]`.
+
+    Where a token the direction promotes is actually predicted in a prompt (the bars' click).
+    """
+    if not 0 <= int(token_id) < model.cfg.d_vocab:
+        raise InterpWidgetsError(f"token id {token_id} is outside the vocabulary (0 to {model.cfg.d_vocab - 1}).")
+    with torch.inference_mode():
+        return model(tokens)[0].float().softmax(-1)[:, int(token_id)].cpu()

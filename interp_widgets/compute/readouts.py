@@ -121,6 +121,14 @@ def sae_hook_name(sae: Any) -> str | None:
     return None
 
 
+def default_hook(readouts: Sequence[Readout]) -> str:
+    """The hook to read at when none is given: the hook the first SAE among `readouts` was trained on."""
+    for readout in readouts:
+        if isinstance(readout, SAEFeatureReadout) and sae_hook_name(readout.sae):
+            return sae_hook_name(readout.sae)  # type: ignore[return-value]
+    raise InterpWidgetsError("pass hook=..., the hook point to read (e.g. 'blocks.0.hook_resid_post').")
+
+
 def as_readout(spec: Any) -> Readout:
     """Turn what a user passes as a direction into a readout.
 

@@ -4,7 +4,8 @@ For each feature of dictionary A, MCS is the largest cosine similarity between i
 direction and any decoder direction of dictionary B: near 1 when B learned the same feature, low
 when the feature is new. The mean over A's features (MMCS) summarises how much of A is in B; the
 histogram shows whether A splits into "shared" and "new" features — the comparison the Pythia-70M
-dictionary authors used for their 1x/2x/4x/8x sizes.
+dictionary authors used for their 1x/2x/4x/8x sizes. Draw it with
+`iw.HistogramView.from_comparison(compare_dictionaries(a, b))`.
 """
 
 from __future__ import annotations
@@ -57,19 +58,6 @@ class DictionaryComparison:
         edges = torch.linspace(low, 1.0, self.bins + 1)
         counts = torch.histc(self.mcs.float().cpu(), bins=self.bins, min=low, max=1.0)
         return counts, edges
-
-
-    def show(self, title: str = "max cosine similarity per feature") -> Any:
-        """The histogram as a widget, MMCS marked."""
-        from interp_widgets.widgets.histogram import HistogramView
-        from interp_widgets.widgets._wire import to_wire
-
-        counts, edges = self.histogram()
-        return HistogramView(
-            counts=to_wire(counts), edges=to_wire(edges), title=title, mean=self.mmcs, mean_label="MMCS",
-            x_label="max cosine similarity to the other dictionary", y_label="features", unit="features",
-            caption=f"{self.mcs.numel()} features; MMCS {self.mmcs:.3f}",
-        )
 
 
 def compare_dictionaries(a: Any, b: Any, bins: int = 40) -> DictionaryComparison:

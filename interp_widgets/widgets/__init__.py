@@ -1,17 +1,19 @@
-"""Thin anywidget classes: traits, the bundled front-end, and request handlers."""
+"""Thin anywidget classes: typed inputs, one compute step, traits and the bundled front-end.
 
-from interp_widgets.widgets.attention import AttentionView
-from interp_widgets.widgets.direction_ablation import DirectionAblation
-from interp_widgets.widgets.feature_ablation import FeatureAblation
-from interp_widgets.widgets.feature_browser import FeatureBrowser
-from interp_widgets.widgets.feature_dashboard import FeatureDashboard
-from interp_widgets.widgets.histogram import HistogramView
-from interp_widgets.widgets.logit_lens import LogitLensGrid
-from interp_widgets.widgets.logit_lens_bars import LogitLensBars
-from interp_widgets.widgets.patching import PatchingView
-from interp_widgets.widgets.residual_norms import ResidualNorms
-from interp_widgets.widgets.selection import Selection
-from interp_widgets.widgets.token_highlights import TokenHighlights
-from interp_widgets.widgets.training_view import TrainingView
+Every widget is one row of `registry.WIDGETS`; the classes are imported on first use.
+"""
 
-__all__ = ["AttentionView", "DirectionAblation", "FeatureAblation", "FeatureBrowser", "FeatureDashboard", "HistogramView", "LogitLensBars", "LogitLensGrid", "PatchingView", "ResidualNorms", "Selection", "TokenHighlights", "TrainingView"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from interp_widgets.widgets.registry import OTHER_EXPORTS, WIDGETS, module_of
+
+__all__ = sorted([row.name for row in WIDGETS] + list(OTHER_EXPORTS))
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module(module_of(name)), name)
+    raise AttributeError(f"module 'interp_widgets.widgets' has no attribute {name!r}")

@@ -16,24 +16,47 @@ Refreshing a displayed snapshot makes the notebook front-end re-create the live 
 throw away what the user is typing. So a state change only marks the widget; the snapshots of
 marked widgets are refreshed after each cell has run (IPython's `post_run_cell`): changes made by
 a cell's code show in its outputs at once, changes made inside a widget after the next cell runs.
+
+The contract every widget follows (CONTRIBUTING.md has the recipe):
+
+- It declares what it computes from as a frozen dataclass of typed inputs (`Inputs`: model,
+  readout, prompt, …); `EDITABLE` names those the front-end may change.
+- It has one step, `compute(inputs, progress, should_stop)`, that returns the new trait values as
+  a dict, or is a generator that yields partial dicts first (a map filling in slice by slice) and
+  returns the final one. The maths is in `compute/`; `compute` only calls it and shapes its result.
+- This class does the rest, the same for every widget: `set(**changes)` recomputes from the
+  changed inputs, keeps the old inputs and traits when that fails (undo), publishes the changed
+  inputs that a linked `Selection` holds, and answers the front-end's `set` request (superseding:
+  a newer one stops the older computation at its next check). Hand-written request handlers
+  remain for actions only (toggle, inspect, searches), marked `@request_handler`.
+- Arrays are `Array` traits (`_wire.py`): tensors whose serializer is the wire codec.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
+import time
 import traceback
 import uuid
 import weakref
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterator
 
 import anywidget
 import traitlets
 
 from interp_widgets.errors import InterpWidgetsError, Superseded
-from interp_widgets.widgets._wire import extract_buffers
+from interp_widgets.widgets._wire import Array, extract_buffers, with_arrays
+
+__all__ = ["Array", "BaseWidget", "Inputs", "Progress", "ShouldStop", "bundle_path", "request_handler", "with_arrays"]
+
+Progress = Callable[..., None]
+"""`progress(done, total, what="")`: how far a long computation is (shown in the view's `progress` line)."""
+ShouldStop = Callable[[], bool]
+"""`should_stop()`: True once a newer request replaced this one; a computation asks between slices."""
 
 
 _CLOSED: Any = {"kind": "closed"}  # tells a widget's worker thread to end
@@ -41,6 +64,47 @@ _CLOSED: Any = {"kind": "closed"}  # tells a widget's worker thread to end
 VIEW_MIME = "application/vnd.interp-widgets.view+json"
 """Marks an output as an interp-widgets view with a static snapshot in its text/html."""
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Inputs:
+    """What a widget computes from. Subclass as a frozen dataclass with typed fields:
+
+        @dataclasses.dataclass(frozen=True, eq=False)
+        class NormsInputs(Inputs):
+            models: tuple[Any, ...]
+            prompts: tuple[str, ...]
+            include_bos: bool = False
+            EDITABLE = ("prompt", "include_bos")
+
+    `EDITABLE`: the fields the front-end may set (the model never is). `RESETS`: changing a field
+    also resets others unless they are set too (a new prompt has no target yet). `ALIASES`: a name
+    the front-end or a setter uses for a change that is not a field, mapped to a function
+    `(inputs, value) -> {field: value}` (e.g. the first prompt of several).
+    """
+
+    EDITABLE: ClassVar[tuple[str, ...]] = ()
+    RESETS: ClassVar[dict[str, dict[str, Any]]] = {"prompt": {"target": -1}}
+    ALIASES: ClassVar[dict[str, Callable[[Any, Any], dict[str, Any]]]] = {}
+
+    @classmethod
+    def input_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)] + list(cls.ALIASES)
+
+    def with_changes(self, changes: dict[str, Any]) -> "Inputs":
+        """A copy with `changes` (fields or aliases), plus the resets they imply; unknown names raise TypeError."""
+        unknown = sorted(set(changes) - set(self.input_names()))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no input(s) {', '.join(map(repr, unknown))}; it has {', '.join(self.input_names())}.")
+        fields = {f.name for f in dataclasses.fields(self)}
+        resolved: dict[str, Any] = {}
+        for name, value in changes.items():
+            resolved.update(self.ALIASES[name](self, value) if name in self.ALIASES else {name: value})
+        for name in list(resolved):
+            for other, value in self.RESETS.get(name, {}).items():
+                if other in fields and other not in resolved:
+                    resolved[other] = value
+        return dataclasses.replace(self, **resolved)
 
 
 def request_handler(request_type: str, supersedes: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -72,7 +136,10 @@ def bundle_path(name: str) -> Path:
 
 
 class BaseWidget(anywidget.AnyWidget):
-    """Shared machinery: keyword checking, request routing, text and static HTML forms."""
+    """Shared machinery: the inputs -> compute -> traits cycle, requests, text and static HTML forms."""
+
+    PROGRESS_AFTER_S: ClassVar[float] = 0.5
+    """A computation that runs longer than this shows its partial results (and its progress) as they come."""
 
     _request_handlers: ClassVar[dict[str, str]] = {}
     _superseding: ClassVar[frozenset[str]] = frozenset()
@@ -81,14 +148,15 @@ class BaseWidget(anywidget.AnyWidget):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        handlers = dict(getattr(cls, "_request_handlers", {}))
-        superseding = set(getattr(cls, "_superseding", ()))
-        for name, member in vars(cls).items():
-            request_type = getattr(member, "_interp_widgets_request", None)
-            if request_type:
-                handlers[request_type] = name
-                if getattr(member, "_interp_widgets_supersedes", False):
-                    superseding.add(request_type)
+        handlers: dict[str, str] = {}
+        superseding: set[str] = set()
+        for klass in reversed(cls.__mro__):  # BaseWidget's own `set` first; a subclass may override
+            for name, member in vars(klass).items():
+                request_type = getattr(member, "_interp_widgets_request", None)
+                if request_type:
+                    handlers[request_type] = name
+                    if getattr(member, "_interp_widgets_supersedes", False):
+                        superseding.add(request_type)
         cls._request_handlers = handlers
         cls._superseding = frozenset(superseding)
 
@@ -102,7 +170,8 @@ class BaseWidget(anywidget.AnyWidget):
             )
         self._display_ids: list[str] = []
         self.last_traceback: str | None = None
-        self._source: Any = getattr(self, "_source", None)  # the model (and what it reads) of a view built by from_model
+        self.inputs: Inputs | None = None  # what the view computes from (None: built from fixed data)
+        self._selection: Any = None  # the linked Selection, if any
         self._generation = 0  # bumped by every superseding request that arrives
         self._running_generation: int | None = None  # the generation of the superseding request being computed
         self._queue: "queue.Queue[dict[str, Any]] | None" = None
@@ -198,12 +267,142 @@ class BaseWidget(anywidget.AnyWidget):
                 "error": f"{type(error).__name__}: {error} (full traceback in widget.last_traceback)",
             }
 
-    def _need_source(self) -> Any:
-        """What `from_model` stored, or an error saying how to build a view that has a model."""
-        if self._source is None:
+    # ---- the contract: inputs -> compute -> traits ------------------------------------------
+
+    def compute(self, inputs: Any, progress: Progress, should_stop: ShouldStop) -> dict[str, Any] | Iterator[dict[str, Any]]:
+        """The new trait values for `inputs` (a dict), or a generator that yields partial dicts and returns the last."""
+        raise NotImplementedError(f"{type(self).__name__} is built from fixed data and computes nothing.")
+
+    @classmethod
+    def computed(cls, inputs: Inputs, **traits: Any) -> Any:
+        """A widget with `traits`, computed from `inputs` (what every `from_model` ends with)."""
+        widget = cls(**traits)
+        widget.set_inputs(inputs)
+        return widget
+
+    def set(self, **changes: Any) -> None:
+        """Change inputs and recompute; on an error the old inputs and view stay. Publishes the change to a linked selection."""
+        self._update(changes, publish=True)
+
+    def set_inputs(self, inputs: Inputs) -> None:
+        """Recompute from new inputs as a whole (undo on error, as `set`)."""
+        self._apply(inputs)
+
+    def recompute(self) -> None:
+        """Compute again from the same inputs (after an input object changed in place, say)."""
+        self._apply(self._need_inputs())
+
+    def _need_inputs(self) -> Inputs:
+        if self.inputs is None:
             name = type(self).__name__
             raise InterpWidgetsError(f"this view was built without a model: build it with {name}.from_model(...) to recompute in the kernel.")
-        return self._source
+        return self.inputs
+
+    def _update(self, changes: dict[str, Any], publish: bool) -> None:
+        new = self._need_inputs().with_changes(changes)
+        self._apply(new)
+        if publish:
+            self._publish_inputs(changes, new)
+
+    def _apply(self, inputs: Inputs) -> None:
+        """Run `compute`, show partial results of a long one, then the final result; undo everything on error."""
+        shown: dict[str, Any] = {}  # trait -> value before the first partial result changed it
+        started = time.perf_counter()
+        streaming: dict[str, Any] = {}  # a streaming compute's latest progress, shown with its next partial result
+
+        def progress(done: int, total: int, what: str = "computing") -> None:
+            if "progress" in self.trait_names() and time.perf_counter() - started > self.PROGRESS_AFTER_S:
+                if "on" in streaming:
+                    streaming["progress"] = f"{what}: {done} of {total}"
+                else:
+                    remember({"progress": None})
+                    self.set_trait("progress", f"{what}: {done} of {total}")
+
+        def remember(values: dict[str, Any]) -> None:
+            for name in values:
+                shown.setdefault(name, getattr(self, name))
+
+        try:
+            out = self.compute(inputs, progress, self.should_stop)
+            if isinstance(out, Iterator):
+                streaming["on"] = True
+                while True:
+                    try:
+                        partial = next(out)
+                    except StopIteration as done:
+                        out = done.value
+                        break
+                    self.stop_if_superseded()
+                    if time.perf_counter() - started > self.PROGRESS_AFTER_S:
+                        partial = {**partial, **({"progress": streaming.pop("progress")} if "progress" in streaming else {})}
+                        remember(partial)
+                        self._show(partial)
+            self.stop_if_superseded()
+        except BaseException:
+            if shown:
+                self._show(shown)
+            raise
+        final = {name: getattr(inputs, name) for name in self._mirrored(inputs)}
+        final.update(out or {})
+        if "progress" in self.trait_names():
+            final.setdefault("progress", "")
+        self.inputs = inputs
+        self._show(final)
+
+    def _mirrored(self, inputs: Inputs) -> list[str]:
+        """Inputs shown as traits of the same name (the prompt, a mode, …): plain values only."""
+        traits = self.trait_names(sync=True)
+        return [f.name for f in dataclasses.fields(inputs)
+                if f.name in traits and isinstance(getattr(inputs, f.name), (str, int, float, bool))]
+
+    def _show(self, values: dict[str, Any]) -> None:
+        with self.hold_sync():
+            for name, value in values.items():
+                setattr(self, name, value)
+
+    # ---- linked views ---------------------------------------------------------------------
+
+    def link(self, selection: Any) -> None:
+        """Follow `selection` (every choice another view or code makes) and publish this view's picks to it."""
+        self._selection = selection
+
+        def follow(changed: set[str]) -> None:
+            changes = self.follow(selection, changed)
+            if changes:
+                self._update(changes, publish=False)
+
+        selection.on_choice(self, follow)
+
+    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
+        """The input changes that follow a choice in `selection`. Default: when the choice touches an input this
+        view has (sae, feature, prompt, target), every one of those it has, as the selection holds them now."""
+        from interp_widgets.widgets.selection import SELECTED
+
+        names = [name for name in SELECTED if name in self._need_inputs().input_names()]
+        return {name: getattr(selection, name) for name in names} if changed & set(names) else {}
+
+    def _publish_inputs(self, changes: dict[str, Any], inputs: Inputs) -> None:
+        from interp_widgets.widgets.selection import SELECTED
+
+        published = {name: getattr(inputs, name) for name in changes if name in SELECTED and hasattr(inputs, name)}
+        if "prompt" in published and "target" not in changes:
+            published["target"] = -1  # a new prompt has no target yet: where the feature peaks
+        self._publish(**published)
+
+    def _publish(self, **changes: Any) -> None:
+        """Announce this view's own pick to every linked view (this one has drawn it already)."""
+        if self._selection is not None and changes:
+            self._selection.choose(source=self, **changes)
+
+    @request_handler("set", supersedes=True)
+    def _request_set(self, **changes: Any) -> dict[str, Any]:
+        """The front-end's change of inputs (only the `EDITABLE` ones)."""
+        inputs = self._need_inputs()
+        refused = sorted(name for name in changes if name not in inputs.EDITABLE and name in inputs.input_names())
+        if refused:
+            raise InterpWidgetsError(f"{', '.join(refused)} cannot be changed from the view; it can change {', '.join(inputs.EDITABLE)}.")
+        self.set(**changes)
+        return {"set": sorted(changes)}
 
     # ---- text, HTML snapshot, display -----------------------------------------------------
 

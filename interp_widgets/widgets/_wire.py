@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import traitlets
 
 WIRE_DTYPES = {
     "float32": np.float32,
@@ -40,8 +41,11 @@ def to_wire(array: Any) -> dict[str, Any]:
     return {"view": memoryview(little.tobytes()), "dtype": name, "shape": list(array.shape)}
 
 
-def from_wire(wire: dict[str, Any]) -> torch.Tensor:
-    """The inverse of `to_wire` (used by tests and by requests that send arrays to the kernel)."""
+def from_wire(wire: dict[str, Any] | torch.Tensor) -> torch.Tensor:
+    """The inverse of `to_wire` (for requests that send arrays to the kernel); a tensor (what an
+    `Array` trait holds) comes back as it is."""
+    if isinstance(wire, torch.Tensor):
+        return wire
     raw = bytes(wire["view"])
     shape = tuple(wire["shape"])
     if wire["dtype"] == "bfloat16":
@@ -72,3 +76,69 @@ def extract_buffers(message: Any, path: tuple = ()) -> tuple[Any, list[list[Any]
         return node
 
     return walk(message, path), paths, buffers
+
+
+class Array(traitlets.TraitType):
+    """A synced tensor trait whose serializer is the wire codec (the pattern of jupyter-scatter's and
+    lonboard's array traits): the widget holds a CPU tensor, the front-end receives
+    `{view, dtype, shape}` with the bytes as a binary buffer, and no widget calls `to_wire` itself.
+
+        scores = Array(dtype=torch.float32, shape=(0, 0))   # [n_layers, n_heads]
+
+    Set a tensor, numpy array or (nested) list; it is cast to `dtype` when one is given. Every
+    assignment notifies (tensors have no cheap equality), unless the very same tensor is set again.
+    """
+
+    info_text = "a tensor (or an array or list of numbers)"
+
+    def __init__(self, dtype: torch.dtype | None = torch.float32, shape: tuple[int, ...] = (0,), **kwargs: Any) -> None:
+        self.dtype = dtype
+        super().__init__(default_value=torch.zeros(shape, dtype=dtype or torch.float32), **kwargs)
+        self.tag(sync=True, to_json=_array_to_json, from_json=_array_from_json)
+
+    def make_dynamic_default(self) -> torch.Tensor:
+        return self.default_value.clone()
+
+    def validate(self, obj: Any, value: Any) -> torch.Tensor:
+        if isinstance(value, dict) and "view" in value:
+            value = from_wire(value)
+        if isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu()
+        else:
+            try:
+                tensor = torch.as_tensor(np.asarray(value))
+            except (TypeError, ValueError) as error:
+                raise traitlets.TraitError(f"the {self.name!r} trait of {type(obj).__name__} takes numbers: {error}") from None
+        if self.dtype is not None and tensor.dtype != self.dtype:
+            tensor = tensor.to(self.dtype)
+        return tensor.contiguous()
+
+    def set(self, obj: Any, value: Any) -> None:
+        new = self._validate(obj, value)
+        old = obj._trait_values.get(self.name, self.default_value)
+        obj._trait_values[self.name] = new
+        if new is not old:
+            obj._notify_trait(self.name, old, new)
+
+
+def _array_to_json(value: torch.Tensor, _widget: Any) -> dict[str, Any]:
+    return to_wire(value)
+
+
+def _array_from_json(value: Any, _widget: Any) -> torch.Tensor | None:
+    return from_wire(value) if isinstance(value, dict) and "view" in value else value
+
+
+def with_arrays(trait: traitlets.TraitType) -> traitlets.TraitType:
+    """A synced trait (a dict or list) whose tensors anywhere inside travel as wire arrays."""
+    return trait.tag(sync=True, to_json=_nested_to_json)
+
+
+def _nested_to_json(value: Any, _widget: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return to_wire(value)
+    if isinstance(value, dict):
+        return {key: _nested_to_json(item, _widget) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nested_to_json(item, _widget) for item in value]
+    return value

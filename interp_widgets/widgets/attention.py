@@ -11,6 +11,7 @@ every head are shown in a sortable table.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 from typing import Any, Sequence
@@ -18,15 +19,34 @@ from typing import Any, Sequence
 import torch
 import traitlets
 
-from interp_widgets.compute.attention import check_head, check_layer, layer_patterns, pack_lower_triangle
+from interp_widgets.compute.attention import check_head, check_layer, layer_patterns, pack_lower_triangle, unpack_lower_triangle
 from interp_widgets.compute.circuits import bos_score, head_scores, previous_token_score
 from interp_widgets.compute.hooks import tokenize
 from interp_widgets.errors import InterpWidgetsError
-from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
-from interp_widgets.widgets._wire import from_wire, to_wire
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
+from interp_widgets.widgets._snapshot import visible
 
 SCORE_NAMES = ["previous_token", "induction", "duplicate_token", "bos"]
 SNAPSHOT_TOKENS = 48  # the static snapshot draws the first tokens' pattern
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AttentionInputs(Inputs):
+    """A model on a prompt, or fixed patterns `[n_layers, n_heads, T, T]` over fixed tokens."""
+
+    model: Any = None
+    prompt: str = ""
+    patterns: torch.Tensor | None = None
+    tokens: tuple[str, ...] = ()
+
+    EDITABLE = ("prompt",)
+    RESETS = {}
+
+    def layer(self, layer: int) -> torch.Tensor:
+        """One layer's patterns `[n_heads, T, T]`."""
+        if self.patterns is not None:
+            return self.patterns[layer]
+        return layer_patterns(self.model, tokenize(self.model, self.prompt), layer)
 
 
 class AttentionView(BaseWidget):
@@ -44,11 +64,11 @@ class AttentionView(BaseWidget):
     """The layer on screen (setting it fetches its patterns)."""
     head = traitlets.Int(0).tag(sync=True)
     """The head shown large."""
-    patterns = traitlets.Any(to_wire(torch.zeros(0, 0, dtype=torch.float16))).tag(sync=True)
+    patterns = Array(dtype=torch.float16, shape=(0, 0))
     """The layer's patterns, each head's lower triangle `[n_heads, T(T+1)/2]` in float16."""
     score_names = traitlets.List(traitlets.Unicode(), SCORE_NAMES).tag(sync=True)
     """Names of the head scores."""
-    scores = traitlets.Any(to_wire(torch.zeros(0, 0, 0))).tag(sync=True)
+    scores = Array(shape=(0, 0, 0))
     """Head scores `[n_scores, n_layers, n_heads]` (NaN where they cannot be computed)."""
     prompt = traitlets.Unicode("").tag(sync=True)
     """The prompt, when built from a model."""
@@ -57,11 +77,6 @@ class AttentionView(BaseWidget):
     title = traitlets.Unicode("Attention patterns").tag(sync=True)
     """Title above the view."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._model: Any = None
-        self._fixed: torch.Tensor | None = None  # [n_layers, n_heads, T, T] for views built from data
-        super().__init__(**kwargs)
-
     # ---- construction -----------------------------------------------------------------------
 
     @classmethod
@@ -69,10 +84,8 @@ class AttentionView(BaseWidget):
         """Patterns of `model` on `prompt`, fetched a layer at a time; scores of every head."""
         check_layer(model, layer)
         check_head(model, head)
-        widget = cls(n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads, editable=True, **kwargs)
-        widget._model = model
-        widget.set_prompt(prompt, layer=layer, head=head)
-        return widget
+        return cls.computed(AttentionInputs(model, prompt), n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads,
+                            editable=True, layer=layer, head=head, **kwargs)
 
     @classmethod
     def from_patterns(cls, patterns: Any, tokens: Sequence[str], **kwargs: Any) -> "AttentionView":
@@ -84,24 +97,30 @@ class AttentionView(BaseWidget):
             raise InterpWidgetsError(f"attention must have shape [n_heads, dest, src] (or with layers first), got {list(tensor.shape)}.")
         if tensor.shape[-1] != len(tokens):
             raise InterpWidgetsError(f"got {len(tokens)} tokens but attention over {tensor.shape[-1]} positions: give one token per position.")
-        scores = torch.full((len(SCORE_NAMES), tensor.shape[0], tensor.shape[1]), math.nan)
-        scores[0] = previous_token_score(tensor[:, None])
-        scores[3] = bos_score(tensor[:, None])
-        widget = cls(tokens=[str(t) for t in tokens], n_layers=tensor.shape[0], n_heads=tensor.shape[1],
-                     scores=to_wire(scores), **kwargs)
-        widget._fixed = tensor
-        widget._load_layer()
-        return widget
+        return cls.computed(AttentionInputs(patterns=tensor, tokens=tuple(str(t) for t in tokens)),
+                            n_layers=tensor.shape[0], n_heads=tensor.shape[1], **kwargs)
 
     # ---- the kernel's work ------------------------------------------------------------------
 
-    def _layer_patterns(self, layer: int) -> torch.Tensor:
-        if self._fixed is not None:
-            return self._fixed[layer]
-        return layer_patterns(self._model, tokenize(self._model, self.prompt), layer)
+    def compute(self, inputs: AttentionInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
+        """Every head's scores (`compute.circuits`) and the patterns of the layer on screen."""
+        if inputs.patterns is not None:
+            if inputs.prompt:
+                raise InterpWidgetsError("this view was built from fixed patterns; build it with AttentionView.from_model(...) to edit the prompt.")
+            fixed = inputs.patterns
+            scores = torch.full((len(SCORE_NAMES), fixed.shape[0], fixed.shape[1]), math.nan)
+            scores[0] = previous_token_score(fixed[:, None])
+            scores[3] = bos_score(fixed[:, None])
+            tokens = list(inputs.tokens)
+        else:
+            ids = tokenize(inputs.model, inputs.prompt)
+            found = head_scores(inputs.model, ids)
+            scores = torch.stack([found[name] for name in SCORE_NAMES])
+            tokens = [str(t) for t in inputs.model.to_str_tokens(ids[0])]
+        return {"tokens": tokens, "scores": scores, "patterns": pack_lower_triangle(inputs.layer(self.layer))}
 
     def _load_layer(self) -> None:
-        self.patterns = to_wire(pack_lower_triangle(self._layer_patterns(self.layer)).to(torch.float16).contiguous())
+        self.patterns = pack_lower_triangle(self._need_inputs().layer(self.layer))
 
     @traitlets.validate("layer", "head")
     def _validate_index(self, proposal: Any) -> int:
@@ -119,28 +138,9 @@ class AttentionView(BaseWidget):
         if self.tokens:
             self._load_layer()
 
-    def set_prompt(self, prompt: str, layer: int | None = None, head: int | None = None) -> None:
+    def set_prompt(self, prompt: str) -> None:
         """Recompute for a new prompt: the layer on screen and every head's scores."""
-        if self._model is None:
-            raise InterpWidgetsError("this view was built from fixed patterns; build it with AttentionView.from_model(...) to edit the prompt.")
-        model = self._model
-        tokens = tokenize(model, prompt)
-        scores = head_scores(model, tokens)
-        with self.hold_sync():
-            self.prompt = prompt
-            self.tokens = [str(t) for t in model.to_str_tokens(tokens[0])]
-            self.scores = to_wire(torch.stack([scores[name] for name in SCORE_NAMES]).float())
-            if head is not None:
-                self.head = head
-            if layer is not None and layer != self.layer:
-                self.layer = layer  # fetches the layer's patterns
-            else:
-                self._load_layer()
-
-    @request_handler("set_prompt")
-    def _request_set_prompt(self, prompt: str) -> dict[str, Any]:
-        self.set_prompt(prompt)
-        return {"n_tokens": len(self.tokens)}
+        self.set(prompt=prompt)
 
     @request_handler("show")
     def _request_show(self, layer: int, head: int) -> dict[str, Any]:
@@ -156,16 +156,14 @@ class AttentionView(BaseWidget):
 
     def pattern(self, head: int | None = None) -> torch.Tensor:
         """The pattern `[query, key]` of a head of the layer on screen (float16 precision, as shown)."""
-        from interp_widgets.compute.attention import unpack_lower_triangle
-
-        packed = from_wire(self.patterns)
+        packed = self.patterns
         return unpack_lower_triangle(packed[self.head if head is None else head].float(), len(self.tokens))
 
     def summary(self) -> str:
         return f"{len(self.tokens)} tokens, layer {self.layer} of {self.n_layers}, head {self.head} of {self.n_heads}"
 
     def _score_rows(self) -> list[str]:
-        scores = from_wire(self.scores)
+        scores = self.scores
         rows = []
         for layer in range(scores.shape[1]):
             for head in range(scores.shape[2]):
@@ -178,13 +176,11 @@ class AttentionView(BaseWidget):
         return "\n".join([f"{self.title}: {self.summary()}", *self._score_rows()])
 
     def to_static_html(self) -> str:
-        from interp_widgets.widgets.token_highlights import _visible
-
         pattern = self.pattern() if self.tokens else torch.zeros(0, 0)
         shown = min(len(self.tokens), SNAPSHOT_TOKENS)
-        head = "".join(f"<th>{html.escape(_visible(t))}</th>" for t in self.tokens[:shown])
+        head = "".join(f"<th>{html.escape(visible(t))}</th>" for t in self.tokens[:shown])
         body = "".join(
-            f"<tr><th>{html.escape(_visible(self.tokens[q]))}</th>"
+            f"<tr><th>{html.escape(visible(self.tokens[q]))}</th>"
             + "".join(f'<td style="background:rgba(230,97,1,{0.85 * float(pattern[q, k]):.2f})"></td>' for k in range(q + 1))
             + "</tr>" for q in range(shown)
         )

@@ -9,6 +9,7 @@ to the shared `Selection`: every linked view moves to it. The maths is `compute.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Any
 
@@ -17,24 +18,34 @@ import traitlets
 
 from interp_widgets.compute.dashboard import feature_table, features_on_prompt, features_on_token
 from interp_widgets.compute.hooks import one_token_id
-from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
+from interp_widgets.compute.readouts import sae_hook_name
+from interp_widgets.sae.compare import max_cosine_similarity
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
 from interp_widgets.widgets._snapshot import visible
-from interp_widgets.widgets._wire import from_wire, to_wire
-from interp_widgets.widgets.selection import Linked, Selection
+from interp_widgets.widgets.selection import Selection
 
 TEXT_ROWS = 20
 
 
-class FeatureBrowser(Linked, BaseWidget):
+@dataclasses.dataclass(frozen=True, eq=False)
+class BrowserInputs(Inputs):
+    """The selection (model, SAEs, their activation indexes), which SAE, and a dictionary to compare with."""
+
+    selection: Selection
+    sae: str
+    compare_to: Any = None
+
+
+class FeatureBrowser(BaseWidget):
     """The selection's SAE as a table of features; a row click selects that feature everywhere."""
 
     _esm = bundle_path("feature_browser.js")
 
     label = traitlets.Unicode("").tag(sync=True)
-    density = traitlets.Any(default_value=to_wire(torch.zeros(0))).tag(sync=True)
+    density = Array()
     """`[d_sae]` fraction of indexed tokens where each feature fires."""
-    max = traitlets.Any(default_value=to_wire(torch.zeros(0))).tag(sync=True)
-    mcs = traitlets.Any(default_value=to_wire(torch.zeros(0))).tag(sync=True)
+    max = Array()
+    mcs = Array()
     """`[d_sae]` max cosine similarity to `compare_to` (empty when none is given)."""
     compare_label = traitlets.Unicode("").tag(sync=True)
     top_tokens = traitlets.List(default_value=[]).tag(sync=True)
@@ -50,57 +61,49 @@ class FeatureBrowser(Linked, BaseWidget):
     def from_selection(cls, selection: Selection, compare_to: Any = None, compare_label: str = "", **kwargs: Any) -> "FeatureBrowser":
         """The selection's SAE; `compare_to`: another dictionary (same hook) for the MCS column."""
         widget = cls(title=kwargs.pop("title", "Feature browser"), compare_label=compare_label, **kwargs)
-        widget._source = {"selection": selection, "compare_to": compare_to}
-
-        def follow(changed: set[str]) -> None:
-            if "sae" in changed:
-                widget._compute()
-            if "feature" in changed:
-                widget.selected = selection.feature
-
-        widget._follow(selection, follow)
-        widget._compute()
+        widget.link(selection)
+        widget.set_inputs(BrowserInputs(selection, selection.sae, compare_to))
         return widget
 
-    def _compute(self) -> None:
-        source = self._need_source()
-        selection: Selection = source["selection"]
-        index = selection.index(progress=lambda done, total: setattr(self, "progress", f"building the activation index: {done} of {total} sequences"))
+    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
+        """Another SAE: its table; another feature: that row selected."""
+        if "feature" in changed:
+            self.selected = selection.feature
+        return {"sae": selection.sae} if "sae" in changed else {}
+
+    def compute(self, inputs: BrowserInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
+        """The dictionary's table (`compute.dashboard.feature_table`) over the SAE's activation index."""
+        selection = inputs.selection
+        index = selection.index(lambda done, total: progress(done, total, "building the activation index"), sae=inputs.sae)
         table = feature_table(index)
         decode = selection.model.tokenizer.decode
-        mcs = torch.zeros(0)
-        if source["compare_to"] is not None:
-            from interp_widgets.sae.compare import max_cosine_similarity
-
-            with torch.inference_mode():
-                mcs = max_cosine_similarity(selection.current_sae, source["compare_to"]).float().cpu()
-        with self.hold_sync():
-            self.label = f"{selection.sae} SAE at {selection.hook}: {index.d_sae} features over {index.n_tokens} tokens"
-            self.density, self.max, self.mcs = to_wire(table.density), to_wire(table.max), to_wire(mcs)
-            self.top_tokens = [[decode([t]) for t in row if t >= 0] for row in table.top_tokens.tolist()]
-            self.selected = selection.feature
-            self.progress = ""
+        sae = selection.saes[inputs.sae]
+        mcs = max_cosine_similarity(sae, inputs.compare_to).cpu() if inputs.compare_to is not None else torch.zeros(0)
+        return {"label": f"{inputs.sae} SAE at {sae_hook_name(sae)}: {index.d_sae} features over {index.n_tokens} tokens",
+                "density": table.density, "max": table.max, "mcs": mcs,
+                "top_tokens": [[decode([t]) for t in row if t >= 0] for row in table.top_tokens.tolist()], "selected": selection.feature}
 
     def select(self, feature: int) -> None:
         """Select a feature here and in every linked view."""
-        selection: Selection = self._need_source()["selection"]
-        selection.index().check_feature(int(feature))
+        inputs: BrowserInputs = self._need_inputs()
+        inputs.selection.index(sae=inputs.sae).check_feature(int(feature))
         self.selected = int(feature)
         self._publish(feature=int(feature))
 
     def search_token(self, token: str) -> list[list[Any]]:
         """Features by their mean activation over the occurrences of `token` (one token, as typed: " and")."""
-        selection: Selection = self._need_source()["selection"]
-        found = features_on_token(selection.index(), one_token_id(selection.model, token, "search token"))
+        inputs: BrowserInputs = self._need_inputs()
+        found = features_on_token(inputs.selection.index(sae=inputs.sae), one_token_id(inputs.selection.model, token, "search token"))
         self.results = [[f, mean, f"fires on {fires} of its occurrences"] for f, mean, fires in found]
         self.results_label = f"features by mean activation on {visible(token)!r}"
         return self.results
 
     def search_prompt(self, prompt: str) -> list[list[Any]]:
         """Features most active on `prompt`, with the token where each peaks."""
-        selection: Selection = self._need_source()["selection"]
-        found = features_on_prompt(selection.model, selection.current_sae, prompt, selection.hook)
-        tokens = selection.model.to_str_tokens(prompt)
+        inputs: BrowserInputs = self._need_inputs()
+        model, sae = inputs.selection.model, inputs.selection.saes[inputs.sae]
+        found = features_on_prompt(model, sae, prompt, sae_hook_name(sae))
+        tokens = model.to_str_tokens(prompt)
         self.results = [[f, peak, f"peaks at {visible(str(tokens[p]))!r} (position {p})"] for f, peak, p in found]
         self.results_label = f"features most active on {prompt[:40]!r}"
         return self.results
@@ -121,7 +124,7 @@ class FeatureBrowser(Linked, BaseWidget):
     # ---- text and snapshot ----------------------------------------------------------------
 
     def _rows(self) -> list[tuple[int, float, float, list[str]]]:
-        density, peak = from_wire(self.density), from_wire(self.max)
+        density, peak = self.density, self.max
         order = torch.argsort(density, descending=True, stable=True)[:TEXT_ROWS].tolist()
         return [(f, float(density[f]), float(peak[f]), self.top_tokens[f]) for f in order]
 

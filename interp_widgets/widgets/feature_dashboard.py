@@ -8,22 +8,35 @@ the target. The maths is `compute.dashboard`.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Any
 
-import torch
 import traitlets
 
 from interp_widgets.compute.dashboard import Example, feature_dashboard
+from interp_widgets.compute.readouts import sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors
-from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
 from interp_widgets.widgets._snapshot import visible
-from interp_widgets.widgets._wire import to_wire
-from interp_widgets.widgets.selection import Linked, Selection
+from interp_widgets.widgets.selection import Selection
 
 
-class FeatureDashboard(Linked, BaseWidget):
+@dataclasses.dataclass(frozen=True, eq=False)
+class DashboardInputs(Inputs):
+    """One feature of one of the selection's SAEs, and the context shown around each example."""
+
+    selection: Selection
+    sae: str
+    feature: int
+    left: int = 12
+    right: int = 4
+
+    EDITABLE = ("feature", "left", "right")
+
+
+class FeatureDashboard(BaseWidget):
     """One feature of one SAE, read from an activation index."""
 
     _esm = bundle_path("feature_dashboard.js")
@@ -34,8 +47,8 @@ class FeatureDashboard(Linked, BaseWidget):
     density = traitlets.Float(0.0).tag(sync=True)
     """Fraction of indexed tokens where the feature fires."""
     max = traitlets.Float(0.0).tag(sync=True)
-    histogram_edges = traitlets.Any(default_value=to_wire(torch.zeros(0))).tag(sync=True)
-    histogram_counts = traitlets.Any(default_value=to_wire(torch.zeros(0))).tag(sync=True)
+    histogram_edges = Array()
+    histogram_counts = Array()
     top = traitlets.List(default_value=[]).tag(sync=True)
     """Top activating contexts: {sequence, position, value, tokens, values, center}."""
     bins = traitlets.List(default_value=[]).tag(sync=True)
@@ -55,9 +68,8 @@ class FeatureDashboard(Linked, BaseWidget):
     def from_selection(cls, selection: Selection, **kwargs: Any) -> "FeatureDashboard":
         """Show the selection's feature; follow it; clicking an example moves the selection's prompt and target."""
         widget = cls(title=kwargs.pop("title", "Feature dashboard"), **kwargs)
-        widget._source = {"selection": selection}
-        widget._follow(selection, lambda changed: widget._compute() if changed & {"sae", "feature"} else None)
-        widget._compute()
+        widget.link(selection)
+        widget.set_inputs(DashboardInputs(selection, selection.sae, selection.feature, widget.left, widget.right))
         return widget
 
     @classmethod
@@ -68,73 +80,55 @@ class FeatureDashboard(Linked, BaseWidget):
             selection.set_index(name, index)
         return cls.from_selection(selection, **kwargs)
 
-    def _compute(self) -> None:
-        selection: Selection = self._need_source()["selection"]
-        index = selection.index(progress=self._show_progress)
-        dash = feature_dashboard(index, selection.feature, selection.model, selection.current_sae, left=self.left, right=self.right)
+    def compute(self, inputs: DashboardInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
+        """The feature's dashboard (`compute.dashboard.feature_dashboard`) from the SAE's activation index."""
+        if not (0 <= inputs.left <= 64 and 0 <= inputs.right <= 64):
+            raise InterpWidgetsError("context widths must lie between 0 and 64 tokens.")
+        selection = inputs.selection
+        sae = selection.saes[inputs.sae]
+        index = selection.index(lambda done, total: progress(done, total, "building the activation index"), sae=inputs.sae)
+        index.check_feature(int(inputs.feature))
+        dash = feature_dashboard(index, inputs.feature, selection.model, sae, left=inputs.left, right=inputs.right)
         decode = lambda ids: [selection.model.tokenizer.decode([i]) for i in ids]  # noqa: E731
 
         def example(e: Example) -> dict[str, Any]:
             return {"sequence": e.sequence, "position": e.position, "value": e.value, "tokens": decode(e.tokens),
                     "values": e.values, "center": e.center}
 
-        with self.hold_sync():
-            self.feature = dash.feature
-            self.label = f"{selection.sae} feature {dash.feature} at {selection.hook}"
-            self.n_tokens, self.density, self.max = dash.n_tokens, dash.density, dash.max
-            self.histogram_edges, self.histogram_counts = to_wire(dash.histogram_edges), to_wire(dash.histogram_counts.float())
-            self.top = [example(e) for e in dash.top]
-            self.bins = [{"low": b.low, "high": b.high, "count": b.count, "examples": [example(e) for e in b.examples]} for b in dash.bins]
-            self.top_tokens = [[decode([t])[0], mean, fires, occurrences] for t, mean, fires, occurrences in dash.top_tokens]
-            lens = dash.logit_lens
-            self.logit_top = [[t, s] for t, _, s in lens.top] if lens else []
-            self.logit_bottom = [[t, s] for t, _, s in lens.bottom] if lens else []
-            self.notes = dash.notes
-            self.progress = ""
-
-    def _show_progress(self, done: int, total: int) -> None:
-        self.progress = f"building the activation index: {done} of {total} sequences"
+        lens = dash.logit_lens
+        return {"feature": dash.feature, "label": f"{inputs.sae} feature {dash.feature} at {sae_hook_name(sae)}",
+                "n_tokens": dash.n_tokens, "density": dash.density, "max": dash.max,
+                "histogram_edges": dash.histogram_edges, "histogram_counts": dash.histogram_counts,
+                "top": [example(e) for e in dash.top],
+                "bins": [{"low": b.low, "high": b.high, "count": b.count, "examples": [example(e) for e in b.examples]} for b in dash.bins],
+                "top_tokens": [[decode([t])[0], mean, fires, occurrences] for t, mean, fires, occurrences in dash.top_tokens],
+                "logit_top": [[t, s] for t, _, s in lens.top] if lens else [], "logit_bottom": [[t, s] for t, _, s in lens.bottom] if lens else [],
+                "notes": dash.notes}
 
     def set_feature(self, feature: int) -> None:
         """Show another feature of the same SAE (and move the selection to it)."""
-        selection: Selection = self._need_source()["selection"]
-        selection.index(progress=self._show_progress).check_feature(int(feature))  # a bad index is refused before anyone moves
-        self._publish(feature=int(feature))
-        self._compute()
+        self.set(feature=int(feature))
 
     def set_context(self, left: int, right: int) -> None:
         """Tokens of context shown before and after each activating token."""
-        if not (0 <= int(left) <= 64 and 0 <= int(right) <= 64):
-            raise InterpWidgetsError("context widths must lie between 0 and 64 tokens.")
-        self.left, self.right = int(left), int(right)
-        self._compute()
+        self.set(left=int(left), right=int(right))
 
     def open_example(self, sequence: int, position: int) -> dict[str, Any]:
         """Publish an example as the selection's prompt with its token as the target (the ablation explorer opens it).
 
         The prompt is the example's whole sequence up to `right` tokens past the token, so the explorer's
         activation at the target is the dashboard's (a causal model: what comes after does not matter)."""
-        selection: Selection = self._need_source()["selection"]
-        index = selection.index()
+        inputs: DashboardInputs = self._need_inputs()
+        model, index = inputs.selection.model, inputs.selection.index(sae=inputs.sae)
         if not (0 <= int(sequence) < index.tokens.shape[0] and 1 <= int(position) < index.context):
             raise InterpWidgetsError(f"no example at sequence {sequence}, position {position} in the index.")
         start = 1
         window = index.tokens[int(sequence), start : min(index.context, int(position) + self.right + 1)].tolist()
-        text = selection.model.tokenizer.decode(window)
-        retokenized = selection.model.to_tokens(text)[0, 1:].tolist()
+        text = model.tokenizer.decode(window)
+        retokenized = model.to_tokens(text)[0, 1:].tolist()
         target = 1 + int(position) - start if retokenized == window else -1  # -1: where the feature peaks
         self._publish(prompt=text, target=target)
         return {"prompt": text, "target": target}
-
-    @request_handler("set_feature", supersedes=True)
-    def _request_feature(self, feature: int) -> dict[str, Any]:
-        self.set_feature(feature)
-        return {"feature": self.feature}
-
-    @request_handler("set_context", supersedes=True)
-    def _request_context(self, left: int, right: int) -> dict[str, Any]:
-        self.set_context(left, right)
-        return {"left": self.left}
 
     @request_handler("open_example")
     def _request_open(self, sequence: int, position: int) -> dict[str, Any]:

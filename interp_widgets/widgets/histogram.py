@@ -8,9 +8,8 @@ from typing import Any
 import torch
 import traitlets
 
-from interp_widgets.widgets._base import BaseWidget, bundle_path
+from interp_widgets.widgets._base import Array, BaseWidget, bundle_path
 from interp_widgets.widgets._colors import format_value
-from interp_widgets.widgets._wire import from_wire, to_wire
 
 
 class HistogramView(BaseWidget):
@@ -18,9 +17,9 @@ class HistogramView(BaseWidget):
 
     _esm = bundle_path("histogram.js")
 
-    counts = traitlets.Any(to_wire(torch.zeros(0))).tag(sync=True)
+    counts = Array()
     """Count per bin `[bins]`."""
-    edges = traitlets.Any(to_wire(torch.zeros(1))).tag(sync=True)
+    edges = Array(shape=(1,))
     """Bin edges `[bins + 1]`."""
     title = traitlets.Unicode("").tag(sync=True)
     """Title above the chart."""
@@ -43,13 +42,21 @@ class HistogramView(BaseWidget):
         low = float(values.min()) if low is None else low
         high = float(values.max()) if high is None else high
         counts = torch.histc(values, bins=bins, min=low, max=high)
-        return cls(counts=to_wire(counts), edges=to_wire(torch.linspace(low, high, bins + 1)), mean=float(values.mean()), **kwargs)
+        return cls(counts=counts, edges=torch.linspace(low, high, bins + 1), mean=float(values.mean()), **kwargs)
+
+    @classmethod
+    def from_comparison(cls, comparison: Any, title: str = "max cosine similarity per feature", **kwargs: Any) -> "HistogramView":
+        """The MCS histogram of a dictionary comparison (`sae.compare.compare_dictionaries`), MMCS marked."""
+        counts, edges = comparison.histogram()
+        return cls(counts=counts, edges=edges, title=title, mean=comparison.mmcs, mean_label="MMCS",
+                   x_label="max cosine similarity to the other dictionary", y_label="features", unit="features",
+                   caption=f"{comparison.mcs.numel()} features; MMCS {comparison.mmcs:.3f}", **kwargs)
 
     def summary(self) -> str:
-        return f"{from_wire(self.counts).numel()} bins, mean {self.mean}"
+        return f"{self.counts.numel()} bins, mean {self.mean}"
 
     def to_text(self) -> str:
-        counts, edges = from_wire(self.counts).tolist(), from_wire(self.edges).tolist()
+        counts, edges = self.counts.tolist(), self.edges.tolist()
         peak = max(counts) if counts else 1
         lines = [self.title or "histogram"]
         for i, count in enumerate(counts):

@@ -11,6 +11,7 @@ only k ids and probabilities per cell cross to the browser, as binary arrays.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Any
 
@@ -20,9 +21,8 @@ import traitlets
 from interp_widgets.compute.hooks import tokenize
 from interp_widgets.compute.residual import logit_lens, token_rank
 from interp_widgets.errors import InterpWidgetsError
-from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
-from interp_widgets.widgets._wire import from_wire, to_wire
-from interp_widgets.widgets.token_highlights import _visible
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
+from interp_widgets.widgets._snapshot import visible
 
 TEXT_POSITIONS = 12  # positions in the plain-text form
 
@@ -39,6 +39,19 @@ def single_token(model: Any, text: str) -> int:
     return int(ids[0])
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class GridInputs(Inputs):
+    """A model on a prompt, the top k per cell, and a token to follow ('' for none)."""
+
+    model: Any
+    prompt: str
+    target: str = ""
+    k: int = 5
+
+    EDITABLE = ("prompt", "target")
+    RESETS = {}
+
+
 class LogitLensGrid(BaseWidget):
     """Top-1 prediction per layer boundary and position, with top-k bars, a target's rank and the KL row."""
 
@@ -48,19 +61,19 @@ class LogitLensGrid(BaseWidget):
     """The prompt's tokens (the grid's columns; each cell predicts the token after its column's)."""
     labels = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
     """Layer boundaries (the grid's rows): `0_pre` (embeddings) ... `final_post` (the model's output)."""
-    top_ids = traitlets.Any(to_wire(torch.zeros(0, 0, 0, dtype=torch.int32))).tag(sync=True)
+    top_ids = Array(dtype=torch.int32, shape=(0, 0, 0))
     """Top-k token ids `[n_boundaries, pos, k]`, most probable first."""
-    top_probs = traitlets.Any(to_wire(torch.zeros(0, 0, 0))).tag(sync=True)
+    top_probs = Array(shape=(0, 0, 0))
     """Their probabilities `[n_boundaries, pos, k]`."""
     vocab = traitlets.Dict(traitlets.Unicode(), default_value={}).tag(sync=True)
     """The text of every token id in `top_ids` (id as a string -> token)."""
-    kl = traitlets.Any(to_wire(torch.zeros(0, 0))).tag(sync=True)
+    kl = Array(shape=(0, 0))
     """KL(final || layer) in nats per boundary and position `[n_boundaries, pos]`."""
     target = traitlets.Unicode("").tag(sync=True)
     """A token to follow through the layers ('' for none)."""
-    target_rank = traitlets.Any(to_wire(torch.zeros(0, 0, dtype=torch.int32))).tag(sync=True)
+    target_rank = Array(dtype=torch.int32, shape=(0, 0))
     """The target's rank (0 = top) per boundary and position `[n_boundaries, pos]` (empty without a target)."""
-    target_prob = traitlets.Any(to_wire(torch.zeros(0, 0))).tag(sync=True)
+    target_prob = Array(shape=(0, 0))
     """The target's probability per boundary and position `[n_boundaries, pos]`."""
     k = traitlets.Int(5).tag(sync=True)
     """How many top tokens per cell."""
@@ -71,68 +84,45 @@ class LogitLensGrid(BaseWidget):
     title = traitlets.Unicode("Logit lens").tag(sync=True)
     """Title above the grid."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._model: Any = None
-        super().__init__(**kwargs)
-
     @classmethod
     def from_model(cls, model: Any, prompt: str, k: int = 5, target: str = "", **kwargs: Any) -> "LogitLensGrid":
-        widget = cls(k=k, **kwargs)
-        widget._model = model
-        widget.set_prompt(prompt, target=target)
-        return widget
+        return cls.computed(GridInputs(model, prompt, target, k), k=k, **kwargs)
+
+    def compute(self, inputs: GridInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
+        """The grid (`compute.residual.logit_lens`) and the target's rank and probability in every cell.
+
+        A new target on the same prompt reuses the grid on screen: only the target's row is computed."""
+        model = inputs.model
+        tokens = tokenize(model, inputs.prompt)
+        target_id = single_token(model, inputs.target) if inputs.target else None
+        out: dict[str, Any] = {}
+        vocab = dict(self.vocab)
+        if not (self.inputs is not None and inputs.prompt == self.prompt and inputs.k == self.k and self.tokens):
+            lens = logit_lens(model, tokens, k=inputs.k)
+            vocab = {str(i): model.tokenizer.decode([i]) for i in sorted(set(lens.top_ids.flatten().tolist()))}
+            out.update(tokens=[str(t) for t in model.to_str_tokens(tokens[0])], labels=lens.labels, top_ids=lens.top_ids,
+                       top_probs=lens.top_probs, kl=lens.kl)
+        if target_id is None:
+            out.update(target_rank=torch.zeros(0, 0), target_prob=torch.zeros(0, 0))
+        else:
+            rank, prob = token_rank(model, tokens, target_id)
+            vocab[str(target_id)] = model.tokenizer.decode([target_id])
+            out.update(target_rank=rank, target_prob=prob)
+        return {**out, "vocab": vocab}
 
     def set_prompt(self, prompt: str, target: str | None = None) -> None:
         """Recompute the grid for a new prompt (and target, when given)."""
-        if self._model is None:
-            raise InterpWidgetsError("build the view with LogitLensGrid.from_model(model, prompt).")
-        model = self._model
-        tokens = tokenize(model, prompt)
-        target = self.target if target is None else target
-        target_id = single_token(model, target) if target else None
-        lens = logit_lens(model, tokens, k=self.k)
-        ids = sorted(set(lens.top_ids.flatten().tolist()) | ({target_id} if target_id is not None else set()))
-        with self.hold_sync():
-            self.tokens = [str(t) for t in model.to_str_tokens(tokens[0])]
-            self.labels = lens.labels
-            self.top_ids = to_wire(lens.top_ids.to(torch.int32))
-            self.top_probs = to_wire(lens.top_probs.float())
-            self.vocab = {str(i): model.tokenizer.decode([i]) for i in ids}
-            self.kl = to_wire(lens.kl.float())
-            self._set_target(tokens, target, target_id)
-            self.prompt = prompt
-
-    def _set_target(self, tokens: torch.Tensor, target: str, target_id: int | None) -> None:
-        if target_id is None:
-            self.target_rank = to_wire(torch.zeros(0, 0, dtype=torch.int32))
-            self.target_prob = to_wire(torch.zeros(0, 0))
-        else:
-            rank, prob = token_rank(self._model, tokens, target_id)
-            self.target_rank = to_wire(rank.to(torch.int32))
-            self.target_prob = to_wire(prob.float())
-            self.vocab = {**self.vocab, str(target_id): self._model.tokenizer.decode([target_id])}
-        self.target = target
+        self.set(prompt=prompt, **({} if target is None else {"target": target}))
 
     def set_target(self, target: str) -> None:
         """Follow one token (its rank and probability in every cell); '' clears it."""
-        target_id = single_token(self._model, target) if target else None
-        self._set_target(tokenize(self._model, self.prompt), target, target_id)
-
-    @request_handler("set_prompt")
-    def _request_set_prompt(self, prompt: str) -> dict[str, Any]:
-        self.set_prompt(prompt)
-        return {"n_tokens": len(self.tokens)}
-
-    @request_handler("set_target")
-    def _request_set_target(self, target: str) -> dict[str, Any]:
-        self.set_target(target)
-        return {"target": self.target}
+        self.set(target=target)
 
     # ---- text and snapshot ------------------------------------------------------------------
 
     def top1(self) -> list[list[tuple[str, float]]]:
         """`[boundary][position] -> (top-1 token, probability)`."""
-        ids, probs = from_wire(self.top_ids), from_wire(self.top_probs)
+        ids, probs = self.top_ids, self.top_probs
         return [[(self.vocab[str(int(ids[b, p, 0]))], float(probs[b, p, 0])) for p in range(ids.shape[1])] for b in range(ids.shape[0])]
 
     def summary(self) -> str:
@@ -142,17 +132,17 @@ class LogitLensGrid(BaseWidget):
         grid = self.top1()
         shown = range(max(0, len(self.tokens) - TEXT_POSITIONS), len(self.tokens))
         lines = [f"{self.title}: top-1 next token per layer (rows) and position (last {len(shown)} columns)"]
-        lines.append(f"{'':>11} " + " ".join(f"{_visible(self.tokens[p])[:10]:>12}" for p in shown))
+        lines.append(f"{'':>11} " + " ".join(f"{visible(self.tokens[p])[:10]:>12}" for p in shown))
         for label, row in zip(self.labels, grid):
-            lines.append(f"{label:>11} " + " ".join(f"{_visible(row[p][0])[:8]:>8} {row[p][1]:.2f}"[-12:].rjust(12) for p in shown))
+            lines.append(f"{label:>11} " + " ".join(f"{visible(row[p][0])[:8]:>8} {row[p][1]:.2f}"[-12:].rjust(12) for p in shown))
         return "\n".join(lines)
 
     def to_static_html(self) -> str:
         grid = self.top1()
-        head = "".join(f"<th>{html.escape(_visible(t))}</th>" for t in self.tokens)
+        head = "".join(f"<th>{html.escape(visible(t))}</th>" for t in self.tokens)
         body = "".join(
             f"<tr><th>{html.escape(label)}</th>"
-            + "".join(f'<td title="{prob:.3f}" style="background:rgba(230,97,1,{0.85 * prob:.2f})">{html.escape(_visible(text))}</td>'
+            + "".join(f'<td title="{prob:.3f}" style="background:rgba(230,97,1,{0.85 * prob:.2f})">{html.escape(visible(text))}</td>'
                       for text, prob in row) + "</tr>"
             for label, row in zip(self.labels, grid)
         )

@@ -9,21 +9,35 @@ both prompts are editable (the kernel recomputes). The maths is `compute.patchin
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Any
 
 import torch
 import traitlets
 
-from interp_widgets.compute.patching import COMPONENTS, as_metric, attribution_patch, patch, patched_logits, token_pair
+from interp_widgets.compute.patching import COMPONENTS, as_metric, patch_both_ways, patched_predictions, token_pair
 from interp_widgets.compute.tasks import special_token_warnings
-from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors
-from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
 from interp_widgets.widgets._snapshot import visible
-from interp_widgets.widgets._wire import from_wire, to_wire
 
 TOP_K = 5
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PatchingInputs(Inputs):
+    """A model, a metric of its logits, the two prompts, the component patched and how."""
+
+    model: Any
+    metric: Any
+    clean: str
+    corrupt: str
+    component: str = "resid_pre"
+    method: str = "exact"
+
+    EDITABLE = ("clean", "corrupt", "component", "method")
+    RESETS = {}
 
 
 class PatchingView(BaseWidget):
@@ -38,13 +52,15 @@ class PatchingView(BaseWidget):
     corrupt_tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
     differing = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
     """Positions where the two prompts differ."""
+    components = traitlets.List(traitlets.Dict(), default_value=[c.as_data() for c in COMPONENTS.values()]).tag(sync=True)
+    """The registry (`compute.patching_components`) as data: each component's name, axes and description."""
     component = traitlets.Enum(list(COMPONENTS), default_value="resid_pre").tag(sync=True)
     method = traitlets.Enum(["exact", "attribution"], default_value="exact").tag(sync=True)
     """exact: every cell patched; attribution: the first-order estimate (one backward pass), a click patches that cell exactly."""
     axes = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    denoise = traitlets.Any(default_value=to_wire(torch.zeros(0, 0))).tag(sync=True)
+    denoise = Array(shape=(0, 0))
     """Denoising effect per cell, (patched - corrupt) / (clean - corrupt): 1 = fully restored."""
-    noise = traitlets.Any(default_value=to_wire(torch.zeros(0, 0))).tag(sync=True)
+    noise = Array(shape=(0, 0))
     """Noising effect per cell, (patched - clean) / (clean - corrupt): -1 = fully broken."""
     clean_metric = traitlets.Float(0.0).tag(sync=True)
     corrupt_metric = traitlets.Float(0.0).tag(sync=True)
@@ -61,85 +77,40 @@ class PatchingView(BaseWidget):
         """`metric`: `(answer, wrong)` for a logit difference, one answer for its probability, or a function
         of the logits `[runs, pos, vocab] -> [runs]`."""
         checked = as_metric(model, metric)
-        widget = cls(component=component, method=method, title=kwargs.pop("title", "Activation patching"), n_heads=model.cfg.n_heads, **kwargs)
-        widget._source = {"model": model, "metric": checked}
-        widget.metric_label = _metric_label(model, checked)
-        widget.set_prompts(clean, corrupt)
-        return widget
+        return cls.computed(PatchingInputs(model, checked, clean, corrupt, component, method), title=kwargs.pop("title", "Activation patching"),
+                            n_heads=model.cfg.n_heads, metric_label=_metric_label(model, checked), **kwargs)
 
-    def _recompute(self, clean: str, corrupt: str, component: str) -> None:
-        source = self._need_source()
-        model, metric = source["model"], source["metric"]
-        clean_tokens, corrupt_tokens = token_pair(model, clean, corrupt)
+    def compute(self, inputs: PatchingInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
+        """Both maps of the component (`compute.patching.patch_both_ways`), normalised to the clean-corrupt gap."""
+        model = inputs.model
+        clean_tokens, corrupt_tokens = token_pair(model, inputs.clean, inputs.corrupt)
+        denoise, noise = patch_both_ways(model, clean_tokens, corrupt_tokens, inputs.metric, inputs.component, inputs.method, should_stop)
         differing = (clean_tokens[0] != corrupt_tokens[0]).nonzero()[:, 0].tolist()
-        if not differing:
-            raise InterpWidgetsError("the clean and corrupt prompts are the same: change the corrupt one where it matters.")
-        runs = {}
-        compute = attribution_patch if self.method == "attribution" else patch
-        for direction in ("denoise", "noise"):
-            self.stop_if_superseded()
-            runs[direction] = compute(model, clean_tokens[0], corrupt_tokens[0], metric, component, direction)
-        denoise, noise = runs["denoise"], runs["noise"]
-        self.stop_if_superseded()
-        with self.hold_sync():
-            self.clean_prompt, self.corrupt_prompt, self.component = clean, corrupt, component
-            self.tokens = [str(t) for t in model.to_str_tokens(clean_tokens[0])]
-            self.corrupt_tokens = [str(t) for t in model.to_str_tokens(corrupt_tokens[0])]
-            self.differing = differing
-            self.axes = list(COMPONENTS[component])
-            self.denoise = to_wire(denoise.normalised)
-            self.noise = to_wire(noise.normalised - 1)
-            self.clean_metric, self.corrupt_metric = denoise.clean, denoise.corrupt
-            self.selected = {}
-            self.warnings = special_token_warnings(model, corrupt_tokens[0], differing)
+        return {"clean_prompt": inputs.clean, "corrupt_prompt": inputs.corrupt,
+                "tokens": [str(t) for t in model.to_str_tokens(clean_tokens[0])],
+                "corrupt_tokens": [str(t) for t in model.to_str_tokens(corrupt_tokens[0])], "differing": differing,
+                "axes": list(denoise.axes), "denoise": denoise.normalised, "noise": noise.normalised - 1,
+                "clean_metric": denoise.clean, "corrupt_metric": denoise.corrupt, "selected": {},
+                "warnings": special_token_warnings(model, corrupt_tokens[0], differing)}
 
     def set_prompts(self, clean: str, corrupt: str) -> None:
         """New clean and corrupt prompts (same number of tokens); both maps are recomputed."""
-        self._recompute(clean, corrupt, self.component)
+        self.set(clean=clean, corrupt=corrupt)
 
     def set_component(self, component: str) -> None:
         """Patch another component: resid_pre, attn_out, mlp_out, head_out or head_out_by_pos."""
-        if component not in COMPONENTS:
-            raise InterpWidgetsError(f"component must be one of {sorted(COMPONENTS)}, got {component!r}.")
-        self._recompute(self.clean_prompt, self.corrupt_prompt, component)
+        self.set(component=component)
 
     def set_method(self, method: str) -> None:
         """exact patching of every cell, or attribution patching (a fast estimate; clicks patch exactly)."""
-        if method not in ("exact", "attribution"):
-            raise InterpWidgetsError(f'method must be "exact" or "attribution", got {method!r}.')
-        old, self.method = self.method, method
-        try:
-            self._recompute(self.clean_prompt, self.corrupt_prompt, self.component)
-        except InterpWidgetsError:
-            self.method = old
-            raise
+        self.set(method=method)
 
     def inspect(self, direction: str, cell: list[int]) -> dict[str, Any]:
         """The patched run of one cell, patched exactly: its metric and top predictions at the last position."""
-        source = self._need_source()
-        model, metric = source["model"], source["metric"]
-        logits = patched_logits(model, self.clean_prompt, self.corrupt_prompt, self.component, direction, cell)
-        value = float((metric(logits[None, -1]) if metric.last_only else metric(logits[None]))[0])
-        probs = logits[-1].float().softmax(-1)
-        top = probs.topk(TOP_K)
-        self.selected = {"direction": direction, "cell": [int(i) for i in cell], "metric": value,
-                         "top": [[model.tokenizer.decode([int(i)]), float(p)] for p, i in zip(top.values, top.indices)]}
+        inputs: PatchingInputs = self._need_inputs()
+        value, top = patched_predictions(inputs.model, inputs.clean, inputs.corrupt, inputs.metric, inputs.component, direction, cell, TOP_K)
+        self.selected = {"direction": direction, "cell": [int(i) for i in cell], "metric": value, "top": [list(item) for item in top]}
         return self.selected
-
-    @request_handler("set_prompts", supersedes=True)
-    def _request_prompts(self, clean: str, corrupt: str) -> dict[str, Any]:
-        self.set_prompts(clean, corrupt)
-        return {"differing": self.differing}
-
-    @request_handler("set_component", supersedes=True)
-    def _request_component(self, component: str) -> dict[str, Any]:
-        self.set_component(component)
-        return {"axes": self.axes}
-
-    @request_handler("set_method", supersedes=True)
-    def _request_method(self, method: str) -> dict[str, Any]:
-        self.set_method(method)
-        return {"method": self.method}
 
     @request_handler("inspect")
     def _request_inspect(self, direction: str, cell: list[int]) -> dict[str, Any]:
@@ -147,11 +118,13 @@ class PatchingView(BaseWidget):
 
     # ---- text and snapshot ----------------------------------------------------------------
 
-    def _rows(self, values: torch.Tensor) -> tuple[list[str], torch.Tensor]:
-        """Row labels and a 2-D `[rows, columns]` view of a map (layer.head rows for head-by-position)."""
-        if self.component == "head_out_by_pos":
-            layers, positions, heads = values.shape
-            return [f"{l}.{h}" for l in range(layers) for h in range(heads)], values.permute(0, 2, 1).reshape(layers * heads, positions)
+    @staticmethod
+    def _rows(values: torch.Tensor) -> tuple[list[str], torch.Tensor]:
+        """Row labels and a 2-D `[rows, columns]` view of a map: `axes[1]` as the columns, the other axes as the
+        rows (`L3`, or `3.1` for layer 3, head 1) — the layout js/patching.ts draws."""
+        if values.ndim == 3:
+            layers, columns, inner = values.shape
+            return [f"{l}.{h}" for l in range(layers) for h in range(inner)], values.permute(0, 2, 1).reshape(layers * inner, columns)
         return [f"L{l}" for l in range(values.shape[0])], values
 
     def summary(self) -> str:
@@ -160,7 +133,7 @@ class PatchingView(BaseWidget):
     def to_text(self) -> str:
         lines = [f"{self.title}: {self.component} ({self.method}); {self.metric_label} clean {self.clean_metric:.3f}, corrupt {self.corrupt_metric:.3f}"]
         for name in ("denoise", "noise"):
-            values = from_wire(getattr(self, name))
+            values = getattr(self, name)
             if values.numel():
                 flat = values.flatten().abs().argmax()
                 index = [int(i) for i in torch.unravel_index(flat, values.shape)]
@@ -171,7 +144,7 @@ class PatchingView(BaseWidget):
     def to_static_html(self) -> str:
         tables = []
         for name, label in (("denoise", "denoising: clean into corrupt (+ restores)"), ("noise", "noising: corrupt into clean (− breaks)")):
-            values = from_wire(getattr(self, name))
+            values = getattr(self, name)
             if not values.numel():
                 continue
             labels, grid = self._rows(values)

@@ -10,6 +10,7 @@ The prompt box edits the first prompt (every model's, when one prompt is overlai
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Any, Sequence
 
@@ -20,9 +21,40 @@ from interp_widgets.compute.hooks import tokenize
 from interp_widgets.compute.residual import ResidualNorms as NormsResult
 from interp_widgets.compute.residual import exponential_fit, residual_norms
 from interp_widgets.errors import InterpWidgetsError
-from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
 from interp_widgets.widgets._colors import format_value
-from interp_widgets.widgets._wire import to_wire
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NormsInputs(Inputs):
+    """Each model on each prompt (one series per pair), with or without BOS and the mid-block boundary."""
+
+    models: tuple[Any, ...]
+    prompts: tuple[str, ...]
+    names: tuple[str, ...] | None = None
+    mid: bool = False
+    include_bos: bool = False
+
+    EDITABLE = ("prompt", "mid", "include_bos")
+    ALIASES = {"prompt": lambda inputs, prompt: {"prompts": (prompt, *inputs.prompts[1:])}}
+    """The prompt box edits the first prompt (every model's, when one prompt is overlaid on models)."""
+
+    def series(self) -> list[tuple[str, Any, str]]:
+        """(name, model, prompt) per series: the given names, or the model and prompt where they vary."""
+        pairs = [(model, prompt) for model in self.models for prompt in self.prompts]
+        if self.names is not None:
+            if len(self.names) != len(pairs):
+                raise InterpWidgetsError(f"got {len(self.names)} names for {len(pairs)} series (models x prompts): give one each.")
+            return [(name, model, prompt) for name, (model, prompt) in zip(self.names, pairs)]
+
+        def model_name(model: Any) -> str:
+            return str(getattr(model.cfg, "model_name", "") or type(model).__name__)
+
+        def short(prompt: str) -> str:
+            return prompt if len(prompt) <= 30 else prompt[:29] + "\u2026"
+
+        return [(" \u00b7 ".join(part for part, many in ((model_name(m), len(self.models) > 1), (short(p), len(self.prompts) > 1)) if many)
+                 or model_name(m), m, p) for m, p in pairs]
 
 
 class ResidualNorms(BaseWidget):
@@ -32,21 +64,21 @@ class ResidualNorms(BaseWidget):
 
     labels = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
     """Layer boundaries: `0_pre` (the embeddings), `0_mid` (with mid-block), ..., `final_post`."""
-    depths = traitlets.Any(to_wire(torch.zeros(0))).tag(sync=True)
+    depths = Array(shape=(0,))
     """Depth of each boundary in layers `[n_boundaries]` (mid-block boundaries at +0.5)."""
     series_names = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
     """A name per overlaid series: each model and prompt, then (with several prompts) each model's mean over them."""
-    mean_norms = traitlets.Any(to_wire(torch.zeros(0, 0))).tag(sync=True)
+    mean_norms = Array(shape=(0, 0))
     """Mean norm per series and boundary `[n_series, n_boundaries]` (BOS left out unless included)."""
     fits = traitlets.List(traitlets.Dict(), []).tag(sync=True)
     """Per series: the exponential fit `{factor, scale, r2}` of its mean norms against depth."""
-    attn_norms = traitlets.Any(to_wire(torch.zeros(0, 0))).tag(sync=True)
+    attn_norms = Array(shape=(0, 0))
     """Mean norm of each block's attention output per model and prompt `[n_pairs, n_layers]`."""
-    mlp_norms = traitlets.Any(to_wire(torch.zeros(0, 0))).tag(sync=True)
+    mlp_norms = Array(shape=(0, 0))
     """Mean norm of each block's MLP output per model and prompt `[n_pairs, n_layers]`."""
     tokens = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
     """The first series' tokens (for the per-position chart)."""
-    position_norms = traitlets.Any(to_wire(torch.zeros(0, 0))).tag(sync=True)
+    position_norms = Array(shape=(0, 0))
     """The first series' norm per boundary and position `[n_boundaries, pos]` (BOS included)."""
     include_bos = traitlets.Bool(False).tag(sync=True)
     """Whether the BOS position (an outlier) counts in the means and the fit."""
@@ -61,12 +93,6 @@ class ResidualNorms(BaseWidget):
     title = traitlets.Unicode("Residual stream norm per layer").tag(sync=True)
     """Title above the charts."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._models: list[Any] = []
-        self._prompts: list[str] = []
-        self._names: list[str] | None = None
-        super().__init__(**kwargs)
-
     @classmethod
     def from_model(cls, models: Any, prompts: str | Sequence[str], names: Sequence[str] | None = None,
                    mid: bool = False, include_bos: bool = False, **kwargs: Any) -> "ResidualNorms":
@@ -75,36 +101,17 @@ class ResidualNorms(BaseWidget):
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not models or not prompts:
             raise InterpWidgetsError("give at least one model and one prompt.")
-        widget = cls(mid=mid, include_bos=include_bos, **kwargs)
-        widget._models, widget._prompts = models, prompts
-        widget._names = list(names) if names is not None else None
-        widget.recompute()
-        return widget
+        inputs = NormsInputs(tuple(models), tuple(prompts), tuple(names) if names is not None else None, mid, include_bos)
+        return cls.computed(inputs, **kwargs)
 
     # ---- the kernel's work ------------------------------------------------------------------
 
-    def _series(self) -> list[tuple[str, Any, str]]:
-        pairs = [(model, prompt) for model in self._models for prompt in self._prompts]
-        if self._names is not None:
-            if len(self._names) != len(pairs):
-                raise InterpWidgetsError(f"got {len(self._names)} names for {len(pairs)} series (models x prompts): give one each.")
-            return [(name, model, prompt) for name, (model, prompt) in zip(self._names, pairs)]
-
-        def model_name(model: Any) -> str:
-            return str(getattr(model.cfg, "model_name", "") or type(model).__name__)
-
-        def short(prompt: str) -> str:
-            return prompt if len(prompt) <= 30 else prompt[:29] + "\u2026"
-
-        return [(" \u00b7 ".join(part for part, many in ((model_name(m), len(self._models) > 1), (short(p), len(self._prompts) > 1)) if many)
-                 or model_name(m), m, p) for m, p in pairs]
-
-    def recompute(self) -> None:
-        """Run every model on its prompt and update the charts."""
-        series = self._series()
+    def compute(self, inputs: NormsInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
+        """Run every model on its prompt (`compute.residual.residual_norms`) and fit each series."""
+        series = inputs.series()
         results: list[NormsResult] = []
         for _, model, prompt in series:
-            results.append(residual_norms(model, tokenize(model, prompt), mid=self.mid, include_bos=self.include_bos))
+            results.append(residual_norms(model, tokenize(model, prompt), mid=inputs.mid, include_bos=inputs.include_bos))
         first = results[0]
         if any(r.labels != first.labels for r in results):
             raise InterpWidgetsError("the models overlaid have different numbers of layers: overlay models of one depth, "
@@ -113,56 +120,28 @@ class ResidualNorms(BaseWidget):
         positions = first.positions()
         names = [name for name, _, _ in series]
         means = [r.mean() for r in results]
-        if len(self._prompts) > 1:  # each model's mean over all its prompts, as one more series
-            for index, overlaid in enumerate(self._models):
-                mine = means[index * len(self._prompts) : (index + 1) * len(self._prompts)]
-                label = f"mean of {len(self._prompts)} prompts"
-                names.append(label if len(self._models) == 1 else f"{series[index * len(self._prompts)][0].split(' · ')[0]} · {label}")
-                means.append(torch.stack(mine).mean(0))
+        n_prompts = len(inputs.prompts)
+        if n_prompts > 1:  # each model's mean over all its prompts, as one more series
+            for index in range(len(inputs.models)):
+                label = f"mean of {n_prompts} prompts"
+                names.append(label if len(inputs.models) == 1 else f"{series[index * n_prompts][0].split(' · ')[0]} · {label}")
+                means.append(torch.stack(means[index * n_prompts : (index + 1) * n_prompts]).mean(0))
         depths = torch.tensor(first.depths)
-        with self.hold_sync():
-            self.labels = first.labels
-            self.depths = to_wire(depths.float())
-            self.series_names = names
-            self.mean_norms = to_wire(torch.stack(means).float())
-            self.fits = [vars(exponential_fit(mean, depths)) for mean in means]
-            self.attn_norms = to_wire(torch.stack([r.attn[:, 0, positions].mean(-1) for r in results]).float())
-            self.mlp_norms = to_wire(torch.stack([r.mlp[:, 0, positions].mean(-1) for r in results]).float())
-            self.tokens = [str(t) for t in model.to_str_tokens(tokenize(model, prompt)[0])]
-            self.position_norms = to_wire(first.stream[:, 0].float().contiguous())
-            self.prompt = prompt
+        return {"labels": first.labels, "depths": depths, "series_names": names, "mean_norms": torch.stack(means),
+                "fits": [vars(exponential_fit(mean, depths)) for mean in means],
+                "attn_norms": torch.stack([r.attn[:, 0, positions].mean(-1) for r in results]),
+                "mlp_norms": torch.stack([r.mlp[:, 0, positions].mean(-1) for r in results]),
+                "tokens": [str(t) for t in model.to_str_tokens(tokenize(model, prompt)[0])],
+                "position_norms": first.stream[:, 0], "prompt": prompt}
 
     def set_prompt(self, prompt: str) -> None:
         """A new first prompt (for every model, when there is one prompt), recomputed."""
-        old = list(self._prompts)
-        self._prompts[0] = prompt
-        try:
-            self.recompute()
-        except Exception:
-            self._prompts = old
-            raise
-
-    @request_handler("set_prompt")
-    def _request_set_prompt(self, prompt: str) -> dict[str, Any]:
-        self.set_prompt(prompt)
-        return {"n_tokens": len(self.tokens)}
-
-    @request_handler("set_options")
-    def _request_set_options(self, include_bos: bool | None = None, mid: bool | None = None) -> dict[str, Any]:
-        with self.hold_trait_notifications():
-            if include_bos is not None:
-                self.include_bos = bool(include_bos)
-            if mid is not None:
-                self.mid = bool(mid)
-        self.recompute()
-        return {"include_bos": self.include_bos, "mid": self.mid}
+        self.set(prompt=prompt)
 
     # ---- text and snapshot ------------------------------------------------------------------
 
     def _rows(self) -> list[str]:
-        from interp_widgets.widgets._wire import from_wire
-
-        norms = from_wire(self.mean_norms)
+        norms = self.mean_norms
         lines = []
         for index, name in enumerate(self.series_names):
             fit = self.fits[index]

@@ -61,13 +61,15 @@ class Selection(ipywidgets.Widget):
             raise InterpWidgetsError(f"the SAE {self.sae!r} does not record its hook: save it with save_sae(..., hook_name=...).")
         return hook
 
-    def index(self, progress: Callable[[int, int], None] | None = None) -> Any:
-        """The activation index of the current SAE over the embedded held-out tokens (built once, then kept)."""
+    def index(self, progress: Callable[[int, int], None] | None = None, sae: str | None = None) -> Any:
+        """The activation index of the SAE named `sae` (default: the current one) over the embedded held-out
+        tokens (built once, then kept)."""
         from interp_widgets.compute.feature_index import build_index
 
-        if self.sae not in self._indexes:
-            self._indexes[self.sae] = build_index(self.model, self.current_sae, max_tokens=self.index_tokens, progress=progress)
-        return self._indexes[self.sae]
+        name = self.sae if sae is None else sae
+        if name not in self._indexes:
+            self._indexes[name] = build_index(self.model, self.saes[name], max_tokens=self.index_tokens, progress=progress)
+        return self._indexes[name]
 
     def set_index(self, sae: str, index: Any) -> None:
         """Use an index built elsewhere (other texts, more tokens, a memory-mapped one) for the SAE `sae`."""
@@ -115,19 +117,3 @@ class Selection(ipywidgets.Widget):
 
                 owner.last_traceback = traceback.format_exc()
                 owner._linked_error = f"{type(error).__name__}: {error} (full traceback in widget.last_traceback)"
-
-
-class Linked:
-    """Mixin for views that follow a `Selection`."""
-
-    _selection: Selection | None = None
-
-    def _follow(self, selection: Selection, redraw: Callable[[set[str]], None]) -> None:
-        """Redraw after every choice another view (or code) makes."""
-        self._selection = selection
-        selection.on_choice(self, redraw)
-
-    def _publish(self, **changes: Any) -> None:
-        """Announce this view's own pick to every linked view (this one has drawn it already)."""
-        if self._selection is not None:
-            self._selection.choose(source=self, **changes)

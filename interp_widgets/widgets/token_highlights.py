@@ -8,6 +8,7 @@ kernel, which re-tokenizes, recomputes every series and updates the view.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Any, Sequence
 
@@ -15,12 +16,11 @@ import numpy as np
 import torch
 import traitlets
 
-from interp_widgets.compute.readouts import Readout, as_readout, token_values
+from interp_widgets.compute.readouts import Readout, as_readout, default_hook, token_values
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
-from interp_widgets.widgets._base import BaseWidget, bundle_path, request_handler
-from interp_widgets.widgets._wire import from_wire, to_wire
-from interp_widgets.widgets.selection import Linked
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
+from interp_widgets.widgets._wire import from_wire
 
 TEXT_ROWS = 40  # rows of the plain-text form before it is cut short
 
@@ -49,15 +49,28 @@ def as_series(values: Any) -> torch.Tensor:
     return tensor.contiguous()
 
 
-class TokenHighlights(Linked, BaseWidget):
+@dataclasses.dataclass(frozen=True, eq=False)
+class HighlightInputs(Inputs):
+    """A model read at one hook with one or more readouts, on a prompt."""
+
+    model: Any
+    prompt: str
+    hook: str
+    readouts: tuple[Readout, ...]
+    names: tuple[str, ...]
+
+    EDITABLE = ("prompt",)
+
+
+class TokenHighlights(BaseWidget):
     """Tokens coloured by one of several per-token series, with a legend and hover details."""
 
     _esm = bundle_path("token_highlights.js")
 
     tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
     """The tokens, exactly as the tokenizer decodes them."""
-    values = traitlets.Any(default_value=to_wire(torch.zeros(1, 0))).tag(sync=True)
-    """Per-token values `[n_series, n_tokens]` (set a list, array or tensor; stored in wire form)."""
+    values = Array(shape=(1, 0))
+    """Per-token values `[n_series, n_tokens]` (set a list, array or tensor)."""
     series_names = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
     """A name per series (buttons switch between them)."""
     active_series = traitlets.Int(0).tag(sync=True)
@@ -80,13 +93,12 @@ class TokenHighlights(Linked, BaseWidget):
     """The prompt the tokens come from, when built from a model."""
 
     def __init__(self, **kwargs: Any) -> None:
-        self._source: tuple[Any, str, list[Readout]] | None = None
         super().__init__(**kwargs)
         self._check_consistent()
 
     @traitlets.validate("values")
-    def _validate_values(self, proposal: Any) -> dict[str, Any]:
-        return to_wire(as_series(proposal["value"]))
+    def _validate_values(self, proposal: Any) -> torch.Tensor:
+        return as_series(proposal["value"])
 
     # ---- construction -----------------------------------------------------------------------
 
@@ -109,68 +121,45 @@ class TokenHighlights(Linked, BaseWidget):
         specs = list(directions) if isinstance(directions, list) else [directions]
         if not specs:
             raise InterpWidgetsError("directions is empty: pass at least one neuron, vector or (sae, feature).")
-        readouts = [as_readout(spec) for spec in specs]
-        if hook is None:
-            hook = _default_hook(readouts)
+        readouts = tuple(as_readout(spec) for spec in specs)
+        hook = hook or default_hook(readouts)
         if names is not None and len(names) != len(readouts):
             raise InterpWidgetsError(f"got {len(names)} names for {len(readouts)} directions: give one name each.")
-        tokens, values = token_values(model, prompt, hook, readouts)
-        widget = cls(
-            tokens=tokens,
-            values=values,
-            series_names=list(names) if names is not None else [r.label for r in readouts],
-            prompt=prompt,
-            editable=editable,
-            title=kwargs.pop("title", f"{hook}"),
-            **kwargs,
-        )
-        widget._source = (model, hook, readouts)
-        return widget
+        names = tuple(names) if names is not None else tuple(r.label for r in readouts)
+        return cls.computed(HighlightInputs(model, prompt, hook, readouts, names), editable=editable,
+                            title=kwargs.pop("title", f"{hook}"), **kwargs)
 
     @classmethod
     def from_selection(cls, selection: Any, **kwargs: Any) -> "TokenHighlights":
         """The selection's feature on the selection's prompt; follows both, and publishes a prompt typed here."""
         widget = cls.from_model(selection.model, selection.prompt, None, (selection.current_sae, selection.feature),
                                 names=[f"{selection.sae} feature {selection.feature}"], **kwargs)
-
-        def follow(changed: set[str]) -> None:
-            if changed & {"sae", "feature", "prompt"}:
-                readout = as_readout((selection.current_sae, selection.feature))
-                widget._source = (selection.model, selection.hook, [readout])
-                widget.series_names = [f"{selection.sae} feature {selection.feature}"]
-                widget.set_prompt(selection.prompt)
-
-        widget._follow(selection, follow)
+        widget.link(selection)
         return widget
+
+    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
+        if not changed & {"sae", "feature", "prompt"}:
+            return {}
+        return {"prompt": selection.prompt, "hook": selection.hook, "readouts": (as_readout((selection.current_sae, selection.feature)),),
+                "names": (f"{selection.sae} feature {selection.feature}",)}
+
+    def compute(self, inputs: HighlightInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
+        tokens, values = token_values(inputs.model, inputs.prompt, inputs.hook, list(inputs.readouts))
+        return {"tokens": tokens, "values": values, "series_names": list(inputs.names),
+                "active_series": min(self.active_series, len(inputs.names) - 1)}
 
     def set_prompt(self, prompt: str) -> None:
         """Re-tokenize a new prompt and recompute every series (what Enter in the widget does)."""
-        if self._source is None:
-            raise InterpWidgetsError(
-                "this view was built from fixed values; build it with TokenHighlights.from_model(...) "
-                "to edit the prompt."
-            )
-        model, hook, readouts = self._source
-        tokens, values = token_values(model, prompt, hook, readouts)
-        with self.hold_sync():
-            self.tokens = tokens
-            self.values = values
-            self.prompt = prompt
-
-    @request_handler("set_prompt")
-    def _request_set_prompt(self, prompt: str) -> dict[str, Any]:
-        self.set_prompt(prompt)
-        self._publish(prompt=prompt, target=-1)
-        return {"n_tokens": len(self.tokens)}
+        self.set(prompt=prompt)
 
     # ---- views of the state -----------------------------------------------------------------
 
     def series(self) -> torch.Tensor:
         """The values as a tensor `[n_series, n_tokens]`."""
-        return from_wire(self.values)
+        return self.values
 
     def _check_consistent(self) -> None:
-        n_series, n_tokens = self.values["shape"]
+        n_series, n_tokens = self.values.shape
         if n_tokens != len(self.tokens):
             raise InterpWidgetsError(
                 f"got {len(self.tokens)} tokens but {n_tokens} values per series: give one value per token."
@@ -185,10 +174,10 @@ class TokenHighlights(Linked, BaseWidget):
             raise InterpWidgetsError(f"active_series {self.active_series} is out of range (0 to {n_series - 1}).")
 
     def _shared(self) -> bool:
-        return self.shared_scale and self.values["shape"][0] > 1
+        return self.shared_scale and self.values.shape[0] > 1
 
     def _shown(self) -> tuple[str, list[float], _colors.Scale]:
-        index = min(self.active_series, self.values["shape"][0] - 1)
+        index = min(self.active_series, self.values.shape[0] - 1)
         series = self.series()
         shown = series[index].tolist() if self.tokens else []
         scale_values = series.flatten().tolist() if self._shared() else shown
@@ -203,7 +192,7 @@ class TokenHighlights(Linked, BaseWidget):
                 f"{_colors.scale_caption(scale, self._shared())}")
 
     def summary(self) -> str:
-        n_series = self.values["shape"][0]
+        n_series = self.values.shape[0]
         return f"{len(self.tokens)} tokens, {n_series} series, showing {self.active_series}"
 
     def to_text(self) -> str:
@@ -221,15 +210,3 @@ class TokenHighlights(Linked, BaseWidget):
         head = f"{self.title + ' · ' if self.title else ''}{label}"
         return _snapshot.page("iw-s", head, _snapshot.token_spans(self.tokens, shown, scale),
                               html.escape(self._legend(label, shown, scale)))
-
-
-_visible = _snapshot.visible
-
-
-def _default_hook(readouts: list[Readout]) -> str:
-    from interp_widgets.compute.readouts import SAEFeatureReadout, sae_hook_name
-
-    for readout in readouts:
-        if isinstance(readout, SAEFeatureReadout) and sae_hook_name(readout.sae):
-            return sae_hook_name(readout.sae)  # type: ignore[return-value]
-    raise InterpWidgetsError("pass hook=..., the hook point to read (e.g. 'blocks.0.hook_resid_post').")

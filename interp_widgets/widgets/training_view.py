@@ -12,9 +12,8 @@ from typing import Sequence
 import torch
 import traitlets
 
-from interp_widgets.widgets._base import BaseWidget, bundle_path
+from interp_widgets.widgets._base import Array, BaseWidget, bundle_path
 from interp_widgets.widgets._colors import format_value
-from interp_widgets.widgets._wire import from_wire, to_wire
 
 DEFAULT_METRICS = ("step", "nmse", "l0", "dead_fraction")
 METRIC_LABELS = {
@@ -31,7 +30,7 @@ class TrainingView(BaseWidget):
 
     _esm = bundle_path("training_view.js")
 
-    history = traitlets.Any(to_wire(torch.zeros(1, 0, len(DEFAULT_METRICS)))).tag(sync=True)
+    history = Array(shape=(1, 0, len(DEFAULT_METRICS)))
     """Logged values `[n_saes, n_points, n_metrics]`; the first metric is the step."""
     metrics = traitlets.List(traitlets.Unicode(), list(DEFAULT_METRICS)).tag(sync=True)
     """Names of the logged metrics, `step` first."""
@@ -45,18 +44,18 @@ class TrainingView(BaseWidget):
     def update(self, history: Sequence[Sequence[dict[str, float]]]) -> None:
         """Take the trainer's history (a list of logged dicts per SAE) and redraw."""
         values = [[[float(point.get(name, float("nan"))) for name in self.metrics] for point in per_sae] for per_sae in history]
-        self.history = to_wire(torch.tensor(values, dtype=torch.float32).reshape(len(history), -1, len(self.metrics)))
+        self.history = torch.tensor(values, dtype=torch.float32).reshape(len(history), -1, len(self.metrics))
         if len(self.sae_names) != len(history):
             self.sae_names = [f"sae {i}" for i in range(len(history))]
 
     def _latest(self) -> list[tuple[str, dict[str, float]]]:
-        values = from_wire(self.history)
+        values = self.history
         if values.shape[1] == 0:
             return []
         return [(name, dict(zip(self.metrics, values[i, -1].tolist()))) for i, name in enumerate(self.sae_names)]
 
     def summary(self) -> str:
-        return f"{len(self.sae_names)} SAEs, {from_wire(self.history).shape[1]} points"
+        return f"{len(self.sae_names)} SAEs, {self.history.shape[1]} points"
 
     def to_text(self) -> str:
         lines = [f"{self.title}"]

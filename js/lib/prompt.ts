@@ -4,7 +4,7 @@
 // previous prompt's tokens: `onOutcome(false)` lets it mark them as such.
 import { element, submitOnEnter } from "./dom";
 import type { Router } from "./router";
-import { ask, type Banner } from "./widget";
+import { setInputs, type Banner } from "./widget";
 
 export interface PromptBox {
   form: HTMLFormElement;
@@ -18,7 +18,6 @@ export function promptBox(
   router: Router,
   banner: Banner,
   onOutcome: (ok: boolean) => void,
-  requestType = "set_prompt",
 ): PromptBox {
   const form = element("form", "iw-prompt");
   const input = element("input", "iw-prompt-input");
@@ -31,7 +30,7 @@ export function promptBox(
   form.append(input, submit);
 
   async function send() {
-    const ok = await ask(router, requestType, { prompt: input.value }, status, banner);
+    const ok = await setInputs(router, { prompt: input.value }, status, banner);
     if (ok !== null) onOutcome(ok);
   }
   form.addEventListener("submit", (event) => {

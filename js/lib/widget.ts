@@ -67,6 +67,15 @@ export async function ask(router: Router, type: string, payload: unknown, status
 }
 
 /**
+ * Change some of the widget's inputs (`EDITABLE` in its Python `Inputs`): the kernel recomputes,
+ * keeps the old view on an error, and publishes the change to a linked selection. The one request
+ * every widget answers the same way; other requests are actions (toggle, inspect, searches).
+ */
+export function setInputs(router: Router, changes: Record<string, unknown>, status: Status, banner: Banner, busy?: string): Promise<boolean | null> {
+  return ask(router, "set", changes, status, banner, busy);
+}
+
+/**
  * A view linked to a shared selection may fail to follow a change made in another view (say, a
  * feature index that this view's SAE does not have): the kernel puts the reason in `_linked_error`,
  * shown here in a banner of its own until the view follows again.

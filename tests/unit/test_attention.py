@@ -34,7 +34,8 @@ def test_view_sends_one_layer_in_float16_and_fetches_another(toy):
     view = AttentionView.from_model(toy, PROMPT)
     tokens = toy.to_tokens(PROMPT)
     n = tokens.shape[1]
-    assert view.patterns["dtype"] == "float16" and view.patterns["shape"] == [4, n * (n + 1) // 2]
+    wire = view.get_state("patterns")["patterns"]  # what the front-end receives (the Array trait's serializer)
+    assert wire["dtype"] == "float16" and wire["shape"] == [4, n * (n + 1) // 2]
     full = attention_patterns(toy, tokens)
     torch.testing.assert_close(view.pattern(2), full[0, 0, 2], atol=1e-3, rtol=1e-3)
     reply = view.handle_request({"kind": "request", "id": "v-1", "type": "show", "payload": {"layer": 1, "head": 3}})
@@ -44,7 +45,7 @@ def test_view_sends_one_layer_in_float16_and_fetches_another(toy):
     assert not reply["ok"] and "layer 5 is out of range" in reply["error"] and view.layer == 1
     reply = view.handle_request({"kind": "request", "id": "v-3", "type": "show", "payload": {"layer": 0, "head": 9}})
     assert not reply["ok"] and "head 9 is out of range: each layer has 4 heads" in reply["error"]
-    reply = view.handle_request({"kind": "request", "id": "v-4", "type": "set_prompt", "payload": {"prompt": "A B A B"}})
+    reply = view.handle_request({"kind": "request", "id": "v-4", "type": "set", "payload": {"prompt": "A B A B"}})
     assert reply["ok"] and view.layer == 1 and len(view.tokens) == len(toy.to_str_tokens("A B A B"))
     scores = from_wire(view.scores)
     assert scores.shape == (4, 2, 4) and not scores.isnan().any()

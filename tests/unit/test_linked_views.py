@@ -48,7 +48,7 @@ def test_a_row_click_in_the_browser_moves_every_view(linked):
 
 def test_picks_in_other_views_publish_too(linked):
     model, saes, selection, views = linked
-    assert ask(views["explorer"], "set_feature", feature=495)["ok"]
+    assert ask(views["explorer"], "set", feature=495)["ok"]
     assert selection.feature == 495 and views["dashboard"].feature == 495 and views["browser"].selected == 495
     top = views["dashboard"].top[0]
     reply = ask(views["dashboard"], "open_example", sequence=top["sequence"], position=top["position"])
@@ -59,7 +59,7 @@ def test_picks_in_other_views_publish_too(linked):
         assert explorer.target == reply["result"]["target"]
         assert explorer.clean == pytest.approx(top["value"], abs=1e-4)
         assert explorer.clean == pytest.approx(leave_one_out(model, selection.prompt, HOOK, (saes["4x"], 495), explorer.target).clean, abs=1e-5)
-    assert ask(views["highlights"], "set_prompt", prompt="fish and chips")["ok"]
+    assert ask(views["highlights"], "set", prompt="fish and chips")["ok"]
     assert selection.prompt == "fish and chips" and views["explorer"].prompt == "fish and chips" and views["ablation"].prompt == "fish and chips"
     assert ask(views["browser"], "search_token", token=" and")["ok"] and views["browser"].results
     assert ask(views["browser"], "search_prompt", prompt="Der Hund und die Katze")["ok"]

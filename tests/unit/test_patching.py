@@ -118,22 +118,24 @@ def test_patching_view_through_its_requests():
     reply = request("inspect", direction="denoise", cell=[0, position])
     assert reply["ok"] and view.selected["metric"] == pytest.approx(float(denoise.values[0, position]), abs=1e-3)
     assert len(view.selected["top"]) == 5
-    assert request("set_component", component="head_out")["ok"] and view.axes == ["layer", "head"]
+    assert request("set", component="head_out")["ok"] and view.axes == ["layer", "head"]
     assert from_wire(view.denoise).shape == (model.cfg.n_layers, model.cfg.n_heads)
-    bad = request("set_prompts", clean=pair.clean, corrupt=pair.corrupt + " extra words")
+    bad = request("set", clean=pair.clean, corrupt=pair.corrupt + " extra words")
     assert not bad["ok"] and "equal lengths" in bad["error"] and view.corrupt_prompt == pair.corrupt
-    assert "same" in request("set_prompts", clean=pair.clean, corrupt=pair.clean)["error"]
+    assert "same" in request("set", clean=pair.clean, corrupt=pair.clean)["error"]
     assert "outside" in request("inspect", direction="noise", cell=[9, 0])["error"]
     assert "static snapshot" in view.to_static_html() and "strongest cell" in view.to_text()
+    assert "cannot be changed from the view" in request("set", model=None)["error"]  # only the EDITABLE inputs
+    assert [c["name"] for c in view.get_state("components")["components"]][:2] == ["resid_pre", "attn_out"]  # the registry, as data
     from interp_widgets.compute.patching import attribution_patch
 
-    assert request("set_method", method="attribution")["ok"] and view.method == "attribution"
+    assert request("set", method="attribution")["ok"] and view.method == "attribution"
     estimate = attribution_patch(model, pair.clean, pair.corrupt, pair.metric, "head_out", "denoise")
     torch.testing.assert_close(from_wire(view.denoise), estimate.normalised)
     assert request("inspect", direction="denoise", cell=[1, 1])["ok"]  # a click patches that cell exactly
     exact = patch(model, pair.clean, pair.corrupt, pair.metric, "head_out", "denoise", cells=[(1, 1)])
     assert view.selected["metric"] == pytest.approx(float(exact.values[1, 1]), abs=1e-3)
-    assert "method must be" in request("set_method", method="guess")["error"] and view.method == "attribution"
+    assert "method must be" in request("set", method="guess")["error"] and view.method == "attribution"
 
 
 def test_ioi_on_the_deeper_embedded_model_moves_from_the_subject_to_the_end():

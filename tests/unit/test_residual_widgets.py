@@ -25,14 +25,14 @@ def test_norms_view_holds_the_computed_norms_and_fit(toy):
 
 def test_norms_view_requests_prompt_options_and_errors(toy):
     view = ResidualNorms.from_model(toy, PROMPT)
-    reply = view.handle_request({"kind": "request", "id": "a-1", "type": "set_prompt", "payload": {"prompt": "Hello there"}})
+    reply = view.handle_request({"kind": "request", "id": "a-1", "type": "set", "payload": {"prompt": "Hello there"}})
     assert reply["ok"] and view.prompt == "Hello there" and view.tokens[1:] == [str(t) for t in toy.to_str_tokens("Hello there", prepend_bos=False)]
     before = from_wire(view.mean_norms).clone()
-    reply = view.handle_request({"kind": "request", "id": "a-2", "type": "set_options", "payload": {"include_bos": True, "mid": True}})
+    reply = view.handle_request({"kind": "request", "id": "a-2", "type": "set", "payload": {"include_bos": True, "mid": True}})
     assert reply["ok"] and view.include_bos and view.mid
     assert view.labels == ["0_pre", "0_mid", "1_pre", "1_mid", "final_post"]
     assert not torch.equal(from_wire(view.mean_norms)[0, [0, 2, 4]], before[0])  # BOS now counted
-    reply = view.handle_request({"kind": "request", "id": "a-3", "type": "set_prompt", "payload": {"prompt": "word " * 300}})
+    reply = view.handle_request({"kind": "request", "id": "a-3", "type": "set", "payload": {"prompt": "word " * 300}})
     assert not reply["ok"] and "context is 128 tokens" in reply["error"] and view.prompt == "Hello there"
 
 
@@ -62,21 +62,21 @@ def test_logit_lens_grid_holds_top_k_and_follows_a_target():
     lens = logit_lens(model, model.to_tokens(prompt), k=4)
     assert torch.equal(from_wire(view.top_ids).long(), lens.top_ids)
     torch.testing.assert_close(from_wire(view.top_probs), lens.top_probs)
-    assert view.top_ids["dtype"] == "int32" and view.labels == ["0_pre", "1_pre", "final_post"]
+    assert view.get_state("top_ids")["top_ids"]["dtype"] == "int32" and view.labels == ["0_pre", "1_pre", "final_post"]
     assert all(str(int(i)) in view.vocab for i in lens.top_ids.flatten())
     final_top = view.vocab[str(int(lens.top_ids[-1, -1, 0]))]
-    from interp_widgets.widgets.token_highlights import _visible
+    from interp_widgets.widgets._snapshot import visible
 
-    assert view.to_text().splitlines()[-1].endswith(f"{_visible(final_top)[:8]:>8} {float(lens.top_probs[-1, -1, 0]):.2f}")
+    assert view.to_text().splitlines()[-1].endswith(f"{visible(final_top)[:8]:>8} {float(lens.top_probs[-1, -1, 0]):.2f}")
 
-    reply = view.handle_request({"kind": "request", "id": "x-1", "type": "set_target", "payload": {"target": " mat"}})
+    reply = view.handle_request({"kind": "request", "id": "x-1", "type": "set", "payload": {"target": " mat"}})
     assert reply["ok"] and view.target == " mat"
     rank = from_wire(view.target_rank)
     assert rank.shape == (3, len(view.tokens)) and int(rank.min()) >= 0
-    reply = view.handle_request({"kind": "request", "id": "x-2", "type": "set_target", "payload": {"target": "Baskervilles"}})
+    reply = view.handle_request({"kind": "request", "id": "x-2", "type": "set", "payload": {"target": "Baskervilles"}})
     assert not reply["ok"] and "is not one token: the tokenizer splits it into" in reply["error"]
     assert "try ' Baskervilles'" in reply["error"] and view.target == " mat"
-    reply = view.handle_request({"kind": "request", "id": "x-3", "type": "set_prompt", "payload": {"prompt": "Der Hund"}})
+    reply = view.handle_request({"kind": "request", "id": "x-3", "type": "set", "payload": {"prompt": "Der Hund"}})
     assert reply["ok"] and "".join(view.tokens[1:]) == "Der Hund" and from_wire(view.target_rank).shape == (3, len(view.tokens))
     view.set_target("")
     assert from_wire(view.target_rank).numel() == 0

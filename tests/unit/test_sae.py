@@ -201,7 +201,9 @@ def test_mcs_with_itself_is_one_and_with_random_is_low():
     assert other.mcs.shape == (256,) and other.mmcs < 0.6
     counts, edges = other.histogram()
     assert int(counts.sum()) == 256 and edges[-1] == 1.0
-    view = other.show()
+    from interp_widgets.widgets import HistogramView
+
+    view = HistogramView.from_comparison(other)
     assert "MMCS" in view.to_text() and f"{other.mmcs:.3f}"[:4] in view.caption
     with pytest.raises(InterpWidgetsError, match="different widths"):
         compare_dictionaries(sae, ReluSAE(32, 64))

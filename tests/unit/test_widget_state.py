@@ -79,6 +79,18 @@ def test_front_end_switches_series_and_the_snapshot_follows():
     assert "second" in widget.to_text() and "second" in widget.to_static_html()
 
 
+def answer(widget, sent, request):
+    """Send a request as the front-end does; a setter runs on the widget's worker thread, so wait for its reply."""
+    import time
+
+    widget._on_custom_message(widget, {"kind": "request", **request}, [])
+    deadline = time.time() + 30
+    while not sent and time.time() < deadline:
+        time.sleep(0.01)
+    (reply, buffers), = sent
+    return reply
+
+
 @pytest.fixture()
 def live(toy):
     widget = TokenHighlights.from_model(toy, "The cat sat", hook=HOOK, directions=[3, 7], names=["n3", "n7"])
@@ -89,9 +101,8 @@ def live(toy):
 
 def test_set_prompt_request_recomputes(toy, live):
     widget, sent = live
-    widget._on_custom_message(widget, {"kind": "request", "id": 41, "type": "set_prompt", "payload": {"prompt": "Hello there"}}, [])
-    (reply, buffers), = sent
-    assert reply == {"kind": "reply", "id": 41, "ok": True, "result": {"n_tokens": len(widget.tokens)}, "buffer_paths": []}
+    reply = answer(widget, sent, {"id": 41, "type": "set", "payload": {"prompt": "Hello there"}})
+    assert reply == {"kind": "reply", "id": 41, "ok": True, "result": {"set": ["prompt"]}, "buffer_paths": []}
     tokens, expected = token_values(toy, "Hello there", HOOK, [NeuronReadout(3), NeuronReadout(7)])
     assert widget.tokens == tokens and widget.prompt == "Hello there"
     torch.testing.assert_close(widget.series(), expected)
@@ -107,22 +118,20 @@ def test_set_prompt_request_recomputes(toy, live):
 def test_bad_prompt_answers_with_an_error_and_keeps_the_view(live, payload, message):
     widget, sent = live
     before = (list(widget.tokens), widget.series().clone())
-    widget._on_custom_message(widget, {"kind": "request", "id": 7, "type": "set_prompt", "payload": payload}, [])
-    (reply, _), = sent
+    reply = answer(widget, sent, {"id": 7, "type": "set", "payload": payload})
     assert reply["id"] == 7 and reply["ok"] is False and message in reply["error"]
     assert widget.tokens == before[0] and torch.equal(widget.series(), before[1])
 
 
 def test_unexpected_exception_is_reported_with_traceback(live):
     widget, sent = live
-    widget._on_custom_message(widget, {"kind": "request", "id": 8, "type": "set_prompt", "payload": {"prompt": "x", "bogus": 1}}, [])
-    (reply, _), = sent
+    reply = answer(widget, sent, {"id": 8, "type": "set", "payload": {"prompt": "x", "bogus": 1}})
     assert reply["ok"] is False and reply["error"].startswith("TypeError") and "last_traceback" in reply["error"]
     assert "Traceback" in widget.last_traceback
 
 
 def test_static_view_cannot_edit_prompt():
-    reply = colored_tokens(["a"], [1.0]).handle_request({"id": 1, "type": "set_prompt", "payload": {"prompt": "x"}})
+    reply = colored_tokens(["a"], [1.0]).handle_request({"id": 1, "type": "set", "payload": {"prompt": "x"}})
     assert reply["ok"] is False and "TokenHighlights.from_model" in reply["error"]
 
 

@@ -1,0 +1,45 @@
+"""Every widget, one row each: the class, its module in `interp_widgets.widgets`, its front-end bundle.
+
+A bundle `b` is the esbuild entry `js/<b>.ts`, built into `interp_widgets/static/<b>.js` (the
+class's `_esm`) and listed in pyproject's ensured targets. `interp_widgets` exports every class
+lazily from here. A test (tests/unit/test_widget_registry.py) checks that the rows, the lazy
+exports, the esbuild entries and the ensured targets agree. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WidgetRow:
+    name: str  # the class, e.g. "FeatureAblation"
+    module: str  # its module under interp_widgets.widgets, e.g. "feature_ablation"
+    bundle: str  # its front-end entry js/<bundle>.ts -> interp_widgets/static/<bundle>.js
+
+
+WIDGETS: tuple[WidgetRow, ...] = (
+    WidgetRow("AttentionView", "attention", "attention"),
+    WidgetRow("DirectionAblation", "direction_ablation", "direction_ablation"),
+    WidgetRow("FeatureAblation", "feature_ablation", "feature_ablation"),
+    WidgetRow("FeatureBrowser", "feature_browser", "feature_browser"),
+    WidgetRow("FeatureDashboard", "feature_dashboard", "feature_dashboard"),
+    WidgetRow("HistogramView", "histogram", "histogram"),
+    WidgetRow("LogitLensBars", "logit_lens_bars", "logit_lens_bars"),
+    WidgetRow("LogitLensGrid", "logit_lens", "logit_lens"),
+    WidgetRow("PatchingView", "patching", "patching"),
+    WidgetRow("ResidualNorms", "residual_norms", "residual_norms"),
+    WidgetRow("TokenHighlights", "token_highlights", "token_highlights"),
+    WidgetRow("TrainingView", "training_view", "training_view"),
+)
+
+OTHER_EXPORTS = {"Selection": "selection"}
+"""Classes of `interp_widgets.widgets` that are not views (no bundle): the shared selection of linked views."""
+
+
+def module_of(name: str) -> str:
+    """The full module path of a registered widget (or other export) `name`."""
+    for row in WIDGETS:
+        if row.name == name:
+            return f"interp_widgets.widgets.{row.module}"
+    return f"interp_widgets.widgets.{OTHER_EXPORTS[name]}"
