@@ -1,26 +1,17 @@
-"""The base class of every interp-widgets widget.
+"""The base class of every interp-widgets widget: inputs -> compute -> traits, requests, display.
 
 - Durable state lives in synced traits; work on demand goes through requests: the front-end
   sends `{kind: "request", id, type, payload}`, the kernel answers `{kind: "reply", id, ok,
-  result | error}` with arrays as binary buffers. A method marked `@request_handler("type")`
-  answers requests of that type; an `InterpWidgetsError` becomes an error shown in the widget.
+  result | error}` with arrays as binary buffers. An `InterpWidgetsError` becomes an error shown
+  in the widget; any other exception too, its traceback kept in `widget.last_traceback`.
 - Unknown keyword arguments raise a TypeError listing the valid ones.
-- `repr` is cheap; `to_text()` is a plain-text form; the display bundle also carries a static,
-  script-free, escaped HTML snapshot (`to_static_html()`), so a saved notebook or an HTML export
-  shows the last view without a kernel. Where the live view cannot be drawn, the package's
-  JupyterLab / Notebook 7 extension (js/labextension) shows that snapshot, recognising our
-  outputs by the marker MIME type `VIEW_MIME`; its nbconvert preprocessor
-  (`interp_widgets.nbconvert`) makes HTML exports show it too.
-
-Refreshing a displayed snapshot makes the notebook front-end re-create the live view, which would
-throw away what the user is typing. So a state change only marks the widget; the snapshots of
-marked widgets are refreshed after each cell has run (IPython's `post_run_cell`): changes made by
-a cell's code show in its outputs at once, changes made inside a widget after the next cell runs.
+- `repr` is cheap; `to_text()` is a plain-text form; the display bundle also carries a static
+  snapshot (`_display.py`).
 
 The contract every widget follows (CONTRIBUTING.md has the recipe):
 
-- It declares what it computes from as a frozen dataclass of typed inputs (`Inputs`: model,
-  readout, prompt, …); `EDITABLE` names those the front-end may change.
+- It declares what it computes from as a frozen dataclass of typed inputs (`Inputs`, `_inputs.py`:
+  model, readout, prompt, …); `EDITABLE` names those the front-end may change.
 - It has one step, `compute(inputs, progress, should_stop)`, that returns the new trait values as
   a dict, or is a generator that yields partial dicts first (a map filling in slice by slice) and
   returns the final one. The maths is in `compute/`; `compute` only calls it and shapes its result.
@@ -39,8 +30,6 @@ import queue
 import threading
 import time
 import traceback
-import uuid
-import weakref
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator
@@ -49,62 +38,13 @@ import anywidget
 import traitlets
 
 from interp_widgets.errors import InterpWidgetsError, Superseded
+from interp_widgets.widgets._display import VIEW_MIME, WIDGET_VIEW_MIME, SnapshotDisplay
+from interp_widgets.widgets._inputs import Inputs, Progress, ShouldStop
 from interp_widgets.widgets._wire import Array, extract_buffers, with_arrays
 
-__all__ = ["Array", "BaseWidget", "Inputs", "Progress", "ShouldStop", "bundle_path", "request_handler", "with_arrays"]
-
-Progress = Callable[..., None]
-"""`progress(done, total, what="")`: how far a long computation is (shown in the view's `progress` line)."""
-ShouldStop = Callable[[], bool]
-"""`should_stop()`: True once a newer request replaced this one; a computation asks between slices."""
-
+__all__ = ["VIEW_MIME", "WIDGET_VIEW_MIME", "Array", "BaseWidget", "Inputs", "Progress", "ShouldStop", "bundle_path", "request_handler", "with_arrays"]
 
 _CLOSED: Any = {"kind": "closed"}  # tells a widget's worker thread to end
-
-VIEW_MIME = "application/vnd.interp-widgets.view+json"
-"""Marks an output as an interp-widgets view with a static snapshot in its text/html."""
-WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class Inputs:
-    """What a widget computes from. Subclass as a frozen dataclass with typed fields:
-
-        @dataclasses.dataclass(frozen=True, eq=False)
-        class NormsInputs(Inputs):
-            models: tuple[Any, ...]
-            prompts: tuple[str, ...]
-            include_bos: bool = False
-            EDITABLE = ("prompt", "include_bos")
-
-    `EDITABLE`: the fields the front-end may set (the model never is). `RESETS`: changing a field
-    also resets others unless they are set too (a new prompt has no target yet). `ALIASES`: a name
-    the front-end or a setter uses for a change that is not a field, mapped to a function
-    `(inputs, value) -> {field: value}` (e.g. the first prompt of several).
-    """
-
-    EDITABLE: ClassVar[tuple[str, ...]] = ()
-    RESETS: ClassVar[dict[str, dict[str, Any]]] = {"prompt": {"target": -1}}
-    ALIASES: ClassVar[dict[str, Callable[[Any, Any], dict[str, Any]]]] = {}
-
-    @classmethod
-    def input_names(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)] + list(cls.ALIASES)
-
-    def with_changes(self, changes: dict[str, Any]) -> "Inputs":
-        """A copy with `changes` (fields or aliases), plus the resets they imply; unknown names raise TypeError."""
-        unknown = sorted(set(changes) - set(self.input_names()))
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no input(s) {', '.join(map(repr, unknown))}; it has {', '.join(self.input_names())}.")
-        fields = {f.name for f in dataclasses.fields(self)}
-        resolved: dict[str, Any] = {}
-        for name, value in changes.items():
-            resolved.update(self.ALIASES[name](self, value) if name in self.ALIASES else {name: value})
-        for name in list(resolved):
-            for other, value in self.RESETS.get(name, {}).items():
-                if other in fields and other not in resolved:
-                    resolved[other] = value
-        return dataclasses.replace(self, **resolved)
 
 
 def request_handler(request_type: str, supersedes: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -135,7 +75,7 @@ def bundle_path(name: str) -> Path:
     return path
 
 
-class BaseWidget(anywidget.AnyWidget):
+class BaseWidget(SnapshotDisplay, anywidget.AnyWidget):
     """Shared machinery: the inputs -> compute -> traits cycle, requests, text and static HTML forms."""
 
     PROGRESS_AFTER_S: ClassVar[float] = 0.5
@@ -403,79 +343,3 @@ class BaseWidget(anywidget.AnyWidget):
             raise InterpWidgetsError(f"{', '.join(refused)} cannot be changed from the view; it can change {', '.join(inputs.EDITABLE)}.")
         self.set(**changes)
         return {"set": sorted(changes)}
-
-    # ---- text, HTML snapshot, display -----------------------------------------------------
-
-    def summary(self) -> str:
-        """One line about the widget (used by repr; must stay cheap)."""
-        return ""
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.summary()})"
-
-    def to_text(self) -> str:
-        """A plain-text rendering of the current view."""
-        return repr(self)
-
-    def to_static_html(self) -> str:
-        """A static, script-free rendering of the current view, every string escaped."""
-        raise NotImplementedError
-
-    def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The display data (widget view, plain text, static HTML) and its metadata."""
-        bundle = super()._repr_mimebundle_()
-        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
-        data = dict(data or {})
-        data["text/plain"] = self.to_text()
-        data["text/html"] = self.to_static_html()
-        if WIDGET_VIEW_MIME in data:
-            data[VIEW_MIME] = {"version": 1, "model_id": data[WIDGET_VIEW_MIME].get("model_id")}
-        return data, dict(metadata or {})
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        return self._bundle()
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display_id = uuid.uuid4().hex
-        self._display_ids.append(display_id)
-        data, metadata = self._bundle()
-        display(data, metadata=metadata, raw=True, display_id=display_id)
-
-    def _on_state_change(self, _change: Any) -> None:
-        if self._display_ids:
-            _STALE_SNAPSHOTS.add(self)
-            _refresh_after_each_cell()
-
-    def refresh_snapshot(self) -> None:
-        """Rewrite the displayed outputs of this widget with its current state (re-creates the views)."""
-        _STALE_SNAPSHOTS.discard(self)
-        if not self._display_ids:
-            return
-        from IPython.display import update_display
-
-        data, metadata = self._bundle()
-        for display_id in self._display_ids:
-            update_display(data, metadata=metadata, raw=True, display_id=display_id)
-
-
-_STALE_SNAPSHOTS: "weakref.WeakSet[BaseWidget]" = weakref.WeakSet()
-_HOOKED_SHELLS: "weakref.WeakSet[Any]" = weakref.WeakSet()
-
-
-def refresh_stale_snapshots(*_args: Any) -> None:
-    """Refresh the snapshot of every widget whose state changed since its last refresh."""
-    for widget in list(_STALE_SNAPSHOTS):
-        widget.refresh_snapshot()
-
-
-def _refresh_after_each_cell() -> None:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is not None and shell not in _HOOKED_SHELLS:
-        shell.events.register("post_run_cell", refresh_stale_snapshots)
-        _HOOKED_SHELLS.add(shell)

@@ -20,15 +20,12 @@ from interp_widgets.compute.readouts import Readout, as_readout, default_hook, t
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
-from interp_widgets.widgets._wire import from_wire
 
 TEXT_ROWS = 40  # rows of the plain-text form before it is cut short
 
 
 def as_series(values: Any) -> torch.Tensor:
     """Values as float32 `[n_series, n_tokens]`, from a list, array or tensor of 1 or 2 dims."""
-    if isinstance(values, dict) and "view" in values:
-        values = from_wire(values)
     if isinstance(values, torch.Tensor):
         tensor = values.detach().cpu().float()
     else:

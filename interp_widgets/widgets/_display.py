@@ -1,0 +1,103 @@
+"""What every widget shows besides its live view: a cheap repr, a text form, and a static snapshot.
+
+The display bundle carries a static, script-free, escaped HTML snapshot (`to_static_html()`), so
+a saved notebook or an HTML export shows the last view without a kernel. Where the live view
+cannot be drawn, the package's JupyterLab / Notebook 7 extension (js/labextension) shows that
+snapshot, recognising our outputs by the marker MIME type `VIEW_MIME`; its nbconvert
+preprocessor (`interp_widgets.nbconvert`) makes HTML exports show it too.
+
+Refreshing a displayed snapshot makes the notebook front-end re-create the live view, which would
+throw away what the user is typing. So a state change only marks the widget; the snapshots of
+marked widgets are refreshed after each cell has run (IPython's `post_run_cell`): changes made by
+a cell's code show in its outputs at once, changes made inside a widget after the next cell runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+import weakref
+from typing import Any
+
+VIEW_MIME = "application/vnd.interp-widgets.view+json"
+"""Marks an output as an interp-widgets view with a static snapshot in its text/html."""
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+class SnapshotDisplay:
+    """Mixin (before `anywidget.AnyWidget`): text and HTML forms in the display bundle, refreshed after each cell."""
+
+    _display_ids: list[str]
+
+    def summary(self) -> str:
+        """One line about the widget (used by repr; must stay cheap)."""
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.summary()})"
+
+    def to_text(self) -> str:
+        """A plain-text rendering of the current view."""
+        return repr(self)
+
+    def to_static_html(self) -> str:
+        """A static, script-free rendering of the current view, every string escaped."""
+        raise NotImplementedError
+
+    def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The display data (widget view, plain text, static HTML) and its metadata."""
+        bundle = super()._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        data = dict(data or {})
+        data["text/plain"] = self.to_text()
+        data["text/html"] = self.to_static_html()
+        if WIDGET_VIEW_MIME in data:
+            data[VIEW_MIME] = {"version": 1, "model_id": data[WIDGET_VIEW_MIME].get("model_id")}
+        return data, dict(metadata or {})
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self._bundle()
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display_id = uuid.uuid4().hex
+        self._display_ids.append(display_id)
+        data, metadata = self._bundle()
+        display(data, metadata=metadata, raw=True, display_id=display_id)
+
+    def _on_state_change(self, _change: Any) -> None:
+        if self._display_ids:
+            _STALE_SNAPSHOTS.add(self)
+            _refresh_after_each_cell()
+
+    def refresh_snapshot(self) -> None:
+        """Rewrite the displayed outputs of this widget with its current state (re-creates the views)."""
+        _STALE_SNAPSHOTS.discard(self)
+        if not self._display_ids:
+            return
+        from IPython.display import update_display
+
+        data, metadata = self._bundle()
+        for display_id in self._display_ids:
+            update_display(data, metadata=metadata, raw=True, display_id=display_id)
+
+
+_STALE_SNAPSHOTS: "weakref.WeakSet[SnapshotDisplay]" = weakref.WeakSet()
+_HOOKED_SHELLS: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def refresh_stale_snapshots(*_args: Any) -> None:
+    """Refresh the snapshot of every widget whose state changed since its last refresh."""
+    for widget in list(_STALE_SNAPSHOTS):
+        widget.refresh_snapshot()
+
+
+def _refresh_after_each_cell() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and shell not in _HOOKED_SHELLS:
+        shell.events.register("post_run_cell", refresh_stale_snapshots)
+        _HOOKED_SHELLS.add(shell)
