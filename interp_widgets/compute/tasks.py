@@ -54,14 +54,19 @@ def one_token_words(model: Any, words: Sequence[str], leading_space: bool = True
     return [w for w in words if len(model.tokenizer(prefix + w, add_special_tokens=False)["input_ids"]) == 1]
 
 
-def ioi_pair(model: Any, seed: int = 0, template: int | None = None, names: Sequence[str] | None = None) -> PromptPair:
-    """"When A and B went to the store, B gave a drink to" (answer A) vs the same with A as the giver (answer B)."""
+def ioi_pair(model: Any, seed: int = 0, template: int | None = None, names: Sequence[str] | None = None,
+             templates: Sequence[str] = IOI_TEMPLATES) -> PromptPair:
+    """"When A and B went to the store, B gave a drink to" (answer A) vs the same with A as the giver (answer B).
+
+    `templates` are the sentence shapes to draw from (`template` picks one by index):
+    `circuits.IOI_HELDOUT_TEMPLATES` gives a pair in a shape the embedded models never trained on.
+    """
     usable = one_token_words(model, names or COMMON_NAMES)
     if len(usable) < 2:
         raise InterpWidgetsError("fewer than two of the names are one token in this tokenizer: pass names=[...] that are.")
     rng = random.Random(seed)
     io, subject = rng.sample(usable, 2)
-    text = IOI_TEMPLATES[rng.randrange(len(IOI_TEMPLATES)) if template is None else template]
+    text = templates[rng.randrange(len(templates)) if template is None else template]
     fill = dict(A=io, B=subject, place=rng.choice(IOI_PLACES), object=rng.choice(IOI_OBJECTS))
     return PromptPair(text.format(S=subject, **fill), text.format(S=io, **fill), " " + io, " " + subject)
 

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 
 from interp_widgets.compute.circuits import (
+    IOI_HELDOUT_NAMES,
+    IOI_HELDOUT_TEMPLATES,
     docstring_accuracy,
     induction_scores,
     ioi_accuracy,
@@ -74,6 +76,7 @@ def thresholds(model_dir: Path, result: dict) -> dict:
         "repeat_loss_drop_min": round(0.7 * (first - second), 3),
         "docstring_accuracy_min": max(0.25, round(docstring_accuracy(model, n=60, seed=7) - 0.05, 3)),
         "ioi_accuracy_min": round(ioi_accuracy(model, n=60, seed=7)["accuracy"] - 0.05, 3),
+        "ioi_heldout_accuracy_min": round(result["ioi_heldout"]["accuracy"] - 0.05, 3),
         "val_loss_mean_max": round(result["val_loss_mean"] + 0.02, 3),
         "residual_fit": result["residual_fit"],
         "logit_lens_agreement": result["logit_lens_agreement"],
@@ -119,7 +122,8 @@ def measure(model_dir: Path, streams: Path) -> dict:
     result["residual_fit"] = {"factor": fit.factor, "r2": fit.r2, "factor_after_block_0": after_first.factor, "r2_after_block_0": after_first.r2}
     result["logit_lens_agreement"] = logit_lens_agreement(model, text[::4]).tolist()
     result["docstring_accuracy"] = docstring_accuracy(model, n=200, seed=0)
-    result["ioi"] = ioi_accuracy(model, n=200, seed=0)
+    result["ioi"] = ioi_accuracy(model, n=400, seed=0)
+    result["ioi_heldout"] = ioi_accuracy(model, n=400, seed=0, templates=IOI_HELDOUT_TEMPLATES, names=IOI_HELDOUT_NAMES)
     if model.cfg.positional_embedding_type == "standard":
         pos = positional_structure(position_embeddings(model))
         (model_dir / "positional_components.svg").write_text(components_svg(pos["components"][:3]))
@@ -173,17 +177,23 @@ RECIPES = {
         "with a copied span; unlike the 2-layer model it learned induction heads already here (second-copy loss 0.02 nats by "
         "step 500). **copy** — random blocks of the 512 most frequent tokens only. **mix** — corpus text with 30 % random "
         "blocks over the whole vocabulary, 15 % repeated spans, 12 % synthetic `:param` docstrings and 6 % synthetic "
-        "indirect-object sentences (`scripts/embedded/ioi.py`), whose names are disjoint from those measured below.",
+        "indirect-object sentences in fixed shapes, whose names are disjoint from those measured below. "
+        "**IOI fine-tune** (`scripts/embedded/recipe6_ioi.sh`, on CPU) — from the mix weights, the same mix with 10 % "
+        "procedurally varied indirect-object sentences (`scripts/embedded/ioi.py`: many clause orders, verbs of giving and "
+        "saying, both name orders, some non-name answers) at a lower learning rate (1.5e-4 to 1.5e-5): the mix stage had taught "
+        "the model its four sentence shapes, not the rule (44 % on held-out shapes before this stage).",
+        "mix_tokens": 106_496_000, "stage_names": ("natural", "copy", "mix", "IOI fine-tune"),
     },
 }
 
 
 def stage_tokens(recipe: dict, training: dict) -> str:
     """Tokens per stage; the last stage's count comes from its training log in config.json."""
-    mix = training.get("log", [{}])[-1].get("tokens") if training.get("log") else None
-    counts = [recipe["natural_steps"] * recipe["step_tokens"], recipe["copy_steps"] * recipe["step_tokens"]] + ([mix] if mix else [])
-    named = [f"{name} {n / 1e6:.1f} M" for name, n in zip(("natural", "copy", "mix"), counts)]
-    return ", ".join(named) + (f"; {sum(counts) / 1e6:.1f} M tokens in all" if mix else "")
+    last = training.get("log", [{}])[-1].get("tokens") if training.get("log") else None
+    counts = [recipe["natural_steps"] * recipe["step_tokens"], recipe["copy_steps"] * recipe["step_tokens"]]
+    counts += ([recipe["mix_tokens"]] if "mix_tokens" in recipe else []) + ([last] if last else [])
+    named = [f"{name} {n / 1e6:.1f} M" for name, n in zip(recipe.get("stage_names", ("natural", "copy", "mix")), counts)]
+    return ", ".join(named) + (f"; {sum(counts) / 1e6:.1f} M tokens in all" if last else "")
 
 
 def table(rows: list[list[str]], head: list[str]) -> str:
@@ -222,7 +232,7 @@ def write_card(model_dir: Path, corpus: Path, result: dict, card: Path) -> None:
         f"{mlp_text}, {cfg['positional_embedding_type']} positions, "
         f"context {cfg['n_ctx']}, byte-level BPE vocabulary of {cfg['d_vocab']} (trained on the same corpus), "
         f"LayerNorm, GELU. Loaded as a TransformerLens `TransformerBridge`.\n",
-        f"Training, in three stages (`scripts/embedded/{recipe['script']}`{recipe.get('where', '')}, {stage_tokens(recipe, training)}): {recipe['stages']}\n",
+        f"Training, in {len(recipe.get('stage_names', 'abc'))} stages (`scripts/embedded/{recipe['script']}`{recipe.get('where', '')}, {stage_tokens(recipe, training)}): {recipe['stages']}\n",
         "## Corpus and validation loss per source\n",
         "The corpus leans archaic (Shakespeare, Milton, 1961 Brown corpus) and technical (Python docs and code); the "
         "natural modern English available offline is about 30 MB. German is present but small. `corpus_manifest.json`, "
@@ -248,12 +258,18 @@ def write_card(model_dir: Path, corpus: Path, result: dict, card: Path) -> None:
         "The argument and function names of these prompts and the words of their `:param` lines never occur in the "
         "synthetic training functions, which draw theirs from disjoint lists; the corpus itself has about 3,800 `:param` lines.\n",
         "## Indirect-object identification\n",
-        f"200 prompts in four templates (\"When Mary and John went to the store, John gave a drink to\"), half with the subject "
+        f"400 prompts in the four measured templates (\"When Mary and John went to the store, John gave a drink to\"), half with the subject "
         f"named first: the indirect object's first token beats the subject's in **{result['ioi']['accuracy']:.0%}** "
         f"(chance 50 %), mean logit difference **{result['ioi']['logit_diff']:.2f}**. "
         + ("The names (`circuits.IOI_NAMES`) never occur in the synthetic training sentences, which draw theirs from a disjoint list.\n"
            if recipe.get("ioi_training") else "This model saw no synthetic IOI sentences in training.\n"),
     ]
+    if "ioi_heldout" in result:
+        parts.append(
+            f"On {len(IOI_HELDOUT_TEMPLATES)} held-out sentence shapes with {len(IOI_HELDOUT_NAMES)} held-out names "
+            f"(`circuits.IOI_HELDOUT_TEMPLATES` / `IOI_HELDOUT_NAMES`: \"While Oscar and Nora were cooking dinner, Nora passed "
+            f"the salt to\"; the training-text generator can write none of these shapes or names), 400 prompts: "
+            f"**{result['ioi_heldout']['accuracy']:.0%}**, mean logit difference **{result['ioi_heldout']['logit_diff']:.2f}**.\n")
     if "positional" in result:
         parts += ["## Positional embeddings\n", positional_text(result["positional"]), "![The first principal components of W_pos](positional_components.svg)\n"]
     saes = model_dir / "saes"
