@@ -28,7 +28,10 @@ WIDGETS: tuple[WidgetRow, ...] = (
     WidgetRow("LogitLensBars", "logit_lens_bars", "logit_lens_bars"),
     WidgetRow("LogitLensGrid", "logit_lens", "logit_lens"),
     WidgetRow("PatchingView", "patching", "patching"),
+    WidgetRow("PositionalEmbeddings", "positional_embeddings", "positional_embeddings"),
     WidgetRow("ResidualNorms", "residual_norms", "residual_norms"),
+    WidgetRow("SteeringView", "steering", "steering"),
+    WidgetRow("SuperpositionToy", "superposition_toy", "superposition_toy"),
     WidgetRow("TokenHighlights", "token_highlights", "token_highlights"),
     WidgetRow("TrainingView", "training_view", "training_view"),
 )

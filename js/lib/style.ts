@@ -123,6 +123,29 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-score-row.iw-selected th { color: var(--iw-accent); font-weight: 600; }
 .iw-legend-item { margin-right: 10px; }
 .iw-caption { color: var(--iw-fg-muted); }
+.iw-steering .iw-steer-row { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 2px 0; }
+.iw-steering .iw-steer-label { font-family: var(--jp-code-font-family, monospace); }
+.iw-steering .iw-steer-slider { flex: 1 1 220px; max-width: 360px; accent-color: var(--iw-accent); }
+.iw-steering .iw-steer-value { font-family: var(--jp-code-font-family, monospace); min-width: 5em; }
+.iw-steering select, .iw-steering input[type="number"] { color: var(--iw-fg); background: var(--iw-bg); border: 1px solid var(--iw-border); border-radius: 3px; font: inherit; }
+.iw-steering .iw-steer-columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 12px; }
+.iw-steering .iw-steer-column { border: 1px solid var(--iw-border); border-radius: 3px; padding: 2px 6px; min-width: 0; }
+.iw-steering .iw-steer-steered { border-color: var(--iw-accent); }
+.iw-steering .iw-token.iw-steer-diverge { outline: 2px solid var(--iw-accent); outline-offset: 1px; }
+.iw-steering.iw-steer-generating .iw-steer-steered { border-style: dashed; }
+.iw-steering .iw-steer-multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 6px; margin-top: 6px; }
+.iw-steering .iw-steer-card { border: 1px solid var(--iw-border); border-radius: 3px; padding: 2px 6px; background: var(--iw-bg-raised); }
+.iw-steering .iw-steer-card-text { font-family: var(--jp-code-font-family, monospace); font-size: 0.85em; white-space: pre-wrap; word-break: break-all; }
+.iw-superposition-toy .iw-toy-slider { display: inline-flex; gap: 4px; align-items: center; }
+.iw-superposition-toy .iw-toy-slider input { width: 110px; accent-color: var(--iw-accent); }
+.iw-superposition-toy .iw-toy-value { font-family: var(--jp-code-font-family, monospace); min-width: 3.5em; }
+.iw-superposition-toy .iw-toy-directions, .iw-superposition-toy .iw-toy-phase svg { color: var(--iw-fg); }
+.iw-superposition-toy .iw-toy-norm-row { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; white-space: nowrap; }
+.iw-superposition-toy .iw-toy-norm-label { display: inline-block; min-width: 2em; text-align: right; }
+.iw-positional-embeddings select { color: var(--iw-fg); background: var(--iw-bg); border: 1px solid var(--iw-border); border-radius: 3px; font: inherit; }
+.iw-positional-embeddings .iw-positions-scatter { color: var(--iw-fg); }
+.iw-positional-embeddings .iw-positions-share { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; }
+.iw-positional-embeddings .iw-positions-verdict { margin: 4px 0; padding-left: 18px; }
 .iw-tooltip-host { position: relative; }
 .iw-tooltip[popover] { position: fixed; inset: auto; margin: 0; overflow: visible; }
 .iw-tooltip {

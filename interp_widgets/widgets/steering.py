@@ -1,0 +1,211 @@
+"""Steering view: the default and the steered completion of a prompt, side by side, streamed token by token.
+
+One or more steers (an SAE feature, a neuron or a vector, `compute.steering.Steer`), each with a
+strength slider spanning ± 2 × the largest activation seen (`compute.steering_scale`) and a method
+(add / set / cap); max tokens, temperature and seed. Moving a slider re-generates both runs in one
+batch with a key/value cache, streaming the tokens as they come (a newer request stops the older
+generation). The first token where the runs differ is marked; hovering a token shows its log-prob
+under both runs and the steer's activation. A sweep runs n strengths in one batch: small multiples
+of the completions and charts of the mean activation and mean log-prob against strength.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+import traitlets
+
+from interp_widgets.compute.steering import Steer, stream
+from interp_widgets.compute.steering_scale import steer_site, strength_limit, sweep_summary
+from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.widgets import _colors, _snapshot
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
+
+MAX_SWEEP_POINTS = 16
+
+
+def _with_steer_field(field: str, convert: Any) -> Any:
+    """An alias setting one field of every steer from a list (the front-end's sliders or method menus)."""
+    def change(inputs: "SteeringInputs", values: Any) -> dict[str, Any]:
+        values = list(values) if isinstance(values, (list, tuple)) else [values]
+        if len(values) != len(inputs.steers):
+            raise InterpWidgetsError(f"{field}: give one value per steer ({len(inputs.steers)}), got {len(values)}.")
+        return {"steers": tuple(dataclasses.replace(s, **{field: convert(v)}) for s, v in zip(inputs.steers, values))}
+    return change
+
+
+def _number(value: Any) -> Any:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SteeringInputs(Inputs):
+    """A prompt, the steers, how to sample, and how many strengths to sweep (0: none)."""
+
+    model: Any
+    prompt: str
+    steers: tuple[Steer, ...]
+    max_new_tokens: int = 32
+    temperature: float = 0.0
+    seed: int = 0
+    sweep_points: int = 0
+    index: Any = None  # the first steer's SAE activation index, for the slider's range
+
+    EDITABLE = ("prompt", "strengths", "methods", "max_new_tokens", "temperature", "seed", "sweep_points")
+    ALIASES = {"strengths": _with_steer_field("strength", _number), "methods": _with_steer_field("method", str)}
+
+
+def _pair(tokens: list[list[str]], logprobs: list[list[float]], activations: list[list[list[float]]]) -> dict[str, Any]:
+    """Traits of the two runs so far: row 0 unsteered, row 1 steered; `activations[row][step][steer]`."""
+    divergence = next((i for i, (a, b) in enumerate(zip(tokens[0], tokens[1])) if a != b), -1)
+    out: dict[str, Any] = {"first_divergence": divergence}
+    for row, name in enumerate(("unsteered", "steered")):
+        out[f"{name}_tokens"] = list(tokens[row])
+        out[f"{name}_logprobs"] = torch.tensor(logprobs[row], dtype=torch.float32)
+        out[f"{name}_activations"] = torch.tensor(activations[row], dtype=torch.float32).reshape(len(tokens[row]), -1).T.contiguous()
+    return out
+
+
+class SteeringView(BaseWidget):
+    """Default and steered completions side by side, streamed, with strength sliders and a sweep."""
+
+    _esm = bundle_path("steering.js")
+    PROGRESS_AFTER_S = 0.0  # stream every token
+
+    title = traitlets.Unicode("Steering").tag(sync=True)
+    prompt = traitlets.Unicode("").tag(sync=True)
+    prompt_tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    steers = traitlets.List(default_value=[]).tag(sync=True)
+    """[{label, hook, method, strength, positions, limit}] per steer; `limit` is the slider's half-range."""
+    max_new_tokens = traitlets.Int(32).tag(sync=True)
+    temperature = traitlets.Float(0.0).tag(sync=True)
+    seed = traitlets.Int(0).tag(sync=True)
+    sweep_points = traitlets.Int(0).tag(sync=True)
+    generating = traitlets.Bool(False).tag(sync=True)
+    engine = traitlets.Unicode("").tag(sync=True)
+    unsteered_tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    steered_tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    unsteered_logprobs = Array()  # [n] each token's log-prob under its own run
+    steered_logprobs = Array()
+    unsteered_other = Array()  # [n] the same tokens under the other run (NaN while generating)
+    steered_other = Array()
+    unsteered_activations = Array(shape=(0, 0))  # [n_steers, n] at the position that predicted each token
+    steered_activations = Array(shape=(0, 0))
+    first_divergence = traitlets.Int(-1).tag(sync=True)
+    sweep_strengths = Array()  # [k]
+    sweep_activation = Array()  # [k] the first steer's mean activation over the steered completion
+    sweep_logprob = Array()  # [k] mean log-prob under the steered run
+    sweep_logprob_unsteered = Array()  # [k] mean log-prob under the unsteered run
+    sweep_tokens = traitlets.List(default_value=[]).tag(sync=True)  # [k][n] token strings
+
+    @classmethod
+    def from_model(cls, model: Any, prompt: str, steers: Steer | Sequence[Steer], max_new_tokens: int = 32,
+                   temperature: float = 0.0, seed: int = 0, sweep_points: int = 0, index: Any = None, **kwargs: Any) -> "SteeringView":
+        """`steers`: one `Steer` or several; `index`: an activation index of the first steer's SAE (slider range)."""
+        steers = (steers,) if isinstance(steers, Steer) else tuple(steers)
+        if not steers or not all(isinstance(s, Steer) for s in steers):
+            raise InterpWidgetsError("pass one or more Steer(hook, direction, strength, method, positions) objects.")
+        inputs = SteeringInputs(model, prompt, steers, max_new_tokens, temperature, seed, sweep_points, index)
+        return cls.computed(inputs, **kwargs)
+
+    @classmethod
+    def from_selection(cls, selection: Any, strength: float = 0.0, method: str = "add", **kwargs: Any) -> "SteeringView":
+        """Steer the selection's feature on the selection's prompt; follows both (and uses its activation index)."""
+        steer = Steer(None, (selection.current_sae, selection.feature), strength, method)
+        widget = cls.from_model(selection.model, selection.prompt, steer, index=selection.index(), **kwargs)
+        widget.link(selection)
+        return widget
+
+    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
+        """Another SAE or feature: steer that one instead (first steer); another prompt: generate from it."""
+        inputs = self._need_inputs()
+        changes: dict[str, Any] = {"prompt": selection.prompt} if "prompt" in changed else {}
+        if changed & {"sae", "feature"}:
+            first = dataclasses.replace(inputs.steers[0], hook=None, direction=(selection.current_sae, selection.feature))
+            changes.update(steers=(first, *inputs.steers[1:]), index=selection.index())
+        return changes
+
+    def compute(self, inputs: SteeringInputs, progress: Progress, should_stop: ShouldStop) -> Iterator[dict[str, Any]]:
+        """Both runs streamed step by step (`compute.steering.stream`), then the cross log-probs and the sweep."""
+        if not isinstance(inputs.sweep_points, int) or not 0 <= inputs.sweep_points <= MAX_SWEEP_POINTS:
+            raise InterpWidgetsError(f"sweep_points must be a whole number from 0 (no sweep) to {MAX_SWEEP_POINTS}, got {inputs.sweep_points!r}.")
+        limits = [strength_limit(inputs.model, inputs.prompt, steer, inputs.index if i == 0 else None) for i, steer in enumerate(inputs.steers)]
+        steers = [{"label": _label(steer), "hook": steer_site(inputs.model, steer), "method": steer.method, "strength": float(steer.strength),
+                   "positions": steer.positions, "limit": limit} for steer, limit in zip(inputs.steers, limits)]
+        sweep = list(np.linspace(-limits[0], limits[0], inputs.sweep_points)) if inputs.sweep_points else []
+        steps = stream(inputs.model, inputs.prompt, inputs.steers, [inputs.steers[0].strength, *sweep], 0, inputs.max_new_tokens,
+                       inputs.temperature, 1.0, inputs.seed)
+        tokens: list[list[str]] = [[], []]
+        logprobs: list[list[float]] = [[], []]
+        activations: list[list[list[float]]] = [[], []]
+        while True:
+            try:
+                event = next(steps)
+            except StopIteration as done:
+                results = done.value
+                break
+            for row in (0, 1):
+                tokens[row].append(event.tokens[row])
+                logprobs[row].append(event.logprobs[row])
+                activations[row].append(event.activations[row])
+            yield {"generating": True, **_pair(tokens, logprobs, activations), "steers": steers,
+                   "unsteered_other": torch.full((len(tokens[0]),), float("nan")), "steered_other": torch.full((len(tokens[1]),), float("nan"))}
+        main = results[0]
+        final = _pair([main.unsteered.tokens, main.steered.tokens], [main.unsteered.logprobs.tolist(), main.steered.logprobs.tolist()],
+                      [main.unsteered.activations.T.tolist(), main.steered.activations.T.tolist()])
+        summary = sweep_summary(results[1:]) if sweep else {name: np.zeros(0) for name in ("strength", "activation", "logprob", "logprob_unsteered")}
+        return {**final, "steers": steers, "generating": False, "engine": main.engine, "prompt_tokens": main.prompt_tokens,
+                "unsteered_other": torch.from_numpy(main.unsteered.other_logprobs.copy()),
+                "steered_other": torch.from_numpy(main.steered.other_logprobs.copy()),
+                "sweep_strengths": summary["strength"], "sweep_activation": summary["activation"], "sweep_logprob": summary["logprob"],
+                "sweep_logprob_unsteered": summary["logprob_unsteered"], "sweep_tokens": [r.steered.tokens for r in results[1:]]}
+
+    def set_strength(self, strength: float, steer: int = 0) -> None:
+        """Turn steer `steer` to `strength` and generate again."""
+        values = [s["strength"] for s in self.steers]
+        values[steer] = strength
+        self.set(strengths=values)
+
+    def set_prompt(self, prompt: str) -> None:
+        self.set(prompt=prompt)
+
+    def summary(self) -> str:
+        strengths = ", ".join(f"{s['label']} {s['method']} {s['strength']:g}" for s in self.steers)
+        return f"{strengths}; {len(self.steered_tokens)} tokens"
+
+    def to_text(self) -> str:
+        lines = [f"{self.title}: {self.prompt!r}", *(f"  steer: {s['label']} at {s['hook']}, {s['method']} "
+                                                    f"{s['strength']:g} (slider ±{s['limit']:.3g}, positions {s['positions']})" for s in self.steers)]
+        lines += [f"  default: {''.join(self.unsteered_tokens)!r}", f"  steered: {''.join(self.steered_tokens)!r}"]
+        if self.first_divergence >= 0:
+            lines.append(f"  first differing token: {self.first_divergence}")
+        for strength, activation, logprob, tokens in zip(self.sweep_strengths.tolist(), self.sweep_activation.tolist(),
+                                                         self.sweep_logprob_unsteered.tolist(), self.sweep_tokens):
+            lines.append(f"  sweep {strength:+.3g}: activation {activation:.3g}, log-prob (default run) {logprob:.3g}: {''.join(tokens)!r}")
+        return "\n".join(lines)
+
+    def to_static_html(self) -> str:
+        def column(name: str, tokens: list[str], activations: torch.Tensor) -> str:
+            values = activations[0].tolist() if activations.numel() else [0.0] * len(tokens)
+            marks = ["first difference" if i == self.first_divergence else "" for i in range(len(tokens))]
+            return f"<div><i>{html.escape(name)}</i>: {_snapshot.token_spans(tokens, values, scale, marks)}</div>"
+
+        both = self.unsteered_activations.flatten().tolist() + self.steered_activations.flatten().tolist()
+        scale = _colors.choose_scale([v for v in both if v == v] or [0.0], "auto")
+        strengths = ", ".join(f"{s['label']} {s['method']} {s['strength']:g}" for s in self.steers)
+        body = (f"<div>{html.escape(''.join(self.prompt_tokens))}</div>" + column("default", self.unsteered_tokens, self.unsteered_activations)
+                + column(f"steered ({strengths})", self.steered_tokens, self.steered_activations))
+        return _snapshot.page("iw-steer", f"{self.title} · {strengths}", body, "colour: the first steer's activation")
+
+
+def _label(steer: Steer) -> str:
+    direction = steer.direction
+    if isinstance(direction, tuple):
+        return f"feature {int(direction[1])}"
+    if hasattr(direction, "layer") and hasattr(direction, "index"):
+        return f"neuron {direction.layer}.{direction.index}"
+    return "direction"
