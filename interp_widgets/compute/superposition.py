@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
+from typing import Callable, Generator, Sequence
 
 import torch
 from torch import Tensor
@@ -150,6 +150,23 @@ def train_toy_models(
     `progress(step, steps)` and `should_stop()` are called every 50 steps; a stop returns the models
     as they are, with `stopped=True`. Data come from `data_seed`; initial weights from each setting's seed.
     """
+    training = training_steps(settings, steps, batch_size, lr, snapshot_every, data_seed, progress, should_stop, eval_samples)
+    while True:
+        try:
+            step, W, loss = next(training)
+        except StopIteration as finished:
+            return finished.value
+        if on_snapshot is not None:
+            on_snapshot(step, W, loss)
+
+
+def training_steps(
+    settings: Sequence[ToySetting], steps: int = 2000, batch_size: int = 512, lr: float = 1e-2, snapshot_every: int = 0,
+    data_seed: int = 0, progress: Callable[[int, int], None] | None = None, should_stop: Callable[[], bool] | None = None,
+    eval_samples: int = 8192,
+) -> Generator[tuple[int, Tensor, Tensor], None, ToyModels]:
+    """`train_toy_models` as a generator: yields `(step, W [s, m_max, n_max], loss [s])` at each
+    snapshot and returns the `ToyModels` (a live view draws the snapshots as they come)."""
     settings = list(settings)
     if not settings:
         raise InterpWidgetsError("no toy settings to train: pass a list with at least one ToySetting.")
@@ -174,12 +191,10 @@ def train_toy_models(
         optimizer.step()
         done = step + 1
         if snapshot_every > 0 and (done % snapshot_every == 0 or done == steps or step == 0):
-            snapshot = (W.detach() * mask).clone()
             history_steps.append(done)
-            W_history.append(snapshot)
+            W_history.append((W.detach() * mask).clone())
             loss_history.append(loss.detach().clone())
-            if on_snapshot is not None:
-                on_snapshot(done, snapshot, loss_history[-1])
+            yield done, W_history[-1], loss_history[-1]
         if done % 50 == 0 or done == steps:
             if progress is not None:
                 progress(done, steps)
