@@ -146,16 +146,6 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-positional-embeddings .iw-positions-scatter { color: var(--iw-fg); }
 .iw-positional-embeddings .iw-positions-share { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; }
 .iw-positional-embeddings .iw-positions-verdict { margin: 4px 0; padding-left: 18px; }
-.iw-superposition-toy .iw-toy-slider { display: inline-flex; gap: 4px; align-items: center; }
-.iw-superposition-toy .iw-toy-slider input { width: 110px; accent-color: var(--iw-accent); }
-.iw-superposition-toy .iw-toy-value { font-family: var(--jp-code-font-family, monospace); min-width: 3.5em; }
-.iw-superposition-toy .iw-toy-directions, .iw-superposition-toy .iw-toy-phase svg { color: var(--iw-fg); }
-.iw-superposition-toy .iw-toy-norm-row { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; white-space: nowrap; }
-.iw-superposition-toy .iw-toy-norm-label { display: inline-block; min-width: 2em; text-align: right; }
-.iw-positional-embeddings select { color: var(--iw-fg); background: var(--iw-bg); border: 1px solid var(--iw-border); border-radius: 3px; font: inherit; }
-.iw-positional-embeddings .iw-positions-scatter { color: var(--iw-fg); }
-.iw-positional-embeddings .iw-positions-share { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; }
-.iw-positional-embeddings .iw-positions-verdict { margin: 4px 0; padding-left: 18px; }
 .iw-tooltip-host { position: relative; }
 .iw-tooltip[popover] { position: fixed; inset: auto; margin: 0; overflow: visible; }
 .iw-tooltip {
