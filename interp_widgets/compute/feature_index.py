@@ -1,7 +1,7 @@
 """An activation index: every nonzero SAE code over a token dataset, grouped by feature.
 
-One pass of the model, stopping after the SAE's block, over a dataset (the embedded corpus's
-held-out split by default), encodes every token with the SAE and keeps the nonzero codes in
+One pass of the model, stopping after the SAE's block, over a dataset (token ids or texts; the
+embedded corpus's held-out split is `interp_widgets.models.held_out_index`), encodes every token with the SAE and keeps the nonzero codes in
 compressed sparse columns: for feature f, `positions[indptr[f]:indptr[f+1]]` (flat token
 positions, ascending) and `values[...]`. Any feature's dashboard, histogram, top contexts, and any
 search over features then needs no model run: a slice, or one pass over the nonzeros.
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.hooks import activations_at, resolve_hook_name
+from interp_widgets.compute.hooks import activations_at, pack_texts, resolve_hook_name
 from interp_widgets.compute.readouts import sae_hook_name, sae_shape
 from interp_widgets.errors import InterpWidgetsError
 
@@ -103,7 +103,7 @@ class ActivationIndex:
 
 def dataset_tokens(model: Any, texts: Sequence[str] | None = None, tokens: Tensor | None = None, context: int = 128,
                    max_tokens: int | None = None) -> Tensor:
-    """`[n_sequences, context]`: the given token tensor, texts packed with BOS, or the embedded held-out split.
+    """`[n_sequences, context]`: the given token tensor, or texts packed with BOS.
 
     Whichever the source, only its first `max_tokens` are kept (whole sequences, at least one; None: all).
     """
@@ -115,12 +115,9 @@ def dataset_tokens(model: Any, texts: Sequence[str] | None = None, tokens: Tenso
             raise InterpWidgetsError(f"tokens must have shape [n_sequences, context], got {list(tokens.shape)}.")
         return tokens[: None if max_tokens is None else max(1, max_tokens // tokens.shape[1])]
     if texts is not None:
-        from interp_widgets.sae.store import pack_texts
-
         return pack_texts(model, list(texts), context)[: None if max_tokens is None else max(1, max_tokens // context)]
-    from interp_widgets.models import validation_tokens
-
-    return validation_tokens(context, max_tokens, bos=model.tokenizer.bos_token_id)
+    raise InterpWidgetsError("build_index needs data: pass tokens=[n_sequences, context] token ids or texts=[...]; "
+                             "for the embedded corpus's held-out split use interp_widgets.models.held_out_index(model, sae).")
 
 
 def build_index(model: Any, sae: Any, tokens: Tensor | None = None, texts: Sequence[str] | None = None, hook: str | None = None,
@@ -128,8 +125,8 @@ def build_index(model: Any, sae: Any, tokens: Tensor | None = None, texts: Seque
                 progress: Callable[[int, int], None] | bool = True) -> ActivationIndex:
     """Encode every token of the dataset with `sae` at its hook and index the nonzero codes by feature.
 
-    Data: `tokens [n, context]`, or `texts`, or (default) the embedded corpus's held-out split; of
-    any of them, the first `max_tokens` in whole sequences (None: all; the default keeps 65,536). `progress`: True shows a progress bar (tqdm), False none,
+    Data: `tokens [n, context]` or `texts` (`interp_widgets.models.held_out_index` indexes the embedded
+    corpus's held-out split); of either, the first `max_tokens` in whole sequences (None: all; the default keeps 65,536). `progress`: True shows a progress bar (tqdm), False none,
     or a function `progress(done, total)` called after each batch (what the widgets show).
     """
     hook = hook or sae_hook_name(sae)

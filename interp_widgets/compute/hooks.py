@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import weakref
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor
@@ -80,6 +80,29 @@ def tokenize(model: Any, prompt: str, prepend_bos: bool = True) -> Tensor:
             "shorten the prompt."
         )
     return tokens
+
+
+def pack_texts(model: Any, texts: Sequence[str], context: int) -> Tensor:
+    """Tokenize texts, join them and cut the stream into sequences `[n_seq, context]`, each led by BOS."""
+    tokenizer = model.tokenizer
+    bos = tokenizer.bos_token_id
+    if context < 2:
+        raise InterpWidgetsError(f"context must be at least 2 tokens, got {context}.")
+    if context > model.cfg.n_ctx:
+        raise InterpWidgetsError(f"context {context} is longer than the model's {model.cfg.n_ctx} tokens.")
+    stream: list[int] = []
+    for text in texts:
+        stream.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
+        if tokenizer.eos_token_id is not None:
+            stream.append(tokenizer.eos_token_id)
+    body = context - 1
+    n_seq = len(stream) // body
+    if n_seq == 0:
+        raise InterpWidgetsError(
+            f"the texts give {len(stream)} tokens, fewer than one sequence of {context}: add text or shorten the context."
+        )
+    rows = torch.tensor(stream[: n_seq * body], dtype=torch.long).view(n_seq, body)
+    return torch.cat([torch.full((n_seq, 1), bos, dtype=torch.long), rows], dim=1)
 
 
 def activations_at(model: Any, tokens: Tensor, hook_name: str) -> Tensor:

@@ -1,10 +1,11 @@
 """Sparse autoencoders: models, SAELens-format files, activation store, trainer, metrics, comparison."""
 
+from interp_widgets.compute.hooks import pack_texts  # plain tokenizing (compute), exported here for SAE training
 from interp_widgets.sae.compare import DictionaryComparison, compare_dictionaries, max_cosine_similarity
 from interp_widgets.sae.io import from_saelens, load_sae_from_disk, save_sae
 from interp_widgets.sae.metrics import reconstruction_metrics, spliced_loss
 from interp_widgets.sae.model import JumpReluSAE, ReluSAE, SparseAutoencoder, TopKSAE
-from interp_widgets.sae.store import ActivationStore, pack_texts
+from interp_widgets.sae.store import ActivationStore
 from interp_widgets.sae.train import TrainConfig, train_sae, train_saes
 
 __all__ = [

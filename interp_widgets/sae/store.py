@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -25,29 +25,6 @@ from torch import Tensor
 
 from interp_widgets.compute.hooks import activations_at, model_device, resolve_hook_name
 from interp_widgets.errors import InterpWidgetsError
-
-
-def pack_texts(model: Any, texts: Sequence[str], context: int) -> Tensor:
-    """Tokenize texts, join them and cut the stream into sequences `[n_seq, context]`, each led by BOS."""
-    tokenizer = model.tokenizer
-    bos = tokenizer.bos_token_id
-    if context < 2:
-        raise InterpWidgetsError(f"context must be at least 2 tokens, got {context}.")
-    if context > model.cfg.n_ctx:
-        raise InterpWidgetsError(f"context {context} is longer than the model's {model.cfg.n_ctx} tokens.")
-    stream: list[int] = []
-    for text in texts:
-        stream.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
-        if tokenizer.eos_token_id is not None:
-            stream.append(tokenizer.eos_token_id)
-    body = context - 1
-    n_seq = len(stream) // body
-    if n_seq == 0:
-        raise InterpWidgetsError(
-            f"the texts give {len(stream)} tokens, fewer than one sequence of {context}: add text or shorten the context."
-        )
-    rows = torch.tensor(stream[: n_seq * body], dtype=torch.long).view(n_seq, body)
-    return torch.cat([torch.full((n_seq, 1), bos, dtype=torch.long), rows], dim=1)
 
 
 class ActivationStore:

@@ -64,11 +64,11 @@ class Selection(ipywidgets.Widget):
     def index(self, progress: Callable[[int, int], None] | None = None, sae: str | None = None) -> Any:
         """The activation index of the SAE named `sae` (default: the current one) over the embedded held-out
         tokens (built once, then kept)."""
-        from interp_widgets.compute.feature_index import build_index
+        from interp_widgets.models import held_out_index
 
         name = self.sae if sae is None else sae
         if name not in self._indexes:
-            self._indexes[name] = build_index(self.model, self.saes[name], max_tokens=self.index_tokens, progress=progress)
+            self._indexes[name] = held_out_index(self.model, self.saes[name], max_tokens=self.index_tokens, progress=progress)
         return self._indexes[name]
 
     def set_index(self, sae: str, index: Any) -> None:

@@ -107,3 +107,16 @@ def test_max_tokens_applies_to_given_tokens_too(setup):
     assert build_index(model, sae, tokens=tokens[:3], max_tokens=None, progress=False).tokens.shape == (3, 64)
     with pytest.raises(InterpWidgetsError, match="max_tokens"):
         build_index(model, sae, tokens=tokens, max_tokens=0, progress=False)
+
+
+def test_the_held_out_default_lives_in_models(setup):
+    """compute needs its data passed in (it never reaches into models/); models.held_out_index indexes the
+    embedded held-out split, the same tokens validation_tokens gives."""
+    import interp_widgets as iw
+
+    model, sae, tokens, index, codes, _ = setup
+    with pytest.raises(InterpWidgetsError, match="held_out_index"):
+        build_index(model, sae, progress=False)
+    held_out = iw.models.held_out_index(model, sae, max_tokens=64 * 24, context=64, progress=False)
+    assert torch.equal(held_out.tokens, tokens)
+    assert torch.equal(held_out.indptr, index.indptr) and torch.equal(held_out.positions, index.positions)

@@ -6,7 +6,6 @@ import torch
 import interp_widgets as iw
 from interp_widgets.compute.ablation import leave_one_out
 from interp_widgets.compute.dashboard import feature_dashboard
-from interp_widgets.compute.feature_index import build_index
 from interp_widgets.widgets._wire import from_wire
 
 HOOK = "blocks.0.hook_resid_post"
@@ -41,7 +40,7 @@ def test_a_row_click_in_the_browser_moves_every_view(linked):
     with torch.inference_mode():
         expected = saes["4x"].encode(model.run_with_cache(selection.prompt)[1][HOOK][0])[:, 12]
     torch.testing.assert_close(from_wire(views["highlights"].values)[0], expected)
-    index = build_index(model, saes["4x"], max_tokens=64 * 30)
+    index = iw.models.held_out_index(model, saes["4x"], max_tokens=64 * 30)
     assert views["dashboard"].top[0]["value"] == pytest.approx(feature_dashboard(index, 12).top[0].value)
     assert not ask(views["browser"], "select", feature=10**6)["ok"] and selection.feature == 12
 
