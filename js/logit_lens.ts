@@ -28,8 +28,8 @@ interface State {
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-logit-lens");
   const prompt = promptBox(router, banner, () => undefined);
-  const targetForm = element("form", "iw-target");
-  const targetInput = element("input", "iw-prompt-input iw-target-input");
+  const targetForm = element("form", "iw-lens-target");
+  const targetInput = element("input", "iw-prompt-input iw-lens-target-input");
   targetInput.setAttribute("aria-label", "target token");
   targetInput.placeholder = "target token, e.g. \u00b7the";
   targetForm.append(targetInput);

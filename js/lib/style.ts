@@ -1,9 +1,39 @@
 // One stylesheet for every widget. Colours come from JupyterLab's theme variables (with VS Code's
 // and plain fallbacks), so dark mode follows the theme without any JS.
+//
+// Scope: one stylesheet serves every widget on the page, so a class one widget picks for itself
+// must never restyle another. Every selector therefore starts with
+//   - its widget's root class, the one its frame() gets (`.iw-logit-lens .iw-lens-target {...}`), or
+//   - a class from SHARED_COMPONENTS below: the parts js/lib draws for every widget, or that several
+//     widgets draw alike (a token, a button, a bar row); a modifier on them (`.iw-token.iw-target`)
+//     then means the same in every widget,
+// optionally after one of THEME_CONTEXTS. js/tests/style.test.ts fails on any other selector. (The
+// logit lens's target form was once `.iw-target { display: flex }` and drew the target token of the
+// ablation explorer and the dashboard as a full-width bar.) Add a class here only if it is shared.
 
 import { colorClassRules } from "./colors";
 
+/** Classes that a rule may start with besides a widget's root class; `iw-c-*` is the colour-class family. */
+export const SHARED_COMPONENTS: readonly string[] = [
+  "iw-root", // every widget's root element; holds the theme variables
+  "iw-toolbar", "iw-title", "iw-button", "iw-prompt", "iw-prompt-input", "iw-status", "iw-caption", "iw-number", "iw-check",
+  "iw-error", "iw-linked-error", "iw-stale-note", // banners and notes (lib/dom.ts, lib/widget.ts)
+  "iw-tokens", "iw-token", // token text (lib/tokens.ts): modifiers iw-selected, iw-target, [tabindex]
+  "iw-legend", "iw-legend-item", "iw-row-label",
+  "iw-charts", "iw-chart", "iw-chart-title", "iw-scale-toggle", "iw-readout", "iw-axis-label", // lib/chart.ts
+  "iw-bars", "iw-bar-row", "iw-bar-label", "iw-bar-track", "iw-bar-fill", "iw-bar-value", "iw-bar-negative", // lib/bars.ts
+  "iw-grid-scroll", "iw-score-table", "iw-score-row", "iw-sortable", // sortable tables
+  "iw-tooltip-host", "iw-tooltip", // lib/dom.ts
+  "iw-c-*", // token colours (lib/colors.ts colorClassRules)
+];
+
+/** Page-level contexts a selector may start with before its scoped part: the dark themes. */
+export const THEME_CONTEXTS: readonly string[] = [
+  'body[data-jp-theme-light="false"]', "body.vscode-dark", "body.vscode-high-contrast", 'html[theme="dark"]',
+];
+
 const CSS = `
+/* ---- shared components (SHARED_COMPONENTS) ---- */
 .iw-root {
   --iw-fg: var(--jp-ui-font-color1, var(--vscode-editor-foreground, #1f1f1f));
   --iw-fg-muted: var(--jp-ui-font-color2, var(--vscode-descriptionForeground, #616161));
@@ -53,10 +83,7 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 }
 .iw-token:hover, .iw-token.iw-selected { border-color: var(--iw-fg); }
 .iw-legend { display: flex; gap: 6px; align-items: center; margin-top: 6px; color: var(--iw-fg-muted); }
-.iw-legend-scale { font-size: 0.9em; }
-.iw-stale { opacity: 0.55; outline: 1px dashed var(--iw-fg-muted); outline-offset: 2px; }
 .iw-stale-note { color: var(--iw-fg-muted); font-style: italic; margin: 2px 0 4px; }
-.iw-legend-bar { width: 160px; height: 10px; border: 1px solid var(--iw-border); border-radius: 2px; }
 .iw-charts { display: flex; flex-wrap: wrap; gap: 8px; }
 .iw-chart { display: inline-flex; flex-direction: column; }
 .iw-chart-title { font-weight: 600; display: flex; gap: 8px; align-items: center; }
@@ -64,14 +91,7 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-readout { color: var(--iw-fg-muted); font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; min-height: 1.3em; max-width: 440px; }
 .iw-axis-label { fill-opacity: 0.9; }
 .iw-check { display: inline-flex; align-items: center; gap: 2px; color: var(--iw-fg-muted); }
-.iw-fits { margin: 2px 0 6px; }
-.iw-target { display: flex; flex: 0 1 180px; }
 .iw-grid-scroll { overflow-x: auto; max-width: 100%; }
-.iw-lens-grid { border-collapse: collapse; font-family: var(--jp-code-font-family, monospace); font-size: 0.85em; }
-.iw-lens-grid th { font-weight: normal; color: var(--iw-fg-muted); padding: 1px 4px; white-space: pre; text-align: right; }
-.iw-lens-cell { padding: 1px 4px; white-space: pre; max-width: 7em; overflow: hidden; text-overflow: ellipsis; border: 1px solid transparent; cursor: pointer; }
-.iw-lens-cell:hover, .iw-lens-cell:focus-visible, .iw-lens-cell.iw-selected { border-color: var(--iw-fg); outline: none; }
-.iw-kl-cell { padding: 1px 6px; font-size: 0.85em; text-align: right; border-left: 2px solid var(--iw-border); }
 .iw-bars { margin-top: 6px; max-width: 460px; }
 .iw-bar-row { display: grid; grid-template-columns: 9em 1fr 4em; gap: 6px; align-items: center; }
 .iw-bar-label { font-family: var(--jp-code-font-family, monospace); white-space: pre; overflow: hidden; text-overflow: ellipsis; }
@@ -79,43 +99,11 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-bar-fill { display: block; height: 100%; background: var(--iw-positive); border-radius: 2px; }
 .iw-bar-value { color: var(--iw-fg-muted); text-align: right; }
 .iw-bar-negative { background: var(--iw-negative); }
-.iw-bar-row.iw-clickable { cursor: pointer; border-radius: 2px; }
-.iw-bar-row.iw-clickable:hover, .iw-bar-row.iw-clickable:focus-visible, .iw-bar-row.iw-selected { outline: 1px solid var(--iw-fg); }
 .iw-row-label { color: var(--iw-fg-muted); font-size: 0.85em; margin: 6px 0 0; }
-.iw-token.iw-removed { text-decoration: line-through; opacity: 0.6; outline: 1px dashed var(--iw-fg-muted); }
 .iw-token.iw-target { outline: 2px solid var(--iw-accent); }
-.iw-token.iw-after { opacity: 0.35; }
 .iw-token[tabindex] { cursor: pointer; }
 .iw-token[tabindex]:focus-visible { outline: 2px solid var(--iw-accent); }
-.iw-pairs { border-collapse: collapse; margin-top: 4px; font-size: 0.85em; font-family: var(--jp-code-font-family, monospace); }
-.iw-pairs th, .iw-pairs td { padding: 1px 6px; text-align: right; white-space: pre; }
-.iw-mode-note { color: var(--iw-fg-muted); font-size: 0.85em; }
 .iw-number { width: 6em; }
-.iw-pair { flex-wrap: wrap; gap: 4px; }
-.iw-heatmap { display: grid; gap: 1px; font-family: var(--jp-code-font-family, monospace); font-size: 0.8em; align-items: end; }
-.iw-heat-col { writing-mode: vertical-rl; transform: rotate(180deg); white-space: pre; color: var(--iw-fg-muted); max-height: 9em; overflow: hidden; }
-.iw-heat-col.iw-differs { color: var(--iw-accent); font-weight: 600; }
-.iw-heat-row { color: var(--iw-fg-muted); padding-right: 4px; text-align: right; }
-.iw-heat-cell { min-height: 1.4em; cursor: pointer; border: 1px solid transparent; }
-.iw-heat-cell:hover, .iw-heat-cell:focus-visible, .iw-heat-cell.iw-selected { border-color: var(--iw-fg); outline: none; }
-.iw-examples { margin-top: 4px; }
-.iw-example { display: flex; gap: 8px; align-items: baseline; cursor: pointer; border-radius: 2px; padding: 1px 2px; }
-.iw-example:hover, .iw-example:focus-visible { outline: 1px solid var(--iw-fg); }
-.iw-example-value { color: var(--iw-fg-muted); font-family: var(--jp-code-font-family, monospace); min-width: 4.5em; text-align: right; }
-.iw-activation-histogram { display: flex; align-items: flex-end; gap: 1px; height: 80px; border-bottom: 1px solid var(--iw-border); }
-.iw-activation-bar { flex: 1 1 0; background: var(--iw-positive); min-width: 2px; }
-.iw-feature-table td.iw-top-tokens { text-align: left; white-space: pre; }
-.iw-result { cursor: pointer; }
-.iw-result:hover, .iw-result:focus-visible { text-decoration: underline; }
-.iw-warnings { color: var(--iw-error-fg); margin: 2px 0; padding-left: 1.2em; }
-.iw-thumbs { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; }
-.iw-thumb { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 3px; background: none;
-  border: 1px solid var(--iw-border); border-radius: 3px; color: var(--iw-fg-muted); cursor: pointer; font: inherit; font-size: 0.85em; }
-.iw-thumb[aria-pressed="true"] { border-color: var(--iw-accent); box-shadow: 0 0 0 1px var(--iw-accent); color: var(--iw-fg); }
-.iw-thumb canvas { width: 72px; height: 72px; image-rendering: pixelated; background: var(--iw-bg); }
-.iw-attention-main { display: flex; gap: 12px; align-items: flex-start; flex-wrap: wrap; }
-.iw-pattern-large { max-width: 420px; image-rendering: pixelated; border: 1px solid var(--iw-border); cursor: crosshair; }
-.iw-attention-side { flex: 1 1 300px; min-width: 240px; }
 .iw-score-table { border-collapse: collapse; margin-top: 8px; font-size: 0.85em; font-family: var(--jp-code-font-family, monospace); }
 .iw-score-table th, .iw-score-table td { padding: 1px 6px; text-align: right; }
 .iw-sortable { cursor: pointer; text-decoration: underline dotted; }
@@ -123,6 +111,57 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-score-row.iw-selected th { color: var(--iw-accent); font-weight: 600; }
 .iw-legend-item { margin-right: 10px; }
 .iw-caption { color: var(--iw-fg-muted); }
+.iw-tooltip-host { position: relative; }
+.iw-tooltip[popover] { position: fixed; inset: auto; margin: 0; overflow: visible; }
+.iw-tooltip {
+  position: absolute; z-index: 1000; pointer-events: none; background: var(--iw-bg-raised); color: var(--iw-fg);
+  border: 1px solid var(--iw-border); border-radius: 3px; padding: 4px 8px; box-shadow: 0 2px 6px rgba(0,0,0,0.25);
+  font-family: var(--jp-code-font-family, monospace); white-space: pre;
+}
+
+/* ---- each widget's own parts: every rule starts with the widget's root class ---- */
+.iw-token-highlights .iw-legend-scale { font-size: 0.9em; }
+.iw-token-highlights .iw-stale { opacity: 0.55; outline: 1px dashed var(--iw-fg-muted); outline-offset: 2px; }
+.iw-token-highlights .iw-legend-bar { width: 160px; height: 10px; border: 1px solid var(--iw-border); border-radius: 2px; }
+.iw-residual-norms .iw-fits { margin: 2px 0 6px; }
+.iw-logit-lens .iw-lens-target { display: flex; flex: 0 1 180px; }
+.iw-logit-lens .iw-lens-grid { border-collapse: collapse; font-family: var(--jp-code-font-family, monospace); font-size: 0.85em; }
+.iw-logit-lens .iw-lens-grid th { font-weight: normal; color: var(--iw-fg-muted); padding: 1px 4px; white-space: pre; text-align: right; }
+.iw-logit-lens .iw-lens-cell { padding: 1px 4px; white-space: pre; max-width: 7em; overflow: hidden; text-overflow: ellipsis; border: 1px solid transparent; cursor: pointer; }
+.iw-logit-lens .iw-lens-cell:hover, .iw-logit-lens .iw-lens-cell:focus-visible, .iw-logit-lens .iw-lens-cell.iw-selected { border-color: var(--iw-fg); outline: none; }
+.iw-logit-lens .iw-kl-cell { padding: 1px 6px; font-size: 0.85em; text-align: right; border-left: 2px solid var(--iw-border); }
+.iw-logit-lens-bars .iw-bar-row.iw-clickable { cursor: pointer; border-radius: 2px; }
+.iw-logit-lens-bars .iw-bar-row.iw-clickable:hover, .iw-logit-lens-bars .iw-bar-row.iw-clickable:focus-visible, .iw-logit-lens-bars .iw-bar-row.iw-selected { outline: 1px solid var(--iw-fg); }
+.iw-feature-ablation .iw-token.iw-removed { text-decoration: line-through; opacity: 0.6; outline: 1px dashed var(--iw-fg-muted); }
+.iw-feature-ablation .iw-token.iw-after { opacity: 0.35; }
+.iw-feature-ablation .iw-pairs { border-collapse: collapse; margin-top: 4px; font-size: 0.85em; font-family: var(--jp-code-font-family, monospace); }
+.iw-feature-ablation .iw-pairs th, .iw-feature-ablation .iw-pairs td { padding: 1px 6px; text-align: right; white-space: pre; }
+.iw-feature-ablation .iw-mode-note { color: var(--iw-fg-muted); font-size: 0.85em; }
+.iw-patching .iw-pair { flex-wrap: wrap; gap: 4px; }
+.iw-patching .iw-heatmap { display: grid; gap: 1px; font-family: var(--jp-code-font-family, monospace); font-size: 0.8em; align-items: end; }
+.iw-patching .iw-heat-col { writing-mode: vertical-rl; transform: rotate(180deg); white-space: pre; color: var(--iw-fg-muted); max-height: 9em; overflow: hidden; }
+.iw-patching .iw-heat-col.iw-differs { color: var(--iw-accent); font-weight: 600; }
+.iw-patching .iw-heat-row { color: var(--iw-fg-muted); padding-right: 4px; text-align: right; }
+.iw-patching .iw-heat-cell { min-height: 1.4em; cursor: pointer; border: 1px solid transparent; }
+.iw-patching .iw-heat-cell:hover, .iw-patching .iw-heat-cell:focus-visible, .iw-patching .iw-heat-cell.iw-selected { border-color: var(--iw-fg); outline: none; }
+.iw-patching .iw-warnings { color: var(--iw-error-fg); margin: 2px 0; padding-left: 1.2em; }
+.iw-feature-dashboard .iw-examples { margin-top: 4px; }
+.iw-feature-dashboard .iw-example { display: flex; gap: 8px; align-items: baseline; cursor: pointer; border-radius: 2px; padding: 1px 2px; }
+.iw-feature-dashboard .iw-example:hover, .iw-feature-dashboard .iw-example:focus-visible { outline: 1px solid var(--iw-fg); }
+.iw-feature-dashboard .iw-example-value { color: var(--iw-fg-muted); font-family: var(--jp-code-font-family, monospace); min-width: 4.5em; text-align: right; }
+.iw-feature-dashboard .iw-activation-histogram { display: flex; align-items: flex-end; gap: 1px; height: 80px; border-bottom: 1px solid var(--iw-border); }
+.iw-feature-dashboard .iw-activation-bar { flex: 1 1 0; background: var(--iw-positive); min-width: 2px; }
+.iw-feature-browser .iw-feature-table td.iw-top-tokens { text-align: left; white-space: pre; }
+.iw-feature-browser .iw-result { cursor: pointer; }
+.iw-feature-browser .iw-result:hover, .iw-feature-browser .iw-result:focus-visible { text-decoration: underline; }
+.iw-attention .iw-thumbs { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; }
+.iw-attention .iw-thumb { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 3px; background: none;
+  border: 1px solid var(--iw-border); border-radius: 3px; color: var(--iw-fg-muted); cursor: pointer; font: inherit; font-size: 0.85em; }
+.iw-attention .iw-thumb[aria-pressed="true"] { border-color: var(--iw-accent); box-shadow: 0 0 0 1px var(--iw-accent); color: var(--iw-fg); }
+.iw-attention .iw-thumb canvas { width: 72px; height: 72px; image-rendering: pixelated; background: var(--iw-bg); }
+.iw-attention .iw-attention-main { display: flex; gap: 12px; align-items: flex-start; flex-wrap: wrap; }
+.iw-attention .iw-pattern-large { max-width: 420px; image-rendering: pixelated; border: 1px solid var(--iw-border); cursor: crosshair; }
+.iw-attention .iw-attention-side { flex: 1 1 300px; min-width: 240px; }
 .iw-steering .iw-steer-row { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 2px 0; }
 .iw-steering .iw-steer-label { font-family: var(--jp-code-font-family, monospace); }
 .iw-steering .iw-steer-slider { flex: 1 1 220px; max-width: 360px; accent-color: var(--iw-accent); }
@@ -146,20 +185,18 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-positional-embeddings .iw-positions-scatter { color: var(--iw-fg); }
 .iw-positional-embeddings .iw-positions-share { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; }
 .iw-positional-embeddings .iw-positions-verdict { margin: 4px 0; padding-left: 18px; }
-.iw-tooltip-host { position: relative; }
-.iw-tooltip[popover] { position: fixed; inset: auto; margin: 0; overflow: visible; }
-.iw-tooltip {
-  position: absolute; z-index: 1000; pointer-events: none; background: var(--iw-bg-raised); color: var(--iw-fg);
-  border: 1px solid var(--iw-border); border-radius: 3px; padding: 4px 8px; box-shadow: 0 2px 6px rgba(0,0,0,0.25);
-  font-family: var(--jp-code-font-family, monospace); white-space: pre;
-}
 `;
+
+/** The whole stylesheet: the rules above and the colour classes. */
+export function stylesheet(): string {
+  return CSS + colorClassRules();
+}
 
 /** Add the stylesheet to the document once (as text: nothing in it comes from data). */
 export function ensureStyles(): void {
   if (document.getElementById("interp-widgets-style")) return;
   const style = document.createElement("style");
   style.id = "interp-widgets-style";
-  style.textContent = CSS + colorClassRules();
+  style.textContent = stylesheet();
   document.head.appendChild(style);
 }
