@@ -154,11 +154,12 @@ def residual_norms(model: object, tokens: Tensor, mid: bool = False, include_bos
     wanted = set(names) | set(writes)
     with torch.inference_mode():
         _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in wanted)  # type: ignore[attr-defined]
-    stream = torch.stack([cache[name].float().norm(dim=-1) for name in names])
+    # norms leave each block's device (a split model caches every block on its own) for the CPU
+    stream = torch.stack([cache[name].float().norm(dim=-1).cpu() for name in names])
 
     def written(part: str) -> Tensor:
         zeros = torch.zeros_like(stream[0])
-        return torch.stack([cache[f"blocks.{layer}.hook_{part}_out"].float().norm(dim=-1)
+        return torch.stack([cache[f"blocks.{layer}.hook_{part}_out"].float().norm(dim=-1).cpu()
                             if f"blocks.{layer}.hook_{part}_out" in cache else zeros for layer in range(n_layers)])
 
     def real(norms: Tensor) -> Tensor:  # [n, batch, pos], NaN at padding
@@ -194,7 +195,9 @@ def layer_logits(model: object, tokens: Tensor) -> tuple[list[str], Tensor]:
     names, labels, _ = boundary_hooks(n_layers)
     with torch.inference_mode():
         _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in set(names))  # type: ignore[attr-defined]
-        stack = torch.cat([cache[name] for name in names])  # [n_boundaries, pos, d_model]
+        # a model split across GPUs caches each block's stream on its own device: gather on the last one's
+        device = cache[names[-1]].device
+        stack = torch.cat([cache[name].to(device) for name in names])  # [n_boundaries, pos, d_model]
         logits = model.unembed(model.ln_final(stack))  # type: ignore[attr-defined]
     return labels, logits.float()
 

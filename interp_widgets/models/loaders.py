@@ -14,10 +14,13 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import socket
+import tempfile
 import threading
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,22 +49,31 @@ def embedded_dir(model: str = EMBEDDED) -> Path:
     return Path(str(resources.files("interp_widgets.models").joinpath(EMBEDDED_MODELS[model][0])))
 
 
-def load_model(name_or_path: str = "default", device: str | torch.device | None = None) -> Any:
+def load_model(name_or_path: str = "default", device: str | torch.device | None = None, *,
+               device_map: str | dict[str, str | int] | None = None, dtype: torch.dtype | None = None,
+               max_memory: dict[str | int, str | int] | None = None, offload_folder: str | None = None) -> Any:
     """A `TransformerBridge`: an embedded model ("embedded" = "embedded-2l", the default, or
-    "embedded-6l"), a local directory, or a hub model where reachable."""
+    "embedded-6l"), a local directory, or a hub model where reachable.
+
+    A Hugging Face model larger than one device: `device_map` ("auto", "balanced", "sequential" or
+    `{module: device}`, as in `from_pretrained`) and `max_memory` go to Hugging Face's loading, where
+    accelerate places each block on a GPU, the CPU or disk (`offload_folder`) and moves activations
+    between them during the forward pass. `dtype` (e.g. `torch.bfloat16`) is the weights' dtype.
+    """
     name = EMBEDDED if name_or_path == "default" else name_or_path
+    placement = _Placement(device, device_map, dtype, max_memory, offload_folder)
     if name in EMBEDDED_MODELS:
-        return load_native_dir(embedded_dir(name), device, missing_hint=f"the embedded model {name!r} is not in this installation "
-                               "(see the README's Models section): use iw.models.toy_model() for a random-weight model, "
-                               "load a local model directory, or train it with scripts/embedded/recipe.sh / recipe6.sh.")
+        return placement.native(load_native_dir(embedded_dir(name), device, missing_hint=f"the embedded model {name!r} is not in this installation "
+                                "(see the README's Models section): use iw.models.toy_model() for a random-weight model, "
+                                "load a local model directory, or train it with scripts/embedded/recipe.sh / recipe6.sh."))
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         if _is_native_dir(path):
-            return load_native_dir(path, device)
-        return _boot_transformers(str(path), device)
+            return placement.native(load_native_dir(path, device))
+        return _boot_transformers(str(path), placement)
     if path.suffix or name_or_path.startswith((".", "/", "~")):
         raise InterpWidgetsError(f"{name_or_path!r} does not exist: give a model directory, a hub name like 'gpt2', or nothing for the embedded model.")
-    return _boot_transformers(_hub_snapshot(name_or_path), device)
+    return _boot_transformers(_hub_snapshot(name_or_path), placement)
 
 
 def load_native_dir(path: Path, device: str | torch.device | None = None, missing_hint: str | None = None) -> Any:
@@ -170,6 +182,7 @@ def validation_tokens(context: int = 128, max_tokens: int | None = None, bos: in
     return torch.cat([torch.full((n, 1), bos), body], dim=1)
 
 
+
 # ---- the hub ----------------------------------------------------------------------------------
 
 
@@ -177,11 +190,69 @@ def _is_native_dir(path: Path) -> bool:
     return (path / "model.safetensors").exists() and (path / "config.json").exists() and (path / "tokenizer").is_dir()
 
 
-def _boot_transformers(name_or_path: str, device: str | torch.device | None) -> Any:
+@dataclass(frozen=True)
+class _Placement:
+    """Where and in which dtype load_model puts the weights: one device, or a Hugging Face device map."""
+
+    device: str | torch.device | None
+    device_map: str | dict[str, str | int] | None
+    dtype: torch.dtype | None
+    max_memory: dict[str | int, str | int] | None
+    offload_folder: str | None
+
+    def __post_init__(self) -> None:
+        if self.device is not None and self.device_map is not None:
+            raise InterpWidgetsError("give either device= (the whole model on one device) or device_map= (split across devices), not both.")
+        if self.dtype is not None and not (isinstance(self.dtype, torch.dtype) and self.dtype.is_floating_point):
+            raise InterpWidgetsError(f"dtype must be a floating torch dtype such as torch.float16 or torch.bfloat16, got {self.dtype!r}.")
+        if self.device_map is None and (self.max_memory is not None or self.offload_folder is not None):
+            raise InterpWidgetsError("max_memory and offload_folder only apply with a device_map: pass device_map='auto' too.")
+
+    def native(self, model: Any) -> Any:
+        """An embedded / interp-widgets-format model: one device always; cast if a dtype was asked for."""
+        if self.device_map is not None:
+            raise InterpWidgetsError("device_map splits Hugging Face models across devices; this model is in the interp-widgets "
+                                     "format and fits on one: load it with device='cuda' (or 'cpu') instead.")
+        if self.dtype is not None:
+            model.to(self.dtype)
+            model.cfg.dtype = self.dtype
+        return model
+
+    def boot_options(self, accepted: set[str]) -> dict[str, Any]:
+        """Keyword arguments for `TransformerBridge.boot_transformers`, whose parameters are `accepted`."""
+        options: dict[str, Any] = {"device": str(self.device)} if self.device else {}
+        if self.dtype is not None:
+            options["dtype"] = self.dtype
+        if self.device_map is None:
+            return options
+        try:
+            import accelerate  # noqa: F401  (Hugging Face's device_map loading needs it)
+        except ImportError:
+            raise InterpWidgetsError("device_map needs accelerate: pip install 'interp-widgets[multi-device]'.") from None
+        targets = set(self.device_map.values()) if isinstance(self.device_map, dict) else set()
+        if "disk" in targets and "offload_folder" not in accepted:
+            raise InterpWidgetsError("this transformer-lens version's TransformerBridge refuses disk offload (it supports it from 4.x): "
+                                     "map every module to a GPU or the CPU, or upgrade transformer-lens.")
+        options["device_map"] = self.device_map
+        if self.max_memory is not None:
+            options["max_memory"] = self.max_memory
+        if "disk" in targets or self.offload_folder is not None:
+            options["offload_folder"] = self.offload_folder or tempfile.mkdtemp(prefix="interp_widgets_offload_")
+        return options
+
+
+def _boot_transformers(name_or_path: str, placement: _Placement) -> Any:
     from transformer_lens.model_bridge import TransformerBridge
 
-    kwargs = {"device": str(device)} if device else {}
-    model = TransformerBridge.boot_transformers(name_or_path, **kwargs)
+    accepted = set(inspect.signature(TransformerBridge.boot_transformers).parameters)
+    try:
+        model = TransformerBridge.boot_transformers(name_or_path, **placement.boot_options(accepted))
+    except ValueError as error:
+        if placement.device_map is None:
+            raise
+        # transformer-lens refuses some maps (meta targets; CPU or disk offload mixed with GPUs)
+        raise InterpWidgetsError(f"TransformerBridge refused device_map={placement.device_map!r}: {error} Use a map onto GPUs "
+                                 "only (device_map='auto' with max_memory for the GPUs), or onto the CPU and disk only.") from None
     model.eval()
     return model
 
