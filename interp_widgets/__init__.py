@@ -21,6 +21,7 @@ _LAZY = {
     "InterpWidgetsError": "interp_widgets.errors",
     "load_model": "interp_widgets.models.loaders",
     "load_sae": "interp_widgets.models.loaders",
+    "load_transcoders": "interp_widgets.models.transcoders",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
