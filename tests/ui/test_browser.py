@@ -11,7 +11,7 @@ import pytest
 
 from interp_widgets.compute import NeuronReadout, token_values
 from interp_widgets.widgets._colors import format_value
-from interp_widgets.widgets.token_highlights import _visible
+from interp_widgets.widgets._snapshot import visible as _visible
 from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from interp_widgets.compute.residual import logit_lens, residual_norms
-from interp_widgets.widgets.token_highlights import _visible
+from interp_widgets.widgets._snapshot import visible as _visible
 from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
