@@ -34,7 +34,8 @@ def test_every_widget_class_is_one_registry_row_with_its_own_bundle():
     for name, cls in classes.items():
         row = rows[name]
         assert cls.__module__ == f"interp_widgets.widgets.{row.module}"
-        assert Path(str(cls._esm)).name == f"{row.bundle}.js", f"{name} loads {cls._esm}, its row says {row.bundle}.js"
+        bundle = ROOT / "interp_widgets" / "static" / f"{row.bundle}.js"
+        assert str(cls._esm) == bundle.read_text(), f"{name} does not load {bundle.name}, the bundle its row names"
 
 
 def test_lazy_exports_name_every_widget():
