@@ -324,7 +324,8 @@ class BaseWidget(SnapshotDisplay, anywidget.AnyWidget):
     def _publish_inputs(self, changes: dict[str, Any], inputs: Inputs) -> None:
         from interp_widgets.widgets.selection import SELECTED
 
-        published = {name: getattr(inputs, name) for name in changes if name in SELECTED and hasattr(inputs, name)}
+        published = {name: getattr(inputs, name, changes[name]) for name in changes  # an alias (the norms' prompt): as given
+                     if name in SELECTED and name in inputs.input_names()}
         if "prompt" in published and "target" not in changes:
             published["target"] = -1  # a new prompt has no target yet: where the feature peaks
         self._publish(**published)

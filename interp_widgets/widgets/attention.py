@@ -88,6 +88,13 @@ class AttentionView(BaseWidget):
                             editable=True, layer=layer, head=head, **kwargs)
 
     @classmethod
+    def from_selection(cls, selection: Any, **kwargs: Any) -> "AttentionView":
+        """The model's patterns on the selection's prompt; follows it, and publishes a prompt typed here."""
+        widget = cls.from_model(selection.model, selection.prompt, **kwargs)
+        widget.link(selection)
+        return widget
+
+    @classmethod
     def from_patterns(cls, patterns: Any, tokens: Sequence[str], **kwargs: Any) -> "AttentionView":
         """From patterns `[n_heads, query, key]` (one layer) or `[n_layers, n_heads, query, key]`."""
         tensor = torch.as_tensor(patterns.detach().cpu() if isinstance(patterns, torch.Tensor) else patterns).float()

@@ -88,6 +88,17 @@ class LogitLensGrid(BaseWidget):
     def from_model(cls, model: Any, prompt: str, k: int = 5, target: str = "", **kwargs: Any) -> "LogitLensGrid":
         return cls.computed(GridInputs(model, prompt, target, k), k=k, **kwargs)
 
+    @classmethod
+    def from_selection(cls, selection: Any, **kwargs: Any) -> "LogitLensGrid":
+        """The grid of the selection's prompt; follows it, and publishes a prompt typed here."""
+        widget = cls.from_model(selection.model, selection.prompt, **kwargs)
+        widget.link(selection)
+        return widget
+
+    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
+        """Only the prompt (this view's `target` is a token to follow, not the selection's position)."""
+        return {"prompt": selection.prompt} if "prompt" in changed else {}
+
     def compute(self, inputs: GridInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
         """The grid (`compute.residual.logit_lens`) and the target's rank and probability in every cell.
 

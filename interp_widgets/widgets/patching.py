@@ -16,6 +16,7 @@ from typing import Any
 import torch
 import traitlets
 
+from interp_widgets.compute.bench import patching_pair
 from interp_widgets.compute.patching import COMPONENTS, as_metric, patch_both_ways, patched_predictions, token_pair
 from interp_widgets.compute.tasks import special_token_warnings
 from interp_widgets.widgets import _colors
@@ -79,6 +80,25 @@ class PatchingView(BaseWidget):
         checked = as_metric(model, metric)
         return cls.computed(PatchingInputs(model, checked, clean, corrupt, component, method), title=kwargs.pop("title", "Activation patching"),
                             n_heads=model.cfg.n_heads, metric_label=_metric_label(model, checked), **kwargs)
+
+    @classmethod
+    def from_selection(cls, selection: Any, corrupt: str = "", **kwargs: Any) -> "PatchingView":
+        """The selection's prompt as the clean one; `corrupt` as given or one token swapped for a neighbour
+        (`compute.bench.patching_pair`), the metric the logit difference of the two runs' top answers.
+        Follows the selection's prompt (a new corruption and metric come with it)."""
+        corrupt, answers = patching_pair(selection.model, selection.prompt, corrupt)
+        widget = cls.from_model(selection.model, selection.prompt, corrupt, answers, **kwargs)
+        widget.link(selection)
+        return widget
+
+    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
+        if "prompt" not in changed:
+            return {}
+        model = selection.model
+        corrupt, answers = patching_pair(model, selection.prompt)
+        metric = as_metric(model, answers)
+        self.metric_label = _metric_label(model, metric)
+        return {"clean": selection.prompt, "corrupt": corrupt, "metric": metric}
 
     def compute(self, inputs: PatchingInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
         """Both maps of the component (`compute.patching.patch_both_ways`), normalised to the clean-corrupt gap."""

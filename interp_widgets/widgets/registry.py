@@ -36,8 +36,30 @@ WIDGETS: tuple[WidgetRow, ...] = (
     WidgetRow("TrainingView", "training_view", "training_view"),
 )
 
-OTHER_EXPORTS = {"Selection": "selection"}
-"""Classes of `interp_widgets.widgets` that are not views (no bundle): the shared selection of linked views."""
+OTHER_EXPORTS = {"Selection": "selection", "Workbench": "workbench", "explore": "workbench"}
+"""Names of `interp_widgets.widgets` that are not views (no bundle): the shared selection of linked views, the bench."""
+
+
+@dataclass(frozen=True)
+class BenchTab:
+    name: str  # a registered widget class with `from_selection(selection)`, e.g. "TokenHighlights"
+    label: str  # its tab in the bench
+    needs_sae: bool  # shown only when the bench has an SAE (it reads the selection's feature)
+
+
+BENCH_TABS: tuple[BenchTab, ...] = (
+    BenchTab("TokenHighlights", "Highlights", True),
+    BenchTab("FeatureBrowser", "Browser", True),
+    BenchTab("FeatureDashboard", "Dashboard", True),
+    BenchTab("FeatureAblation", "Ablation", True),
+    BenchTab("LogitLensBars", "Lens bars", True),
+    BenchTab("DirectionAblation", "Direction", True),
+    BenchTab("ResidualNorms", "Norms", False),
+    BenchTab("LogitLensGrid", "Lens grid", False),
+    BenchTab("AttentionView", "Attention", False),
+    BenchTab("PatchingView", "Patching", False),
+)
+"""The tabs of `iw.explore` (widgets/workbench.py), in order: a view joins the bench with one row here."""
 
 
 def module_of(name: str) -> str:

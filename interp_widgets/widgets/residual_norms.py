@@ -104,6 +104,13 @@ class ResidualNorms(BaseWidget):
         inputs = NormsInputs(tuple(models), tuple(prompts), tuple(names) if names is not None else None, mid, include_bos)
         return cls.computed(inputs, **kwargs)
 
+    @classmethod
+    def from_selection(cls, selection: Any, **kwargs: Any) -> "ResidualNorms":
+        """The selection's model on its prompt; follows the prompt, and publishes one typed here."""
+        widget = cls.from_model(selection.model, selection.prompt, **kwargs)
+        widget.link(selection)
+        return widget
+
     # ---- the kernel's work ------------------------------------------------------------------
 
     def compute(self, inputs: NormsInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:

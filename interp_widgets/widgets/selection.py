@@ -31,14 +31,12 @@ class Selection(ipywidgets.Widget):
     prompt = traitlets.Unicode("").tag(sync=True)
     target = traitlets.Int(-1).tag(sync=True)
 
-    def __init__(self, model: Any, saes: dict[str, Any], sae: str | None = None, feature: int = 0, prompt: str = "",
+    def __init__(self, model: Any, saes: dict[str, Any] | None, sae: str | None = None, feature: int = 0, prompt: str = "",
                  target: int = -1, index_tokens: int | None = 65_536, **kwargs: Any) -> None:
-        if not saes:
-            raise InterpWidgetsError("saes is empty: pass a dict of named SAEs, e.g. {'4x': iw.load_sae('4x')}.")
-        name = sae or next(iter(saes))
-        if name not in saes:
+        name = sae or next(iter(saes or {}), "")  # no SAEs (a model-only bench): no feature to read
+        if name not in (saes or {"": None}):
             raise InterpWidgetsError(f"no SAE named {name!r}: choose one of {sorted(saes)}.")
-        self.model, self.saes = model, dict(saes)
+        self.model, self.saes = model, dict(saes or {})
         self.index_tokens = index_tokens
         self._indexes: dict[str, Any] = {}
         self._listeners: list[tuple[Any, Callable[[set[str]], None]]] = []
@@ -46,12 +44,14 @@ class Selection(ipywidgets.Widget):
 
     @traitlets.validate("sae")
     def _valid_sae(self, proposal: Any) -> str:
-        if proposal["value"] not in getattr(self, "saes", {proposal["value"]: None}):
+        if proposal["value"] not in (getattr(self, "saes", None) or {"": None}):
             raise traitlets.TraitError(f"no SAE named {proposal['value']!r}: choose one of {sorted(self.saes)}.")
         return proposal["value"]
 
     @property
     def current_sae(self) -> Any:
+        if not self.saes:
+            raise InterpWidgetsError("this selection has no SAE: pass saes={'name': sae} (e.g. iw.load_sae()) to read features.")
         return self.saes[self.sae]
 
     @property
