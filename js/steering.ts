@@ -49,6 +49,12 @@ interface State {
 
 const METHODS = ["add", "set", "cap"];
 
+/** A slider's value with the step's rounding error removed (0, not 2e-16). */
+function sliderValue(slider: HTMLInputElement): number {
+  const step = Number(slider.step);
+  return Number((Math.round(Number(slider.value) / step) * step).toPrecision(6));
+}
+
 function values(decoded: Decoded): number[] {
   return Array.from({ length: decoded.data.length }, (_, i) => at(decoded, i));
 }
@@ -57,7 +63,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-steering");
   const prompt = promptBox(router, banner, () => {});
   toolbar.append(prompt.form, prompt.status);
-  const status = element("span", "iw-status");
+  const status = element("div", "iw-status iw-steer-status");
   status.setAttribute("aria-live", "polite");
   const steerBox = element("div", "iw-steer-controls");
   const options = element("div", "iw-toolbar iw-steer-options");
@@ -119,8 +125,9 @@ export default routedWidget<State>(({ model, el, router }) => {
         slider.step = String(range / 200);
         slider.setAttribute("aria-label", `strength of ${steer.label}`);
         const readout = element("span", "iw-steer-value");
-        slider.addEventListener("input", () => (readout.textContent = formatValue(Number(slider.value))));
-        slider.addEventListener("change", () => send({ strengths: sliders.map((s) => Number(s.value)) }));
+        slider.addEventListener("keydown", (event) => event.stopPropagation()); // arrows and Home/End move it, not the notebook
+        slider.addEventListener("input", () => (readout.textContent = formatValue(sliderValue(slider))));
+        slider.addEventListener("change", () => send({ strengths: sliders.map(sliderValue) }));
         const menu = element("select", "iw-steer-method");
         menu.setAttribute("aria-label", `method of ${steer.label}`);
         METHODS.forEach((method) => menu.append(element("option", "", method)));
@@ -134,7 +141,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     steers.forEach((steer, index) => {
       const slider = sliders[index];
       if (document.activeElement !== slider) slider.value = String(steer.strength);
-      (slider.nextElementSibling as HTMLElement).textContent = formatValue(Number(slider.value));
+      (slider.nextElementSibling as HTMLElement).textContent = formatValue(document.activeElement === slider ? sliderValue(slider) : steer.strength);
       menus[index].value = steer.method;
     });
   }
