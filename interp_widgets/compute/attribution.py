@@ -269,28 +269,28 @@ def attribute(model: Any, transcoders: Sequence[Any], prompt: str | Tensor, max_
         logit_rows = replacement.rows(torch.full((k,), L), last, replacement.logit_starts(logit_tokens), sources)
         n_active = sources.layers.numel()
         keep = n_active if max_features is None else min(max_features, n_active)
-        feature_rows, order = _feature_rows(replacement, sources, logit_rows, logit_p, keep, batch_size)
+        n_nodes, everything = keep + (L + 1) * n + k, keep == n_active
+        with torch.inference_mode(False):  # the graph's tensors are ordinary tensors
+            adjacency = torch.zeros(n_nodes, n_nodes)
+        # all features: rows go straight into the matrix (in node order); some: into a buffer, reordered after
+        rows = adjacency[:keep, : n_nodes - k] if everything else torch.zeros(keep, sources.n_columns)
+        order = _feature_rows(replacement, sources, logit_rows, logit_p, rows, batch_size)
         offsets, logit_bias = replacement.biases(logit_tokens)
         logit_values = run.last_logits[logit_tokens] - run.last_logits.mean()
-    selected = order.sort().values
-    rows_by_feature = feature_rows[order.argsort()]  # rows in the order of `selected`
-    columns = torch.cat([selected, torch.arange(n_active, sources.n_columns)])
-    n_nodes = keep + (L + 1) * n + k
-    adjacency = torch.zeros(n_nodes, n_nodes)
-    adjacency[:keep, : n_nodes - k] = rows_by_feature[:, columns]
-    adjacency[n_nodes - k :, : n_nodes - k] = logit_rows[:, columns]
+        selected = order.sort().values
+        columns = torch.cat([selected, torch.arange(n_active, sources.n_columns)])
+        if not everything:
+            adjacency[:keep, : n_nodes - k] = rows[order.argsort()][:, columns]
+        adjacency[n_nodes - k :, : n_nodes - k] = logit_rows[:, columns]
     f_layers, f_pos, f_idx = sources.layers[selected], sources.positions[selected], sources.indices[selected]
-    bias = torch.zeros(n_nodes)
-    values = torch.zeros(n_nodes)
-    for row, (layer, position, feature) in enumerate(zip(f_layers.tolist(), f_pos.tolist(), f_idx.tolist())):
-        bias[row] = offsets[layer][position, feature]
-        values[row] = pres[layer][position, feature]
+    bias, values = torch.zeros(n_nodes), torch.zeros(n_nodes)
+    bias[:keep], values[:keep] = torch.stack(offsets)[f_layers, f_pos, f_idx], torch.stack(pres)[f_layers, f_pos, f_idx]
     bias[n_nodes - k :], values[n_nodes - k :] = logit_bias, logit_values
     text = prompt if isinstance(prompt, str) else "".join(token_strings(model, tokens.tolist()))
     return AttributionGraph(
         prompt=text, tokens=tokens.cpu(), token_strings=token_strings(model, tokens.tolist()),
         n_layers=L, features=torch.stack([f_layers, f_pos, f_idx], 1), activations=sources.activations[selected],
-        logit_tokens=logit_tokens, logit_probabilities=logit_p,
+        logit_tokens=logit_tokens.clone(), logit_probabilities=logit_p.clone(),
         logit_strings=token_strings(model, logit_tokens.tolist()),
         adjacency=adjacency, bias=bias, values=values, n_active_features=n_active,
     )
@@ -307,12 +307,12 @@ def token_strings(model: Any, ids: list[int]) -> list[str]:
     return strings
 
 
-def _feature_rows(replacement: LinearReplacement, sources: SourceTable, logit_rows: Tensor, logit_p: Tensor, keep: int,
-                  batch_size: int) -> tuple[Tensor, Tensor]:
-    """Rows of `keep` features and which features they are: all of them in order, or the most
-    influential ones, re-ranked by their influence on the logits through the rows found so far."""
-    n_active = sources.layers.numel()
-    rows = torch.zeros(keep, sources.n_columns)
+def _feature_rows(replacement: LinearReplacement, sources: SourceTable, logit_rows: Tensor, logit_p: Tensor, rows: Tensor,
+                  batch_size: int) -> Tensor:
+    """Fills `rows [keep, n_columns]` with the rows of `keep` features and returns which features they
+    are: all of them in order, or the most influential ones, re-ranked by their influence on the
+    logits through the rows found so far."""
+    n_active, keep = sources.layers.numel(), rows.shape[0]
     order = torch.empty(keep, dtype=torch.long)
     visited = torch.zeros(n_active, dtype=torch.bool)
     done = 0
@@ -331,4 +331,4 @@ def _feature_rows(replacement: LinearReplacement, sources: SourceTable, logit_ro
             order[done : done + len(chunk)] = chunk
             visited[chunk] = True
             done += len(chunk)
-    return rows, order
+    return order
