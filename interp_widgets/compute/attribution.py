@@ -323,6 +323,8 @@ def _feature_rows(replacement: LinearReplacement, sources: SourceTable, logit_ro
             influence = partial_influence(logit_rows, logit_p, rows[:done], order[:done])
             ranked = influence[:n_active].argsort(descending=True)
             pending = ranked[~visited[ranked]][: min(4 * batch_size, keep - done)]
+            # batches of nearby positions and layers: each backward pass stops at its batch's last position and top layer
+            pending = pending[(sources.positions[pending] * (replacement.L + 1) + sources.layers[pending]).argsort()]
         for first in range(0, len(pending), batch_size):
             chunk = pending[first : first + batch_size]
             layers, positions = sources.layers[chunk], sources.positions[chunk]
