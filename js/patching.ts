@@ -5,6 +5,7 @@ import { barRow } from "./lib/bars";
 import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { colorFor, finiteRange, formatValue, type Scale } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
+import { gridLayout } from "./lib/grid";
 import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { visibleToken } from "./lib/tokens";
 
@@ -75,23 +76,13 @@ export default routedWidget<State>(({ model, el, router }) => {
   methodSelect.addEventListener("change", () => setInputs(router, { method: methodSelect.value }, status, banner));
   componentSelect.addEventListener("change", () => setInputs(router, { component: componentSelect.value }, status, banner));
 
-  /**
-   * Rows of a map for any component's axes: `axes[1]` is the columns, the other axes the rows
-   * (`L3`, or `3.1` for layer 3 and, say, head 1 when there is a third axis).
-   */
+  /** Rows and columns of a map for any component's axes (`lib/grid.ts`), labelled. */
   function grid(values: Decoded): { rows: string[]; columns: string[]; value: (r: number, c: number) => number; cell: (r: number, c: number) => number[] } {
-    const [layers, second, third] = values.shape;
-    const inner = values.shape.length > 2 ? third : 1;
+    const layout = gridLayout(values.shape);
     const tokens = model.get("tokens");
     const isPos = model.get("axes")[1] === "pos";
-    const columns = Array.from({ length: second }, (_, i) => (isPos ? `${i} ${visibleToken(tokens[i] ?? "")}` : `H${i}`));
-    const split = (r: number) => [Math.floor(r / inner), r % inner];
-    return {
-      rows: Array.from({ length: layers * inner }, (_, r) => (inner > 1 ? split(r).join(".") : `L${r}`)),
-      columns,
-      value: (r, c) => at(values, (split(r)[0] * second + c) * inner + split(r)[1]),
-      cell: (r, c) => (inner > 1 ? [split(r)[0], c, split(r)[1]] : [r, c]),
-    };
+    const columns = Array.from({ length: layout.columns }, (_, i) => (isPos ? `${i} ${visibleToken(tokens[i] ?? "")}` : `H${i}`));
+    return { rows: layout.rows, columns, value: (r, c) => at(values, layout.index(r, c)), cell: layout.cell };
   }
 
   function heatmap(direction: "denoise" | "noise", values: Decoded, scale: Scale): HTMLDivElement {
