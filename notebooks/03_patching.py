@@ -96,16 +96,14 @@ for layer in range(model.cfg.n_layers):
 # %% [markdown]
 # ## 4. Attribution patching: a fast first look
 #
-# One forward pass of each run and one backward pass estimate every cell at once (a first-order Taylor expansion of the metric in the patched activation). Cheap, but only as good as the metric is linear: check it against exact patching before trusting it. Here, its correlation with exact patching over all cells, for each component:
+# One forward pass of each run and one backward pass (`attribution_patch` turns gradients on for itself) estimate every cell at once (a first-order Taylor expansion of the metric in the patched activation). Cheap, but only as good as the metric is linear: check it against exact patching before trusting it. Here, its correlation with exact patching over all cells, for each component:
 
 # %%
-torch.set_grad_enabled(True)  # attribution needs gradients (it turns them on for itself too)
 for component in ("resid_pre", "attn_out", "mlp_out", "head_out"):
     estimate = attribution_patch(model, pair.clean, pair.corrupt, pair.metric, component, "denoise").values.flatten()
     exact = patch(model, pair.clean, pair.corrupt, pair.metric, component, "denoise").values.flatten()
     r = float(torch.corrcoef(torch.stack([estimate, exact]))[0, 1])
     print(f"{component:<10} correlation with exact patching over {exact.numel()} cells: {r:.2f}")
-torch.set_grad_enabled(False)
 
 # %% [markdown]
 # Where the correlation is low, use the estimate only to pick cells, then patch those exactly (`patch(..., cells=[(layer, position), ...])`). The view does the same: with *attribution* chosen it draws the estimate, and a click on a cell patches that one exactly (the panel below the maps says so).

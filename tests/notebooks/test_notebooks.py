@@ -1,6 +1,7 @@
 """Every notebook executes without error; saved outputs carry a static snapshot of the last view."""
 
 import re
+import time
 from pathlib import Path
 
 import nbformat
@@ -10,6 +11,7 @@ from nbconvert import HTMLExporter
 
 NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+SECONDS: dict[str, float] = {}  # how long each notebook took to execute
 
 
 def execute(path: Path) -> nbformat.NotebookNode:
@@ -17,13 +19,23 @@ def execute(path: Path) -> nbformat.NotebookNode:
     # As `jupyter nbconvert --execute` does: the widgets' state is stored in the notebook.
     client = NotebookClient(notebook, timeout=300, kernel_name="python3", store_widget_state=True,
                             resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
     client.execute()
+    SECONDS[path.name] = time.perf_counter() - start
     return notebook
+
+
+class Executed(dict):
+    """Notebooks by name, each executed the first time a test asks for it (so `-k 01_sae` runs only that one)."""
+
+    def __missing__(self, name: str) -> nbformat.NotebookNode:
+        self[name] = execute(next(path for path in NOTEBOOKS if path.name == name))
+        return self[name]
 
 
 @pytest.fixture(scope="module")
 def executed():
-    return {path.name: execute(path) for path in NOTEBOOKS}
+    return Executed()
 
 
 def test_there_are_notebooks():
@@ -40,6 +52,20 @@ def test_notebook_is_committed_without_outputs(path):
 def test_notebook_runs_without_errors(executed, name):
     errors = [o for cell in executed[name].cells for o in cell.get("outputs", []) if o.output_type == "error"]
     assert not errors, "\n".join(f"{e.ename}: {e.evalue}" for e in errors)
+
+
+def test_sae_training_notebook_takes_at_most_90_seconds(executed):
+    """Notebook 01 trains a short demonstration run (FULL = False): a new user waits at most 90 s for it."""
+    assert SECONDS["01_sae_training.ipynb"] <= 90, f"notebook 01 took {SECONDS['01_sae_training.ipynb']:.0f} s"
+
+
+@pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS])
+def test_no_cell_shows_a_stray_return_value(executed, name):
+    """A cell's last line that only sets a mode (torch.set_grad_enabled(...)) must not print the mode object's repr."""
+    shown = [o["data"].get("text/plain", "") for cell in executed[name].cells for o in cell.get("outputs", [])
+             if o.output_type == "execute_result"]
+    stray = [text for text in shown if re.search(r"torch\.autograd\.grad_mode|<torch\._C\.|set_grad_enabled", text)]
+    assert not stray, stray
 
 
 def widget_outputs(notebook):
