@@ -43,6 +43,31 @@ class SnapshotDisplay:
         """A static, script-free rendering of the current view, every string escaped."""
         raise NotImplementedError
 
+    def to_svg(self) -> str:
+        """The view as a standalone SVG picture: the static snapshot laid out as SVG in the kernel (`_svg.py`)."""
+        from interp_widgets.widgets._svg import snapshot_svg
+
+        return snapshot_svg(self.to_static_html(), title=f"{type(self).__name__}: {self.summary()}")
+
+    def save(self, path: Any) -> Any:
+        """Save the view as a picture for a paper or slides: `view.save("fig.svg")` (drawn in the kernel, no
+        front-end needed, so it works in a running cell); `.html` writes the static snapshot. PNG: the view's
+        menu (☰ "save PNG") or convert the SVG. Returns the path."""
+        from pathlib import Path
+
+        from interp_widgets.errors import InterpWidgetsError
+
+        target = Path(path)
+        suffix = target.suffix.lower()
+        if suffix == ".svg":
+            target.write_text(self.to_svg(), encoding="utf-8")
+        elif suffix in (".html", ".htm"):
+            target.write_text(self.to_static_html(), encoding="utf-8")
+        else:
+            raise InterpWidgetsError(f"cannot save {target.name!r}: give a .svg path (or .html for the static snapshot); "
+                                     "for a PNG use the view's menu (☰) in the notebook, or convert the SVG.")
+        return target
+
     def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The display data (widget view, plain text, static HTML) and its metadata."""
         bundle = super()._repr_mimebundle_()
