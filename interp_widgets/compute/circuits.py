@@ -1,12 +1,15 @@
 """Measuring what a model has learned: attention-head roles, residual norms, the docstring task.
 
 - Previous-token score of a head: its mean attention from each position to the one before, on
-  natural text.
-- Induction score of a head: on a block of random tokens repeated once, `[BOS, A, A]`, its mean
+  the given text (the user's prompt in the attention view). Query position 1 is left out: its
+  previous token is BOS, which many heads attend to by default, so it says nothing about a
+  previous-token head; the mean runs over queries 2 to the end.
+- Induction score of a head: on a block of seeded random tokens repeated once, `[BOS, A, A]`
+  (`repeated_random_tokens`, *not* the user's prompt: induction needs a repeat to show), its mean
   attention from each token of the second copy to the token *after* that token's first
   occurrence (the one to copy next). The loss on the second copy far below the first is the
   behavioural sign of induction.
-- Duplicate-token score: on the same `[BOS, A, A]`, attention from each token of the second copy
+- Duplicate-token score: on the same repeated random tokens `[BOS, A, A]`, attention from each token of the second copy
   to its own earlier occurrence. Attention-to-BOS score: mean attention to position 0 (a head
   "resting" on BOS does little on that token).
 - Residual norm per layer: mean L2 norm of the residual stream before block 0 and after every
@@ -91,7 +94,10 @@ def attention_patterns(model: Any, tokens: Tensor) -> Tensor:
 
 
 def previous_token_score(patterns: Tensor) -> Tensor:
-    """From patterns `[.., batch, heads, query, key]`: mean attention to the previous position, `[.., heads]`."""
+    """From patterns `[.., batch, heads, query, key]`: mean attention to the previous position, `[.., heads]`.
+
+    Over queries 2 to the end: query 1's previous position is BOS, where many heads rest by default.
+    """
     diagonal = patterns.diagonal(offset=-1, dim1=-2, dim2=-1)  # query q, key q - 1
     return diagonal[..., 1:].mean(dim=(-3, -1))  # the query at 1 has only BOS behind it: left out
 
@@ -133,9 +139,19 @@ def bos_score(patterns: Tensor) -> Tensor:
     return patterns[..., 1:, 0].mean(dim=(-3, -1))
 
 
+# What each of `head_scores`' numbers is measured on, in words a view or a table can show as they are.
+HEAD_SCORE_LABELS = {
+    "previous_token": "previous-token score on the prompt (queries from position 2: position 1's previous token is BOS)",
+    "induction": "induction score on repeated random tokens (seeded; not the prompt)",
+    "duplicate_token": "duplicate-token score on repeated random tokens (seeded; not the prompt)",
+    "bos": "attention to BOS on the prompt",
+}
+
+
 def head_scores(model: Any, text_tokens: Tensor, n_sequences: int = 4, half: int = 40, seed: int = 0) -> dict[str, Tensor]:
     """Every head's role scores, each `[n_layers, n_heads]`: previous-token and attention-to-BOS on
-    `text_tokens [batch, pos]`, induction and duplicate-token on repeated random tokens."""
+    `text_tokens [batch, pos]`; induction and duplicate-token on `n_sequences` blocks of `half` seeded
+    random tokens repeated once, whatever the text. `HEAD_SCORE_LABELS` says so in words."""
     text = attention_patterns(model, text_tokens)
     repeated = attention_patterns(model, repeated_random_tokens(model, n_sequences, half, seed))
     return {

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from interp_widgets.compute.circuits import (
+    HEAD_SCORE_LABELS,
     bos_score,
     docstring_prompts,
     duplicate_token_score,
@@ -32,6 +33,22 @@ def one_hot_pattern(length, key_of):
 def test_previous_token_head_scores_one_and_self_attention_zero():
     assert previous_token_score(one_hot_pattern(9, lambda q: q - 1)).item() == 1.0
     assert previous_token_score(one_hot_pattern(9, lambda q: q)).item() == 0.0
+
+
+def test_previous_token_score_leaves_out_query_one_and_says_so():
+    # only query 1 attends to its previous token (BOS); every later query attends to itself
+    only_first = one_hot_pattern(9, lambda q: q - 1 if q == 1 else None)
+    assert previous_token_score(only_first).item() == 0.0
+    assert "position 2" in HEAD_SCORE_LABELS["previous_token"] and "on the prompt" in HEAD_SCORE_LABELS["previous_token"]
+
+
+def test_induction_is_measured_on_repeated_random_tokens_not_the_prompt(toy):
+    scores = [head_scores(toy, toy.to_tokens(prompt)) for prompt in ("The cat sat on the mat.", "A dog, a dog, a dog ran by.")]
+    assert set(HEAD_SCORE_LABELS) == set(scores[0])
+    for name in ("induction", "duplicate_token"):
+        torch.testing.assert_close(scores[0][name], scores[1][name])  # the prompt does not enter
+        assert "repeated random tokens" in HEAD_SCORE_LABELS[name] and "not the prompt" in HEAD_SCORE_LABELS[name]
+    assert not torch.equal(scores[0]["previous_token"], scores[1]["previous_token"])  # this one is on the prompt
 
 
 def test_perfect_induction_head_scores_one():
