@@ -108,7 +108,8 @@ class LogitLensGrid(BaseWidget):
         target_id = single_token(model, inputs.target) if inputs.target else None
         out: dict[str, Any] = {}
         vocab = dict(self.vocab)
-        if not (self.inputs is not None and inputs.prompt == self.prompt and inputs.k == self.k and self.tokens):
+        same_grid = self.inputs is not None and inputs.model is self.inputs.model and inputs.prompt == self.prompt and inputs.k == self.k
+        if not (same_grid and self.tokens):
             lens = logit_lens(model, tokens, k=inputs.k)
             vocab = {str(i): model.tokenizer.decode([i]) for i in sorted(set(lens.top_ids.flatten().tolist()))}
             out.update(tokens=[str(t) for t in model.to_str_tokens(tokens[0])], labels=lens.labels, top_ids=lens.top_ids,
