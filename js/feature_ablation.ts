@@ -69,9 +69,11 @@ export default routedWidget<State>(({ model, el, router }) => {
   replacementInput.setAttribute("aria-label", "replacement token");
   const sendMode = () =>
     setInputs(router, { mode: modeSelect.value, replacement: replacementInput.value.replace(/\u00b7/g, " ") }, prompt.status, banner);
+  // The kernel always holds a replacement that is one token of the model's vocabulary (an empty
+  // box asks for that default), so choosing "replace" can be sent at once.
   modeSelect.addEventListener("change", () => {
     replacementInput.hidden = modeSelect.value !== "replace";
-    if (modeSelect.value === "delete" || replacementInput.value) sendMode();
+    sendMode();
   });
   submitOnEnter(replacementInput, sendMode);
   const progress = element("span", "iw-status iw-progress");
@@ -197,7 +199,8 @@ export default routedWidget<State>(({ model, el, router }) => {
     if (document.activeElement !== featureInput) featureInput.value = String(model.get("feature"));
     modeSelect.value = model.get("mode");
     replacementInput.hidden = model.get("mode") !== "replace";
-    if (document.activeElement !== replacementInput) replacementInput.value = visibleToken(model.get("replacement"));
+    const replacement = model.get("replacement");
+    if (document.activeElement !== replacementInput) replacementInput.value = replacement ? visibleToken(replacement) : "";
     progress.textContent = model.get("progress");
     drawActivations(tokens);
     drawMap(tokens);

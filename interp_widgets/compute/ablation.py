@@ -217,6 +217,22 @@ def _target(model: Any, tokens: Tensor, reader: _Reader, target: int | None) -> 
     return target, values
 
 
+REPLACEMENT_CANDIDATES = (" the", " a", " and", ".", ",", " ")
+
+
+def default_replacement(model: Any) -> str:
+    """A replacement token that is one token of this model's vocabulary: the first of
+    `REPLACEMENT_CANDIDATES` that is, else the first vocabulary entry that reads back as itself."""
+    for text in REPLACEMENT_CANDIDATES:
+        if len(model.tokenizer(text, add_special_tokens=False)["input_ids"]) == 1:
+            return text
+    for token_id in range(model.cfg.d_vocab):
+        text = model.tokenizer.decode([token_id])
+        if text and model.tokenizer(text, add_special_tokens=False)["input_ids"] == [token_id]:
+            return text
+    raise InterpWidgetsError("no token of this vocabulary reads back as one token: pass replacement= yourself.")
+
+
 def _replacement_id(model: Any, replacement: str | int | None) -> int:
     if replacement is None:
         raise InterpWidgetsError('mode="replace" needs a replacement token, e.g. replacement=" the".')

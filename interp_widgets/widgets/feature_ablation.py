@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import traitlets
 
-from interp_widgets.compute.ablation import remove_tokens
+from interp_widgets.compute.ablation import default_replacement, remove_tokens
 from interp_widgets.compute.ablation_explorer import explore, pairs_as_arrays
 from interp_widgets.compute.readouts import DirectionReadout, NeuronReadout, Readout, SAEFeatureReadout, as_readout, default_hook, sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
@@ -45,6 +45,7 @@ class AblationInputs(Inputs):
     """The position explained (-1: where the readout is largest)."""
     mode: str = "delete"
     replacement: str = ""
+    """The token put in a removed one's place in replace mode ("": `compute.ablation.default_replacement`)."""
     top_k: int = 5
 
     EDITABLE = ("prompt", "target", "feature", "sae", "mode", "replacement")
@@ -65,6 +66,12 @@ class AblationInputs(Inputs):
         if isinstance(readout, SAEFeatureReadout):
             return sae_hook_name(readout.sae) or self.hook or default_hook([readout])
         return self.hook or default_hook([readout])
+
+    def replacement_token(self) -> str | None:
+        """The replacement in replace mode (one token of the model's vocabulary by default), None in delete mode."""
+        if self.mode != "replace":
+            return None
+        return self.replacement or default_replacement(self.model)
 
     def label(self, readout: Readout, hook: str) -> str:
         name = self.sae if self.sae is not None else self.name
@@ -137,7 +144,8 @@ class FeatureAblation(BaseWidget):
         else:
             fields.update(direction=readout)
         inputs = AblationInputs(model, prompt, hook=hook or default_hook([readout]) if not isinstance(readout, SAEFeatureReadout) else hook,
-                                target=-1 if target is None else int(target), mode=mode, replacement=replacement, top_k=top_k, **fields)
+                                target=-1 if target is None else int(target), mode=mode,
+                                replacement=replacement or default_replacement(model), top_k=top_k, **fields)
         sae_names = list(named) if isinstance(readout, SAEFeatureReadout) and named else []
         return cls.computed(inputs, sae_names=sae_names, title=kwargs.pop("title", "Feature ablation"), **kwargs)
 
@@ -159,7 +167,7 @@ class FeatureAblation(BaseWidget):
         """Activations, the map (filling in slice by slice: `compute.ablation_explorer`) and the pairs."""
         readout = inputs.readout()
         hook = inputs.hook_name(readout)
-        replacement = inputs.replacement if inputs.mode == "replace" else None
+        replacement = inputs.replacement_token()
         target = inputs.target if inputs.target >= 0 else None
         for step in explore(inputs.model, inputs.prompt, hook, readout, target, inputs.mode, replacement, inputs.top_k,
                             progress=progress, should_stop=should_stop):
@@ -169,6 +177,7 @@ class FeatureAblation(BaseWidget):
                 yield view
         return {**view, "pairs": pairs_as_arrays(step.pairs), "removed": [], "removed_value": None,
                 "feature": inputs.feature, "feature_editable": inputs.direction is None, "sae_name": inputs.sae or "",
+                "replacement": inputs.replacement or default_replacement(inputs.model),
                 "feature_label": inputs.label(readout, hook)}
 
     def set_prompt(self, prompt: str) -> None:
@@ -196,7 +205,7 @@ class FeatureAblation(BaseWidget):
         inputs = self._need_inputs()
         readout = inputs.readout()
         removed = sorted(set(self.removed) ^ {int(position)})
-        replacement = inputs.replacement if inputs.mode == "replace" else None
+        replacement = inputs.replacement_token()
         value = remove_tokens(inputs.model, inputs.prompt, inputs.hook_name(readout), readout, removed, self.target,
                               inputs.mode, replacement) if removed else None
         with self.hold_sync():

@@ -1,0 +1,40 @@
+"""What a new user hit in notebooks 01-05 (issue 20), checked through the widgets' request handlers."""
+
+import pytest
+import torch
+
+import interp_widgets as iw
+from interp_widgets.compute.ablation import default_replacement, leave_one_out
+from interp_widgets.compute.hooks import one_token_id
+
+HOOK = "blocks.0.hook_resid_post"
+PROMPT = "salt and pepper, bread and butter, fish and chips"
+
+
+@pytest.fixture(scope="module")
+def model_and_sae():
+    return iw.load_model(), iw.load_sae("4x")
+
+
+def ask(widget, type_, **payload):
+    return widget.handle_request({"kind": "request", "id": "t-1", "type": type_, "payload": payload})
+
+
+def test_default_replacement_is_one_token_of_the_vocabulary(toy, model_and_sae):
+    for model in (toy, model_and_sae[0]):
+        text = default_replacement(model)
+        token_id = one_token_id(model, text, "replacement")  # raises unless it is one token
+        assert model.tokenizer.decode([token_id]) == text
+
+
+def test_replace_mode_turns_on_with_a_real_default_token(model_and_sae):
+    model, sae = model_and_sae
+    view = iw.FeatureAblation.from_model(model, PROMPT, (sae, 495), name="4x")
+    assert view.replacement == default_replacement(model)  # shown in the box before replace is chosen
+    reply = ask(view, "set", mode="replace", replacement="")  # what the menu sends with an empty box
+    assert reply["ok"], reply
+    assert view.mode == "replace" and view.replacement == default_replacement(model)
+    expected = leave_one_out(model, PROMPT, HOOK, (sae, 495), target=view.target, mode="replace", replacement=view.replacement)
+    torch.testing.assert_close(torch.as_tensor(view.drops)[1 : view.target], expected.drop[1 : view.target])
+    toggled = ask(view, "toggle", position=1)
+    assert toggled["ok"], toggled
