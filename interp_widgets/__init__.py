@@ -27,6 +27,19 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext interp_widgets`: rich displays of models, SAEs, caches and selections, and `%explore`."""
+    from interp_widgets._ipython import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from interp_widgets._ipython import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def __getattr__(name: str) -> Any:
     """Import heavy modules (torch, anywidget) only when first used."""
     if name in _LAZY:

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import inspect
 import json
 import os
@@ -49,6 +51,28 @@ def embedded_dir(model: str = EMBEDDED) -> Path:
     return Path(str(resources.files("interp_widgets.models").joinpath(EMBEDDED_MODELS[model][0])))
 
 
+_LAST_MODEL: list[Any] = []  # a weak reference to the model load_model returned last (for `%explore`)
+
+
+def last_loaded_model() -> Any:
+    """The model `load_model` returned most recently, while something still holds it (else None)."""
+    return _LAST_MODEL[0]() if _LAST_MODEL else None
+
+
+def _remember_last(load: Any) -> Any:
+    import functools
+    import weakref
+
+    @functools.wraps(load)
+    def remembered(*args: Any, **kwargs: Any) -> Any:
+        model = load(*args, **kwargs)
+        _LAST_MODEL[:] = [weakref.ref(model)]
+        return model
+
+    return remembered
+
+
+@_remember_last
 def load_model(name_or_path: str = "default", device: str | torch.device | None = None, *,
                device_map: str | dict[str, str | int] | None = None, dtype: torch.dtype | None = None,
                max_memory: dict[str | int, str | int] | None = None, offload_folder: str | None = None) -> Any:
@@ -61,6 +85,7 @@ def load_model(name_or_path: str = "default", device: str | torch.device | None 
     between them during the forward pass. `dtype` (e.g. `torch.bfloat16`) is the weights' dtype.
     """
     name = EMBEDDED if name_or_path == "default" else name_or_path
+    settle_imports()
     placement = _Placement(device, device_map, dtype, max_memory, offload_folder)
     if name in EMBEDDED_MODELS:
         return placement.native(load_native_dir(embedded_dir(name), device, missing_hint=f"the embedded model {name!r} is not in this installation "
@@ -86,8 +111,10 @@ def load_native_dir(path: Path, device: str | torch.device | None = None, missin
     if not _is_native_dir(path):
         raise InterpWidgetsError(missing_hint or f"{path} has no config.json and model.safetensors of an interp-widgets model.")
     config = json.loads((path / "config.json").read_text())["config"]
-    tokenizer = AutoTokenizer.from_pretrained(str(path / "tokenizer"))
-    model = boot_from_config({**config, "init_weights": False}, tokenizer, device=str(device) if device else None)
+    # with add_bos_token set, transformer-lens keeps this tokenizer instead of loading it a second time
+    tokenizer = AutoTokenizer.from_pretrained(str(path / "tokenizer"), add_bos_token=True)
+    with _no_weight_init():  # every weight is overwritten from the file below
+        model = boot_from_config({**config, "init_weights": False}, tokenizer, device=str(device) if device else None)
     weights = load_file(str(path / "model.safetensors"))
     native = model.original_model
     target = native.state_dict()  # the bridge lists some tensors twice, under alias names
@@ -181,6 +208,42 @@ def validation_tokens(context: int = 128, max_tokens: int | None = None, bos: in
     body = stream[: n * (context - 1)].reshape(n, context - 1)
     return torch.cat([torch.full((n, 1), bos), body], dim=1)
 
+
+
+# ---- a fast cold load ---------------------------------------------------------------------------
+
+_SETTLED: list[bool] = []
+
+
+def settle_imports() -> None:
+    """Import transformer-lens' bridge, then take what the imports left alive out of the garbage collector's sight.
+
+    The bridge imports transformers' modeling code, which imports torch.distributed and
+    torch._dynamo: about 400,000 long-lived objects (functions, classes, sympy tables). Each full
+    cyclic collection walks all of them (0.3-1 s on a CPU), and the burst of objects a model load
+    allocates triggers one, inside the load or in the next forward passes. `gc.freeze()` (once per
+    process) moves every object alive now to the permanent generation, which collections skip;
+    reference counting still frees them. INTERP_WIDGETS_GC_FREEZE=0 turns this off.
+    """
+    if _SETTLED:
+        return
+    import transformer_lens.model_bridge  # noqa: F401  (the import whose objects are frozen)
+
+    if os.environ.get("INTERP_WIDGETS_GC_FREEZE", "1") != "0":
+        gc.freeze()
+    _SETTLED.append(True)
+
+
+def _no_weight_init() -> Any:
+    """A context in which torch's initialisers do nothing (transformers' own), or a no-op where it is missing."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:
+        try:
+            from transformers.modeling_utils import no_init_weights  # transformers 4.x
+        except ImportError:
+            return contextlib.nullcontext()
+    return no_init_weights()
 
 
 # ---- the hub ----------------------------------------------------------------------------------

@@ -129,4 +129,5 @@ def load_sae_from_disk(path: str | Path, device: str | torch.device = "cpu", dty
         raise InterpWidgetsError(f"{weights_path} has weights {found}, but cfg.json describes {expected}.")
     sae.load_state_dict({name: state[name] for name in expected}, assign=True)
     target_dtype = dtype or getattr(torch, str(cfg.get("dtype", "float32")).removeprefix("torch."), torch.float32)
+    sae.source = str(path)  # where it came from (shown by the `%load_ext interp_widgets` display)
     return sae.to(device=device, dtype=target_dtype)
