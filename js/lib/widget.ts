@@ -3,6 +3,7 @@
 import type { AnyModel } from "@anywidget/types";
 import { element, errorBanner } from "./dom";
 import { Router } from "./router";
+import { addSaveMenu } from "./save_menu";
 import { ensureStyles } from "./style";
 
 export type Banner = ReturnType<typeof errorBanner>;
@@ -24,9 +25,11 @@ export function routedWidget<S extends object>(
       const router = routers.get(model) ?? new Router(model as any);
       const teardown = build({ model, el, router });
       const stopLinkedErrors = showLinkedErrors(model, el);
+      const removeSaveMenu = addSaveMenu(el); // save what is on screen as SVG or PNG (lib/save_menu.ts)
       return () => {
         teardown();
         stopLinkedErrors();
+        removeSaveMenu();
         if (!routers.has(model)) router.dispose();
       };
     },
