@@ -6,6 +6,7 @@ import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { colorFor, finiteRange, formatValue, type Scale } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
 import { gridLayout } from "./lib/grid";
+import { promptArea, showText } from "./lib/prompt";
 import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { visibleToken } from "./lib/tokens";
 
@@ -35,10 +36,8 @@ const quote = (token: string) => JSON.stringify(visibleToken(token));
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-patching");
   const form = element("form", "iw-prompt iw-pair");
-  const cleanInput = element("input", "iw-prompt-input");
-  const corruptInput = element("input", "iw-prompt-input");
-  cleanInput.setAttribute("aria-label", "clean prompt");
-  corruptInput.setAttribute("aria-label", "corrupt prompt");
+  const cleanInput = promptArea("clean prompt");
+  const corruptInput = promptArea("corrupt prompt");
   const run = element("button", "iw-button", "Run");
   run.type = "submit";
   form.append(element("span", "iw-caption", "clean"), cleanInput, element("span", "iw-caption", "corrupt"), corruptInput, run);
@@ -65,8 +64,11 @@ export default routedWidget<State>(({ model, el, router }) => {
   root.append(tip.node);
   el.appendChild(root);
 
-  const sendPrompts = () =>
+  const sendPrompts = () => {
+    // Enter on unchanged prompts sends nothing: the kernel's text (line breaks included) stays as it is
+    if (cleanInput.value === model.get("clean_prompt") && corruptInput.value === model.get("corrupt_prompt")) return;
     setInputs(router, { clean: cleanInput.value, corrupt: corruptInput.value }, status, banner);
+  };
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     sendPrompts();
@@ -137,8 +139,8 @@ export default routedWidget<State>(({ model, el, router }) => {
 
   const teardown = redrawOnChange(model, () => {
     title.textContent = `${model.get("title")} · ${model.get("metric_label")}`;
-    if (document.activeElement !== cleanInput) cleanInput.value = model.get("clean_prompt");
-    if (document.activeElement !== corruptInput) corruptInput.value = model.get("corrupt_prompt");
+    showText(cleanInput, model.get("clean_prompt"));
+    showText(corruptInput, model.get("corrupt_prompt"));
     componentSelect.value = model.get("component");
     methodSelect.value = model.get("method");
     const tokens = model.get("tokens");

@@ -15,10 +15,11 @@ export function element<K extends keyof HTMLElementTagNameMap>(
  * Run `action` when Enter is pressed in a text box. The box keeps every key it is typed: notebook
  * front-ends bind Enter (and others) to their own commands.
  */
-export function submitOnEnter(input: HTMLInputElement, action: () => void): void {
+export function submitOnEnter(input: HTMLElement, action: () => void): void {
   input.addEventListener("keydown", (event) => {
     event.stopPropagation();
-    if (event.key === "Enter") {
+    // Shift+Enter is left to the box: a line break in a multi-line prompt
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       action();
     }

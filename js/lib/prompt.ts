@@ -1,5 +1,6 @@
-// The editable prompt every model-backed view shares: a text box whose Enter (or Run) sends the
-// prompt to the kernel as a superseding request, a status while the kernel computes, and the
+// The editable prompt every model-backed view shares: a multi-line box (prompts of code and
+// docstrings hold line breaks) whose Enter (or Run) sends the prompt to the kernel as a superseding
+// request, Shift+Enter inserting a line break; Enter on an unchanged prompt sends nothing, a status while the kernel computes, and the
 // kernel's error in the view's banner. While the banner shows an error, the view still shows the
 // previous prompt's tokens: `onOutcome(false)` lets it mark them as such.
 import { element, submitOnEnter } from "./dom";
@@ -8,7 +9,7 @@ import { setInputs, type Banner } from "./widget";
 
 export interface PromptBox {
   form: HTMLFormElement;
-  input: HTMLInputElement;
+  input: HTMLTextAreaElement;
   status: HTMLSpanElement;
   /** Show the kernel's prompt, unless the user is typing in the box. */
   sync(prompt: string): void;
@@ -20,9 +21,8 @@ export function promptBox(
   onOutcome: (ok: boolean) => void,
 ): PromptBox {
   const form = element("form", "iw-prompt");
-  const input = element("input", "iw-prompt-input");
-  input.type = "text";
-  input.setAttribute("aria-label", "prompt");
+  const input = promptArea("prompt");
+  let shown = ""; // the kernel's prompt
   const submit = element("button", "iw-button", "Run");
   submit.type = "submit";
   const status = element("span", "iw-status");
@@ -30,6 +30,7 @@ export function promptBox(
   form.append(input, submit);
 
   async function send() {
+    if (input.value === shown) return; // nothing edited: the kernel's prompt stays exactly as it is
     const ok = await setInputs(router, { prompt: input.value }, status, banner);
     if (ok !== null) onOutcome(ok);
   }
@@ -43,7 +44,29 @@ export function promptBox(
     input,
     status,
     sync(prompt: string) {
-      if (document.activeElement !== input) input.value = prompt;
+      shown = prompt;
+      showText(input, prompt);
     },
   };
+}
+
+/** A multi-line prompt box (Enter is the caller's to handle; Shift+Enter adds a line), as tall as its lines up to 8. */
+export function promptArea(label: string): HTMLTextAreaElement {
+  const area = element("textarea", "iw-prompt-input");
+  area.rows = 1;
+  area.spellcheck = false;
+  area.setAttribute("aria-label", label);
+  area.addEventListener("input", () => fitRows(area));
+  return area;
+}
+
+function fitRows(area: HTMLTextAreaElement): void {
+  area.rows = Math.min(8, Math.max(1, area.value.split("\n").length));
+}
+
+/** Show the kernel's text in the box, unless the user is typing in it. */
+export function showText(area: HTMLTextAreaElement, text: string): void {
+  if (document.activeElement === area) return;
+  area.value = text;
+  fitRows(area);
 }

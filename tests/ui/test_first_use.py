@@ -7,6 +7,7 @@ from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PROMPT = "salt and pepper, bread and butter, fish and chips"
+CODE = "def f(self, a, b):\n    \"\"\"Add.\n\n    :param a: the"
 
 
 @pytest.fixture(scope="module")
@@ -14,6 +15,9 @@ def views_notebook(lab_server, lab_root):
     write_notebook(lab_root / "first_use.ipynb", [
         "import interp_widgets as iw\nmodel, sae = iw.load_model(), iw.load_sae('4x')",
         f"explorer = iw.FeatureAblation.from_model(model, {PROMPT!r}, (sae, 495), name='4x')\nexplorer",
+        f"code = iw.TokenHighlights.from_model(model, {CODE!r}, directions=[(sae, 495)])\ncode",
+        f"pair = iw.PatchingView.from_model(model, {CODE!r}, {CODE.replace('b', 'c')!r}, "
+        "lambda logits: logits[:, -1, 0] - logits[:, -1, 1], component='resid_pre')\npair",
     ])
     return lab_server
 
@@ -34,3 +38,34 @@ def test_replace_mode_can_be_turned_on(page, views_notebook):
     assert box.input_value().replace("\u00b7", " ") == expected
     banner = view.locator(".iw-error")
     assert banner.count() == 0 or not banner.first.is_visible() or not banner.first.inner_text().strip()
+
+
+def test_prompt_boxes_keep_line_breaks_and_enter_on_an_unchanged_prompt_changes_nothing(page, views_notebook):
+    open_notebook(page, views_notebook, "first_use.ipynb")
+    run_all_cells(page, ".iw-patching .iw-charts svg, .iw-patching .iw-charts canvas, .iw-patching .iw-charts div")
+    highlights = page.locator(".iw-token-highlights").first
+    box = highlights.locator("textarea[aria-label='prompt']")
+    assert box.input_value() == CODE  # line breaks shown as they are
+    tokens = highlights.locator(".iw-tokens").first
+    before = tokens.inner_text()
+    assert "\u21b5" in before
+    box.click()
+    box.press("Enter")  # no edit: nothing is sent, the kernel's prompt keeps its line breaks
+    page.wait_for_timeout(1500)
+    assert box.input_value() == CODE and tokens.inner_text() == before
+
+    box.press("Control+End")
+    box.press("Shift+Enter")  # a line break in the box, not a run
+    box.type("x")
+    assert box.input_value().endswith("\nx") and tokens.inner_text() == before
+    box.press("Enter")
+    page.wait_for_function("(node) => node.textContent.endsWith('x')", arg=tokens.element_handle(), timeout=30_000)
+
+    patching = page.locator(".iw-patching")
+    clean = patching.locator("textarea[aria-label='clean prompt']")
+    assert clean.input_value() == CODE
+    caption = patching.locator(".iw-caption").first.inner_text()
+    clean.click()
+    clean.press("Enter")
+    page.wait_for_timeout(1500)
+    assert patching.locator(".iw-caption").first.inner_text() == caption and clean.input_value() == CODE
