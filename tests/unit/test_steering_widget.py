@@ -116,3 +116,15 @@ def test_a_linked_view_follows_the_selection(embedded, german):
     selection.choose(feature=7, prompt="Once upon a time")
     assert view.steers[0]["label"] == "feature 7" and view.prompt == "Once upon a time"
     assert_shows(view, generate(embedded, "Once upon a time", [Steer(None, (german[0], 7), 12.0)], max_new_tokens=5))
+
+
+def test_the_six_layer_model_steers_the_selections_feature():
+    model = iw.load_model("embedded-6l")
+    entry = feature_catalogue("embedded-6l")[0]
+    sae = iw.load_sae(f"embedded-6l/{entry['sae']}")
+    selection = iw.Selection(model, saes={entry["sae"]: sae}, feature=entry["feature"], prompt=PROMPT, index_tokens=2048)
+    view = SteeringView.from_selection(selection, strength=15.0, max_new_tokens=6)
+    assert view.engine == "kv-cache" and view.steers[0]["hook"] == "blocks.2.hook_resid_post"
+    assert_shows(view, generate(model, PROMPT, [Steer(None, (sae, entry["feature"]), 15.0)], max_new_tokens=6))
+    assert request(view, {"strengths": [-15.0]})["ok"]
+    assert_shows(view, generate(model, PROMPT, [Steer(None, (sae, entry["feature"]), -15.0)], max_new_tokens=6))
