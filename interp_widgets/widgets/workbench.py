@@ -101,11 +101,11 @@ class Workbench(ipywidgets.VBox):
             controls += [self.sae_box, self.feature_box]
         self.selection.observe(self._echo, names=["prompt", "feature", "sae"])
         self.tab = ipywidgets.Tab(children=[_slot() for _ in self.tabs_shown],
-                                  layout=ipywidgets.Layout(width="100%", overflow="hidden"))
+                                  layout=ipywidgets.Layout(overflow="hidden"))
         self.tab.titles = [tab.label for tab in self.tabs_shown]
         self.tab.selected_index = 0
         self.tab.observe(lambda change: self._show(change["new"]), names="selected_index")
-        super().__init__([ipywidgets.HBox(controls, layout=ipywidgets.Layout(width="100%")), self.tab],
+        super().__init__([ipywidgets.HBox(controls), self.tab],
                          layout=ipywidgets.Layout(max_width=WIDTH, max_height=HEIGHT, overflow_x="hidden", overflow_y="auto"))
         self.add_class("iw-bench")
         self._show(0)

@@ -1,0 +1,94 @@
+"""The workbench (iw.explore) in a real browser: a feature picked in its browser tab moves the dashboard and the
+highlights; one prompt edit reaches every view that reads the prompt; a view saves itself from its menu as SVG and
+PNG; the bench fits a notebook cell without sideways scrolling."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PROMPT = "We bought bread and butter, salt and pepper."
+NEW_PROMPT = "Zebras gallop across the savanna at dawn"
+READS_PROMPT = ["Highlights", "Ablation", "Direction", "Norms", "Lens grid", "Attention", "Patching"]
+ROOTS = {"Highlights": ".iw-token-highlights", "Browser": ".iw-feature-browser", "Dashboard": ".iw-feature-dashboard",
+         "Ablation": ".iw-feature-ablation", "Direction": ".iw-direction-ablation", "Norms": ".iw-residual-norms",
+         "Lens grid": ".iw-logit-lens", "Attention": ".iw-attention", "Patching": ".iw-patching"}
+
+
+@pytest.fixture(scope="module")
+def bench_notebook(lab_server, lab_root):
+    write_notebook(lab_root / "bench.ipynb", [
+        "import interp_widgets as iw\nmodel = iw.load_model()\nsaes = {'4x': iw.load_sae('4x')}\n"
+        f"bench = iw.explore(model, saes, prompt={PROMPT!r}, index_tokens=64 * 20)\nbench",
+    ])
+    return lab_server
+
+
+def show_tab(page, label):
+    page.locator(".iw-bench .lm-TabBar-tab", has_text=label).first.click()
+    root = page.locator(f".iw-bench {ROOTS[label]}").first
+    root.wait_for(state="visible", timeout=90_000)
+    return root
+
+
+def open_bench(page, server, ui="lab"):
+    open_notebook(page, server, "bench.ipynb", ui=ui)
+    run_all_cells(page, ".iw-bench .iw-token-highlights .iw-token")
+
+
+def test_a_feature_picked_in_the_browser_tab_moves_dashboard_and_highlights(page, bench_notebook):
+    open_bench(page, bench_notebook)
+    feature = 12
+    browser = show_tab(page, "Browser")
+    browser.locator("tr[data-feature]").first.wait_for(timeout=90_000)
+    browser.locator("th.iw-sortable").first.click()  # sort by feature index, ascending
+    browser.locator(f'tr[data-feature="{feature}"]').click()
+    page.wait_for_function(f"() => document.querySelector('.iw-bench-feature input').value === '{feature}'", timeout=60_000)
+    dashboard = show_tab(page, "Dashboard")
+    page.wait_for_function(f"(node) => node.querySelector('.iw-title').textContent.includes('feature {feature} ')",
+                           arg=dashboard.element_handle(), timeout=60_000)
+    highlights = show_tab(page, "Highlights")
+    page.wait_for_function(f"(node) => node.textContent.includes('feature {feature}')", arg=highlights.element_handle(), timeout=60_000)
+
+
+@pytest.mark.parametrize("ui", ["lab", "notebook"], ids=["JupyterLab", "Notebook 7"])
+def test_one_prompt_edit_reaches_every_view_that_reads_it(page, bench_notebook, ui):
+    import interp_widgets as iw
+
+    token = max((t for t in iw.load_model().to_str_tokens(NEW_PROMPT)[1:]), key=lambda t: len(t.strip())).strip()
+    open_bench(page, bench_notebook, ui)
+    for label in READS_PROMPT:  # every tab built once on the old prompt
+        show_tab(page, label)
+    show_tab(page, "Highlights")
+    box = page.locator(".iw-bench-prompt input").first
+    box.fill(NEW_PROMPT)
+    box.press("Enter")
+    check = ("([node, prompt, token]) => [...node.querySelectorAll('input, textarea')].some((i) => i.value === prompt)"
+             " || node.textContent.includes(token)")
+    for label in READS_PROMPT:
+        root = show_tab(page, label)
+        page.wait_for_function(check, arg=[root.element_handle(), NEW_PROMPT, token], timeout=90_000)
+    bench = page.locator(".iw-bench").first
+    size = bench.evaluate("(node) => [node.scrollWidth, node.clientWidth, node.getBoundingClientRect().width]")
+    assert size[0] <= size[1] + 1 and size[2] <= 1001, f"the bench scrolls sideways or is wider than a cell: {size}"
+
+
+def test_a_view_saves_what_is_on_screen_as_svg_and_png(page, bench_notebook):
+    open_bench(page, bench_notebook)
+    view = page.locator(".iw-bench .iw-token-highlights").first
+    view.locator(".iw-save-button").click()
+    with page.expect_download() as svg_download:
+        view.locator(".iw-save-popup button", has_text="SVG").click()
+    assert svg_download.value.suggested_filename == "token-highlights.svg"
+    svg = open(svg_download.value.path(), encoding="utf-8").read()
+    root = ET.fromstring(svg)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and "butter" in "".join(root.itertext())
+    assert 'class="iw-save-menu' not in svg and 'save this view' not in svg, "the menu itself is left out of the picture"
+    view.locator(".iw-save-button").click()
+    with page.expect_download() as png_download:
+        view.locator(".iw-save-popup button", has_text="PNG").click()
+    png = open(png_download.value.path(), "rb").read()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
