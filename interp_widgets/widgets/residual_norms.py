@@ -36,8 +36,19 @@ class NormsInputs(Inputs):
     include_bos: bool = False
 
     EDITABLE = ("prompt", "mid", "include_bos")
-    ALIASES = {"prompt": lambda inputs, prompt: {"prompts": (prompt, *inputs.prompts[1:])}}
+    ALIASES = {"prompt": lambda inputs, prompt: {"prompts": (prompt, *inputs.prompts[1:]), "names": inputs.renamed(prompt)}}
     """The prompt box edits the first prompt (every model's, when one prompt is overlaid on models)."""
+
+    def renamed(self, prompt: str) -> tuple[str, ...] | None:
+        """The names after the first prompt becomes `prompt`: a given name of a series on the old first
+        prompt described that prompt, so it gives way to the new one (names that tell models apart, one
+        prompt overlaid on several models, stay)."""
+        if self.names is None or prompt == self.prompts[0] or (len(self.prompts) == 1 and len(self.models) > 1):
+            return self.names
+        names, n_prompts = list(self.names), len(self.prompts)
+        for index, model in enumerate(self.models):
+            names[index * n_prompts] = short_prompt(prompt) if len(self.models) == 1 else f"{model_name(model)} \u00b7 {short_prompt(prompt)}"
+        return tuple(names)
 
     def series(self) -> list[tuple[str, Any, str]]:
         """(name, model, prompt) per series: the given names, or the model and prompt where they vary."""
@@ -46,15 +57,16 @@ class NormsInputs(Inputs):
             if len(self.names) != len(pairs):
                 raise InterpWidgetsError(f"got {len(self.names)} names for {len(pairs)} series (models x prompts): give one each.")
             return [(name, model, prompt) for name, (model, prompt) in zip(self.names, pairs)]
-
-        def model_name(model: Any) -> str:
-            return str(getattr(model.cfg, "model_name", "") or type(model).__name__)
-
-        def short(prompt: str) -> str:
-            return prompt if len(prompt) <= 30 else prompt[:29] + "\u2026"
-
-        return [(" \u00b7 ".join(part for part, many in ((model_name(m), len(self.models) > 1), (short(p), len(self.prompts) > 1)) if many)
+        return [(" \u00b7 ".join(part for part, many in ((model_name(m), len(self.models) > 1), (short_prompt(p), len(self.prompts) > 1)) if many)
                  or model_name(m), m, p) for m, p in pairs]
+
+
+def model_name(model: Any) -> str:
+    return str(getattr(model.cfg, "model_name", "") or type(model).__name__)
+
+
+def short_prompt(prompt: str) -> str:
+    return prompt if len(prompt) <= 30 else prompt[:29] + "\u2026"
 
 
 class ResidualNorms(BaseWidget):

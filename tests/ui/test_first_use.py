@@ -18,6 +18,7 @@ def views_notebook(lab_server, lab_root):
         f"code = iw.TokenHighlights.from_model(model, {CODE!r}, directions=[(sae, 495)])\ncode",
         f"pair = iw.PatchingView.from_model(model, {CODE!r}, {CODE.replace('b', 'c')!r}, "
         "lambda logits: logits[:, -1, 0] - logits[:, -1, 1], component='resid_pre')\npair",
+        "norms = iw.ResidualNorms.from_model(model, ['Some prose about cats.', 'def f(x): return x'], names=['prose', 'code'])\nnorms",
     ])
     return lab_server
 
@@ -69,3 +70,16 @@ def test_prompt_boxes_keep_line_breaks_and_enter_on_an_unchanged_prompt_changes_
     clean.press("Enter")
     page.wait_for_timeout(1500)
     assert patching.locator(".iw-caption").first.inner_text() == caption and clean.input_value() == CODE
+
+
+def test_residual_norms_name_the_new_prompt_not_the_old_one(page, views_notebook):
+    open_notebook(page, views_notebook, "first_use.ipynb")
+    run_all_cells(page, ".iw-residual-norms .iw-legend-item")
+    view = page.locator(".iw-residual-norms")
+    assert "prose" in view.inner_text()
+    box = view.locator("textarea[aria-label='prompt']")
+    box.fill("The dog barked at the mailman.")
+    box.press("Enter")
+    page.wait_for_function("(node) => node.textContent.includes('The dog barked')", arg=view.element_handle(), timeout=30_000)
+    assert "prose" not in view.inner_text()
+    assert "per position: The dog barked" in view.inner_text()

@@ -38,3 +38,14 @@ def test_replace_mode_turns_on_with_a_real_default_token(model_and_sae):
     torch.testing.assert_close(torch.as_tensor(view.drops)[1 : view.target], expected.drop[1 : view.target])
     toggled = ask(view, "toggle", position=1)
     assert toggled["ok"], toggled
+
+
+def test_a_new_prompt_renames_the_series_that_was_named_for_the_old_one(toy):
+    view = iw.ResidualNorms.from_model(toy, ["Some prose about cats.", "def f(x): return x"], names=["prose", "code"])
+    assert view.series_names[:2] == ["prose", "code"]
+    reply = ask(view, "set", prompt="The dog barked.")
+    assert reply["ok"], reply
+    assert view.series_names[:2] == ["The dog barked.", "code"] and "prose" not in view.to_text()
+    models = iw.ResidualNorms.from_model([toy, toy], "Some prose.", names=["a", "b"])
+    ask(models, "set", prompt="Other words.")
+    assert models.series_names == ["a", "b"]  # these names tell models apart: they stay
