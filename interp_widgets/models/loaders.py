@@ -117,8 +117,8 @@ def load_native_dir(path: Path, device: str | torch.device | None = None, missin
         model = boot_from_config({**config, "init_weights": False}, tokenizer, device=str(device) if device else None)
     weights = load_file(str(path / "model.safetensors"))
     native = model.original_model
-    target = native.state_dict()  # the bridge lists some tensors twice, under alias names
-    state = {key: weights[plain].to(target[key].dtype) for key in target if (plain := key.replace("._original_component", "")) in weights}
+    target = native.state_dict()  # the bridge lists some tensors twice, under alias names; detached views of the parameters
+    state = {key: weights[plain] for key in target if (plain := key.replace("._original_component", "")) in weights}
     loaded = {target[key].data_ptr() for key in state}
     uncovered = [(name.replace("._original_component", ""), p) for name, p in native.named_parameters() if p.data_ptr() not in loaded]
     unused = set(weights) - {key.replace("._original_component", "") for key in state}
@@ -126,13 +126,19 @@ def load_native_dir(path: Path, device: str | torch.device | None = None, missin
     # keeps it as a zero buffer): a bias the file lacks is zero, an all-zero one left over loses nothing.
     missing = [name for name, _ in uncovered if not name.endswith("bias")]
     extra = [name for name in unused if not (name.endswith("bias") and not weights[name].any())]
-    if missing or extra:
+    misshapen = [f"{key} {list(state[key].shape)} vs {list(target[key].shape)}" for key in state if state[key].shape != target[key].shape]
+    if missing or extra or misshapen:
         raise InterpWidgetsError(
             f"{path / 'model.safetensors'} does not match config.json (parameters without weights: {missing[:3]}; "
-            f"weights without parameters: {extra[:3]})."
+            f"weights without parameters: {extra[:3]}; shapes that differ: {misshapen[:3]})."
         )
-    native.load_state_dict(state, strict=False)
     with torch.no_grad():
+        # each tensor once (aliases share it), cast from the file's fp16 while copying: no float32 copies in between
+        copied: set[int] = set()
+        for key, weight in state.items():
+            if target[key].data_ptr() not in copied:
+                copied.add(target[key].data_ptr())
+                target[key].copy_(weight)
         for _, bias in uncovered:
             bias.zero_()
     shipped = {embedded_dir(name).resolve(): model_name for name, (_, model_name) in EMBEDDED_MODELS.items()}
