@@ -5,7 +5,7 @@
 // and the steer's activation. A sweep shows n strengths as small multiples with two charts.
 import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
-import { lineChart } from "./lib/chart";
+import { lineChart, PALETTE } from "./lib/chart";
 import { element, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
 import { frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
@@ -223,7 +223,13 @@ export default routedWidget<State>(({ model, el, router }) => {
         title: "completion: mean log-prob", xLabel: "strength", yLabel: "log-prob", names: ["steered run", "default run"], log: false,
       }),
     );
-    sweepBox.replaceChildren(element("div", "iw-row-label", `sweep: ${strengths.length} strengths of ${label} in one batch`), charts, grid);
+    const legend = element("div", "iw-legend");
+    ["log-prob under the steered run", "under the default run"].forEach((name, i) => {
+      const item = element("span", "iw-legend-item", `\u2014 ${name}`);
+      item.style.color = PALETTE[i];
+      legend.append(item);
+    });
+    sweepBox.replaceChildren(element("div", "iw-row-label", `sweep: ${strengths.length} strengths of ${label} in one batch`), charts, legend, grid);
   }
 
   const teardown = redrawOnChange(model, () => {

@@ -136,7 +136,8 @@ class SteeringView(BaseWidget):
         limits = [strength_limit(inputs.model, inputs.prompt, steer, inputs.index if i == 0 else None) for i, steer in enumerate(inputs.steers)]
         steers = [{"label": _label(steer), "hook": steer_site(inputs.model, steer), "method": steer.method, "strength": float(steer.strength),
                    "positions": steer.positions, "limit": limit} for steer, limit in zip(inputs.steers, limits)]
-        sweep = list(np.linspace(-limits[0], limits[0], inputs.sweep_points)) if inputs.sweep_points else []
+        span = max(limits[0], abs(float(inputs.steers[0].strength)))  # the slider's range: it stretches to a larger strength
+        sweep = list(np.linspace(-span, span, inputs.sweep_points)) if inputs.sweep_points else []
         steps = stream(inputs.model, inputs.prompt, inputs.steers, [inputs.steers[0].strength, *sweep], 0, inputs.max_new_tokens,
                        inputs.temperature, 1.0, inputs.seed)
         tokens: list[list[str]] = [[], []]

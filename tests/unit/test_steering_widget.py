@@ -89,7 +89,7 @@ def test_the_sweep_equals_compute_sweep(embedded):
     entry = next(f for f in feature_catalogue() if f["sae"] == "4x")
     steer = Steer(None, (sae, entry["feature"]), 5.0)
     view = SteeringView.from_model(embedded, PROMPT, steer, max_new_tokens=6, sweep_points=3)
-    limit = view.steers[0]["limit"]
+    limit = max(view.steers[0]["limit"], 5.0)  # the slider's range, stretched to the strength when that is larger
     expected = sweep(embedded, PROMPT, [steer], [-limit, 0.0, limit], max_new_tokens=6)
     summary = sweep_summary(expected)
     np.testing.assert_allclose(view.sweep_strengths.numpy(), [-limit, 0.0, limit], rtol=1e-6)
