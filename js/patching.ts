@@ -6,6 +6,7 @@ import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { colorFor, finiteRange, formatValue, type Scale } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
 import { gridLayout } from "./lib/grid";
+import { colorBar } from "./lib/legend";
 import { promptArea, showText } from "./lib/prompt";
 import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { visibleToken } from "./lib/tokens";
@@ -29,6 +30,7 @@ interface State {
   selected: { direction?: string; cell?: number[]; metric?: number; top?: [string, number][] };
   warnings: string[];
   title: string;
+  progress: string;
 }
 
 const quote = (token: string) => JSON.stringify(visibleToken(token));
@@ -123,7 +125,7 @@ export default routedWidget<State>(({ model, el, router }) => {
         table.append(square);
       });
     });
-    box.append(table);
+    box.append(table, colorBar(scale, "the patch's change of the metric, as a fraction of the clean−corrupt gap: orange above 0 (toward clean), blue below (toward corrupt); one scale for both maps"));
     return box;
   }
 
@@ -156,8 +158,14 @@ export default routedWidget<State>(({ model, el, router }) => {
     maps.replaceChildren(heatmap("denoise", denoise, scale), heatmap("noise", noise, scale));
     drawDetail();
   });
+  // a long map's progress (the kernel's `progress` trait) in the status line, without redrawing the maps
+  const showProgress = () => {
+    if (model.get("progress")) status.textContent = model.get("progress");
+  };
+  model.on("change:progress", showProgress);
   return () => {
     teardown();
+    model.off("change:progress", showProgress);
     tip.hide();
   };
 });

@@ -39,7 +39,7 @@ from torch import Tensor
 from interp_widgets.compute.ablation import as_tokens
 from interp_widgets.compute.hooks import one_token_id
 from interp_widgets.compute.patching_components import COMPONENTS, Component, component
-from interp_widgets.compute.patching_engines import HookEngine, checked_engine, evaluate, row_patcher
+from interp_widgets.compute.patching_engines import HookEngine, Pace, checked_engine, evaluate, row_patcher
 from interp_widgets.errors import InterpWidgetsError, Superseded
 
 __all__ = ["COMPONENTS", "AnswerProb", "Component", "LogitDiff", "PatchingResult", "UserMetric", "as_metric", "attribution_patch",
@@ -167,12 +167,15 @@ def _check(name: str, direction: str) -> Component:
 
 
 def patch(model: Any, clean: str | Tensor, corrupt: str | Tensor, metric: Any, component: str = "resid_pre",
-          direction: str = "denoise", fast: bool = True, cells: Sequence[Sequence[int]] | None = None) -> PatchingResult:
+          direction: str = "denoise", fast: bool = True, cells: Sequence[Sequence[int]] | None = None,
+          progress: Callable[..., None] | None = None, should_stop: Callable[[], bool] | None = None) -> PatchingResult:
     """Patch every cell of `component` (or only `cells`, the rest NaN) from one run into the other and
     measure `metric` on each patched run.
 
     `direction`: "denoise" (clean activations into the corrupt run) or "noise" (corrupt into clean).
     `fast=False` uses plain batched forwards with hooks (the reference the fast path is tested against).
+    Between batches of patched runs it reports `progress(done, total, what)` and asks `should_stop()`
+    (raising `Superseded` when it answers True).
     """
     row = _check(component, direction)
     clean_tokens, corrupt_tokens = token_pair(model, clean, corrupt)
@@ -187,7 +190,7 @@ def patch(model: Any, clean: str | Tensor, corrupt: str | Tensor, metric: Any, c
     row.check_cells(chosen, shape)
     values = torch.full(shape, float("nan"))
     if chosen:
-        patched = engine.run(component, chosen, source, target, tokens, metric)
+        patched = engine.run(component, chosen, source, target, tokens, metric, Pace(progress, should_stop, f"patching ({direction})"))
         for cell, value in zip(chosen, patched.tolist()):
             values[cell] = value
     with torch.inference_mode():
@@ -265,23 +268,27 @@ def patched_logits(model: Any, clean: str | Tensor, corrupt: str | Tensor, compo
 
 
 def patch_both_ways(model: Any, clean: str | Tensor, corrupt: str | Tensor, metric: Any, component: str = "resid_pre",
-                    method: str = "exact", should_stop: Callable[[], bool] | None = None) -> tuple[PatchingResult, PatchingResult]:
+                    method: str = "exact", progress: Callable[..., None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> tuple[PatchingResult, PatchingResult]:
     """Denoising and noising maps of one component (what the patching view draws side by side).
 
     `method`: "exact" (`patch`, every cell) or "attribution" (`attribution_patch`, the estimate).
-    `should_stop()` is asked between the two; when it answers True, `Superseded` is raised.
+    Exact patching reports `progress` and asks `should_stop()` between batches of patched runs
+    (as `patch` does); both methods ask between the two directions.
     """
     if method not in ("exact", "attribution"):
         raise InterpWidgetsError(f'method must be "exact" or "attribution", got {method!r}.')
     clean_tokens, corrupt_tokens = token_pair(model, clean, corrupt)
     if torch.equal(clean_tokens, corrupt_tokens):
         raise InterpWidgetsError("the clean and corrupt prompts are the same: change the corrupt one where it matters.")
-    run = attribution_patch if method == "attribution" else patch
     runs = []
     for direction in ("denoise", "noise"):
         if should_stop is not None and should_stop():
             raise Superseded()
-        runs.append(run(model, clean_tokens, corrupt_tokens, metric, component, direction))
+        if method == "attribution":
+            runs.append(attribution_patch(model, clean_tokens, corrupt_tokens, metric, component, direction))
+        else:
+            runs.append(patch(model, clean_tokens, corrupt_tokens, metric, component, direction, progress=progress, should_stop=should_stop))
     return runs[0], runs[1]
 
 

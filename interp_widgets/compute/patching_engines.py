@@ -21,8 +21,24 @@ from torch import Tensor
 
 from interp_widgets.compute.incremental import PrefixRunner
 from interp_widgets.compute.patching_components import COMPONENTS
+from interp_widgets.errors import Superseded
 
 ROWS_PER_CHUNK = 4096
+
+
+class Pace:
+    """Called between chunks of patched runs: raises `Superseded` once `should_stop()` answers True,
+    and reports `progress(done, total, what)`."""
+
+    def __init__(self, progress: Callable[..., None] | None = None, should_stop: Callable[[], bool] | None = None,
+                 what: str = "patching") -> None:
+        self.progress, self.should_stop, self.what = progress, should_stop, what
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise Superseded()
+        if self.progress is not None:
+            self.progress(done, total, self.what)
 
 
 class HookEngine:
@@ -37,11 +53,14 @@ class HookEngine:
             logits, cache = self.model.run_with_cache(tokens, names_filter=lambda name: name in names)
         return {"logits": logits[0], **{name: cache[name][0] for name in names}}
 
-    def run(self, component: str, cells: list[tuple[int, ...]], source: dict, target: dict, tokens: Tensor, metric: Any) -> Tensor:
+    def run(self, component: str, cells: list[tuple[int, ...]], source: dict, target: dict, tokens: Tensor, metric: Any,
+            pace: Pace | None = None) -> Tensor:
         values = []
         n_pos = tokens.shape[1]
         per_chunk = max(1, ROWS_PER_CHUNK // n_pos)
+        pace = pace or Pace()
         for start in range(0, len(cells), per_chunk):
+            pace(start, len(cells))
             chunk = cells[start : start + per_chunk]
             hooks = []
             for layer in sorted({cell[0] for cell in chunk}):
@@ -119,7 +138,9 @@ class NativeEngine:
         stage, first, x = COMPONENTS[component].start(self, cell, source["layers"][layer], target["layers"][layer])
         return layer, stage, first, x
 
-    def run(self, component: str, cells: list[tuple[int, ...]], source: dict, target: dict, tokens: Tensor, metric: Any) -> Tensor:
+    def run(self, component: str, cells: list[tuple[int, ...]], source: dict, target: dict, tokens: Tensor, metric: Any,
+            pace: Pace | None = None) -> Tensor:
+        pace = pace or Pace()
         with torch.inference_mode():
             starts = [self.patched_start(component, cell, source, target) for cell in cells]
         first_block = [layer if stage == "pre" else layer + 1 for layer, stage, _, _ in starts]
@@ -127,9 +148,12 @@ class NativeEngine:
         order = sorted(range(len(cells)), key=lambda i: (first_block[i], starts[i][2]))
         n_pos = tokens.shape[1]
         chunk: list[int] = []
+        done = 0
         for i in order + [None]:  # type: ignore[list-item]
             if chunk and (i is None or first_block[i] != first_block[chunk[0]] or (len(chunk) + 1) * n_pos > ROWS_PER_CHUNK):
+                pace(done, len(cells))
                 values[chunk] = self._run_chunk([starts[j] for j in chunk], first_block[chunk[0]], target, metric)
+                done += len(chunk)
                 chunk = []
             if i is not None:
                 chunk.append(i)

@@ -71,6 +71,8 @@ class PatchingView(BaseWidget):
     """The clicked cell: direction, cell, metric and the run's top predictions."""
     warnings = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    progress = traitlets.Unicode("").tag(sync=True)
+    """While a long map is computed: how far it is."""
 
     @classmethod
     def from_model(cls, model: Any, clean: str, corrupt: str, metric: Any, component: str = "resid_pre", method: str = "exact",
@@ -104,7 +106,8 @@ class PatchingView(BaseWidget):
         """Both maps of the component (`compute.patching.patch_both_ways`), normalised to the clean-corrupt gap."""
         model = inputs.model
         clean_tokens, corrupt_tokens = token_pair(model, inputs.clean, inputs.corrupt)
-        denoise, noise = patch_both_ways(model, clean_tokens, corrupt_tokens, inputs.metric, inputs.component, inputs.method, should_stop)
+        denoise, noise = patch_both_ways(model, clean_tokens, corrupt_tokens, inputs.metric, inputs.component, inputs.method,
+                                      progress, should_stop)
         differing = (clean_tokens[0] != corrupt_tokens[0]).nonzero()[:, 0].tolist()
         return {"clean_prompt": inputs.clean, "corrupt_prompt": inputs.corrupt,
                 "tokens": [str(t) for t in model.to_str_tokens(clean_tokens[0])],

@@ -158,3 +158,23 @@ def test_ioi_on_the_deeper_embedded_model_moves_from_the_subject_to_the_end():
     assert float(values[-1, -1]) > 0.8 and abs(float(values[-1, subject_again])) < 0.2, values
     heads = patch(model, pair.clean, pair.corrupt, pair.metric, "head_out", "denoise").normalised
     assert float(heads.max()) > 0.3, heads  # some single head carries a good part of it
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_patching_reports_progress_between_batches_and_stops_when_told(monkeypatch, fast):
+    import interp_widgets as iw
+    from interp_widgets.compute import patching_engines, tasks
+    from interp_widgets.errors import Superseded
+
+    monkeypatch.setattr(patching_engines, "ROWS_PER_CHUNK", 100)  # several batches on a short pair
+    model = iw.load_model()
+    pair = tasks.docstring_pair(model)
+    seen = []
+    result = patch(model, pair.clean, pair.corrupt, pair.metric, "resid_pre", fast=fast, progress=lambda done, total, what: seen.append((done, total, what)))
+    total = result.values.numel()
+    assert len(seen) > 2 and [done for done, _, _ in seen] == sorted(done for done, _, _ in seen) and seen[-1][1] == total
+    assert all(what == "patching (denoise)" for _, _, what in seen)
+    asked = []
+    with pytest.raises(Superseded):  # a newer request: the remaining batches are not run
+        patch(model, pair.clean, pair.corrupt, pair.metric, "resid_pre", fast=fast, should_stop=lambda: asked.append(1) or len(asked) > 1)
+    assert len(asked) == 2
