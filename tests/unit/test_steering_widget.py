@@ -128,3 +128,20 @@ def test_the_six_layer_model_steers_the_selections_feature():
     assert_shows(view, generate(model, PROMPT, [Steer(None, (sae, entry["feature"]), 15.0)], max_new_tokens=6))
     assert request(view, {"strengths": [-15.0]})["ok"]
     assert_shows(view, generate(model, PROMPT, [Steer(None, (sae, entry["feature"]), -15.0)], max_new_tokens=6))
+
+
+def test_a_newer_request_stops_the_older_generation(embedded, german):
+    import time
+
+    view = SteeringView.from_model(embedded, PROMPT, Steer(None, german, 0.0), max_new_tokens=48)
+    replies = []
+    view.send = lambda message, buffers=None: replies.append(message)
+    for request_id, strength in (("a", 20.0), ("b", -20.0)):
+        view._on_custom_message(view, {"kind": "request", "id": request_id, "type": "set", "payload": {"strengths": [strength]}}, [])
+    deadline = time.time() + 60
+    while len(replies) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    view.close()
+    by_id = {reply["id"]: reply for reply in replies}
+    assert by_id["a"].get("superseded") and by_id["b"]["ok"]
+    assert_shows(view, generate(embedded, PROMPT, [Steer(None, german, -20.0)], max_new_tokens=48))
