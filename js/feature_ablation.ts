@@ -1,5 +1,5 @@
 // Feature ablation explorer: the prompt coloured by a feature's activation (click a token: it becomes
-// the target), the leave-one-out map on the earlier tokens (red: removing that token lowers the
+// the target), the leave-one-out map on the earlier tokens (orange: removing that token lowers the
 // feature at the target; click to toggle its removal, several at once), the activation with the
 // removals, and the pairs whose joint removal matters more than the two alone. Every number comes
 // from the kernel; this view only draws the traits and sends clicks.
@@ -120,7 +120,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     const target = model.get("target");
     const removed = new Set(model.get("removed"));
     const scale = chooseScale(drops.data as ArrayLike<number>, "diverging");
-    mapLabel.textContent = `drop at ${quote(tokens[target] ?? "")} (position ${target}) when each earlier token is removed: red lowers it; click tokens to remove them together`;
+    mapLabel.textContent = `drop at ${quote(tokens[target] ?? "")} (position ${target}) when each earlier token is removed (drop = clean − ablated): orange = removing it lowers the feature, blue = raises it; click tokens to remove them together`;
     mapRow.replaceChildren();
     tokens.forEach((token, p) => {
       const span = tokenSpan(token, "iw-token");
@@ -182,7 +182,7 @@ export default routedWidget<State>(({ model, el, router }) => {
       );
       table.append(tr);
     }
-    pairsBox.append(element("div", "iw-row-label", `pairs among the top ${k}: interaction = joint drop − the two single drops (large: the pair matters more than either alone)`), table);
+    pairsBox.append(element("div", "iw-row-label", `pairs among the top ${k}: interaction = joint drop − (drop A + drop B); positive: the pair matters more than the two alone, as in "(A or B) … C"; negative: either alone already removes it, as in an AND`), table);
   }
 
   const teardown = redrawOnChange(model, () => {

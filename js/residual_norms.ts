@@ -89,6 +89,10 @@ export default routedWidget<State>(({ model, el, router }) => {
       xLabel: "layer (0 = embeddings)", yLabel: "L2 norm", log,
       names: [...names, ...names.map((n) => `${n} fit`)], styles, xName: where,
       quiet: [...names.map(() => false), ...names.map(() => true)],
+      key: [
+        ...names.map((name, s) => ({ label: name, color: PALETTE[s % PALETTE.length], width: 2 })),
+        { label: "dashed: the fitted exponential (its series' colour)", color: "currentColor", dash: "4 3", opacity: 0.7 },
+      ],
     });
 
     // The first series per position: one line per boundary, darker with depth.
@@ -99,6 +103,10 @@ export default routedWidget<State>(({ model, el, router }) => {
       title: `per position: ${names[0] ?? ""}`, xLabel: "position", yLabel: "L2 norm", log, names: labels, width: 420,
       styles: labels.map((_, b) => ({ color: PALETTE[0], opacity: 0.25 + (0.75 * b) / Math.max(1, labels.length - 1) })),
       xName: (i) => `position ${i} ${JSON.stringify(visibleToken(tokens[i] ?? ""))}`,
+      key: [
+        { label: `${labels[0] ?? ""} (faint)`, color: PALETTE[0], opacity: 0.25 },
+        { label: `${labels[labels.length - 1] ?? ""} (solid): one line per layer boundary, darker with depth`, color: PALETTE[0] },
+      ],
     });
 
     // What each block writes, beside the stream it writes into (first series).

@@ -42,7 +42,7 @@ function render({ model, el }: { model: AnyModel<State>; el: HTMLElement }) {
     charts.replaceChildren(
       ...metrics.slice(1).map((metric, offset) => {
         const series = Array.from({ length: nSaes }, (_, s) => Array.from({ length: nPoints }, (_, p) => value(s, p, offset + 1)));
-        return lineChart(steps, series, { title: labels[metric] ?? metric, xLabel: metrics[0], yLabel: metric, names });
+        return lineChart(steps, series, { title: labels[metric] ?? metric, xLabel: metrics[0], yLabel: metric, names, key: [] }); // the view's legend names the sizes
       }),
     );
   }

@@ -41,7 +41,7 @@ for concept, entry in catalogue.items():
 # %% [markdown]
 # ## 1. The feature that fires after " and"
 #
-# The top row is the prompt coloured by the feature's activation; the target (outlined) is where it is largest. The second row is the leave-one-out map: how much the activation at the target drops when each earlier token is removed (red: removing it lowers the feature). **Click tokens in the second row** to remove them together and read the new activation; click a token in the top row to explain another position; type a feature index or a prompt and press Enter. Delete mode cuts a token out (later tokens shift left); replace mode puts another token in its place.
+# The top row is the prompt coloured by the feature's activation; the target (outlined) is where it is largest. The second row is the leave-one-out map: how much the activation at the target drops when each earlier token is removed (drop = clean − ablated; orange: removing it lowers the feature, blue: raises it). **Click tokens in the second row** to remove them together and read the new activation; click a token in the top row to explain another position; type a feature index or a prompt and press Enter. Delete mode cuts a token out (later tokens shift left); replace mode puts another token in its place.
 
 # %%
 entry = catalogue['previous token " and"']
@@ -102,7 +102,7 @@ iw.LogitLensBars.from_model(model, (iw.load_sae(german["sae"]), german["feature"
 # %% [markdown]
 # ## 5. Ablate a direction: Title Case
 #
-# Remove the Title Case feature's contribution (its activation times its decoder row) at every position and compare each actual next token's log-prob with the clean run. Red tokens became less likely without the feature. On a 2-layer model the changes are modest; the list gives the largest ones as measured.
+# Remove the Title Case feature's contribution (its activation times its decoder row) at every position and compare each actual next token's log-prob with the clean run. Orange tokens became less likely without the feature (a positive log-prob drop, clean − ablated), blue ones more likely. On a 2-layer model the changes are modest; the list gives the largest ones as measured.
 
 # %%
 title_case = catalogue["Title Case"]

@@ -1,6 +1,6 @@
 """Direction ablation view: each next token's log-prob change when a feature or direction is removed.
 
-The text coloured by the change in log-prob of each actual token (red where it became less likely
+The text coloured by the log-prob drop of each actual token (clean - ablated; orange where it became less likely
 without the direction), and a list of the largest changes. The maths is
 `compute.direction_ablation`; the prompt is editable in the widget.
 """
@@ -96,5 +96,5 @@ class DirectionAblation(BaseWidget):
     def to_static_html(self) -> str:
         values = self.decrease.tolist() if self.tokens else []
         scale = _colors.choose_scale([v for v in values if v == v] or [0.0], "diverging")
-        footer = html.escape(f"{self.mode} mode · red: the token became less likely without the direction")
+        footer = html.escape(f"{self.mode} mode · log-prob drop = clean - ablated; orange: the token became less likely without the direction, blue: more likely")
         return _snapshot.page("iw-da", f"{self.title} · {self.label}", _snapshot.token_spans(self.tokens, values, scale), footer)

@@ -2,7 +2,7 @@
 
 The prompt's tokens coloured by the feature's activation; click one to make it the target. The
 earlier tokens then show the leave-one-out map: how much the activation at the target drops when
-that token is removed (red: removing it lowers the feature). Click those to toggle their removal,
+that token is removed (drop = clean - ablated; orange: removing it lowers the feature). Click those to toggle their removal,
 several at once: the kernel recomputes the activation with all of them removed. A pairs panel
 lists the pairs among the top-k single tokens whose joint removal matters more (or less) than the
 two alone. The maths is `compute.ablation`; this module only keeps the state.
@@ -240,5 +240,5 @@ class FeatureAblation(BaseWidget):
         scale = _colors.choose_scale([d for d in drops if d == d] or [0.0], "diverging")
         marks = ["(target)" if p == self.target else "" for p in range(len(self.tokens))]
         footer = html.escape(f"{self.mode} mode · drop in the activation at token {self.target} when each earlier token is removed "
-                             f"(clean {_colors.format_value(self.clean)}; red: removing it lowers the feature)")
+                             f"(clean {_colors.format_value(self.clean)}; drop = clean - ablated; orange: removing it lowers the feature, blue: raises it)")
         return _snapshot.page("iw-fa", f"{self.title} · {self.feature_label}", _snapshot.token_spans(self.tokens, drops, scale, marks), footer)

@@ -6,6 +6,7 @@ import { format } from "d3-format";
 import { scaleLinear, scaleLog, type ScaleContinuousNumeric } from "d3-scale";
 import { element } from "./dom";
 import { finiteRange, formatValue } from "./colors";
+import { lineKey, type KeyEntry } from "./legend";
 
 const SVG = "http://www.w3.org/2000/svg"; // the SVG namespace name (an identifier, never fetched)
 /** Colour-blind-safe categorical colours (Okabe & Ito), readable on light and dark backgrounds. */
@@ -125,6 +126,8 @@ export type LineChartOptions = {
   /** Series left out of the read-out (e.g. fitted curves). */
   quiet?: boolean[];
   width?: number;
+  /** The line key under the chart: by default one entry per series not `quiet`, named and styled as drawn. */
+  key?: KeyEntry[];
 };
 
 /** One line per series over shared x values; hover reads every series at the nearest x. */
@@ -136,7 +139,15 @@ export function lineChart(xs: number[], series: number[][], options: LineChartOp
   heading.append(toggle);
   const frame = { ...FRAME, width: options.width ?? FRAME.width };
   const holder = element("div");
-  box.append(holder, readout);
+  const entries = options.key ?? series.flatMap((_, index) => {
+    if (options.quiet?.[index]) return [];
+    const style = options.styles?.[index] ?? {};
+    return [{ label: options.names[index] ?? `series ${index}`, color: style.color ?? PALETTE[index % PALETTE.length],
+      dash: style.dash, opacity: style.opacity, width: style.width }];
+  });
+  box.append(holder);
+  if (entries.length > 0) box.append(lineKey(entries));
+  box.append(readout);
 
   function draw() {
     toggle.textContent = log ? "log scale" : "linear scale";

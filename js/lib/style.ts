@@ -19,7 +19,7 @@ export const SHARED_COMPONENTS: readonly string[] = [
   "iw-toolbar", "iw-title", "iw-button", "iw-prompt", "iw-prompt-input", "iw-status", "iw-caption", "iw-number", "iw-check",
   "iw-error", "iw-linked-error", "iw-stale-note", // banners and notes (lib/dom.ts, lib/widget.ts)
   "iw-tokens", "iw-token", // token text (lib/tokens.ts): modifiers iw-selected, iw-target, [tabindex]
-  "iw-legend", "iw-legend-item", "iw-row-label",
+  "iw-legend", "iw-legend-item", "iw-row-label", "iw-color-bar", "iw-line-key", // lib/legend.ts
   "iw-charts", "iw-chart", "iw-chart-title", "iw-scale-toggle", "iw-readout", "iw-axis-label", // lib/chart.ts
   "iw-bars", "iw-bar-row", "iw-bar-label", "iw-bar-track", "iw-bar-fill", "iw-bar-value", "iw-bar-negative", // lib/bars.ts
   "iw-grid-scroll", "iw-score-table", "iw-score-row", "iw-sortable", // sortable tables
@@ -114,6 +114,9 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-score-row { cursor: pointer; }
 .iw-score-row.iw-selected th { color: var(--iw-accent); font-weight: 600; }
 .iw-legend-item { margin-right: 10px; }
+.iw-color-bar, .iw-line-key { flex-wrap: wrap; font-size: 0.85em; max-width: 640px; }
+.iw-color-bar .iw-legend-bar { width: 120px; height: 10px; border: 1px solid var(--iw-border); border-radius: 2px; flex: none; }
+.iw-line-key svg { vertical-align: middle; }
 .iw-caption { color: var(--iw-fg-muted); }
 .iw-tooltip-host { position: relative; }
 .iw-tooltip[popover] { position: fixed; inset: auto; margin: 0; overflow: visible; }

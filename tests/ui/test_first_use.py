@@ -1,5 +1,7 @@
 """What a new user hit in notebooks 01-05 (issue 20), in JupyterLab in Chromium: what the page shows."""
 
+import re
+
 import pytest
 
 from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
@@ -7,6 +9,7 @@ from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PROMPT = "salt and pepper, bread and butter, fish and chips"
+TITLE = "The Lord Of The Rings and The Return Of The King"
 CODE = "def f(self, a, b):\n    \"\"\"Add.\n\n    :param a: the"
 
 
@@ -19,6 +22,7 @@ def views_notebook(lab_server, lab_root):
         f"pair = iw.PatchingView.from_model(model, {CODE!r}, {CODE.replace('b', 'c')!r}, "
         "lambda logits: logits[:, -1, 0] - logits[:, -1, 1], component='resid_pre')\npair",
         "norms = iw.ResidualNorms.from_model(model, ['Some prose about cats.', 'def f(x): return x'], names=['prose', 'code'])\nnorms",
+        f"iw.DirectionAblation.from_model(model, {TITLE!r}, (iw.load_sae('1x'), 158))",
     ])
     return lab_server
 
@@ -83,3 +87,48 @@ def test_residual_norms_name_the_new_prompt_not_the_old_one(page, views_notebook
     page.wait_for_function("(node) => node.textContent.includes('The dog barked')", arg=view.element_handle(), timeout=30_000)
     assert "prose" not in view.inner_text()
     assert "per position: The dog barked" in view.inner_text()
+
+
+def test_every_chart_says_what_its_colours_and_lines_are(page, views_notebook):
+    open_notebook(page, views_notebook, "first_use.ipynb")
+    run_all_cells(page, ".iw-direction-ablation .iw-color-bar")
+    heatmaps = page.locator(".iw-patching .iw-chart")
+    assert heatmaps.count() == 2
+    for i in range(2):
+        bar = heatmaps.nth(i).locator(".iw-color-bar")
+        assert bar.count() == 1 and "orange" in bar.inner_text() and "blue" in bar.inner_text()
+        assert len(re.findall(r"-?\d+\.\d+|\d+", bar.inner_text())) >= 2  # both ends of the scale
+    charts = page.locator(".iw-residual-norms .iw-chart")
+    assert charts.count() == 3
+    keys = [charts.nth(i).locator(".iw-line-key").inner_text() for i in range(3)]
+    assert "fitted exponential" in keys[0] and "mean of 2 prompts" in keys[0]
+    assert "darker with depth" in keys[1]
+    assert all(name in keys[2] for name in ("stream in", "attention out", "MLP out"))
+    assert "orange" in page.locator(".iw-direction-ablation .iw-color-bar").inner_text()
+
+
+def test_captions_name_the_real_colours_and_numbers_match_the_maths(page, views_notebook):
+    import interp_widgets as iw
+    from interp_widgets.compute.ablation import leave_one_out, pairwise_removal
+    from interp_widgets.compute.direction_ablation import direction_ablation
+
+    open_notebook(page, views_notebook, "first_use.ipynb")
+    run_all_cells(page, ".iw-direction-ablation .iw-largest li")
+    model, sae = iw.load_model(), iw.load_sae("4x")
+    direction = page.locator(".iw-direction-ablation")
+    text = direction.inner_text()
+    assert "orange = less likely" in text and " red" not in text
+    expected = direction_ablation(model, TITLE, "blocks.0.hook_resid_post", (iw.load_sae("1x"), 158)).largest_drops(10)
+    first = direction.locator(".iw-largest li").first.inner_text()
+    assert "log-prob drop" in first
+    assert float(re.findall(r"log-prob drop (-?[\d.e+-]+)", first)[0]) == pytest.approx(expected[0][2], abs=2e-3)
+
+    explorer = page.locator(".iw-feature-ablation")
+    assert "orange = removing it lowers" in explorer.inner_text() and " red" not in explorer.inner_text()
+    single = leave_one_out(model, PROMPT, "blocks.0.hook_resid_post", (sae, 495))
+    pairs = pairwise_removal(model, PROMPT, "blocks.0.hook_resid_post", (sae, 495), target=single.target, single=single)
+    row = explorer.locator(".iw-pairs tr").nth(1).locator("td")
+    a, b = (int(p) for p in re.findall(r"@(\d+)", row.nth(0).inner_text()))
+    i, j = pairs.positions.index(a), pairs.positions.index(b)
+    assert float(row.nth(3).inner_text()) == pytest.approx(float(pairs.interaction[i, j]), abs=2e-3)
+    assert float(row.nth(2).inner_text()) == pytest.approx(float(pairs.joint[i, j]), abs=2e-3)
