@@ -100,7 +100,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   function drawActivations(tokens: string[]) {
     const values = decodeArray(model.get("activations"));
     const scale = chooseScale(values.data as ArrayLike<number>, "sequential");
-    activationLabel.textContent = `${model.get("feature_label")} at each token: click one to make it the target`;
+    activationLabel.textContent = `${model.get("feature_label")} at each token: the target (outlined) starts where the feature is largest, not at the last token; click a token to make it the target`;
     activationRow.replaceChildren();
     tokens.forEach((token, p) => {
       const span = tokenSpan(token, "iw-token");

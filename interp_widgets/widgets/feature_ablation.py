@@ -225,10 +225,16 @@ class FeatureAblation(BaseWidget):
     def _drops(self) -> list[float]:
         return self.drops.tolist() if self.tokens else []
 
+    def _target_words(self) -> str:
+        """The target and how it was picked: given (a click, `target=`) or where the feature is largest (the default)."""
+        inputs = getattr(self, "inputs", None)
+        how = "where the feature is largest" if inputs is None or inputs.target < 0 else "chosen"
+        return f"target {self.target} {self.tokens[self.target]!r} ({how})"
+
     def to_text(self) -> str:
         drops = self._drops()
         lines = [f"{self.title}: {self.feature_label}; {self.mode} mode",
-                 f"target {self.target} {self.tokens[self.target]!r}: {_colors.format_value(self.clean)}" if self.tokens else "no prompt"]
+                 f"{self._target_words()}: {_colors.format_value(self.clean)}" if self.tokens else "no prompt"]
         if self.removed:
             lines.append(f"with {self.removed} removed: {_colors.format_value(self.removed_value or 0.0)}")
         ranked = sorted((p for p in range(1, self.target)), key=lambda p: -drops[p])[:10]

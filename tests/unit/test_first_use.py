@@ -49,3 +49,12 @@ def test_a_new_prompt_renames_the_series_that_was_named_for_the_old_one(toy):
     models = iw.ResidualNorms.from_model([toy, toy], "Some prose.", names=["a", "b"])
     ask(models, "set", prompt="Other words.")
     assert models.series_names == ["a", "b"]  # these names tell models apart: they stay
+
+
+def test_the_text_form_names_the_chosen_target_and_how_it_was_chosen(model_and_sae):
+    model, sae = model_and_sae
+    view = iw.FeatureAblation.from_model(model, PROMPT, (sae, 495), name="4x")
+    single = leave_one_out(model, PROMPT, HOOK, (sae, 495))
+    assert f"target {single.target} {single.tokens[single.target]!r} (where the feature is largest)" in view.to_text()
+    assert ask(view, "set", target=3)["ok"]
+    assert f"target 3 {view.tokens[3]!r} (chosen)" in view.to_text()
