@@ -90,22 +90,25 @@ class Workbench(ipywidgets.VBox):
         self.prompt_box.add_class("iw-bench-prompt")
         self.prompt_box.observe(lambda change: self.selection.choose(prompt=change["new"], target=-1), names="value")
         controls: list[Any] = [self.prompt_box]
+        self.sae_box: Any = None
+        self.feature_box: Any = None
         if self.selection.saes:
-            self.sae_box = ipywidgets.Dropdown(options=sorted(self.selection.saes), value=self.selection.sae, description="SAE",
-                                               layout=ipywidgets.Layout(width="160px"))
+            if len(self.selection.saes) > 1:  # a choice only where there is one to make
+                self.sae_box = ipywidgets.Dropdown(options=sorted(self.selection.saes), value=self.selection.sae, description="SAE")
+                self.sae_box.observe(lambda change: self.selection.choose(sae=change["new"]), names="value")
+                controls.append(self.sae_box)
             self.feature_box = ipywidgets.BoundedIntText(value=self.selection.feature, min=0, max=_width(self.selection.current_sae) - 1,
-                                                         description="feature", layout=ipywidgets.Layout(width="170px"))
+                                                         description=f"{self.selection.sae} feature")
             self.feature_box.add_class("iw-bench-feature")
-            self.sae_box.observe(lambda change: self.selection.choose(sae=change["new"]), names="value")
             self.feature_box.observe(lambda change: self.selection.choose(feature=int(change["new"])), names="value")
-            controls += [self.sae_box, self.feature_box]
+            controls.append(self.feature_box)
         self.selection.observe(self._echo, names=["prompt", "feature", "sae"])
-        self.tab = ipywidgets.Tab(children=[_slot() for _ in self.tabs_shown],
-                                  layout=ipywidgets.Layout(overflow="hidden"))
-        self.tab.titles = [tab.label for tab in self.tabs_shown]
-        self.tab.selected_index = 0
+        plain = ipywidgets.Layout()  # one layout for the containers that need none of their own (each widget costs)
+        self._placeholder = ipywidgets.Box(layout=plain)  # one empty widget stands in for every tab not built yet
+        self.tab = ipywidgets.Tab(children=[self._placeholder] * len(self.tabs_shown), titles=[tab.label for tab in self.tabs_shown],
+                                  selected_index=0, layout=plain)
         self.tab.observe(lambda change: self._show(change["new"]), names="selected_index")
-        super().__init__([ipywidgets.HBox(controls), self.tab],
+        super().__init__([ipywidgets.HBox(controls, layout=plain), self.tab],
                          layout=ipywidgets.Layout(max_width=WIDTH, max_height=HEIGHT, overflow_x="hidden", overflow_y="auto"))
         self.add_class("iw-bench")
         self._show(0)
@@ -137,18 +140,26 @@ class Workbench(ipywidgets.VBox):
         try:
             view = cls.from_selection(link, **self._options.get(tab.name, {}))
         except InterpWidgetsError as error:
-            self.tab.children[index].children = (ipywidgets.HTML(f"<b>{tab.label}</b>: {_escape(str(error))}"),)
+            self._put(index, ipywidgets.HTML(f"<b>{tab.label}</b>: {_escape(str(error))}"))
             return
         self._links[tab.label] = link
         self.views[tab.label] = view
-        self.tab.children[index].children = (view,)
+        self._put(index, view)
+
+    def _put(self, index: int, widget: Any) -> None:
+        children = list(self.tab.children)
+        children[index] = widget
+        self.tab.children = tuple(children)
 
     def _is_shown(self, label: str) -> bool:
         return self.tabs_shown[self.tab.selected_index or 0].label == label
 
     def _echo(self, change: Any) -> None:
         """Keep the bench's own boxes showing the selection (a pick made inside a view)."""
-        box = {"prompt": self.prompt_box, "feature": getattr(self, "feature_box", None), "sae": getattr(self, "sae_box", None)}[change["name"]]
+        if change["name"] == "sae" and self.feature_box is not None:
+            self.feature_box.max = _width(self.selection.current_sae) - 1
+            self.feature_box.description = f"{change['new']} feature"
+        box = {"prompt": self.prompt_box, "feature": self.feature_box, "sae": self.sae_box}[change["name"]]
         if box is not None and box.value != change["new"]:
             box.value = change["new"]
 
@@ -180,10 +191,6 @@ def explore(model: Any, saes: Any = None, prompt: str = "", corrupt: str = "", i
     if saes is not None and not isinstance(saes, dict):
         saes = {"sae": saes}
     return Workbench(model, saes, prompt, corrupt, index_tokens)
-
-
-def _slot() -> ipywidgets.Box:
-    return ipywidgets.Box(layout=ipywidgets.Layout(width="100%", overflow_x="hidden"))
 
 
 def _width(sae: Any) -> int:

@@ -1,0 +1,136 @@
+"""The lazy workbench: opening `iw.explore` costs about what its first visible view costs alone, and switching
+to an up-to-date tab computes and sends nothing.
+
+    .venv/bin/python benchmarks/bench_workbench.py [--repeats 15]
+
+Measured in one process on the embedded 2-layer model (short prompt) and the 6-layer one (a paragraph),
+each with its 4x SAE, every import and first-use cost paid first (each view built once), then
+interleaved repeats with the garbage collector off while timing (as timeit does), medians reported:
+
+- the first visible view alone: `TokenHighlights.from_selection(Selection(...))`, what a user
+  would build by hand;
+- opening the bench: `iw.explore(model, saes, prompt)` (the selection, the controls, ten tab slots
+  and that same first view);
+- an eager bench for comparison, once: every tab's view built at open (what laziness saves);
+- switching tabs: after every tab was shown once, switching between up-to-date tabs, counting the
+  recomputes (BaseWidget._apply) and the messages the views send to the front-end.
+
+The last line is the headline: the open cost as a multiple of the first view alone (target <= 1.2x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+
+import torch
+
+PROMPT = "When Mary and John went to the store, John gave a drink to"
+INDEX_TOKENS = 64 * 20
+
+
+SETTINGS = {  # name -> (model, SAE, prompt)
+    "2-layer, short prompt": ("default", "4x", PROMPT),
+    "6-layer, paragraph": ("embedded-6l", "embedded-6l/4x", " ".join([PROMPT + "."] * 4) + " The drink was cold, and Mary thanked him for it"),
+}
+
+
+def open_costs(iw, model, saes, prompt, repeats):
+    """Median and min seconds of the first view alone and of the lazy bench (interleaved; the garbage collector off
+    while timing, as timeit does), and of one eager bench (every view built: slow on the bigger setting)."""
+    def view_alone():
+        return iw.TokenHighlights.from_selection(iw.Selection(model, saes, prompt=prompt, index_tokens=INDEX_TOKENS))
+
+    def lazy_bench():
+        return iw.explore(model, saes, prompt=prompt, index_tokens=INDEX_TOKENS)
+
+    def eager_bench():
+        bench = lazy_bench()
+        for tab in bench.tabs_shown:
+            bench.show(tab.label)
+        return bench
+
+    eager_bench().selection.index()  # every import, first-use cost and the index paid before timing
+    times: dict[str, list[float]] = {"view alone": [], "lazy bench": [], "eager bench": []}
+    for repeat in range(repeats):
+        for name, build in (("view alone", view_alone), ("lazy bench", lazy_bench), ("eager bench", eager_bench)):
+            if name == "eager bench" and repeat:
+                continue
+            gc.collect()
+            gc.disable()
+            start = time.perf_counter()
+            widget = build()
+            times[name].append(time.perf_counter() - start)
+            gc.enable()
+            for view in getattr(widget, "views", {}).values():
+                view.close()
+            widget.close()
+    return {name: (statistics.median(values), min(values)) for name, values in times.items()}
+
+
+def switch_counts(iw, model, saes, repeats):
+    """Recomputes and messages while switching between up-to-date tabs, and after a new prompt."""
+    from interp_widgets.widgets._base import BaseWidget
+
+    counts = {"computes": 0, "sends": 0}
+    apply, send = BaseWidget._apply, BaseWidget.send
+
+    def counting_apply(self, inputs):
+        counts["computes"] += 1
+        return apply(self, inputs)
+
+    def counting_send(self, *a, **k):
+        counts["sends"] += 1
+        return send(self, *a, **k)
+
+    bench = iw.explore(model, saes, prompt=PROMPT, index_tokens=INDEX_TOKENS)
+    for tab in bench.tabs_shown:
+        bench.show(tab.label)
+    BaseWidget._apply, BaseWidget.send = counting_apply, counting_send
+    try:
+        start = time.perf_counter()
+        switches = 0
+        for _ in range(repeats):
+            for tab in bench.tabs_shown:
+                bench.show(tab.label)
+                switches += 1
+        switch_ms = (time.perf_counter() - start) / switches * 1000
+        up_to_date = dict(counts)
+        bench.selection.choose(prompt="The cat sat on the mat")  # only the view on screen recomputes now
+        after = counts["computes"] - up_to_date["computes"]
+    finally:
+        BaseWidget._apply, BaseWidget.send = apply, send
+    return switches, switch_ms, up_to_date, after, len(bench.tabs_shown)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    import interp_widgets as iw
+
+    ratios = {}
+    for setting, (model_name, sae_name, prompt) in SETTINGS.items():
+        model, saes = iw.load_model(model_name), {"4x": iw.load_sae(sae_name)}
+        costs = open_costs(iw, model, saes, prompt, args.repeats)
+        print(f"{setting} ({len(model.to_str_tokens(prompt))} tokens):")
+        for name, (median, least) in costs.items():
+            runs = 1 if name == "eager bench" else args.repeats
+            print(f"  {name:>12}: {median * 1000:8.1f} ms median, {least * 1000:8.1f} ms min ({runs} runs)")
+        ratios[setting] = (costs["lazy bench"][0] / costs["view alone"][0], costs["eager bench"][0] / costs["view alone"][0],
+                           (costs["lazy bench"][0] - costs["view alone"][0]) * 1000)
+    switches, switch_ms, up_to_date, after, n_tabs = switch_counts(iw, iw.load_model(), {"4x": iw.load_sae("4x")}, args.repeats)
+    print(f"switching to an up-to-date tab: {switch_ms:.3f} ms, {up_to_date['computes']} recomputes and "
+          f"{up_to_date['sends']} messages in {switches} switches")
+    print(f"a new prompt with all {n_tabs} tabs built: {after} recompute (the view on screen; the others catch up when shown)")
+    parts = "; ".join(f"{setting}: {lazy:.2f}x (+{extra:.1f} ms; eager {eager:.0f}x)" for setting, (lazy, eager, extra) in ratios.items())
+    print(f"headline: opening the bench / its first visible view alone (target <= 1.2x) = {parts}; "
+          f"an up-to-date tab switch: {up_to_date['computes']} recomputes, {up_to_date['sends']} messages")
+
+
+if __name__ == "__main__":
+    main()
