@@ -17,6 +17,7 @@ interface State {
   head: number;
   patterns: WireArray;
   score_names: string[];
+  score_labels: string[];
   scores: WireArray;
   prompt: string;
   editable: boolean;
@@ -61,8 +62,9 @@ export default routedWidget<State>(({ model, el, router }) => {
   side.append(caption, tokensBox);
   main.append(big, side);
   const table = element("table", "iw-score-table");
+  const scoreNotes = element("ul", "iw-caption iw-score-notes");
   toolbar.append(prompt.form, prompt.status);
-  root.append(layers, thumbs, main, table);
+  root.append(layers, thumbs, main, table, scoreNotes);
   const tip = tooltip(root);
   root.append(tip.node);
   el.appendChild(root);
@@ -120,6 +122,9 @@ export default routedWidget<State>(({ model, el, router }) => {
 
   function drawTable() {
     const names = model.get("score_names");
+    const labels = model.get("score_labels") ?? [];
+    // what each score is measured on: previous-token on the prompt, induction on repeated random tokens
+    scoreNotes.replaceChildren(...labels.map((label) => element("li", "", label)));
     const scores = decodeArray(model.get("scores"));
     const [, nLayers, nHeads] = scores.shape;
     const score = (i: number, l: number, h: number) => at(scores, (i * nLayers + l) * nHeads + h);
@@ -131,8 +136,9 @@ export default routedWidget<State>(({ model, el, router }) => {
     });
     header.append(headCell);
     names.forEach((name, i) => {
-      const th = element("th", "iw-sortable", `${name.replace(/_/g, " ")}${sortBy === i ? " \u25bc" : ""}`);
-      th.title = "click to sort by this score";
+      const where = (labels[i] ?? "").includes("repeated random tokens") ? " (random repeats)" : "";
+      const th = element("th", "iw-sortable", `${name.replace(/_/g, " ")}${where}${sortBy === i ? " \u25bc" : ""}`);
+      th.title = `${labels[i] ?? name}; click to sort by this score`;
       th.addEventListener("click", () => {
         sortBy = i;
         drawTable();

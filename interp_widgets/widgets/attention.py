@@ -20,7 +20,7 @@ import torch
 import traitlets
 
 from interp_widgets.compute.attention import check_head, check_layer, layer_patterns, pack_lower_triangle, unpack_lower_triangle
-from interp_widgets.compute.circuits import bos_score, head_scores, previous_token_score
+from interp_widgets.compute.circuits import HEAD_SCORE_LABELS, bos_score, head_scores, previous_token_score
 from interp_widgets.compute.hooks import tokenize
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
@@ -68,6 +68,8 @@ class AttentionView(BaseWidget):
     """The layer's patterns, each head's lower triangle `[n_heads, T(T+1)/2]` in float16."""
     score_names = traitlets.List(traitlets.Unicode(), SCORE_NAMES).tag(sync=True)
     """Names of the head scores."""
+    score_labels = traitlets.List(traitlets.Unicode(), [HEAD_SCORE_LABELS[name] for name in SCORE_NAMES]).tag(sync=True)
+    """What each score is measured on, in words (`compute.circuits.HEAD_SCORE_LABELS`): induction is not on the prompt."""
     scores = Array(shape=(0, 0, 0))
     """Head scores `[n_scores, n_layers, n_heads]` (NaN where they cannot be computed)."""
     prompt = traitlets.Unicode("").tag(sync=True)
@@ -180,7 +182,7 @@ class AttentionView(BaseWidget):
         return rows
 
     def to_text(self) -> str:
-        return "\n".join([f"{self.title}: {self.summary()}", *self._score_rows()])
+        return "\n".join([f"{self.title}: {self.summary()}", *(f"  {label}" for label in self.score_labels), *self._score_rows()])
 
     def to_static_html(self) -> str:
         pattern = self.pattern() if self.tokens else torch.zeros(0, 0)
@@ -192,7 +194,7 @@ class AttentionView(BaseWidget):
             + "</tr>" for q in range(shown)
         )
         more = f" (first {shown} of {len(self.tokens)} tokens)" if shown < len(self.tokens) else ""
-        rows = "".join(f"<li>{html.escape(row)}</li>" for row in self._score_rows())
+        rows = "".join(f"<li>{html.escape(row)}</li>" for row in [*self.score_labels, *self._score_rows()])
         return (f"<div class=\"iw-s\"><b>{html.escape(self.title)}: layer {self.layer}, head {self.head}{more}</b> <small>(static snapshot)</small>"
                 f"<table style=\"font-family:monospace;font-size:smaller\"><tr><th></th>{head}</tr>{body}</table>"
                 f"<ul style=\"font-family:monospace\">{rows}</ul></div>")

@@ -23,6 +23,7 @@ def views_notebook(lab_server, lab_root):
         "lambda logits: logits[:, -1, 0] - logits[:, -1, 1], component='resid_pre')\npair",
         "norms = iw.ResidualNorms.from_model(model, ['Some prose about cats.', 'def f(x): return x'], names=['prose', 'code'])\nnorms",
         f"iw.DirectionAblation.from_model(model, {TITLE!r}, (iw.load_sae('1x'), 158))",
+        f"iw.AttentionView.from_model(model, {PROMPT!r})",
     ])
     return lab_server
 
@@ -132,3 +133,14 @@ def test_captions_name_the_real_colours_and_numbers_match_the_maths(page, views_
     i, j = pairs.positions.index(a), pairs.positions.index(b)
     assert float(row.nth(3).inner_text()) == pytest.approx(float(pairs.interaction[i, j]), abs=2e-3)
     assert float(row.nth(2).inner_text()) == pytest.approx(float(pairs.joint[i, j]), abs=2e-3)
+
+
+def test_head_scores_say_what_they_are_measured_on(page, views_notebook):
+    open_notebook(page, views_notebook, "first_use.ipynb")
+    run_all_cells(page, ".iw-attention .iw-score-notes li")
+    view = page.locator(".iw-attention")
+    notes = view.locator(".iw-score-notes").inner_text()
+    assert "induction score on repeated random tokens" in notes and "not the prompt" in notes
+    assert "previous-token score on the prompt" in notes and "position 2" in notes
+    header = view.locator(".iw-score-table tr").first.inner_text()
+    assert "induction (random repeats)" in header

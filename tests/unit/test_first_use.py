@@ -58,3 +58,10 @@ def test_the_text_form_names_the_chosen_target_and_how_it_was_chosen(model_and_s
     assert f"target {single.target} {single.tokens[single.target]!r} (where the feature is largest)" in view.to_text()
     assert ask(view, "set", target=3)["ok"]
     assert f"target 3 {view.tokens[3]!r} (chosen)" in view.to_text()
+
+
+def test_attention_view_labels_where_each_score_is_measured(toy):
+    view = iw.AttentionView.from_model(toy, "The cat sat on the mat.")
+    labels = dict(zip(view.score_names, view.score_labels))
+    assert "repeated random tokens" in labels["induction"] and "on the prompt" in labels["previous_token"]
+    assert labels["induction"] in view.to_text()
