@@ -80,12 +80,16 @@ def train_transcoder(
     config: TrainConfig = TrainConfig(),
     batch_size: int = 1024,
     on_log: Callable[[dict[str, float]], None] | None = None,
+    scale_init: bool = True,
 ) -> list[dict[str, float]]:
     """Train on `inputs [n, d_model]` (MLP inputs) -> `targets [n, d_model]` (MLP outputs), sampled
     with replacement by a seeded generator; returns the logged metrics.
 
     Uses the SAE trainer's schedule (`learning_rate`), decoder-norm upkeep and AuxK loss; a feature
-    that has not fired for `config.dead_after_tokens` training tokens counts as dead.
+    that has not fired for `config.dead_after_tokens` training tokens counts as dead. With
+    `scale_init` the encoder starts scaled so that the first predictions have the targets' spread
+    (an MLP whose output is small next to its input otherwise starts far too loud and kills most
+    features on the way down).
     """
     if inputs.shape != targets.shape or inputs.ndim != 2 or inputs.shape[-1] != transcoder.d_in:
         raise InterpWidgetsError(f"inputs and targets must both be [n, {transcoder.d_in}], got {list(inputs.shape)} and {list(targets.shape)}.")
@@ -95,6 +99,12 @@ def train_transcoder(
     variance = float((targets[:65536].float() - target_mean).pow(2).sum(-1).mean())
     with torch.no_grad():
         transcoder.b_dec.copy_(target_mean)
+        if scale_init:  # TopK and ReLU are positively homogeneous: scaling the encoder scales the prediction
+            sample = inputs[:4096].float()
+            predicted = transcoder.decode(transcoder.encode(sample)) - transcoder.b_dec
+            scale = variance**0.5 / float(predicted.pow(2).sum(-1).mean().sqrt().clamp_min(1e-8))
+            transcoder.W_enc.mul_(scale)
+            transcoder.b_enc.mul_(scale)
     since_fired = torch.zeros(transcoder.d_sae)
     history: list[dict[str, float]] = []
     for step in range(config.total_steps):
