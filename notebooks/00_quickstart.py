@@ -112,10 +112,35 @@ except iw.InterpWidgetsError as error:
     print(error)
 
 # %% [markdown]
+# ## 5. The whole bench in one line
+#
+# `%load_ext interp_widgets` makes the objects you hold show themselves usefully: type a model, an SAE, an activation cache or a `Selection` as the last line of a cell. `iw.explore(model, saes)` (or `%explore`) opens every view around one shared selection, in tabs: highlights, feature browser and dashboard, ablation explorer, logit-lens bars, direction ablation, residual norms, logit-lens grid, attention, patching. Pick a feature in the browser tab or type a prompt in the box at the top, and every tab that reads it follows; a tab is computed only when you first open it, and catches up only when what it reads has changed.
+
+# %%
+# %load_ext interp_widgets
+sae = iw.load_sae("4x")
+sae  # hook, width, activation, metrics, where it came from
+
+# %%
+bench = iw.explore(model, {"4x": sae}, prompt="We bought bread and butter, salt and pepper.")
+bench
+
+# %% [markdown]
+# Every view saves itself as a picture for a paper or slides: `view.save("fig.svg")` draws it in the kernel (it works inside a running cell), and the ⤓ menu on each view saves what is on screen as SVG or PNG.
+
+# %%
+import tempfile
+from pathlib import Path
+
+path = bench.current.save(Path(tempfile.gettempdir()) / "highlights.svg")  # e.g. bench.current.save("fig.svg")
+print(path, path.stat().st_size, "bytes")
+
+# %% [markdown]
 # ## Recap
 #
 # - `iw.load_model()`, `iw.load_sae("4x")` — the embedded model and SAEs, offline.
 # - `TokenHighlights.from_model(model, prompt, hook, directions)` — a neuron (int), a vector, or `(sae, feature)`.
 # - Edit the prompt inside the widget; the kernel answers, errors show in the widget.
 # - `colored_tokens` / `colored_tokens_multi` — CircuitsVis' arguments, a live widget.
+- `iw.explore(model, saes)` / `%explore` — the whole bench around one selection; `%load_ext interp_widgets` for rich displays; `view.save("fig.svg")` for pictures.
 # - A saved notebook keeps a static snapshot of the last view: reopened without its kernel in JupyterLab or Notebook 7, exported with `jupyter nbconvert --to html --execute`, or on GitHub, it shows that snapshot.

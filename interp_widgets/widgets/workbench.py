@@ -22,6 +22,7 @@ from typing import Any, Callable
 import ipywidgets
 
 from interp_widgets.errors import InterpWidgetsError, Superseded
+from interp_widgets.widgets._display import SnapshotDisplay
 from interp_widgets.widgets.registry import BENCH_TABS, BenchTab, module_of
 from interp_widgets.widgets.selection import Selection
 
@@ -75,11 +76,15 @@ class _TabLink:
             owner._linked_error = f"could not follow the selection ({', '.join(sorted(changed))}): {error}"
 
 
-class Workbench(ipywidgets.VBox):
-    """The suite's views in tabs around one `Selection` (see the module docstring); `bench.views[label]` once built."""
+class Workbench(SnapshotDisplay, ipywidgets.VBox):
+    """The suite's views in tabs around one `Selection` (see the module docstring); `bench.views[label]` once built.
+
+    Like every view it leaves a static snapshot in the notebook (the tab on screen), refreshed after each cell.
+    """
 
     def __init__(self, model: Any, saes: dict[str, Any] | None = None, prompt: str = "", corrupt: str = "",
                  index_tokens: int | None = 65_536) -> None:
+        self._display_ids: list[str] = []
         self.selection = Selection(model, saes or {}, prompt=prompt or DEFAULT_PROMPT, index_tokens=index_tokens)
         self.tabs_shown: tuple[BenchTab, ...] = tuple(tab for tab in BENCH_TABS if self.selection.saes or not tab.needs_sae)
         self.views: dict[str, Any] = {}
@@ -112,6 +117,8 @@ class Workbench(ipywidgets.VBox):
                          layout=ipywidgets.Layout(max_width=WIDTH, max_height=HEIGHT, overflow_x="hidden", overflow_y="auto"))
         self.add_class("iw-bench")
         self._show(0)
+        self.tab.observe(self._on_state_change, names="selected_index")
+        self.selection.observe(self._on_state_change, names=["prompt", "feature", "sae", "target"])
 
     # ---- tabs ----------------------------------------------------------------------------------
 
@@ -173,8 +180,19 @@ class Workbench(ipywidgets.VBox):
         built = ", ".join(self.views) or "none"
         return f"{len(self.tabs_shown)} tabs ({built} built), prompt {self.selection.prompt!r}"
 
-    def __repr__(self) -> str:
-        return f"Workbench({self.summary()})"
+    def _heading(self) -> str:
+        label = self.tabs_shown[self.tab.selected_index or 0].label
+        return f"Workbench: tabs {', '.join(tab.label for tab in self.tabs_shown)}; showing {label}"
+
+    def to_text(self) -> str:
+        view = self.current
+        return f"{self._heading()}\n{view.to_text() if view is not None else ''}"
+
+    def to_static_html(self) -> str:
+        """The tab on screen's snapshot under a line naming the tabs (escaped, script-free)."""
+        view = self.current
+        return (f'<div class="iw-bench-snapshot"><div><b>{_escape(self._heading())}</b> <small>(static snapshot)</small></div>'
+                f"{view.to_static_html() if view is not None else ''}</div>")
 
 
 def explore(model: Any, saes: Any = None, prompt: str = "", corrupt: str = "", index_tokens: int | None = 65_536) -> Workbench:

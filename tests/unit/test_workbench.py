@@ -127,3 +127,14 @@ def test_patching_defaults_swap_one_token_and_measure_the_top_answers(parts):
     assert answer == int(clean_logits.argmax())
     expected_wrong = int(corrupt_logits.argmax()) if int(corrupt_logits.argmax()) != answer else int(clean_logits.topk(2).indices[1])
     assert wrong == expected_wrong
+
+
+def test_the_bench_leaves_a_static_snapshot_of_the_tab_on_screen(parts):
+    bench = iw.explore(parts[0], parts[1], prompt='a <b>bold</b> & "quoted" prompt', index_tokens=64 * 20)
+    data, _ = bench._repr_mimebundle_()
+    page = data["text/html"]
+    assert "static snapshot" in page and "<script" not in page.lower() and "<b>bold" not in page and "&lt;" in page and "&amp;" in page
+    assert bench.views["Highlights"].to_static_html() in page and "showing Highlights" in data["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in data and "application/vnd.interp-widgets.view+json" in data
+    bench.show("Norms")
+    assert bench.views["Norms"].to_static_html() in bench.to_static_html()
