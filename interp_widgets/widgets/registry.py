@@ -24,6 +24,7 @@ WIDGETS: tuple[WidgetRow, ...] = (
     WidgetRow("FeatureAblation", "feature_ablation", "feature_ablation"),
     WidgetRow("FeatureBrowser", "feature_browser", "feature_browser"),
     WidgetRow("FeatureDashboard", "feature_dashboard", "feature_dashboard"),
+    WidgetRow("GraphView", "graph_view", "graph_view"),
     WidgetRow("HistogramView", "histogram", "histogram"),
     WidgetRow("LogitLensBars", "logit_lens_bars", "logit_lens_bars"),
     WidgetRow("LogitLensGrid", "logit_lens", "logit_lens"),

@@ -192,6 +192,18 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-positional-embeddings .iw-positions-scatter { color: var(--iw-fg); }
 .iw-positional-embeddings .iw-positions-share { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; }
 .iw-positional-embeddings .iw-positions-verdict { margin: 4px 0; padding-left: 18px; }
+.iw-graph-view .iw-graph-canvas { display: block; border: 1px solid var(--iw-border); border-radius: 3px; cursor: crosshair; touch-action: none; }
+.iw-graph-view .iw-graph-tokens { position: relative; height: 1.6em; overflow: hidden; font-family: var(--jp-code-font-family, monospace); font-size: 0.8em; }
+.iw-graph-view .iw-graph-token { position: absolute; transform: translateX(-50%); white-space: pre; color: var(--iw-fg-muted); }
+.iw-graph-view .iw-graph-legend { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; margin: 2px 0; }
+.iw-graph-view .iw-graph-swatch { display: inline-block; width: 8px; height: 8px; vertical-align: middle; }
+.iw-graph-view .iw-graph-pins { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
+.iw-graph-view .iw-graph-pins > .iw-caption:first-child { flex-basis: 100%; }
+.iw-graph-view input { color: var(--iw-fg); background: var(--iw-bg); border: 1px solid var(--iw-border); border-radius: 3px; font: inherit; }
+.iw-graph-view .iw-number { width: 5em; }
+.iw-graph-view .iw-graph-intervention td { font-family: var(--jp-code-font-family, monospace); padding: 0 6px; text-align: right; }
+.iw-graph-view .iw-graph-intervention td:first-child { text-align: left; white-space: pre; }
+.iw-graph-view .iw-caption { white-space: pre-wrap; }
 `;
 
 /** The whole stylesheet: the rules above and the colour classes. */

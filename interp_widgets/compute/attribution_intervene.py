@@ -1,0 +1,112 @@
+"""Interventions on transcoder features in the real model: check a path the graph suggests.
+
+The graph is a statement about the *local replacement model* (frozen attention and LayerNorm). To
+see whether it holds in the model itself, set some features to a new value and run the real model:
+
+    at each layer l with a chosen feature, the MLP's output is replaced by
+        transcoder(x) with the chosen features changed  +  (mlp(x) - transcoder(x))      x: the MLP input
+      = mlp(x) + (new_acts - acts) @ W_dec                                             [n, d_model]
+
+so the transcoder's error is kept (on the current input), attention and LayerNorm run normally,
+and every later layer's features respond to the change. A feature is set to `scale` times its
+activation on the clean prompt (0: ablated, 2: doubled), at its own position. The logits at the last
+position before and after show whether the path mattered.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import torch
+from torch import Tensor
+
+from interp_widgets.errors import InterpWidgetsError
+
+
+def input_hook(layer: int) -> str:
+    """Where a layer's transcoder reads: the MLP's input (as sae/transcoder.py)."""
+    return f"blocks.{layer}.ln2.hook_out"
+
+
+def output_hook(layer: int) -> str:
+    return f"blocks.{layer}.hook_mlp_out"
+
+
+@dataclass
+class InterventionResult:
+    features: list[tuple[int, int, int]]  # (layer, position, feature)
+    scale: float
+    clean_activations: Tensor  # [n_changed]
+    clean_logits: Tensor  # [vocab] at the last position
+    new_logits: Tensor  # [vocab]
+
+    def top(self, k: int = 10) -> list[dict[str, Any]]:
+        """The `k` tokens most likely before or after (by the larger probability), with both probabilities and logits."""
+        clean_p, new_p = self.clean_logits.softmax(-1), self.new_logits.softmax(-1)
+        order = torch.maximum(clean_p, new_p).topk(min(k, clean_p.numel())).indices.tolist()
+        return [{"token": token, "clean_probability": float(clean_p[token]), "new_probability": float(new_p[token]),
+                 "clean_logit": float(self.clean_logits[token]), "new_logit": float(self.new_logits[token])} for token in order]
+
+
+def check_features(transcoders: Sequence[Any], n_pos: int, features: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    checked = []
+    for item in features:
+        layer, position, feature = (int(v) for v in item)
+        if not 0 <= layer < len(transcoders) or not 0 <= position < n_pos or not 0 <= feature < transcoders[layer].W_enc.shape[1]:
+            raise InterpWidgetsError(f"feature (layer {layer}, position {position}, index {feature}) does not exist on this "
+                                     f"{n_pos}-token prompt with {len(transcoders)} transcoders: pick feature nodes of the graph.")
+        checked.append((layer, position, feature))
+    if not checked:
+        raise InterpWidgetsError("no feature to intervene on: pin one or more feature nodes first (error, token and logit nodes cannot be scaled).")
+    return checked
+
+
+@contextmanager
+def feature_edits(model: Any, transcoders: Sequence[Any], targets: dict[int, list[tuple[int, int, float]]]) -> Iterator[dict[int, Tensor]]:
+    """Hooks that set feature (position, index) of layer l to a value, `targets[l] = [(pos, f, value)]`,
+    keeping the transcoder's error. Yields the transcoder activations each edited layer saw `{l: [n, d_tc]}`."""
+    inputs: dict[int, Tensor] = {}
+    seen: dict[int, Tensor] = {}
+
+    def keep(layer: int):
+        def hook(activation: Tensor, hook: Any) -> None:
+            inputs[layer] = activation
+
+        return hook
+
+    def edit(layer: int):
+        def hook(mlp_out: Tensor, hook: Any) -> Tensor:
+            tc = transcoders[layer]
+            acts = tc.encode(inputs[layer][0].to(tc.W_enc.dtype))  # [n, d_tc]
+            seen[layer] = acts.float()
+            new = acts.clone()
+            for position, feature, value in targets[layer]:
+                new[position, feature] = value
+            delta = (new - acts) @ tc.W_dec  # [n, d_model]
+            return mlp_out + delta[None].to(mlp_out.dtype)
+
+        return hook
+
+    hooks = [hook for layer in targets for hook in ((input_hook(layer), keep(layer)), (output_hook(layer), edit(layer)))]
+    with model.hooks(fwd_hooks=hooks):
+        yield seen
+
+
+@torch.inference_mode()
+def intervene(model: Any, transcoders: Sequence[Any], tokens: Tensor, features: Sequence[tuple[int, int, int]], scale: float = 0.0) -> InterventionResult:
+    """Set each `(layer, position, feature)` to `scale` x its clean activation on `tokens [pos]` and run the model."""
+    tokens = torch.as_tensor(tokens).flatten()
+    chosen = check_features(transcoders, tokens.numel(), features)
+    device = next(model.parameters()).device
+    layers = sorted({layer for layer, _, _ in chosen})
+    with feature_edits(model, transcoders, {layer: [] for layer in layers}) as seen:  # the clean run, recording activations
+        clean_logits = model(tokens[None].to(device))[0, -1].float().cpu()
+    clean = torch.tensor([float(seen[layer][position, feature]) for layer, position, feature in chosen])
+    targets: dict[int, list[tuple[int, int, float]]] = {layer: [] for layer in layers}
+    for (layer, position, feature), value in zip(chosen, clean.tolist()):
+        targets[layer].append((position, feature, scale * value))
+    with feature_edits(model, transcoders, targets):
+        new_logits = model(tokens[None].to(device))[0, -1].float().cpu()
+    return InterventionResult(chosen, float(scale), clean, clean_logits, new_logits)

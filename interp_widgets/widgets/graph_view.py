@@ -1,0 +1,274 @@
+"""Attribution graph view: a prompt's pruned graph drawn on a canvas, explored and intervened on.
+
+Nodes sit by layer (rows: tokens at the bottom, logits on top) and token position (columns); edges
+are coloured by sign (orange: excites, blue: inhibits) with width by |weight|. Hover a node for its
+label, activation and, for a feature, its top contexts (an activation index's, where one is given,
+else its logit-lens tokens); click to pin it and to show only its ancestors or descendants; name a
+group of pinned nodes as a supernode; "intervene" scales the pinned features in the real model
+(compute.attribution_intervene) and lists how the top logits move. A clicked feature is published to
+a linked `Selection` (as the SAE named for its layer's transcoder), so the dashboard and the ablation
+explorer follow. The graph is pruned in the kernel (compute.attribution_graph) and sent as arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import traitlets
+
+from interp_widgets.compute.attribution import attribute
+from interp_widgets.compute.attribution_graph import AttributionGraph
+from interp_widgets.compute.attribution_intervene import intervene
+from interp_widgets.compute.attribution_view import FEATURE, DrawnGraph, drawn_graph, logit_lens_tokens, strongest_paths, top_contexts
+from interp_widgets.compute.graph_json import load_graph_json, save_graph_json
+from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.widgets import _snapshot
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
+
+NODE_ARRAYS = {"node_kind": "kinds", "node_row": "rows", "node_pos": "positions", "node_feature": "features", "node_activation": "activations",
+               "node_influence": "influence", "edge_source": "sources", "edge_target": "targets", "edge_weight": "weights"}
+"""trait -> DrawnGraph field"""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GraphInputs(Inputs):
+    """The graph of `prompt` through `transcoders`, or a `graph` computed elsewhere; pruning shares; indexes for contexts."""
+
+    model: Any
+    transcoders: tuple[Any, ...]
+    prompt: str
+    node_share: float = 0.8
+    edge_share: float = 0.98
+    max_features: int | None = None
+    graph: Any = None  # an AttributionGraph, or a DrawnGraph (already pruned, e.g. from a file); None: attribute the prompt
+    indexes: tuple[Any, ...] = ()  # one activation index per layer (for top contexts), or none
+
+    EDITABLE = ("prompt", "node_share", "edge_share")
+    RESETS = {"prompt": {"graph": None}}
+
+
+class GraphView(BaseWidget):
+    """An attribution graph on a canvas: hover, pin, ancestors/descendants, supernodes, interventions."""
+
+    _esm = bundle_path("graph_view.js")
+
+    node_kind = Array(torch.uint8)  # [N] 0 token, 1 feature, 2 error, 3 logit
+    node_row = Array(torch.int32)  # [N] 0 tokens, l + 1 layer l, n_layers + 1 logits
+    node_pos = Array(torch.int32)  # [N] token position
+    node_feature = Array(torch.int32)  # [N] feature index (vocab id for tokens and logits, -1 errors)
+    node_activation = Array(torch.float32)  # [N] activation (a logit's probability)
+    node_influence = Array(torch.float32)  # [N] cumulative influence share, 0 = most influential
+    edge_source = Array(torch.int32)  # [E]
+    edge_target = Array(torch.int32)  # [E]
+    edge_weight = Array(torch.float32)  # [E] direct effect
+    labels = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    contexts = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    """Per node: a feature's top contexts or logit-lens tokens, one line each (empty for other nodes)."""
+    contexts_from = traitlets.Unicode("").tag(sync=True)
+    token_strings = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
+    n_layers = traitlets.Int(0).tag(sync=True)
+    prompt = traitlets.Unicode("").tag(sync=True)
+    node_share = traitlets.Float(0.8).tag(sync=True)
+    edge_share = traitlets.Float(0.98).tag(sync=True)
+    supernodes = traitlets.List(default_value=[]).tag(sync=True)
+    """[[name, node, node, ...]] named groups of drawn nodes."""
+    intervention = traitlets.Dict(default_value={}).tag(sync=True)
+    """The last intervention: {"description", "rows": [[token, clean p, new p, clean logit, new logit]]}."""
+    can_intervene = traitlets.Bool(False).tag(sync=True)
+    counts = traitlets.Unicode("").tag(sync=True)
+    title = traitlets.Unicode("Attribution graph").tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.drawn: DrawnGraph | None = None
+        self.graph: AttributionGraph | None = None  # the full graph of the current prompt, when computed here
+        self._groups: dict[str, list[str]] = {}  # supernode name -> circuit-tracer node ids (they survive re-pruning)
+        super().__init__(**kwargs)
+
+    @classmethod
+    def from_model(cls, model: Any, transcoders: Sequence[Any], prompt: str, node_share: float = 0.8, edge_share: float = 0.98,
+                   max_features: int | None = None, indexes: Sequence[Any] | None = None, **kwargs: Any) -> "GraphView":
+        """Attribute `prompt` (compute.attribution.attribute) and draw the graph pruned to the shares."""
+        return cls.computed(GraphInputs(model, tuple(transcoders), prompt, node_share, edge_share, max_features, None, tuple(indexes or ())), **kwargs)
+
+    @classmethod
+    def from_graph(cls, graph: AttributionGraph | DrawnGraph, model: Any = None, transcoders: Sequence[Any] = (), node_share: float = 0.8,
+                   edge_share: float = 0.98, indexes: Sequence[Any] | None = None, **kwargs: Any) -> "GraphView":
+        """Draw a graph computed elsewhere; with the model and its transcoders, interventions run too."""
+        if not isinstance(graph, (AttributionGraph, DrawnGraph)):
+            raise InterpWidgetsError(f"from_graph takes an AttributionGraph or a DrawnGraph, got {type(graph).__name__}: "
+                                     "use GraphView.from_json(path) for a file.")
+        inputs = GraphInputs(model, tuple(transcoders), graph.prompt, node_share, edge_share, None, graph, tuple(indexes or ()))
+        return cls.computed(inputs, **kwargs)
+
+    @classmethod
+    def from_json(cls, path: str | Path, model: Any = None, transcoders: Sequence[Any] = (), **kwargs: Any) -> "GraphView":
+        """Open a circuit-tracer / Neuronpedia graph file (compute.graph_json); its labels are shown as text."""
+        return cls.from_graph(load_graph_json(path), model, transcoders, **kwargs)
+
+    @classmethod
+    def from_selection(cls, selection: Any, transcoders: Sequence[Any], **kwargs: Any) -> "GraphView":
+        """The graph of the selection's prompt; a clicked feature selects its transcoder (an SAE of the selection) and index."""
+        widget = cls.from_model(selection.model, transcoders, selection.prompt, **kwargs)
+        widget.link(selection)
+        return widget
+
+    # ---- compute ---------------------------------------------------------------------------
+
+    def compute(self, inputs: GraphInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
+        """Attribute (or reuse the graph), prune, and shape the drawn graph into traits."""
+        graph = inputs.graph
+        if graph is None:
+            if inputs.model is None or not inputs.transcoders:
+                raise InterpWidgetsError("this graph came from a file: to attribute a new prompt, build the view with "
+                                         "GraphView.from_json(path, model=..., transcoders=...) or GraphView.from_model.")
+            cached = self.graph
+            same = cached is not None and cached.prompt == inputs.prompt and getattr(self.inputs, "model", None) is inputs.model
+            graph = cached if same and getattr(self.inputs, "max_features", None) == inputs.max_features else attribute(
+                inputs.model, list(inputs.transcoders), inputs.prompt, max_features=inputs.max_features)
+        if isinstance(graph, AttributionGraph):
+            self.graph = graph
+            drawn = drawn_graph(graph, graph.prune(inputs.node_share, inputs.edge_share))
+        else:
+            if self.drawn is graph and (inputs.node_share, inputs.edge_share) != (self.node_share, self.edge_share):
+                raise InterpWidgetsError("a graph loaded from a file is already pruned: its shares cannot change here.")
+            self.graph, drawn = None, graph
+            for group in graph.supernodes:  # a file's supernodes
+                self._groups.setdefault(str(group[0]), [graph.node_ids()[n] for n in group[1:]])
+        contexts, source = self._contexts(inputs, drawn)
+        self.drawn = drawn
+        traits: dict[str, Any] = {name: getattr(drawn, field) for name, field in NODE_ARRAYS.items()}
+        n_features = int((drawn.kinds == FEATURE).sum())
+        total = f" of {graph.n_active_features} active" if isinstance(graph, AttributionGraph) else ""
+        traits.update(labels=list(drawn.labels), contexts=contexts, contexts_from=source, token_strings=list(drawn.token_strings),
+                      n_layers=drawn.n_layers, intervention={}, supernodes=self._supernode_indices(drawn),
+                      can_intervene=inputs.model is not None and len(inputs.transcoders) == drawn.n_layers,
+                      counts=f"{drawn.n_nodes} nodes ({n_features} features{total}), {drawn.weights.numel()} edges")
+        return traits
+
+    def _contexts(self, inputs: GraphInputs, drawn: DrawnGraph) -> tuple[list[str], str]:
+        """Each feature node's top contexts (from `inputs.indexes`) or logit-lens tokens (from its decoder row)."""
+        out = [""] * drawn.n_nodes
+        features = [i for i in range(drawn.n_nodes) if drawn.kinds[i] == FEATURE]
+        if not features or inputs.model is None or len(inputs.transcoders) != drawn.n_layers:
+            return out, ""
+        layers, indices = drawn.rows[features] - 1, drawn.features[features]
+        if inputs.indexes:
+            for node, layer, feature in zip(features, layers.tolist(), indices.tolist()):
+                out[node] = "\n".join(top_contexts(inputs.indexes[layer], inputs.model, feature))
+            return out, "top activating contexts (activation index)"
+        rows = torch.stack([inputs.transcoders[layer].W_dec[feature].detach().float().cpu() for layer, feature in zip(layers.tolist(), indices.tolist())])
+        for node, (up, down) in zip(features, logit_lens_tokens(inputs.model, rows)):
+            out[node] = f"promotes {' '.join(map(repr, up))}\nsuppresses {' '.join(map(repr, down))}"
+        return out, "logit lens of the feature's decoder direction"
+
+    def _supernode_indices(self, drawn: DrawnGraph) -> list[list[Any]]:
+        where = {node_id: i for i, node_id in enumerate(drawn.node_ids())}
+        groups = [[name, *(where[n] for n in ids if n in where)] for name, ids in self._groups.items()]
+        return [group for group in groups if len(group) > 1]
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    def _drawn(self) -> DrawnGraph:
+        if self.drawn is None:
+            raise InterpWidgetsError("the view has no graph yet.")
+        return self.drawn
+
+    @request_handler("group")
+    def group(self, name: str, nodes: Sequence[int]) -> dict[str, Any]:
+        """Name the drawn nodes `nodes` a supernode (an empty list removes the group `name`)."""
+        drawn = self._drawn()
+        name = str(name).strip()
+        if not name:
+            raise InterpWidgetsError("a supernode needs a name: type one next to the pinned nodes.")
+        ids = drawn.node_ids()
+        if nodes:
+            self._groups[name] = [ids[n] for n in drawn.check_nodes(list(nodes))]
+        else:
+            self._groups.pop(name, None)
+        self.supernodes = self._supernode_indices(drawn)
+        drawn.supernodes = self.supernodes
+        return {"supernodes": len(self.supernodes)}
+
+    @request_handler("select")
+    def select(self, node: int) -> dict[str, Any]:
+        """Publish a feature node to the linked selection: its layer's transcoder (by name in the selection) and index."""
+        drawn = self._drawn()
+        (node,) = drawn.check_nodes([node])
+        if drawn.kinds[node] != FEATURE or self._selection is None or self.inputs is None:
+            return {"published": False}
+        layer = int(drawn.rows[node]) - 1
+        names = [name for name, sae in self._selection.saes.items() if layer < len(self.inputs.transcoders) and sae is self.inputs.transcoders[layer]]
+        if not names:
+            raise InterpWidgetsError(f"the selection has no SAE that is layer {layer}'s transcoder: build it with "
+                                     "iw.Selection(model, saes={f'transcoder L{l}': tc for l, tc in enumerate(transcoders)}).")
+        self._publish(sae=names[0], feature=int(drawn.features[node]), target=int(drawn.positions[node]))
+        return {"published": True, "sae": names[0]}
+
+    @request_handler("intervene", supersedes=True)
+    def intervene(self, nodes: Sequence[int], scale: float = 0.0) -> dict[str, Any]:
+        """Set the pinned feature nodes `nodes` to `scale` x their activation in the real model; show the top logits."""
+        drawn, inputs = self._drawn(), self._need_inputs()
+        if inputs.model is None or len(inputs.transcoders) != drawn.n_layers:
+            raise InterpWidgetsError("interventions need the model and its transcoders: GraphView.from_json(path, model=..., transcoders=...).")
+        chosen = [n for n in drawn.check_nodes(list(nodes)) if drawn.kinds[n] == FEATURE]
+        features = [(int(drawn.rows[n]) - 1, int(drawn.positions[n]), int(drawn.features[n])) for n in chosen]
+        tokens = self.graph.tokens if self.graph is not None else inputs.model.to_tokens(drawn.prompt)[0]
+        result = intervene(inputs.model, list(inputs.transcoders), tokens, features, float(scale))
+        strings = [inputs.model.tokenizer.decode([row["token"]]) for row in result.top(10)]
+        action = "ablated" if scale == 0 else f"scaled x{scale:g}"
+        self.intervention = {
+            "description": f"{len(chosen)} feature(s) {action}: " + "; ".join(drawn.labels[n] for n in chosen),
+            "rows": [[text, row["clean_probability"], row["new_probability"], row["clean_logit"], row["new_logit"]]
+                     for text, row in zip(strings, result.top(10))]}
+        return {"features": len(chosen)}
+
+    def save_json(self, path: str | Path, slug: str | None = None) -> Path:
+        """Write the drawn graph (with its supernodes) in circuit-tracer's format, for its frontend or Neuronpedia."""
+        drawn = self._drawn()
+        drawn.supernodes = self.supernodes
+        return save_graph_json(drawn, path, slug, node_threshold=self.node_share)
+
+    def set_prompt(self, prompt: str) -> None:
+        self.set(prompt=prompt)
+
+    # ---- text and snapshot -----------------------------------------------------------------
+
+    def summary(self) -> str:
+        return f"{self.title}: {self.counts}"
+
+    def to_text(self) -> str:
+        drawn = self._drawn()
+        lines = [f"{self.title} of {drawn.prompt!r}: {self.counts}", "strongest paths (share of the logit's input x its probability):"]
+        lines += [f"  {p['share']:.4f} {p['sign']}  {p['path']}" for p in strongest_paths(drawn, 10)]
+        lines += [f"supernode {group[0]!r}: " + ", ".join(drawn.labels[n] for n in group[1:]) for group in self.supernodes]
+        if self.intervention:
+            lines.append(f"intervention: {self.intervention['description']}")
+            lines += [f"  {text!r}: p {clean:.3f} -> {new:.3f}" for text, clean, new, _, _ in self.intervention["rows"]]
+        return "\n".join(lines)
+
+    def to_static_html(self) -> str:
+        """An SVG of the drawn graph (the 2,000 strongest edges), titles as escaped text."""
+        drawn = self._drawn()
+        width, height = 900, 80 * (drawn.n_layers + 2)
+        n_pos = max(len(drawn.token_strings), int(drawn.positions.max()) + 1 if drawn.n_nodes else 1)
+        counts: dict[tuple[int, int], int] = {}
+        xy = []
+        for row, pos in zip(drawn.rows.tolist(), drawn.positions.tolist()):
+            slot = counts[(row, pos)] = counts.get((row, pos), 0) + 1
+            xy.append(((pos + 0.5) * width / n_pos + (slot - 1) % 5 * 4, height - (row + 0.5) * 80 + (slot - 1) // 5 * 4))
+        strongest = drawn.weights.abs().argsort(descending=True)[:2000].tolist()
+        scale = float(drawn.weights.abs().max()) if drawn.weights.numel() else 1.0
+        lines = [f'<line x1="{xy[s][0]:.1f}" y1="{xy[s][1]:.1f}" x2="{xy[t][0]:.1f}" y2="{xy[t][1]:.1f}" stroke="{"#e66101" if w > 0 else "#2166ac"}" '
+                 f'stroke-width="{0.3 + 3 * abs(w) / scale:.2f}" stroke-opacity="0.5"/>'
+                 for s, t, w in ((int(drawn.sources[e]), int(drawn.targets[e]), float(drawn.weights[e])) for e in strongest)]
+        circles = [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{("#444", "#1b9e77", "#999", "#7570b3")[int(k)]}"><title>{html.escape(label)}</title></circle>'
+                   for (x, y), k, label in zip(xy, drawn.kinds.tolist(), drawn.labels)]
+        body = f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{"".join(lines)}{"".join(circles)}</svg>'
+        footer = html.escape(f"{self.counts}. Rows: tokens (bottom), layers, logits (top); columns: positions. "
+                             "Edges: orange excites, blue inhibits; width by |weight|.")
+        return _snapshot.page("iw-graph-view", f"{self.title} · {drawn.prompt}", body, footer)
+

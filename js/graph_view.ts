@@ -1,0 +1,253 @@
+// Attribution graph: nodes by layer (rows, tokens at the bottom, logits on top) and position
+// (columns) on a canvas (lib/graph_canvas.ts), edges orange when they excite and blue when they
+// inhibit, wider when stronger. Hover: a node's label, activation and top contexts (as text). Click:
+// pin (shift: add to the pins); a feature is published to a linked selection. Pinned nodes: show
+// only their ancestors or descendants, name them as a supernode, or intervene on them in the model.
+import { decodeArray, type WireArray } from "./lib/codec";
+import { formatValue } from "./lib/colors";
+import { element, tooltip } from "./lib/dom";
+import { GraphCanvas, type Colors, type GraphData } from "./lib/graph_canvas";
+import { lineKey } from "./lib/legend";
+import { promptBox } from "./lib/prompt";
+import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
+
+interface State {
+  node_kind: WireArray;
+  node_row: WireArray;
+  node_pos: WireArray;
+  node_feature: WireArray;
+  node_activation: WireArray;
+  node_influence: WireArray;
+  edge_source: WireArray;
+  edge_target: WireArray;
+  edge_weight: WireArray;
+  labels: string[];
+  contexts: string[];
+  contexts_from: string;
+  token_strings: string[];
+  n_layers: number;
+  prompt: string;
+  node_share: number;
+  edge_share: number;
+  supernodes: (string | number)[][];
+  intervention: { description?: string; rows?: [string, number, number, number, number][] };
+  can_intervene: boolean;
+  counts: string;
+  title: string;
+}
+
+const KIND_NAMES = ["token", "feature", "error", "logit"];
+
+function button(label: string, action: () => void): HTMLButtonElement {
+  const node = element("button", "iw-button", label);
+  node.addEventListener("click", action);
+  return node;
+}
+
+function numberInput(value: number, step: string, title: string): HTMLInputElement {
+  const input = element("input", "iw-number");
+  input.type = "number";
+  input.step = step;
+  input.value = String(value);
+  input.title = title;
+  return input;
+}
+
+export default routedWidget<State>(({ model, el, router }) => {
+  const { root, toolbar, title, banner } = frame("iw-graph-view");
+  const prompt = promptBox(router, banner, () => undefined);
+  const nodeShare = numberInput(0.8, "0.05", "share of the influence the kept nodes carry");
+  const edgeShare = numberInput(0.98, "0.01", "share of the influence the kept edges carry");
+  const status = element("span", "iw-status");
+  const prune = button("prune", () => void setInputs(router, { node_share: Number(nodeShare.value), edge_share: Number(edgeShare.value) }, status, banner));
+  toolbar.append(prompt.form, prompt.status, element("span", "iw-caption", "nodes"), nodeShare, element("span", "iw-caption", "edges"), edgeShare, prune, status);
+  const counts = element("div", "iw-caption");
+  const styles = getComputedStyle(document.documentElement);
+  const colors = (): Colors => {
+    const css = getComputedStyle(root);
+    const read = (name: string, fallback: string) => css.getPropertyValue(name).trim() || styles.getPropertyValue(name).trim() || fallback;
+    return { positive: read("--iw-positive", "rgb(230, 97, 1)"), negative: read("--iw-negative", "rgb(33, 102, 172)"), fg: read("--iw-fg", "#1f1f1f"),
+      muted: read("--iw-fg-muted", "#616161"), accent: read("--iw-accent", "#1976d2"),
+      kinds: [read("--iw-fg", "#1f1f1f"), "#1b9e77", read("--iw-fg-muted", "#9e9e9e"), "#7570b3"] };
+  };
+  const graph = new GraphCanvas(colors, Math.max(400, (el.clientWidth || 900) - 8), 480);
+  const tokenRow = element("div", "iw-graph-tokens");
+  const legend = element("div", "iw-graph-legend");
+  const pinsBox = element("div", "iw-graph-pins");
+  const pinList = element("div", "iw-caption");
+  const groupName = element("input", "iw-graph-group-name");
+  groupName.placeholder = "supernode name";
+  const scale = numberInput(0, "0.5", "each pinned feature is set to this times its activation (0: ablate)");
+  const results = element("div", "iw-graph-intervention");
+  const supernodeList = element("div", "iw-caption");
+  const tip = tooltip(root);
+  let pins: number[] = [];
+  let labels: string[] = [];
+  let shownKind: WireArray | null = null;
+  let decoded: { activation: ArrayLike<number>; influence: ArrayLike<number>; kind: Uint8Array } | null = null;
+
+  const showPins = () => {
+    graph.pinned = pins;
+    pinList.textContent = pins.length ? `pinned: ${pins.map((i) => labels[i]).join(" · ")}` : "click a node to pin it (shift-click: several)";
+    graph.draw();
+  };
+  const filter = (direction: "ancestors" | "descendants" | null) => {
+    graph.visible = direction && pins.length ? graph.reach(pins, direction) : null;
+    graph.rebuild();
+  };
+  const intervene = button("intervene", () => void ask(router, "intervene", { nodes: pins, scale: Number(scale.value) }, status, banner, "running the model\u2026"));
+  pinsBox.append(
+    pinList,
+    element("span", "iw-caption", "show "),
+    button("ancestors", () => filter("ancestors")),
+    button("descendants", () => filter("descendants")),
+    button("all", () => filter(null)),
+    button("clear pins", () => {
+      pins = [];
+      showPins();
+      filter(null);
+    }),
+    groupName,
+    button("group as supernode", () => void ask(router, "group", { name: groupName.value, nodes: pins }, status, banner)),
+    element("span", "iw-caption", " set pinned features to ×"),
+    scale,
+    intervene,
+  );
+  root.append(counts, legend, graph.canvas, tokenRow, pinsBox, supernodeList, results, tip.node);
+  el.appendChild(root);
+
+  const tooltipLines = (i: number): string[] => {
+    if (!decoded) return [];
+    const kind = decoded.kind[i];
+    const lines = [labels[i], `${KIND_NAMES[kind]}${kind === 1 ? `, activation ${formatValue(decoded.activation[i])}` : kind === 3 ? `, probability ${formatValue(decoded.activation[i])}` : ""}`,
+      `influence rank: cumulative share ${formatValue(decoded.influence[i])}`];
+    const context = model.get("contexts")[i];
+    if (context) lines.push(`${model.get("contexts_from")}:`, ...context.split("\n"));
+    for (const group of model.get("supernodes")) if (group.slice(1).includes(i)) lines.push(`supernode ${String(group[0])}`);
+    return lines;
+  };
+  const point = (event: MouseEvent): [number, number] => {
+    const box = graph.canvas.getBoundingClientRect();
+    return [event.clientX - box.left, event.clientY - box.top];
+  };
+  let drag: { x: number; y: number; moved: boolean } | null = null;
+  graph.canvas.addEventListener("mousedown", (event) => {
+    drag = { x: event.clientX, y: event.clientY, moved: false };
+  });
+  graph.canvas.addEventListener("mousemove", (event) => {
+    if (drag && (event.buttons & 1)) {
+      const dx = event.clientX - drag.x, dy = event.clientY - drag.y;
+      if (Math.abs(dx) + Math.abs(dy) > 2 || drag.moved) {
+        drag = { x: event.clientX, y: event.clientY, moved: true };
+        tip.hide();
+        graph.pan(dx, dy);
+        placeTokens();
+        return;
+      }
+    }
+    const [px, py] = point(event);
+    const node = graph.hit(px, py);
+    if (node !== graph.hovered) {
+      graph.hovered = node;
+      graph.draw();
+    }
+    if (node >= 0) tip.show(tooltipLines(node), event.clientX, event.clientY);
+    else tip.hide();
+  });
+  graph.canvas.addEventListener("mouseleave", () => {
+    graph.hovered = -1;
+    tip.hide();
+    graph.draw();
+  });
+  graph.canvas.addEventListener("mouseup", (event) => {
+    const moved = drag?.moved;
+    drag = null;
+    if (moved) return;
+    const [px, py] = point(event);
+    const node = graph.hit(px, py);
+    if (node < 0) return;
+    pins = event.shiftKey ? (pins.includes(node) ? pins.filter((p) => p !== node) : [...pins, node]) : [node];
+    showPins();
+    if (decoded && decoded.kind[node] === 1) void ask(router, "select", { node }, status, banner, "");
+  });
+  graph.canvas.addEventListener("wheel", (event) => {
+    event.preventDefault();
+    const [px, py] = point(event);
+    graph.zoomAt(px, py, event.deltaY < 0 ? 1.2 : 1 / 1.2);
+    placeTokens();
+  }, { passive: false });
+  graph.canvas.addEventListener("dblclick", () => {
+    graph.fit();
+    placeTokens();
+  });
+
+  const placeTokens = () => {
+    const tokens = model.get("token_strings");
+    tokenRow.replaceChildren();
+    tokens.forEach((token, p) => {
+      const x = graph.columnCentre(p);
+      if (x < 0 || x > graph.width) return;
+      const span = element("span", "iw-graph-token", JSON.stringify(token));
+      span.style.left = `${x}px`;
+      tokenRow.append(span);
+    });
+  };
+
+  const drawAll = () => {
+    title.textContent = model.get("title");
+    prompt.sync(model.get("prompt"));
+    nodeShare.value = String(model.get("node_share"));
+    edgeShare.value = String(model.get("edge_share"));
+    counts.textContent = `${model.get("counts")} · rows: tokens (bottom), layers 0–${model.get("n_layers") - 1}, logits (top); columns: token positions · drag to pan, wheel to zoom, double-click to fit`;
+    labels = model.get("labels");
+    const kind = decodeArray(model.get("node_kind")).data as Uint8Array;
+    decoded = { kind, activation: decodeArray(model.get("node_activation")).data as ArrayLike<number>, influence: decodeArray(model.get("node_influence")).data as ArrayLike<number> };
+    const row = decodeArray(model.get("node_row")).data as Int32Array;
+    const pos = decodeArray(model.get("node_pos")).data as Int32Array;
+    let nPos = model.get("token_strings").length;
+    for (let i = 0; i < pos.length; i++) nPos = Math.max(nPos, pos[i] + 1);
+    const data: GraphData = { kind, row, pos, influence: decoded.influence as Float32Array,
+      source: decodeArray(model.get("edge_source")).data as Int32Array, target: decodeArray(model.get("edge_target")).data as Int32Array,
+      weight: decodeArray(model.get("edge_weight")).data as Float32Array, nRows: model.get("n_layers") + 2, nPos };
+    const c = colors();
+    legend.replaceChildren(
+      lineKey([{ label: "edge excites (+)", color: c.positive }, { label: "edge inhibits (−)", color: c.negative }, { label: "width: |direct effect|", color: c.muted, width: 4 }]),
+      ...KIND_NAMES.map((name, k) => {
+        const item = element("span", "iw-legend-item", ` ${name}`);
+        const swatch = element("span", "iw-graph-swatch");
+        swatch.style.background = c.kinds[k];
+        item.prepend(swatch);
+        return item;
+      }),
+    );
+    graph.groups = model.get("supernodes").map((group) => group.slice(1) as number[]);
+    if (model.get("node_kind") !== shownKind) { // new graph (not just a new intervention or supernode)
+      shownKind = model.get("node_kind");
+      pins = pins.filter((i) => i < kind.length);
+      graph.setData(data);
+    } else graph.draw();
+    showPins();
+    placeTokens();
+    supernodeList.textContent = model.get("supernodes").map((group) => `supernode ${String(group[0])}: ${group.slice(1).map((i) => labels[i as number]).join(", ")}`).join("\n");
+    intervene.disabled = !model.get("can_intervene");
+    const result = model.get("intervention");
+    results.replaceChildren();
+    if (result.rows) {
+      results.append(element("div", "iw-row-label", result.description ?? ""));
+      const table = element("table", "iw-score-table");
+      table.append(element("tr", "", ""));
+      table.rows[0].append(...["token", "p before", "p after", "logit before", "logit after"].map((h) => element("th", "", h)));
+      for (const [token, p0, p1, l0, l1] of result.rows) {
+        const tr = element("tr", "iw-score-row");
+        tr.append(...[JSON.stringify(token), formatValue(p0), formatValue(p1), formatValue(l0), formatValue(l1)].map((text) => element("td", "", text)));
+        table.append(tr);
+      }
+      results.append(table);
+    }
+  };
+  const teardown = redrawOnChange(model, drawAll);
+  return () => {
+    teardown();
+    tip.hide();
+  };
+});
