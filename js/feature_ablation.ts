@@ -5,7 +5,7 @@
 // from the kernel; this view only draws the traits and sends clicks.
 import { at, decodeArray, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
-import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
+import { activate, element, submitOnEnter, tooltip, typedIndex } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
 import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
@@ -48,7 +48,11 @@ export default routedWidget<State>(({ model, el, router }) => {
   featureInput.min = "0";
   featureInput.setAttribute("aria-label", "feature index");
   featureForm.append(element("span", "iw-caption", "feature"), featureInput);
-  const sendFeature = () => setInputs(router, { feature: Number(featureInput.value) }, prompt.status, banner);
+  const sendFeature = async () => {
+    const feature = typedIndex(featureInput, "feature index", banner);
+    // an empty or bad box changes nothing; a refused index puts the kernel's feature back in the box
+    if (feature === null || (await setInputs(router, { feature }, prompt.status, banner)) === false) featureInput.value = String(model.get("feature"));
+  };
   featureForm.addEventListener("submit", (event) => {
     event.preventDefault();
     sendFeature();
@@ -57,7 +61,10 @@ export default routedWidget<State>(({ model, el, router }) => {
 
   const saeSelect = element("select", "iw-input");
   saeSelect.setAttribute("aria-label", "SAE");
-  saeSelect.addEventListener("change", () => setInputs(router, { sae: saeSelect.value }, prompt.status, banner));
+  saeSelect.addEventListener("change", async () => {
+    // refused (the feature is past the other SAE's end): the kernel keeps its SAE, and so does the menu
+    if ((await setInputs(router, { sae: saeSelect.value }, prompt.status, banner)) === false) saeSelect.value = model.get("sae_name");
+  });
   featureForm.prepend(saeSelect);
 
   const modeSelect = element("select", "iw-input");

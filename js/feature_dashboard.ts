@@ -4,7 +4,7 @@
 import { barRow } from "./lib/bars";
 import { at, decodeArray, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
-import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
+import { activate, element, submitOnEnter, tooltip, typedIndex } from "./lib/dom";
 import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { tokenSpan, visibleToken } from "./lib/tokens";
 
@@ -58,7 +58,10 @@ export default routedWidget<State>(({ model, el, router }) => {
   root.append(tip.node);
   el.appendChild(root);
 
-  const sendFeature = () => setInputs(router, { feature: Number(featureInput.value) }, status, banner);
+  const sendFeature = async () => {
+    const feature = typedIndex(featureInput, "feature index", banner);
+    if (feature === null || (await setInputs(router, { feature }, status, banner)) === false) featureInput.value = String(model.get("feature"));
+  };
   const sendContext = () => setInputs(router, { left: Number(leftInput.value), right: Number(rightInput.value) }, status, banner);
   featureForm.addEventListener("submit", (event) => {
     event.preventDefault();

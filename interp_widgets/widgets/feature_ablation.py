@@ -18,7 +18,7 @@ import traitlets
 
 from interp_widgets.compute.ablation import default_replacement, remove_tokens
 from interp_widgets.compute.ablation_explorer import explore, pairs_as_arrays
-from interp_widgets.compute.readouts import DirectionReadout, NeuronReadout, Readout, SAEFeatureReadout, as_readout, default_hook, sae_hook_name
+from interp_widgets.compute.readouts import DirectionReadout, NeuronReadout, Readout, SAEFeatureReadout, as_readout, default_hook, sae_hook_name, sae_shape
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler, with_arrays
@@ -60,6 +60,13 @@ class AblationInputs(Inputs):
             return NeuronReadout(int(self.feature))
         if self.sae not in self.saes:
             raise InterpWidgetsError(f"no SAE named {self.sae!r}: choose one of {sorted(self.saes)}.")
+        d_sae = sae_shape(self.saes[self.sae])[1]
+        if not 0 <= int(self.feature) < d_sae:
+            bigger = [name for name, sae in self.saes.items() if sae_shape(sae)[1] > int(self.feature)]
+            raise InterpWidgetsError(
+                f"feature {self.feature} is out of range for the {self.sae} SAE, which has {d_sae} features (0 to {d_sae - 1}): "
+                f"the view keeps what it showed. Type a feature from 0 to {d_sae - 1} (the nearest is {min(max(0, int(self.feature)), d_sae - 1)})"
+                + (f", or stay on an SAE that has it ({', '.join(bigger)})." if bigger else "."))
         return SAEFeatureReadout(self.saes[self.sae], int(self.feature))
 
     def hook_name(self, readout: Readout) -> str:

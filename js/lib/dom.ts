@@ -26,6 +26,16 @@ export function submitOnEnter(input: HTMLElement, action: () => void): void {
   });
 }
 
+/** The whole number typed in an index box, or null (after saying so in `banner`) when it is empty or not one. */
+export function typedIndex(input: HTMLInputElement, what: string, banner: { show(message: string): void }): number | null {
+  const text = input.value.trim();
+  if (text === "" || !/^\d+$/.test(text)) {
+    banner.show(`type a ${what} (a whole number from 0) and press Enter; ${text === "" ? "the box is empty" : `${JSON.stringify(text)} is not one`}.`);
+    return null;
+  }
+  return Number(text);
+}
+
 /** Make a focusable element act on click, Enter and Space (keyboard users reach it with Tab). */
 export function activate(node: HTMLElement, action: () => void): void {
   node.tabIndex = 0;

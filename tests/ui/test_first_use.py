@@ -17,7 +17,7 @@ CODE = "def f(self, a, b):\n    \"\"\"Add.\n\n    :param a: the"
 def views_notebook(lab_server, lab_root):
     write_notebook(lab_root / "first_use.ipynb", [
         "import interp_widgets as iw\nmodel, sae = iw.load_model(), iw.load_sae('4x')",
-        f"explorer = iw.FeatureAblation.from_model(model, {PROMPT!r}, (sae, 495), name='4x')\nexplorer",
+        f"explorer = iw.FeatureAblation.from_model(model, {PROMPT!r}, ('4x', 495), saes={{'1x': iw.load_sae('1x'), '4x': sae}})\nexplorer",
         f"code = iw.TokenHighlights.from_model(model, {CODE!r}, directions=[(sae, 495)])\ncode",
         f"pair = iw.PatchingView.from_model(model, {CODE!r}, {CODE.replace('b', 'c')!r}, "
         "lambda logits: logits[:, -1, 0] - logits[:, -1, 1], component='resid_pre')\npair",
@@ -144,3 +144,24 @@ def test_head_scores_say_what_they_are_measured_on(page, views_notebook):
     assert "previous-token score on the prompt" in notes and "position 2" in notes
     header = view.locator(".iw-score-table tr").first.inner_text()
     assert "induction (random repeats)" in header
+
+
+def test_an_empty_feature_box_or_a_too_small_sae_changes_nothing_and_says_why(page, views_notebook):
+    open_notebook(page, views_notebook, "first_use.ipynb")
+    run_all_cells(page, ".iw-feature-ablation .iw-mode-note")
+    view = page.locator(".iw-feature-ablation")
+    box = view.locator("input[aria-label='feature index']")
+    assert box.input_value() == "495"
+    box.fill("")
+    box.press("Enter")
+    banner = view.locator(".iw-error")
+    page.wait_for_function("(node) => !node.hidden && node.textContent.includes('empty')", arg=banner.element_handle(), timeout=10_000)
+    page.wait_for_timeout(1000)
+    assert box.input_value() == "495" and "feature 495" in view.inner_text()
+
+    menu = view.locator("select[aria-label='SAE']")
+    menu.select_option("1x")
+    page.wait_for_function("(node) => node.textContent.includes('out of range for the 1x SAE')", arg=banner.element_handle(), timeout=30_000)
+    assert "the nearest is" in banner.inner_text()
+    page.wait_for_function("(node) => node.value === '4x'", arg=menu.element_handle(), timeout=10_000)
+    assert "feature 495" in view.inner_text()

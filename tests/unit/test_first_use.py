@@ -65,3 +65,15 @@ def test_attention_view_labels_where_each_score_is_measured(toy):
     labels = dict(zip(view.score_names, view.score_labels))
     assert "repeated random tokens" in labels["induction"] and "on the prompt" in labels["previous_token"]
     assert labels["induction"] in view.to_text()
+
+
+def test_switching_to_a_smaller_sae_past_its_end_keeps_the_view_and_says_what_to_do(model_and_sae):
+    model, sae = model_and_sae
+    saes = {"1x": iw.load_sae("1x"), "4x": sae}
+    view = iw.FeatureAblation.from_model(model, PROMPT, ("4x", 495), saes=saes)
+    reply = ask(view, "set", sae="1x")
+    assert not reply["ok"]
+    d_sae = saes["1x"].W_dec.shape[0]
+    assert f"0 to {d_sae - 1}" in reply["error"] and f"the nearest is {d_sae - 1}" in reply["error"] and "4x" in reply["error"]
+    assert view.sae_name == "4x" and view.feature == 495  # kept
+    assert ask(view, "set", sae="1x", feature=d_sae - 1)["ok"] and view.sae_name == "1x"
