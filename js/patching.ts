@@ -155,6 +155,8 @@ export default routedWidget<State>(({ model, el, router }) => {
     const ranges = [finiteRange(denoise.data as ArrayLike<number>), finiteRange(noise.data as ArrayLike<number>)].filter((r): r is [number, number] => r !== null);
     const bound = Math.max(1e-9, ...ranges.flatMap(([lo, hi]) => [Math.abs(lo), Math.abs(hi)]));
     const scale: Scale = { kind: "diverging", min: -bound, max: bound };
+    // the cell under a shown tooltip is about to go (a new component, say): no mouseleave will come for it
+    tip.hide();
     maps.replaceChildren(heatmap("denoise", denoise, scale), heatmap("noise", noise, scale));
     drawDetail();
   });

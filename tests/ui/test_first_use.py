@@ -165,3 +165,20 @@ def test_an_empty_feature_box_or_a_too_small_sae_changes_nothing_and_says_why(pa
     assert "the nearest is" in banner.inner_text()
     page.wait_for_function("(node) => node.value === '4x'", arg=menu.element_handle(), timeout=10_000)
     assert "feature 495" in view.inner_text()
+
+
+def test_no_stale_tooltip_after_the_patching_component_changes(page, views_notebook):
+    open_notebook(page, views_notebook, "first_use.ipynb")
+    run_all_cells(page, ".iw-patching .iw-heat-cell")
+    view = page.locator(".iw-patching")
+    cells = view.locator(".iw-heat-cell")
+    cells.nth(cells.count() // 2 - 1).hover()
+    tip = view.locator(".iw-tooltip")
+    page.wait_for_function("(node) => !node.hidden", arg=tip.element_handle(), timeout=10_000)
+    menu = view.locator("select[aria-label='component']")
+    other = next(o for o in menu.locator("option").all_inner_texts() if o != menu.input_value())
+    menu.select_option(other)
+    page.wait_for_function("(value) => document.querySelector('.iw-patching select[aria-label=component]').value === value "
+                           "&& !document.querySelector('.iw-patching .iw-status').textContent", arg=other, timeout=60_000)
+    page.wait_for_timeout(500)
+    assert tip.evaluate("node => node.hidden")
