@@ -9,6 +9,7 @@ import torch
 import traitlets
 
 from interp_widgets.widgets._base import Array, BaseWidget, bundle_path
+from interp_widgets.widgets._charts import histogram
 from interp_widgets.widgets._colors import format_value
 
 
@@ -67,4 +68,6 @@ class HistogramView(BaseWidget):
         return "\n".join(lines)
 
     def to_static_html(self) -> str:
-        return f"<pre>{html.escape(self.to_text())}</pre><div>{html.escape(self.caption)}</div>"
+        chart = histogram(self.counts.tolist(), self.edges.tolist(), f"{self.title or self.x_label} ({self.y_label} per bin)",
+                          self.mean, self.mean_label)
+        return f"<div>{chart}</div><pre>{html.escape(self.to_text())}</pre><div>{html.escape(self.caption)}</div>"

@@ -19,6 +19,7 @@ from interp_widgets.compute.feature_logit_lens import feature_logit_lens, next_t
 from interp_widgets.compute.readouts import as_readout
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
+from interp_widgets.widgets._charts import bar_chart
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
 
 
@@ -145,5 +146,8 @@ class LogitLensBars(BaseWidget):
         if self.where_token and self.tokens:
             values = self.where_values.tolist()
             where = _snapshot.token_spans(self.tokens, values, _colors.choose_scale(values or [0.0], "sequential"))
-        body = f"<table>{rows(self.top, '+')}{rows(self.bottom, '−')}</table>{where}"
+        items = list(self.top) + list(self.bottom)
+        bars = bar_chart([_snapshot.visible(token) for token, _, _ in items], [score for _, _, score in items],
+                         "promoted (+) and suppressed (−) tokens")
+        body = f"{bars}<table>{rows(self.top, '+')}{rows(self.bottom, '−')}</table>{where}"
         return _snapshot.page("iw-llb", f"{self.title} · {self.label}", body, html.escape(note))

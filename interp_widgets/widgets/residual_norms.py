@@ -22,6 +22,7 @@ from interp_widgets.compute.residual import ResidualNorms as NormsResult
 from interp_widgets.compute.residual import exponential_fit, residual_norms
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
+from interp_widgets.widgets._charts import line_chart
 from interp_widgets.widgets._colors import format_value
 
 
@@ -177,5 +178,7 @@ class ResidualNorms(BaseWidget):
 
     def to_static_html(self) -> str:
         rows = "".join(f"<li>{html.escape(row)}</li>" for row in self._rows())
+        chart = line_chart(self.labels, list(zip(self.series_names, self.mean_norms.tolist())), "mean norm per layer boundary",
+                           log=self.log_scale)
         return (f"<div class=\"iw-s\"><b>{html.escape(self.title)}</b> <small>(static snapshot)</small>"
-                f"<ul style=\"font-family:monospace\">{rows}</ul></div>")
+                f"<div>{chart}</div><ul style=\"font-family:monospace\">{rows}</ul></div>")

@@ -13,6 +13,7 @@ import torch
 import traitlets
 
 from interp_widgets.widgets._base import Array, BaseWidget, bundle_path
+from interp_widgets.widgets._charts import line_chart
 from interp_widgets.widgets._colors import format_value
 
 DEFAULT_METRICS = ("step", "nmse", "l0", "dead_fraction")
@@ -61,7 +62,7 @@ class TrainingView(BaseWidget):
         lines = [f"{self.title}"]
         for name, latest in self._latest():
             lines.append(f"  {name}: " + ", ".join(f"{k} {format_value(v)}" for k, v in latest.items()))
-        return "\n".join(lines) if len(lines) > 1 else f"{self.title}: nothing logged yet"
+        return "\n".join(lines) if len(lines) > 1 else f"{self.title}: waiting for the first logged training step"
 
     def to_static_html(self) -> str:
         rows = "".join(
@@ -69,7 +70,11 @@ class TrainingView(BaseWidget):
             for name, latest in self._latest()
         )
         head = "".join(f"<th>{html.escape(m)}</th>" for m in ["SAE", *self.metrics])
+        steps = [format_value(s) for s in self.history[0, :, 0].tolist()] if self.history.shape[1] else []
+        charts = "".join(line_chart(steps, [(name, self.history[i, :, m].tolist()) for i, name in enumerate(self.sae_names)],
+                                    self.metric_labels.get(metric, metric), width=300)
+                         for m, metric in enumerate(self.metrics) if m > 0)
         return (
             f"<div><b>{html.escape(self.title)}</b> <small>(static snapshot: last logged values)</small>"
-            f"<table><tr>{head}</tr>{rows}</table></div>"
+            f"<table><tr>{head}</tr>{rows}</table><div>{charts}</div></div>"
         )
