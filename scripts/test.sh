@@ -28,3 +28,7 @@ echo "== python: SAELens interop and unit tests (transformer-lens 3.9 + sae-lens
 deactivate
 bash scripts/setup-saelens.sh
 IW_REQUIRE_SAELENS=1 .venv-saelens/bin/python -m pytest -q -p no:cacheprovider -m "not slow" tests/saelens tests/unit
+
+echo "== python: circuit-tracer's schema validates our graph files (its own small environment)"
+bash scripts/setup-circuit-tracer.sh
+IW_REQUIRE_CIRCUIT_TRACER=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit/test_graph_json.py

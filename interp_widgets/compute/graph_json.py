@@ -8,7 +8,8 @@
 
 feature_type: "cross layer transcoder" (a feature; id `layer_feature_pos`), "mlp reconstruction
 error" (`0_layer_pos`), "embedding" (layer "E", `E_vocab_pos`), "logit" (layer n_layers + 1,
-`L+1_vocab_pos`). The schema is circuit-tracer's `frontend/graph_models.py` (pydantic); a test
+`L+1_vocab_pos`); a feature's "feature" number is the Cantor pairing of (layer, index), as
+circuit-tracer 0.5 writes it (the index itself is read back from the node id). The schema is circuit-tracer's `frontend/graph_models.py` (pydantic); a test
 validates our files with those classes. A file's strings (labels, tokens) are untrusted: they
 are kept as plain text and a view shows them as text only.
 """
@@ -29,6 +30,11 @@ FEATURE_TYPES = {"cross layer transcoder": FEATURE, "transcoder": FEATURE, "mlp 
 KIND_TYPES = {FEATURE: "cross layer transcoder", ERROR: "mlp reconstruction error", TOKEN: "embedding", LOGIT: "logit"}
 
 
+def cantor_pairing(layer: int, feature: int) -> int:
+    """circuit-tracer's (>= 0.5) unique number of a feature node: the Cantor pairing of layer and index."""
+    return (layer + feature) * (layer + feature + 1) // 2 + feature
+
+
 def to_circuit_tracer(drawn: DrawnGraph, slug: str = "graph", scan: str = "interp-widgets", node_threshold: float | None = None) -> dict[str, Any]:
     """The drawn graph as circuit-tracer's JSON (a dict; `save_graph_json` writes it)."""
     ids = drawn.node_ids()
@@ -42,7 +48,8 @@ def to_circuit_tracer(drawn: DrawnGraph, slug: str = "graph", scan: str = "inter
                 "ctx_idx": pos, "feature_type": KIND_TYPES[kind], "token_prob": 0.0, "is_target_logit": False,
                 "run_idx": 0, "reverse_ctx_idx": 0, "clerp": "", "influence": float(drawn.influence[i]), "activation": None}
         if kind == FEATURE:
-            node.update(jsNodeId=f"{row - 1}_{int(drawn.features[i])}-0", activation=float(drawn.activations[i]))
+            layer, feature = row - 1, int(drawn.features[i])
+            node.update(jsNodeId=f"{layer}_{feature}-0", activation=float(drawn.activations[i]), feature=cantor_pairing(layer, feature))
         elif kind == ERROR:
             node.update(jsNodeId=f"{row - 1}_{pos}-0")
         elif kind == TOKEN:
@@ -57,7 +64,7 @@ def to_circuit_tracer(drawn: DrawnGraph, slug: str = "graph", scan: str = "inter
              for s, t, w in zip(drawn.sources.tolist(), drawn.targets.tolist(), drawn.weights.tolist())]
     supernodes = [[str(group[0]), *(ids[n] for n in group[1:])] for group in drawn.supernodes]
     metadata = {"slug": slug, "scan": scan, "transcoder_list": [], "prompt_tokens": list(drawn.token_strings),
-                "prompt": drawn.prompt, "node_threshold": node_threshold}
+                "prompt": drawn.prompt, "node_threshold": node_threshold, "schema_version": 1}
     return {"metadata": metadata, "qParams": {"pinnedIds": [], "supernodes": supernodes, "linkType": "both", "clickedId": "", "sg_pos": ""},
             "nodes": nodes, "links": links}
 
@@ -82,8 +89,9 @@ def from_circuit_tracer(data: dict[str, Any]) -> DrawnGraph:
         raise InterpWidgetsError(f"a circuit-tracer graph is a JSON object, got {type(data).__name__}.")
     metadata, nodes, links = (_need(data, name, "the file") for name in ("metadata", "nodes", "links"))
     tokens = [str(t) for t in metadata.get("prompt_tokens", [])]
-    logit_layers = [int(n["layer"]) for n in nodes if n.get("feature_type") == "logit"]
-    inner = [int(n["layer"]) for n in nodes if n.get("feature_type") not in ("logit", "embedding")]
+    layer_of = lambda n: int(n["layer"]) if str(n.get("layer", "")).lstrip("-").isdigit() else None  # noqa: E731
+    logit_layers = [layer_of(n) for n in nodes if n.get("feature_type") == "logit" and layer_of(n) is not None]
+    inner = [layer_of(n) for n in nodes if n.get("feature_type") not in ("logit", "embedding") and layer_of(n) is not None]
     n_layers = max(logit_layers) - 1 if logit_layers else (max(inner) + 1 if inner else 0)
     kinds, rows, positions, features, activations, influence, labels, index = [], [], [], [], [], [], [], {}
     for number, node in enumerate(nodes):

@@ -251,7 +251,7 @@ class GraphView(BaseWidget):
         return "\n".join(lines)
 
     def to_static_html(self) -> str:
-        """An SVG of the drawn graph (the 2,000 strongest edges), titles as escaped text."""
+        """An SVG of the drawn graph (the 2,000 strongest edges) and its strongest paths as escaped text."""
         drawn = self._drawn()
         width, height = 900, 80 * (drawn.n_layers + 2)
         n_pos = max(len(drawn.token_strings), int(drawn.positions.max()) + 1 if drawn.n_nodes else 1)
@@ -265,9 +265,11 @@ class GraphView(BaseWidget):
         lines = [f'<line x1="{xy[s][0]:.1f}" y1="{xy[s][1]:.1f}" x2="{xy[t][0]:.1f}" y2="{xy[t][1]:.1f}" stroke="{"#e66101" if w > 0 else "#2166ac"}" '
                  f'stroke-width="{0.3 + 3 * abs(w) / scale:.2f}" stroke-opacity="0.5"/>'
                  for s, t, w in ((int(drawn.sources[e]), int(drawn.targets[e]), float(drawn.weights[e])) for e in strongest)]
-        circles = [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{("#444", "#1b9e77", "#999", "#7570b3")[int(k)]}"><title>{html.escape(label)}</title></circle>'
-                   for (x, y), k, label in zip(xy, drawn.kinds.tolist(), drawn.labels)]
-        body = f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{"".join(lines)}{"".join(circles)}</svg>'
+        circles = [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{("#444", "#1b9e77", "#999", "#7570b3")[int(k)]}"/>'
+                   for (x, y), k in zip(xy, drawn.kinds.tolist())]
+        paths = "\n".join(f"{p['share']:.4f} {p['sign']}  {p['path']}" for p in strongest_paths(drawn, 5))
+        body = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{"".join(lines)}{"".join(circles)}</svg>'
+                f"<div>strongest paths:</div><pre>{html.escape(paths)}</pre>")
         footer = html.escape(f"{self.counts}. Rows: tokens (bottom), layers, logits (top); columns: positions. "
                              "Edges: orange excites, blue inhibits; width by |weight|.")
         return _snapshot.page("iw-graph-view", f"{self.title} · {drawn.prompt}", body, footer)

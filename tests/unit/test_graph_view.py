@@ -153,6 +153,6 @@ def test_supernodes_and_text_form_list_the_strongest_paths(view):
 
 
 def test_snapshot_is_escaped_and_script_free(view):
-    view.drawn.labels[0] = "<script>alert(1)</script>"
+    view.drawn.labels[:] = ["<script>alert(1)</script>"] * len(view.drawn.labels)
     snapshot = view.to_static_html()
     assert "<script" not in snapshot and "&lt;script&gt;" in snapshot and "<svg" in snapshot

@@ -58,6 +58,7 @@ def views():
         TrainingView=training,
         SuperpositionToy=iw.SuperpositionToy.from_settings(n_features=3, n_hidden=2, seeds=1, steps=60),
         PositionalEmbeddings=iw.PositionalEmbeddings.from_model(toy_model(seed=1), k=3),
+        GraphView=iw.GraphView.from_model(model, iw.load_transcoders("embedded"), PROMPT),
         SteeringView=built.get("SteeringView") or iw.SteeringView.from_model(model, PROMPT, Steer(None, (sae, 0), 4.0), max_new_tokens=3),
     )
     return built
