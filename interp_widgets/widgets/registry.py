@@ -59,6 +59,7 @@ BENCH_TABS: tuple[BenchTab, ...] = (
     BenchTab("LogitLensGrid", "Lens grid", False),
     BenchTab("AttentionView", "Attention", False),
     BenchTab("PatchingView", "Patching", False),
+    BenchTab("SteeringView", "Steering", True),
 )
 """The tabs of `iw.explore` (widgets/workbench.py), in order: a view joins the bench with one row here."""
 
