@@ -84,6 +84,9 @@ class LinearReplacement:
         self.L = model.cfg.n_layers
         f32 = lambda t: t.detach().float()  # noqa: E731
         self.W_V, self.W_O = f32(model.W_V), f32(model.W_O)  # [L, H, d, dh], [L, H, dh, d]
+        L, H, d, dh = self.W_V.shape
+        self.W_O_flat = self.W_O.reshape(L, H * dh, d)  # heads side by side: one matmul for all of them
+        self.W_V_flat = self.W_V.permute(0, 1, 3, 2).reshape(L, H * dh, d).contiguous()
         self.b_V, self.b_O = f32(model.b_V), f32(model.b_O)
         self.ln = [(f32(block.ln1.w), f32(block.ln1.b), f32(block.ln2.w), f32(block.ln2.b)) for block in model.blocks]
         self.final_w, self.final_b = f32(model.ln_final.w), f32(model.ln_final.b)
@@ -143,11 +146,11 @@ class LinearReplacement:
 
     def attention_backward(self, layer: int, grad: Tensor) -> Tensor:
         """`grad [B, n, d]` at the attention output -> its contribution at the attention input."""
-        w1, n = self.ln[layer][0], grad.shape[1]
-        per_head = torch.einsum("bqd,hed->bhqe", grad, self.W_O[layer])
+        w1, (B, n, d), H = self.ln[layer][0], grad.shape, self.W_V.shape[1]
+        per_head = (grad @ self.W_O_flat[layer].T).view(B, n, H, -1).transpose(1, 2)  # [B, H, q, dh]
         at_values = torch.matmul(self.run.pattern[layer, :, :n, :n].transpose(-1, -2), per_head)  # [B, H, k, dh]
-        at_normed = torch.einsum("bhke,hde->bkd", at_values, self.W_V[layer])
-        return center(at_normed * w1 / self.run.ln1_scale[layer, :n, None])
+        at_normed = at_values.transpose(1, 2).reshape(B, n, -1) @ self.W_V_flat[layer]  # [B, k, d]
+        return center(at_normed * (w1 / self.run.ln1_scale[layer, :n, None]))
 
     def rows(self, levels: Tensor, positions: Tensor, starts: Tensor, sources: "SourceTable") -> Tensor:
         """Direct-effect rows `[B, n_columns]` of a batch of targets.
@@ -160,20 +163,35 @@ class LinearReplacement:
         grad = torch.zeros(B, n, d)
         out = torch.zeros(B, sources.n_columns)
         batch = torch.arange(B)
+        started = False  # whether grad holds anything yet
         for level in range(int(levels.max()), -1, -1):
-            if level < self.L:  # grad is at resid_post[level]: read what MLP `level` wrote
+            if level < self.L and started:  # grad is at resid_post[level]: read what MLP `level` wrote
                 for position, columns, vectors in sources.features[level]:
                     if position < n:
                         out[:, columns] = grad[:, position] @ vectors.T
                 first = sources.error_offset + level * self.run.tokens.shape[0]
-                out[:, first : first + n] = torch.einsum("bpd,pd->bp", grad, sources.errors[level, :n])
-            joining = levels == level
-            if joining.any():
-                grad[batch[joining], positions[joining]] += starts[joining]
-            if level < self.L:
+                out[:, first : first + n] = (grad * sources.errors[level, :n]).sum(-1)
+            if level < self.L and started:
                 grad = grad + self.attention_backward(level, grad)
-        out[:, sources.token_offset : sources.token_offset + n] = torch.einsum("bpd,pd->bp", grad, self.run.embedding[:n])
+            joining = levels == level
+            if joining.any():  # (grad + start) + attention(grad + start), the start's part at one position only
+                rows, where, vectors = batch[joining], positions[joining], starts[joining]
+                grad[rows, where] += vectors
+                if level < self.L:
+                    grad[rows] += self.attention_backward_from_one_position(level, where, vectors, n)
+                started = True
+        out[:, sources.token_offset : sources.token_offset + n] = (grad * self.run.embedding[:n]).sum(-1)
         return out
+
+    def attention_backward_from_one_position(self, layer: int, positions: Tensor, vectors: Tensor, n: int) -> Tensor:
+        """`attention_backward` of gradients that are `vectors [J, d]` at `positions [J]` and zero
+        elsewhere, `[J, n, d]`: each head's W_O, W_V product is taken once per target, not once per position."""
+        J, H = len(positions), self.W_V.shape[1]
+        per_head = (vectors @ self.W_O_flat[layer].T).view(J, H, -1).transpose(0, 1)  # [H, J, dh]
+        through = torch.bmm(per_head, self.W_V_flat[layer].view(H, -1, vectors.shape[-1])).transpose(0, 1)  # [J, H, d]
+        weights = self.run.pattern[layer][:, positions, :n].permute(1, 2, 0)  # [J, k, H]: how much each key fed the target
+        w1 = self.ln[layer][0]
+        return center(torch.bmm(weights, through) * (w1 / self.run.ln1_scale[layer, :n, None]))
 
 
 @dataclass
@@ -323,8 +341,8 @@ def _feature_rows(replacement: LinearReplacement, sources: SourceTable, logit_ro
             influence = partial_influence(logit_rows, logit_p, rows[:done], order[:done])
             ranked = influence[:n_active].argsort(descending=True)
             pending = ranked[~visited[ranked]][: min(4 * batch_size, keep - done)]
-            # batches of nearby positions and layers: each backward pass stops at its batch's last position and top layer
-            pending = pending[(sources.positions[pending] * (replacement.L + 1) + sources.layers[pending]).argsort()]
+            # batches of one layer and nearby positions: each backward pass stops at its batch's top layer and last position
+            pending = pending[(sources.layers[pending] * (sources.positions.max() + 1) + sources.positions[pending]).argsort()]
         for first in range(0, len(pending), batch_size):
             chunk = pending[first : first + batch_size]
             layers, positions = sources.layers[chunk], sources.positions[chunk]
