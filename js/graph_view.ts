@@ -61,7 +61,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   const status = element("span", "iw-status");
   const prune = button("prune", () => void setInputs(router, { node_share: Number(nodeShare.value), edge_share: Number(edgeShare.value) }, status, banner));
   toolbar.append(prompt.form, prompt.status, element("span", "iw-caption", "nodes"), nodeShare, element("span", "iw-caption", "edges"), edgeShare, prune, status);
-  const counts = element("div", "iw-caption");
+  const counts = element("div", "iw-caption iw-graph-counts");
   const styles = getComputedStyle(document.documentElement);
   const colors = (): Colors => {
     const css = getComputedStyle(root);
@@ -71,6 +71,7 @@ export default routedWidget<State>(({ model, el, router }) => {
       kinds: [read("--iw-fg", "#1f1f1f"), "#1b9e77", read("--iw-fg-muted", "#9e9e9e"), "#7570b3"] };
   };
   const graph = new GraphCanvas(colors, Math.max(400, (el.clientWidth || 900) - 8), 480);
+  Object.defineProperty(graph.canvas, "graphCanvas", { value: graph }); // for the browser test and the render benchmark
   const tokenRow = element("div", "iw-graph-tokens");
   const legend = element("div", "iw-graph-legend");
   const pinsBox = element("div", "iw-graph-pins");

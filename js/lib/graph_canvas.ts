@@ -38,7 +38,7 @@ export class GraphCanvas {
   hovered = -1;
   pinned: number[] = [];
   groups: number[][] = []; // supernode members
-  private data: GraphData | null = null;
+  data: GraphData | null = null;
   private cache: HTMLCanvasElement | null = null;
   private cacheScale = 1;
   private grid = new Map<number, number[]>();

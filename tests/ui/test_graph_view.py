@@ -1,0 +1,84 @@
+"""The attribution graph view in JupyterLab: hovering a node shows its label, activation and
+contexts as text; clicking pins it and its ancestors can be shown alone; "intervene" runs the real
+model and the table shows what the maths computes."""
+
+import pytest
+
+from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PROMPT = "When Mary and John went to the store, John gave a drink to"
+
+
+@pytest.fixture(scope="module")
+def graph_notebook(lab_server, lab_root):
+    write_notebook(lab_root / "graph.ipynb", [
+        "import interp_widgets as iw\nmodel, transcoders = iw.load_model(), iw.load_transcoders('embedded')",
+        f"view = iw.GraphView.from_model(model, transcoders, {PROMPT!r})\nview",
+    ])
+    return lab_server
+
+
+@pytest.fixture(scope="module")
+def expected():
+    import interp_widgets as iw
+
+    return iw.GraphView.from_model(iw.load_model(), iw.load_transcoders("embedded"), PROMPT)
+
+
+def node_point(page, canvas, node):
+    """Where node `node` is drawn, in page coordinates."""
+    canvas.scroll_into_view_if_needed()
+    return canvas.evaluate("""(el, i) => { const box = el.getBoundingClientRect(); const [x, y] = el.graphCanvas.toScreen(i);
+                              return [box.left + x, box.top + y]; }""", node)
+
+
+def ancestors(view, node):
+    seen, stack = {node}, [node]
+    sources, targets = view.edge_source.tolist(), view.edge_target.tolist()
+    while stack:
+        current = stack.pop()
+        for s, t in zip(sources, targets):
+            if t == current and s not in seen:
+                seen.add(s)
+                stack.append(s)
+    return seen
+
+
+def test_hover_pin_ancestors_and_intervene(page, graph_notebook, expected):
+    open_notebook(page, graph_notebook, "graph.ipynb")
+    run_all_cells(page, ".iw-graph-view canvas")
+    view = page.locator(".iw-graph-view")
+    canvas = view.locator("canvas.iw-graph-canvas")
+    assert view.locator(".iw-graph-counts").inner_text().startswith(expected.counts)
+    assert "edge excites" in view.locator(".iw-graph-legend").inner_text()
+    # the most active layer-1 feature: a node with ancestors in both layers
+    features = [i for i in range(len(expected.labels)) if int(expected.node_kind[i]) == 1 and int(expected.node_row[i]) == 2]
+    node = max(features, key=lambda i: len(ancestors(expected, i)))
+
+    x, y = node_point(page, canvas, node)
+    page.mouse.move(x, y)
+    tip = page.locator(".iw-tooltip:visible")
+    tip.wait_for(timeout=10_000)
+    text = tip.inner_text()
+    assert expected.labels[node] in text and f"activation {float(expected.node_activation[node]):.3f}" in text
+    assert expected.contexts[node].split("\n")[0] in text
+
+    page.mouse.click(x, y)
+    assert expected.labels[node] in view.locator(".iw-graph-pins").inner_text()
+    view.get_by_role("button", name="ancestors").click()
+    shown = canvas.evaluate("el => el.graphCanvas.visible.reduce((a, b) => a + b, 0)")
+    assert shown == len(ancestors(expected, node)) < len(expected.labels)
+
+    view.locator(".iw-graph-pins input.iw-number").fill("0")
+    view.get_by_role("button", name="intervene").click()
+    table = view.locator(".iw-graph-intervention tr.iw-score-row")
+    table.first.wait_for(timeout=60_000)
+    reply = expected.handle_request({"kind": "request", "id": 1, "type": "intervene", "payload": {"nodes": [node], "scale": 0.0}})
+    assert reply["ok"], reply
+    rows = expected.intervention["rows"]
+    assert table.count() == len(rows)
+    first = table.first.locator("td").all_inner_texts()
+    assert first[0] == f'"{rows[0][0]}"' and abs(float(first[2]) - rows[0][2]) < 1e-3 * max(1, abs(rows[0][2]))
+    assert "1 feature(s) ablated" in view.locator(".iw-graph-intervention").inner_text()
