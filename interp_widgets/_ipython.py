@@ -107,11 +107,11 @@ def describe_sae(sae: Any) -> tuple[str, str]:
     rows = [("hook", str(sae_hook_name(sae) or "not recorded")), ("width", f"{width} features (input {d_in})"),
             ("activation", f"{activation}{f', top {k}' if k else ''} ({type(sae).__name__})")]
     source = getattr(sae, "source", None) or getattr(getattr(cfg, "metadata", None), "release", None)
-    rows.append(("source", str(source or "built in this session (not loaded from disk)")))
+    rows.append(("source", str(source or "not recorded (set sae.source = '...' to show where it came from)")))
     metrics = _known_metrics(sae, source)
     lines = [f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}" for name, value in metrics.items()]
     return _page("Sparse autoencoder", rows, [("metrics", lines)] if lines else [],
-                 "" if lines else "metrics: none recorded for this SAE (interp_widgets.sae.evaluate measures them)")
+                 "" if lines else "metrics: none recorded (interp_widgets.sae.metrics measures them; set sae.metrics = {...} to show them)")
 
 
 def _known_metrics(sae: Any, source: Any) -> dict[str, Any]:
@@ -155,7 +155,8 @@ def describe_selection(selection: Any) -> tuple[str, str]:
 
 # (module, class) -> description; looked up by name so nothing is imported until such an object is shown
 DESCRIBED: dict[tuple[str, str], Callable[[Any], tuple[str, str]]] = {
-    ("transformer_lens.model_bridge.transformer_bridge", "TransformerBridge"): describe_model,
+    ("transformer_lens.model_bridge.transformer_bridge", "TransformerBridge"): describe_model,  # transformer-lens 4.x
+    ("transformer_lens.model_bridge.bridge", "TransformerBridge"): describe_model,  # 3.9
     ("transformer_lens.HookedTransformer", "HookedTransformer"): describe_model,
     ("interp_widgets.sae.model", "SparseAutoencoder"): describe_sae,
     ("sae_lens.saes.sae", "SAE"): describe_sae,
