@@ -15,19 +15,28 @@ Also the kernel's reply to a click that toggles a removal on a 128-token prompt 
 request handler, as the front-end calls it): p50 and p95 over 1,000 clicks, and the process's
 resident memory before and after them (it should stay flat).
 
-Run: .venv/bin/python benchmarks/bench_leave_one_out.py
+At GPT-2 small's shape (a random model, benchmarks/_shapes.py, with a random TopK SAE: d_sae
+6,144, L0 32, at blocks.6.hook_resid_post; the feature most active at the target): 128 tokens with
+the SAE feature at layer 6, and with a direction at the last layer (--quick: 64 tokens).
+
+Run: .venv/bin/python benchmarks/bench_leave_one_out.py [--quick]
 """
 
 from __future__ import annotations
 
 import resource
+import sys
 import time
+from pathlib import Path
 
 import torch
 
 import interp_widgets as iw
 from interp_widgets.compute import ablation
 from interp_widgets.compute.ablation import leave_one_out
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _shapes import GPT2_LABEL, gpt2_small_shaped, options  # noqa: E402
 
 TEXT = ("It was a bright cold day in April, and the clocks were striking thirteen. The hallway smelt of boiled cabbage and old "
         "rag mats. At one end of it a coloured poster, too large for indoor display, had been tacked to the wall. It depicted "
@@ -51,7 +60,11 @@ def reference(model, ids, hook, read, target):
     return torch.tensor(values)
 
 
-def timed(function, repeats=3):
+REPEATS = 3
+
+
+def timed(function, repeats=None):
+    repeats = repeats or REPEATS
     best = float("inf")
     for _ in range(repeats):
         ablation._PREPARED.clear()  # no clean run kept from the last repeat
@@ -65,7 +78,7 @@ def setting(model, n_tokens, hook, readout, read):
     ids = model.to_tokens(TEXT)[0, :n_tokens].tolist()
     target = n_tokens - 1
     ours_s, ours = timed(lambda: leave_one_out(model, torch.tensor(ids), hook, readout, target=target))
-    ref_s, ref = timed(lambda: reference(model, ids, hook, read, target), repeats=2)
+    ref_s, ref = timed(lambda: reference(model, ids, hook, read, target), repeats=min(2, REPEATS))
     diff = float((ours.values[1:target] - ref).abs().max())
     assert diff < 1e-4, diff
     return ours_s, ref_s, diff
@@ -97,8 +110,36 @@ def click_latency(model, sae, feature, clicks: int = 1000) -> tuple[float, float
     return times[len(times) // 2] * 1000, times[int(len(times) * 0.95)] * 1000, before, rss_mb()
 
 
+def gpt2_settings(n_tokens: int) -> list[tuple[str, float]]:
+    """Leave-one-out at GPT-2 small's shape: an SAE feature in the middle, a direction at the last layer."""
+    from interp_widgets.sae.model import TopKSAE
+
+    model = gpt2_small_shaped()
+    hook = "blocks.6.hook_resid_post"
+    sae = TopKSAE(768, 6144, k=32, hook_name=hook, seed=0)
+    ids = model.to_tokens(TEXT)[0, :n_tokens]
+    with torch.inference_mode():
+        feature = int(sae.encode(iw.compute.activations_at(model, ids[None], hook)[0, n_tokens - 1]).argmax())
+        encode = lambda act: sae.encode(act[None])[0, feature]  # noqa: E731
+    direction = torch.randn(768, generator=torch.Generator().manual_seed(0))
+    lines = []
+    for name, layer_hook, readout, read in [
+        (f"{n_tokens} tokens, TopK SAE feature at layer 6", hook, (sae, feature), encode),
+        (f"{n_tokens} tokens, direction at the last layer", "blocks.11.hook_resid_post", direction, lambda act: act @ direction),
+    ]:
+        ours_s, ref_s, diff = setting(model, n_tokens, layer_hook, readout, read)
+        print(f"{GPT2_LABEL}, {name:<38} ours {ours_s * 1000:8.1f} ms   one forward per token {ref_s * 1000:8.1f} ms   "
+              f"{ref_s / ours_s:5.1f}x   (max diff {diff:.1e})")
+        lines.append((name, ref_s / ours_s))
+    return lines
+
+
 def main() -> None:
+    global REPEATS
+    args = options(__doc__)
+    REPEATS = 1 if args.quick else 3
     torch.set_num_threads(1)
+    gpt2 = gpt2_settings(64 if args.quick else 128)
     model, sae = iw.load_model(), iw.load_sae("4x")
     feature = next(e for e in iw.models.feature_catalogue() if e["sae"] == "4x")["feature"]
     direction = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(0))
@@ -109,15 +150,16 @@ def main() -> None:
         ("128 tokens, direction at the last layer", 128, "blocks.1.hook_resid_post", direction, lambda act: act @ direction),
         ("128 tokens, layer 0", 128, "blocks.0.hook_resid_post", (sae, feature), encode),
     ]
-    p50, p95, before, after = click_latency(model, sae, feature)
+    p50, p95, before, after = click_latency(model, sae, feature, clicks=200 if args.quick else 1000)
     print(f"click that toggles a removal, 128 tokens: p50 {p50:.1f} ms, p95 {p95:.1f} ms; memory {before:.0f} MB before, "
-          f"{after:.0f} MB after 1,000 clicks")
+          f"{after:.0f} MB after {200 if args.quick else 1000:,} clicks")
     lines = []
     for name, n, hook, readout, read in settings:
         ours_s, ref_s, diff = setting(model, n, hook, readout, read)
         print(f"{name:<42} ours {ours_s * 1000:8.1f} ms   one forward per token {ref_s * 1000:8.1f} ms   "
               f"{ref_s / ours_s:5.1f}x   (max diff {diff:.1e})")
         lines.append((name, ref_s / ours_s))
+    print(f"{GPT2_LABEL}: leave-one-out map, {gpt2[0][0]} vs one forward per token: {gpt2[0][1]:.1f}x")
     print(f"leave-one-out map, {lines[-1][0]} vs one forward per token: {lines[-1][1]:.1f}x")
 
 

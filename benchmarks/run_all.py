@@ -1,0 +1,102 @@
+"""Run every benchmark and write one table (not part of CI: minutes to an hour on a CPU).
+
+Each `benchmarks/bench_*.py` runs in its own process, one after another (never two at once: they
+time themselves). A benchmark that takes the shared options (`_shapes.options`) gets `--quick`
+and `--device`; the others run as they are (on the CPU) and the table says so. Every benchmark
+prints its headline ratio on its last line and, where it measures GPT-2 small's shape, a line
+starting with "GPT-2-small-shaped random"; both go into the table.
+
+Results are kept per device in `benchmarks/results/<device>.json`, and `benchmarks/results/RESULTS.md`
+is written from all of them: one column per device that has been run (a GPU column appears only
+once `--device cuda` has been run on a real GPU).
+
+Run: .venv/bin/python benchmarks/run_all.py [--quick] [--device cuda] [--only load,index] [--timeout 3600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+GPT2_PREFIX = "GPT-2-small-shaped random"
+
+
+def takes_options(script: Path) -> bool:
+    return "options(__doc__)" in script.read_text()
+
+
+def run(script: Path, quick: bool, device: str, timeout: int) -> dict[str, object]:
+    command = [sys.executable, str(script)]
+    shared = takes_options(script)
+    if shared:
+        command += (["--quick"] if quick else []) + ["--device", device]
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        lines = [line for line in done.stdout.strip().splitlines() if line.strip()]
+        failed = done.returncode != 0
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1] if failed else ""
+    except subprocess.TimeoutExpired:
+        lines, failed, tail = [], True, f"timed out after {timeout} s"
+    seconds = time.perf_counter() - start
+    headline = lines[-1] if lines and not failed else f"FAILED: {tail}"
+    gpt2 = [line for line in lines[:-1] if line.startswith(GPT2_PREFIX) and re.search(r"[\d.]+x|%", line)]
+    return {"headline": headline, "gpt2": gpt2[-1] if gpt2 else "", "seconds": round(seconds, 1),
+            "options": shared, "quick": quick and shared, "output": lines}
+
+
+def table(results: dict[str, dict[str, dict[str, object]]]) -> str:
+    devices = sorted(results)
+    names = sorted({name for per_device in results.values() for name in per_device})
+    rows = ["| benchmark | " + " | ".join(f"{device}: headline (embedded shape) | {device}: GPT-2-small shape" for device in devices) + " |",
+            "|---|" + "---|---|" * len(devices)]
+    for name in names:
+        cells = []
+        for device in devices:
+            result = results[device].get(name)
+            if result is None:
+                cells += ["not run", "not run"]
+                continue
+            note = (" (--quick)" if result["quick"] else "") + ("" if result["options"] else " (CPU only)")
+            cells += [f"{_short(result['headline'])}{note}", _short(result["gpt2"]) or "not measured"]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _short(line: str) -> str:
+    return line.replace(GPT2_PREFIX + ": ", "").replace("|", "/")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run every benchmark and write one table.")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", default="", help="comma-separated names, e.g. load,index (bench_ left out)")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per benchmark")
+    args = parser.parse_args()
+    scripts = sorted(HERE.glob("bench_*.py"))
+    if args.only:
+        wanted = {f"bench_{name.strip()}.py" for name in args.only.split(",")}
+        scripts = [script for script in scripts if script.name in wanted]
+    RESULTS.mkdir(exist_ok=True)
+    kept = RESULTS / f"{args.device}.json"
+    results = json.loads(kept.read_text()) if kept.exists() else {}
+    for script in scripts:
+        print(f"{script.name} ...", flush=True)
+        results[script.stem] = run(script, args.quick, args.device, args.timeout)
+        print(f"  {results[script.stem]['headline']}  ({results[script.stem]['seconds']} s)", flush=True)
+        kept.write_text(json.dumps(results, indent=1))
+    everything = {path.stem: json.loads(path.read_text()) for path in RESULTS.glob("*.json")}
+    (RESULTS / "RESULTS.md").write_text(table(everything))
+    print(table(everything))
+
+
+if __name__ == "__main__":
+    main()
