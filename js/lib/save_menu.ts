@@ -9,7 +9,7 @@ import { element } from "./dom";
 import { stylesheet } from "./style";
 
 /** Computed properties written onto the clone, so it looks the same without the notebook's theme. */
-const KEPT = ["color", "background-color", "font-family", "font-size", "font-weight", "font-style", "border-color", "fill", "stroke"];
+const KEPT = ["color", "background-color", "background-image", "font-family", "font-size", "font-weight", "font-style", "border-color", "fill", "stroke"];
 const PNG_SCALE = 2;
 const NO_SAVE = "data-iw-nosave"; // elements left out of the picture (the menu itself)
 

@@ -2,10 +2,14 @@
 highlights; one prompt edit reaches every view that reads the prompt; a view saves itself from its menu as SVG and
 PNG; the bench fits a notebook cell without sideways scrolling."""
 
+import os
+import struct
 import xml.etree.ElementTree as ET
+import zlib
 
 import pytest
 
+from tests.ui.conftest import ARTIFACTS
 from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -92,3 +96,21 @@ def test_a_view_saves_what_is_on_screen_as_svg_and_png(page, bench_notebook):
         view.locator(".iw-save-popup button", has_text="PNG").click()
     png = open(png_download.value.path(), "rb").read()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+    pixels = png_bytes(png)
+    assert len(set(pixels)) > 20 and sum(b < 200 for b in pixels) > len(pixels) // 200, "the PNG is blank"
+    if os.environ.get("IW_KEEP_PICTURES"):  # to look at them: test-artifacts/bench-highlights.{svg,png}
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "bench-highlights.svg").write_text(svg, encoding="utf-8")
+        (ARTIFACTS / "bench-highlights.png").write_bytes(png)
+
+
+def png_bytes(png):
+    """The decompressed image data of a PNG (filter bytes and pixels), to tell a drawing from a blank page."""
+    data, offset = b"", 8
+    while offset < len(png):
+        length = struct.unpack(">I", png[offset:offset + 4])[0]
+        kind = png[offset + 4:offset + 8]
+        if kind == b"IDAT":
+            data += png[offset + 8:offset + 8 + length]
+        offset += 12 + length
+    return zlib.decompress(data)
