@@ -78,7 +78,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   const pinList = element("div", "iw-caption");
   const groupName = element("input", "iw-graph-group-name");
   groupName.placeholder = "supernode name";
-  const scale = numberInput(0, "0.5", "each pinned feature is set to this times its activation (0: ablate)");
+  const scale = numberInput(0, "0.5", "each pinned feature is set to this times its activation, each pinned error node keeps this times its error (0: ablate)");
   const results = element("div", "iw-graph-intervention");
   const supernodeList = element("div", "iw-caption");
   const tip = tooltip(root);
@@ -110,7 +110,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     }),
     groupName,
     button("group as supernode", () => void ask(router, "group", { name: groupName.value, nodes: pins }, status, banner)),
-    element("span", "iw-caption", " set pinned features to ×"),
+    element("span", "iw-caption", " scale pinned features (and errors) ×"),
     scale,
     intervene,
   );

@@ -9,8 +9,10 @@ see whether it holds in the model itself, set some features to a new value and r
 
 so the transcoder's error is kept (on the current input), attention and LayerNorm run normally,
 and every later layer's features respond to the change. A feature is set to `scale` times its
-activation on the clean prompt (0: ablated, 2: doubled), at its own position. The logits at the last
-position before and after show whether the path mattered.
+activation on the clean prompt (0: ablated, 2: doubled), at its own position. An error node
+(layer, position) can be scaled too: `scale` times the error is kept there (0: the MLP's output is
+the transcoder's reconstruction alone), which shows how much what the graph cannot name matters.
+The logits at the last position before and after show whether the path mattered.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def output_hook(layer: int) -> str:
 @dataclass
 class InterventionResult:
     features: list[tuple[int, int, int]]  # (layer, position, feature)
+    errors: list[tuple[int, int]]  # (layer, position) error nodes scaled
     scale: float
     clean_activations: Tensor  # [n_changed]
     clean_logits: Tensor  # [vocab] at the last position
@@ -50,7 +53,8 @@ class InterventionResult:
                  "clean_logit": float(self.clean_logits[token]), "new_logit": float(self.new_logits[token])} for token in order]
 
 
-def check_features(transcoders: Sequence[Any], n_pos: int, features: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+def check_nodes(transcoders: Sequence[Any], n_pos: int, features: Sequence[tuple[int, int, int]],
+                errors: Sequence[tuple[int, int]]) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
     checked = []
     for item in features:
         layer, position, feature = (int(v) for v in item)
@@ -58,15 +62,21 @@ def check_features(transcoders: Sequence[Any], n_pos: int, features: Sequence[tu
             raise InterpWidgetsError(f"feature (layer {layer}, position {position}, index {feature}) does not exist on this "
                                      f"{n_pos}-token prompt with {len(transcoders)} transcoders: pick feature nodes of the graph.")
         checked.append((layer, position, feature))
-    if not checked:
-        raise InterpWidgetsError("no feature to intervene on: pin one or more feature nodes first (error, token and logit nodes cannot be scaled).")
-    return checked
+    checked_errors = [(int(layer), int(position)) for layer, position in errors]
+    if any(not 0 <= layer < len(transcoders) or not 0 <= position < n_pos for layer, position in checked_errors):
+        raise InterpWidgetsError(f"an error node is outside the {len(transcoders)} layers and {n_pos} positions: pick error nodes of the graph.")
+    if not checked and not checked_errors:
+        raise InterpWidgetsError("nothing to intervene on: pin one or more feature or error nodes first (token and logit nodes cannot be scaled).")
+    return checked, checked_errors
 
 
 @contextmanager
-def feature_edits(model: Any, transcoders: Sequence[Any], targets: dict[int, list[tuple[int, int, float]]]) -> Iterator[dict[int, Tensor]]:
+def feature_edits(model: Any, transcoders: Sequence[Any], targets: dict[int, list[tuple[int, int, float]]],
+                  error_scales: dict[int, list[tuple[int, float]]] | None = None) -> Iterator[dict[int, Tensor]]:
     """Hooks that set feature (position, index) of layer l to a value, `targets[l] = [(pos, f, value)]`,
-    keeping the transcoder's error. Yields the transcoder activations each edited layer saw `{l: [n, d_tc]}`."""
+    keeping the transcoder's error (times `scale` at `error_scales[l] = [(pos, scale)]`). Yields the
+    transcoder activations each edited layer saw `{l: [n, d_tc]}`."""
+    error_scales = error_scales or {}
     inputs: dict[int, Tensor] = {}
     seen: dict[int, Tensor] = {}
 
@@ -85,20 +95,27 @@ def feature_edits(model: Any, transcoders: Sequence[Any], targets: dict[int, lis
             for position, feature, value in targets[layer]:
                 new[position, feature] = value
             delta = (new - acts) @ tc.W_dec  # [n, d_model]
+            if error_scales.get(layer):
+                error = mlp_out[0].to(acts.dtype) - (acts @ tc.W_dec + tc.b_dec)  # [n, d_model]
+                for position, scale in error_scales[layer]:
+                    delta[position] += (scale - 1.0) * error[position]
             return mlp_out + delta[None].to(mlp_out.dtype)
 
         return hook
 
+    targets = {**{layer: [] for layer in error_scales}, **targets}
     hooks = [hook for layer in targets for hook in ((input_hook(layer), keep(layer)), (output_hook(layer), edit(layer)))]
     with model.hooks(fwd_hooks=hooks):
         yield seen
 
 
 @torch.inference_mode()
-def intervene(model: Any, transcoders: Sequence[Any], tokens: Tensor, features: Sequence[tuple[int, int, int]], scale: float = 0.0) -> InterventionResult:
-    """Set each `(layer, position, feature)` to `scale` x its clean activation on `tokens [pos]` and run the model."""
+def intervene(model: Any, transcoders: Sequence[Any], tokens: Tensor, features: Sequence[tuple[int, int, int]], scale: float = 0.0,
+              errors: Sequence[tuple[int, int]] = ()) -> InterventionResult:
+    """Set each `(layer, position, feature)` to `scale` x its clean activation on `tokens [pos]`, and keep
+    `scale` x the transcoder's error at each `(layer, position)` of `errors`; run the model."""
     tokens = torch.as_tensor(tokens).flatten()
-    chosen = check_features(transcoders, tokens.numel(), features)
+    chosen, chosen_errors = check_nodes(transcoders, tokens.numel(), features, errors)
     device = next(model.parameters()).device
     layers = sorted({layer for layer, _, _ in chosen})
     with feature_edits(model, transcoders, {layer: [] for layer in layers}) as seen:  # the clean run, recording activations
@@ -107,6 +124,9 @@ def intervene(model: Any, transcoders: Sequence[Any], tokens: Tensor, features: 
     targets: dict[int, list[tuple[int, int, float]]] = {layer: [] for layer in layers}
     for (layer, position, feature), value in zip(chosen, clean.tolist()):
         targets[layer].append((position, feature, scale * value))
-    with feature_edits(model, transcoders, targets):
+    error_scales: dict[int, list[tuple[int, float]]] = {}
+    for layer, position in chosen_errors:
+        error_scales.setdefault(layer, []).append((position, float(scale)))
+    with feature_edits(model, transcoders, targets, error_scales):
         new_logits = model(tokens[None].to(device))[0, -1].float().cpu()
-    return InterventionResult(chosen, float(scale), clean, clean_logits, new_logits)
+    return InterventionResult(chosen, chosen_errors, float(scale), clean, clean_logits, new_logits)

@@ -23,7 +23,7 @@ import traitlets
 from interp_widgets.compute.attribution import attribute
 from interp_widgets.compute.attribution_graph import AttributionGraph
 from interp_widgets.compute.attribution_intervene import intervene
-from interp_widgets.compute.attribution_view import FEATURE, DrawnGraph, drawn_graph, logit_lens_tokens, strongest_paths, top_contexts
+from interp_widgets.compute.attribution_view import ERROR, FEATURE, DrawnGraph, drawn_graph, logit_lens_tokens, strongest_paths, top_contexts
 from interp_widgets.compute.graph_json import load_graph_json, save_graph_json
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _snapshot
@@ -210,18 +210,20 @@ class GraphView(BaseWidget):
 
     @request_handler("intervene", supersedes=True)
     def intervene(self, nodes: Sequence[int], scale: float = 0.0) -> dict[str, Any]:
-        """Set the pinned feature nodes `nodes` to `scale` x their activation in the real model; show the top logits."""
+        """Set the pinned feature nodes `nodes` to `scale` x their activation in the real model (pinned error nodes:
+        keep `scale` x the transcoder's error there); show the top logits."""
         drawn, inputs = self._drawn(), self._need_inputs()
         if inputs.model is None or len(inputs.transcoders) != drawn.n_layers:
             raise InterpWidgetsError("interventions need the model and its transcoders: GraphView.from_json(path, model=..., transcoders=...).")
-        chosen = [n for n in drawn.check_nodes(list(nodes)) if drawn.kinds[n] == FEATURE]
-        features = [(int(drawn.rows[n]) - 1, int(drawn.positions[n]), int(drawn.features[n])) for n in chosen]
+        chosen = [n for n in drawn.check_nodes(list(nodes)) if drawn.kinds[n] in (FEATURE, ERROR)]
+        features = [(int(drawn.rows[n]) - 1, int(drawn.positions[n]), int(drawn.features[n])) for n in chosen if drawn.kinds[n] == FEATURE]
+        errors = [(int(drawn.rows[n]) - 1, int(drawn.positions[n])) for n in chosen if drawn.kinds[n] == ERROR]
         tokens = self.graph.tokens if self.graph is not None else inputs.model.to_tokens(drawn.prompt)[0]
-        result = intervene(inputs.model, list(inputs.transcoders), tokens, features, float(scale))
+        result = intervene(inputs.model, list(inputs.transcoders), tokens, features, float(scale), errors)
         strings = [inputs.model.tokenizer.decode([row["token"]]) for row in result.top(10)]
         action = "ablated" if scale == 0 else f"scaled x{scale:g}"
         self.intervention = {
-            "description": f"{len(chosen)} feature(s) {action}: " + "; ".join(drawn.labels[n] for n in chosen),
+            "description": f"{len(features)} feature(s), {len(errors)} error node(s) {action}: " + "; ".join(drawn.labels[n] for n in chosen),
             "rows": [[text, row["clean_probability"], row["new_probability"], row["clean_logit"], row["new_logit"]]
                      for text, row in zip(strings, result.top(10))]}
         return {"features": len(chosen)}

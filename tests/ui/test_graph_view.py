@@ -81,4 +81,4 @@ def test_hover_pin_ancestors_and_intervene(page, graph_notebook, expected):
     assert table.count() == len(rows)
     first = table.first.locator("td").all_inner_texts()
     assert first[0] == f'"{rows[0][0]}"' and abs(float(first[2]) - rows[0][2]) < 1e-3 * max(1, abs(rows[0][2]))
-    assert "1 feature(s) ablated" in view.locator(".iw-graph-intervention").inner_text()
+    assert "1 feature(s), 0 error node(s) ablated" in view.locator(".iw-graph-intervention").inner_text()

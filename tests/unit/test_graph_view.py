@@ -70,7 +70,7 @@ def test_intervene_with_scale_one_changes_nothing_and_ablation_moves_logits(setu
     assert all(abs(p0 - p1) < 1e-5 for _, p0, p1, _, _ in view.intervention["rows"])
     assert request(view, "intervene", {"nodes": nodes, "scale": 0.0})["ok"]
     assert max(abs(p0 - p1) for _, p0, p1, _, _ in view.intervention["rows"]) > 1e-4
-    assert "3 feature(s) ablated" in view.intervention["description"] and "intervention:" in view.to_text()
+    assert "3 feature(s), 0 error node(s) ablated" in view.intervention["description"] and "intervention:" in view.to_text()
 
 
 def reference_intervention(model, transcoders, tokens, features, scale):
@@ -116,10 +116,32 @@ def test_intervention_equals_a_reference_loop(setup, view):
     assert not torch.allclose(result.new_logits, result.clean_logits, atol=1e-3)
 
 
+def test_removing_an_error_node_leaves_the_transcoders_reconstruction(setup, view):
+    model, transcoders = setup
+    errors = [i for i in range(len(view.labels)) if int(view.node_kind[i]) == 2]
+    layer, position = int(view.node_row[errors[0]]) - 1, int(view.node_pos[errors[0]])
+    tc = transcoders[layer]
+    seen = {}
+
+    def reconstruct(out, hook):  # reference: the MLP's output at that position is the transcoder's alone
+        out = out.clone()
+        out[0, position] = tc(seen["x"][0, position])
+        return out
+
+    hooks = [(f"blocks.{layer}.ln2.hook_out", lambda act, hook: seen.__setitem__("x", act.clone())), (f"blocks.{layer}.hook_mlp_out", reconstruct)]
+    with torch.inference_mode(), model.hooks(fwd_hooks=hooks):
+        expected = model(view.graph.tokens[None])[0, -1]
+    result = intervene(model, transcoders, view.graph.tokens, [], 0.0, errors=[(layer, position)])
+    assert torch.allclose(result.new_logits, expected.float(), atol=1e-4)
+    assert not torch.allclose(result.new_logits, result.clean_logits, atol=1e-4)
+    assert request(view, "intervene", {"nodes": [errors[0]], "scale": 0.0})["ok"]
+    assert "0 feature(s), 1 error node(s) ablated" in view.intervention["description"]
+
+
 def test_intervening_on_no_feature_or_a_token_node_is_refused(view):
     token = [i for i in range(len(view.labels)) if int(view.node_kind[i]) == 0][0]
     reply = request(view, "intervene", {"nodes": [token]})
-    assert reply["ok"] is False and "pin one or more feature nodes" in reply["error"]
+    assert reply["ok"] is False and "pin one or more feature or error nodes" in reply["error"]
     assert request(view, "intervene", {"nodes": [10**6]})["ok"] is False
 
 

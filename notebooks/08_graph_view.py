@@ -1,0 +1,140 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exploring attribution graphs: draw, group, intervene
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/08_graph_view.ipynb)
+#
+# Notebook 06 computed attribution graphs and read them as tables. Here `iw.GraphView` draws them: nodes by layer (rows: tokens at the bottom, then layer 0 and layer 1 features and error nodes, the logits on top) and by token position (columns); edges orange where they excite, blue where they inhibit, wider when stronger. **Hover** a node for its label, activation and what the feature means (here its logit-lens tokens: what its decoder direction promotes and suppresses); **click** to pin it, then show only its **ancestors** or **descendants**; name pinned nodes as a **supernode**; **intervene** sets the pinned features to a multiple of their activation in the *real* model and lists how the top logits move. The graph is pruned in the kernel and only what is drawn crosses to the browser, as binary arrays. Everything runs on a CPU, offline.
+
+# %%
+# Install if missing (Colab, a fresh kernel). Locally, the README's set-up has done this.
+try:
+    import interp_widgets
+except ImportError:
+    # %pip install -q interp-widgets
+
+# %%
+import torch
+import interp_widgets as iw
+from interp_widgets.compute.attribution_view import FEATURE, ERROR, strongest_paths
+
+torch.set_grad_enabled(False)
+model = iw.load_model()
+transcoders = iw.load_transcoders("embedded")
+
+def feature_nodes(view, position=None, layer=None):
+    """The drawn feature nodes at a token position and/or layer."""
+    return [i for i in range(len(view.labels)) if int(view.node_kind[i]) == FEATURE
+            and (position is None or int(view.node_pos[i]) == position) and (layer is None or int(view.node_row[i]) == layer + 1)]
+
+def show_intervention(view):
+    print(view.intervention["description"])
+    for token, p_before, p_after, _, _ in view.intervention["rows"][:5]:
+        print(f"  {token!r:>10}: p {p_before:.3f} -> {p_after:.3f}")
+
+# %% [markdown]
+# ## 1. An induction prompt
+#
+# A sentence, then its beginning again: after the second ` Privet` the model should predict ` D` (for `Drive`), because ` D` followed ` Privet` the first time. Pruning keeps the nodes that carry 70 % of the influence on the logits and the edges that carry 98 %.
+
+# %%
+prompt = ("Mr and Mrs Dursley, of number four, Privet Drive, were proud to say that they were perfectly normal. "
+          "Mr and Mrs Dursley, of number four, Privet")
+induction = iw.GraphView.from_model(model, transcoders, prompt, node_share=0.7, edge_share=0.98)
+induction
+
+# %% [markdown]
+# The strongest paths (a path's share: the product of each edge's share of its target's input, times the logit's probability) start at the *first* ` D` and go through layer-0 features at that position straight to the logit ` D`: the layer-1 induction head's attention, frozen on this prompt, carries them from position 19 to the last one.
+
+# %%
+for path in strongest_paths(induction.drawn, 5):
+    print(f"{path['share']:.3f} {path['sign']}  {path['path']}")
+
+# %% [markdown]
+# **Supernodes.** Group the features that read the first ` D`, and the layer-1 features at the last position, under names. They are outlined in their colour in the view and listed under it, and they travel with the graph when it is saved in circuit-tracer's format.
+
+# %%
+first_d = induction.token_strings.index("et") + 1  # the " D" of the first "Privet Drive"
+copied = feature_nodes(induction, position=first_d)
+say = feature_nodes(induction, position=len(induction.token_strings) - 1, layer=1)
+induction.group("' D' read at the first Drive (layer 0)", copied)
+induction.group("layer 1 at the last token", say)
+print(induction.to_text())
+
+# %% [markdown]
+# **An intervention that confirms the path.** The graph is a statement about the replacement model, with attention and LayerNorm frozen. Does the path hold in the model itself? Ablate the pinned features (scale 0) and run the real model: each MLP's output becomes the transcoder's reconstruction with the features changed *plus the transcoder's error*, so nothing else changes. In the view: pin the nodes (shift-click), set the scale, press *intervene*. In code:
+
+# %%
+induction.intervene(copied, scale=0.0)
+show_intervention(induction)
+
+# %% [markdown]
+# ` D` drops from the most likely token to an unlikely one: the features at the first ` D` are what the induction mechanism copies, as the graph said.
+
+# %% [markdown]
+# ## 2. An " and" prompt, and the graph's limit
+#
+# Lists of pairs, ending on ` and`: the next token should start the second half of a pair. Layer-0 features fire on every ` and`; group those at the last one.
+
+# %%
+pairs = iw.GraphView.from_model(model, transcoders, "He bought apples and oranges, cups and saucers, knives and", node_share=0.8)
+last = len(pairs.token_strings) - 1
+pairs.group("' and' features (layer 0)", feature_nodes(pairs, position=last, layer=0))
+pairs.group("layer 1 at ' and'", feature_nodes(pairs, position=last, layer=1))
+pairs
+
+# %% [markdown]
+# **The limit: a large error node.** Error nodes stand for what the transcoders miss (the MLP's output minus the transcoder's). Here the strongest paths into the top logits start at an error node: layer 0's transcoder does not explain what its MLP writes at the last ` and`, and the graph cannot say which features carry it.
+
+# %%
+for path in strongest_paths(pairs.drawn, 4):
+    print(f"{path['share']:.4f} {path['sign']}  {path['path']}")
+graph = pairs.graph
+top = graph.logit_offset  # the most likely next token's row: its direct inputs
+row = graph.adjacency[top].abs()
+errors = slice(graph.error_offset, graph.token_offset)
+largest = graph.error_offset + int(row[errors].argmax())
+print(f"top logit {graph.logit_strings[0]!r}: {float(row[errors].sum() / row.sum()):.0%} of its direct input comes from error nodes; "
+      f"the largest, {graph.label(largest)}, gives {float(row[largest] / row.sum()):.1%}")
+
+# %% [markdown]
+# The intervention that shows it: pin the largest error node and scale it to 0, so that layer 0's MLP writes only its transcoder's reconstruction there. Every feature stays as it was, yet the top tokens lose up to a third of their probability: part of the computation lives where the graph has no features to show. (A pinned error node keeps `scale` times its error; features are ablated the same way, as above.) Better transcoders (more features, longer training) shrink the error nodes.
+
+# %%
+error_node = next(i for i in range(len(pairs.labels)) if int(pairs.node_kind[i]) == ERROR and pairs.labels[i] == graph.label(largest))
+pairs.intervene([error_node], scale=0.0)
+show_intervention(pairs)
+
+# %% [markdown]
+# ## 3. circuit-tracer's format, both ways
+#
+# `view.save_json(path)` writes the drawn graph (with its supernodes) in the JSON that circuit-tracer's frontend and Neuronpedia's graph pages read; `iw.GraphView.from_json(path)` opens such a file, from circuit-tracer or Neuronpedia, offline. Its labels are shown as text only. With the model and transcoders it came from, interventions work on it too.
+
+# %%
+import tempfile
+from pathlib import Path
+
+path = Path(tempfile.mkdtemp()) / "induction.json"
+induction.save_json(path)
+reopened = iw.GraphView.from_json(path, model=model, transcoders=transcoders)
+print(reopened.counts, "| supernodes:", [group[0] for group in reopened.supernodes])
+
+# %% [markdown]
+# ## 4. Linked views
+#
+# In a `Selection` that holds the transcoders as SAEs, a clicked feature node opens in the feature dashboard (and any other linked view): the dashboard follows to the feature's top activating contexts.
+
+# %%
+selection = iw.Selection(model, saes={f"transcoder L{layer}": tc for layer, tc in enumerate(transcoders)}, prompt=prompt, index_tokens=8192)
+linked = iw.GraphView.from_selection(selection, transcoders, node_share=0.7)
+dashboard = iw.FeatureDashboard.from_selection(selection)
+linked.select(copied[0])  # what a click on that node does
+print(f"the dashboard now shows {selection.sae} feature {selection.feature}")
+dashboard
