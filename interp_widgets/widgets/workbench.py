@@ -74,6 +74,11 @@ class _TabLink:
             pass
         except InterpWidgetsError as error:
             owner._linked_error = f"could not follow the selection ({', '.join(sorted(changed))}): {error}"
+        except Exception as error:  # shown in that view, as Selection does; the traceback stays inspectable
+            import traceback
+
+            owner.last_traceback = traceback.format_exc()
+            owner._linked_error = f"{type(error).__name__}: {error} (full traceback in widget.last_traceback)"
 
 
 class Workbench(SnapshotDisplay, ipywidgets.VBox):
@@ -133,7 +138,7 @@ class Workbench(SnapshotDisplay, ipywidgets.VBox):
         if label not in labels:
             raise InterpWidgetsError(f"the bench has no tab {label!r}: it has {', '.join(labels)}.")
         self.tab.selected_index = labels.index(label)
-        return self.views[label]
+        return self.views.get(label)  # None where the view could not be built (its tab says why)
 
     def _show(self, index: int | None) -> None:
         if index is None:

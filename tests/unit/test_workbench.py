@@ -138,3 +138,17 @@ def test_the_bench_leaves_a_static_snapshot_of_the_tab_on_screen(parts):
     assert "application/vnd.jupyter.widget-view+json" in data and "application/vnd.interp-widgets.view+json" in data
     bench.show("Norms")
     assert bench.views["Norms"].to_static_html() in bench.to_static_html()
+
+
+def test_a_hidden_view_that_cannot_follow_says_why_when_shown_and_keeps_its_view(parts):
+    bench = iw.explore(parts[0], prompt=PROMPT)
+    patching = bench.show("Patching")
+    bench.show("Norms")
+    bench.selection.choose(prompt="")  # no token to corrupt: patching cannot follow
+    assert patching.clean_prompt == PROMPT and patching._linked_error == ""  # hidden: nothing tried yet
+    bench.show("Patching")
+    assert "prompt is empty" in patching._linked_error and patching.clean_prompt == PROMPT
+    bench.show("Norms")
+    bench.selection.choose(prompt=OTHER)
+    bench.show("Patching")
+    assert patching._linked_error == "" and patching.clean_prompt == OTHER
