@@ -20,7 +20,9 @@ function render({ model, el }: { model: AnyModel<State>; el: HTMLElement }) {
   const title = element("div", "iw-title");
   const legend = element("div", "iw-legend");
   const charts = element("div", "iw-charts");
-  root.append(title, legend, charts);
+  const waiting = element("div", "iw-caption iw-training-waiting");
+  waiting.setAttribute("aria-live", "polite");
+  root.append(title, legend, waiting, charts);
   el.appendChild(root);
 
   function draw() {
@@ -37,6 +39,9 @@ function render({ model, el }: { model: AnyModel<State>; el: HTMLElement }) {
         return item;
       }),
     );
+    // Before the trainer's first log step the charts would sit empty: say what the view waits for.
+    waiting.hidden = nPoints > 0;
+    waiting.textContent = nPoints > 0 ? "" : "Waiting for the first logged training step: the charts fill in as the trainer logs (every log_every steps).";
     const steps = Array.from({ length: nPoints }, (_, p) => value(0, p, 0));
     const labels = model.get("metric_labels");
     charts.replaceChildren(

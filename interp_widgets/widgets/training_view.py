@@ -71,9 +71,10 @@ class TrainingView(BaseWidget):
         )
         head = "".join(f"<th>{html.escape(m)}</th>" for m in ["SAE", *self.metrics])
         steps = [format_value(s) for s in self.history[0, :, 0].tolist()] if self.history.shape[1] else []
+        logged = self.history.shape[1] > 0  # before the first log the history is [1, 0, n_metrics], whatever the SAEs
         charts = "".join(line_chart(steps, [(name, self.history[i, :, m].tolist()) for i, name in enumerate(self.sae_names)],
                                     self.metric_labels.get(metric, metric), width=300)
-                         for m, metric in enumerate(self.metrics) if m > 0)
+                         for m, metric in enumerate(self.metrics) if m > 0 and logged) or html.escape(self.to_text())
         return (
             f"<div><b>{html.escape(self.title)}</b> <small>(static snapshot: last logged values)</small>"
             f"<table><tr>{head}</tr>{rows}</table><div>{charts}</div></div>"

@@ -182,3 +182,18 @@ def test_no_stale_tooltip_after_the_patching_component_changes(page, views_noteb
                            "&& !document.querySelector('.iw-patching .iw-status').textContent", arg=other, timeout=60_000)
     page.wait_for_timeout(500)
     assert tip.evaluate("node => node.hidden")
+
+
+def test_the_training_view_says_it_waits_for_the_first_logged_step(page, lab_server, lab_root):
+    write_notebook(lab_root / "training.ipynb", [
+        "import interp_widgets as iw\niw.widgets.TrainingView(sae_names=['1x', '2x'], title='waiting run')",
+        "logged = iw.widgets.TrainingView(sae_names=['1x'], title='logged run')\n"
+        "logged.update([[{'step': 10, 'nmse': 0.5, 'l0': 12.0, 'dead_fraction': 0.0}]])\nlogged",
+    ])
+    open_notebook(page, lab_server, "training.ipynb")
+    run_all_cells(page, ".iw-training-view .iw-training-waiting")
+    views = page.locator(".iw-training-view")
+    page.wait_for_function("() => document.querySelectorAll('.iw-training-view').length === 2", timeout=60_000)
+    waiting = views.filter(has_text="waiting run").locator(".iw-training-waiting")
+    assert waiting.is_visible() and "Waiting for the first logged training step" in waiting.inner_text()
+    assert not views.filter(has_text="logged run").locator(".iw-training-waiting").is_visible()

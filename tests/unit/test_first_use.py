@@ -77,3 +77,11 @@ def test_switching_to_a_smaller_sae_past_its_end_keeps_the_view_and_says_what_to
     assert f"0 to {d_sae - 1}" in reply["error"] and f"the nearest is {d_sae - 1}" in reply["error"] and "4x" in reply["error"]
     assert view.sae_name == "4x" and view.feature == 495  # kept
     assert ask(view, "set", sae="1x", feature=d_sae - 1)["ok"] and view.sae_name == "1x"
+
+
+def test_a_training_view_before_its_first_log_shows_that_it_waits():
+    view = iw.widgets.TrainingView(sae_names=["1x", "2x", "4x"])
+    assert "waiting for the first logged training step" in view.to_text()
+    assert "waiting for the first logged training step" in view.to_static_html()  # no error before the first log
+    view.update([[{"step": 10, "nmse": 0.5, "l0": 3.0, "dead_fraction": 0.0}]] * 3)
+    assert "waiting" not in view.to_text() and "<svg" in view.to_static_html()
