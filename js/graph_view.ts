@@ -185,9 +185,12 @@ export default routedWidget<State>(({ model, el, router }) => {
   const placeTokens = () => {
     const tokens = model.get("token_strings");
     tokenRow.replaceChildren();
+    let freeFrom = -Infinity; // a label is shown only where it does not overlap the previous one
     tokens.forEach((token, p) => {
       const x = graph.columnCentre(p);
-      if (x < 0 || x > graph.width) return;
+      const half = (JSON.stringify(token).length * 7) / 2;
+      if (x < 0 || x > graph.width || x - half < freeFrom) return;
+      freeFrom = x + half + 4;
       const span = element("span", "iw-graph-token", JSON.stringify(token));
       span.style.left = `${x}px`;
       tokenRow.append(span);

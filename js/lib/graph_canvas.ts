@@ -17,7 +17,7 @@ export type GraphData = {
 
 export type Colors = { positive: string; negative: string; fg: string; muted: string; accent: string; kinds: string[] };
 
-const ROW_HEIGHT = 70;
+const MIN_ROW_HEIGHT = 40;
 const SPACING = 9; // world units between nodes of one cell
 const CELL_PAD = 12;
 const MAX_CACHE = 8192;
@@ -31,6 +31,7 @@ export class GraphCanvas {
   columnLeft: number[] = [];
   worldWidth = 1;
   worldHeight = 1;
+  rowHeight = MIN_ROW_HEIGHT; // world units; rows are stretched so that a fitted graph fills the canvas
   zoom = 1;
   tx = 0;
   ty = 0;
@@ -90,7 +91,8 @@ export class GraphCanvas {
     }
     this.columnLeft.push(left);
     this.worldWidth = Math.max(left, 1);
-    this.worldHeight = data.nRows * ROW_HEIGHT;
+    this.rowHeight = Math.max(MIN_ROW_HEIGHT, (this.worldWidth * (this.height - 10)) / (this.width - 50) / data.nRows);
+    this.worldHeight = data.nRows * this.rowHeight;
     this.x = new Float32Array(n);
     this.y = new Float32Array(n);
     this.grid.clear();
@@ -99,7 +101,7 @@ export class GraphCanvas {
       const inCell = counts.get(key) ?? 1;
       const cellWidth = this.columnLeft[data.pos[i] + 1] - this.columnLeft[data.pos[i]];
       this.x[i] = this.columnLeft[data.pos[i]] + (cellWidth - inCell * SPACING) / 2 + (slot[i] + 0.5) * SPACING;
-      this.y[i] = (data.nRows - 1 - data.row[i] + 0.5) * ROW_HEIGHT;
+      this.y[i] = (data.nRows - 1 - data.row[i] + 0.5) * this.rowHeight;
       const cell = this.gridKey(this.x[i], this.y[i]);
       const list = this.grid.get(cell);
       if (list) list.push(i);
@@ -120,8 +122,8 @@ export class GraphCanvas {
   }
 
   fit(): void {
-    this.zoom = Math.min(this.width / (this.worldWidth + 20), this.height / this.worldHeight);
-    this.tx = (this.width - this.worldWidth * this.zoom) / 2;
+    this.zoom = Math.min((this.width - 50) / this.worldWidth, (this.height - 10) / this.worldHeight);
+    this.tx = 45 + (this.width - 45 - this.worldWidth * this.zoom) / 2;
     this.ty = (this.height - this.worldHeight * this.zoom) / 2;
     this.rebuild();
   }
@@ -203,6 +205,13 @@ export class GraphCanvas {
     const factor = this.zoom / this.cacheScale;
     context.drawImage(this.cache, this.tx, this.ty, this.cache.width * factor, this.cache.height * factor);
     const colors = this.colors();
+    context.fillStyle = colors.muted;
+    context.font = "11px sans-serif";
+    context.textBaseline = "middle";
+    for (let row = 0; row < this.data.nRows; row++) {
+      const name = row === 0 ? "tokens" : row === this.data.nRows - 1 ? "logits" : `L${row - 1}`;
+      context.fillText(name, 4, (this.data.nRows - 1 - row + 0.5) * this.rowHeight * this.zoom + this.ty);
+    }
     context.lineWidth = 2;
     this.groups.forEach((members, g) => {
       context.strokeStyle = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"][g % 6];
