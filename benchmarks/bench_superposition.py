@@ -5,7 +5,7 @@ so the target is under one second per setting on one CPU thread at the default 2
 Both runs use `train_toy_models` with the same steps, batch and learning rate; the reference
 loops over the settings, training each alone (what a plain per-model loop would do).
 
-Run: .venv/bin/python benchmarks/bench_superposition.py
+Run: .venv/bin/python benchmarks/bench_superposition.py [--quick]  (the toy trains on the CPU; --device is ignored)
 """
 
 from __future__ import annotations
@@ -16,12 +16,20 @@ import torch
 
 from interp_widgets.compute.superposition import ToySetting, phase_diagram, train_toy_models
 
+try:
+    from _shapes import options
+except ImportError:  # run from another folder
+    from benchmarks._shapes import options
+
 torch.set_num_threads(1)
 STEPS = 2000
 SETTINGS = [ToySetting(5, 2, 0.05, seed=s) for s in range(8)] + [ToySetting(20, 5, p, importance_decay=0.7) for p in (1, 0.3, 0.1, 0.03)]
 
 
 def main() -> None:
+    global STEPS
+    if options(__doc__).quick:
+        STEPS = 400
     start = time.perf_counter()
     train_toy_models(SETTINGS, steps=STEPS)
     batched = time.perf_counter() - start
