@@ -145,12 +145,19 @@ class NativeEngine:
             starts = [self.patched_start(component, cell, source, target) for cell in cells]
         first_block = [layer if stage == "pre" else layer + 1 for layer, stage, _, _ in starts]
         values = torch.zeros(len(cells))
-        order = sorted(range(len(cells)), key=lambda i: (first_block[i], starts[i][2]))
+        # a patch that writes what the target already has (e.g. the stream before the first differing
+        # token) leaves the target's run as it is: its value is the target's, no run needed
+        unchanged = [torch.equal(x, target["layers"][layer][stage][first:]) for layer, stage, first, x in starts]
+        if any(unchanged):
+            values[torch.tensor(unchanged)] = evaluate(metric, target["logits"][None])[0]
+        order = sorted((i for i in range(len(cells)) if not unchanged[i]), key=lambda i: (first_block[i], starts[i][2]))
         n_pos = tokens.shape[1]
         chunk: list[int] = []
         done = 0
         for i in order + [None]:  # type: ignore[list-item]
-            if chunk and (i is None or first_block[i] != first_block[chunk[0]] or (len(chunk) + 1) * n_pos > ROWS_PER_CHUNK):
+            # a chunk holds up to ROWS_PER_CHUNK suffix positions, padded to its first (longest) suffix
+            longest = starts[chunk[0]][3].shape[0] if chunk else n_pos
+            if chunk and (i is None or first_block[i] != first_block[chunk[0]] or (len(chunk) + 1) * longest > ROWS_PER_CHUNK):
                 pace(done, len(cells))
                 values[chunk] = self._run_chunk([starts[j] for j in chunk], first_block[chunk[0]], target, metric)
                 done += len(chunk)
@@ -170,23 +177,35 @@ class NativeEngine:
                 x[row, : rows.shape[0]] = rows
             positions = (begin[:, None] + torch.arange(m)[None]).clamp(max=self.model.cfg.n_ctx - 1)
             rows, last = torch.arange(len(starts)), lengths - 1
+            # per-token maths (LayerNorms, keys/values, MLPs) runs on the real suffix positions only, packed
+            # `[n_real, d]`; attention runs on the padded batch, where padding sits after every real query
+            real = torch.arange(m)[None] < lengths[:, None]  # [B, m]
             n_blocks = len(r.blocks)
             if metric.last_only and first == n_blocks:  # patched after the last block: only the last position is read
                 return metric(self.head(self.ln_out(x[rows, last]))).float().cpu()
             for layer in range(first, n_blocks):
                 block, cached = r.blocks[layer], target["layers"][layer]
-                k, v = r.keys_values(block, x, positions)
+                k, v = self._packed_keys_values(block, x, positions, real)
                 if metric.last_only and layer == n_blocks - 1:
                     # the last block: keys and values for the whole suffix, everything else at the last position only
                     mid = x[rows, last] + r._attend(block, x, positions, last, k, v, (cached["k"], cached["v"]), begin)[:, 0]
                     return metric(self.head(self.ln_out(mid + r._mlp(block, mid)))).float().cpu()
                 x = x + r._attend(block, x, positions, None, k, v, (cached["k"], cached["v"]), begin)
-                x = x + r._mlp(block, x)
+                x[real] = x[real] + r._mlp(block, x[real])
             suffix_logits = self.head(self.ln_out(x))  # [B, m, vocab]
             full = target["logits"].expand(len(starts), -1, -1).clone()
             for row, p in enumerate(begin.tolist()):
                 full[row, p:] = suffix_logits[row, : lengths[row]]
             return metric(full).float().cpu()
+
+
+    def _packed_keys_values(self, block: dict, x: Tensor, positions: Tensor, real: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys and values `[B, m, heads, d_head]` computed at the real positions only (zeros in the padding, never attended)."""
+        k, v = self.runner.keys_values(block, x[real][None], positions[real][None])  # [1, n_real, heads, d_head]
+        shape = (*x.shape[:2], *k.shape[2:])
+        padded_k, padded_v = k.new_zeros(shape), v.new_zeros(shape)
+        padded_k[real], padded_v[real] = k[0], v[0]
+        return padded_k, padded_v
 
 
 def fast_engine(model: Any) -> NativeEngine | HookEngine:
