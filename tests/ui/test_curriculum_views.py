@@ -1,5 +1,5 @@
 """The curriculum's views in JupyterLab: moving the toy model's sparsity slider retrains it in the
-kernel and redraws the picture; the positional view draws one dot per position; both follow the
+kernel and redraws the picture while it trains; the positional view draws one dot per position; both follow the
 dark theme."""
 
 import re
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 def curriculum_notebook(lab_server, lab_root):
     write_notebook(lab_root / "curriculum_views.ipynb", [
         "from interp_widgets.widgets.superposition_toy import SuperpositionToy\n"
-        "toy = SuperpositionToy.from_settings(n_features=5, n_hidden=2, feature_probability=0.05, seeds=2, steps=600)\ntoy",
+        "toy = SuperpositionToy.from_settings(n_features=5, n_hidden=2, feature_probability=0.05, seeds=2, steps=1500)\ntoy",
         "import interp_widgets as iw\nfrom interp_widgets.widgets.positional_embeddings import PositionalEmbeddings\n"
         "PositionalEmbeddings.from_model(iw.models.toy_model(seed=0), k=4)",
     ])
@@ -31,14 +31,20 @@ def test_moving_the_sparsity_slider_retrains_and_redraws_the_picture(page, curri
     run_all_cells(page, ".iw-positional-embeddings .iw-position-dot")
     view = page.locator(".iw-superposition-toy")
     picture = view.locator(".iw-toy-picture")
-    assert picture.get_attribute("data-step") == "600"
+    assert picture.get_attribute("data-step") == "1500"
     assert view.locator(".iw-toy-arrow").count() == 5
     before = arrow_ends(view)
 
+    # Record every picture drawn from now on: training redraws it at its snapshots, not only at the end.
+    view.evaluate("""root => { window.__toySteps = [];
+        new MutationObserver(() => { const p = root.querySelector('.iw-toy-picture'); if (p) window.__toySteps.push(p.dataset.step); })
+          .observe(root, {childList: true, subtree: true}); }""")
     view.get_by_label("feature probability").fill("0")  # log10: probability 1, dense features
     page.wait_for_function(
-        "(root) => { const p = root.querySelector('.iw-toy-picture'); return p.dataset.probability === '1' && p.dataset.step === '600'; }",
+        "(root) => { const p = root.querySelector('.iw-toy-picture'); return p.dataset.probability === '1' && p.dataset.step === '1500'; }",
         arg=view.element_handle(), timeout=90_000)
+    steps = {int(step) for step in page.evaluate("() => window.__toySteps")}
+    assert any(0 < step < 1500 for step in steps), steps  # partial pictures while it trained
     after = arrow_ends(view)
     assert after != before
     caption = view.locator(".iw-caption").inner_text()
