@@ -152,7 +152,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     const rows = heads.map(([l, h]) => {
       const row = element("tr", "iw-score-row");
       if (l === model.get("layer") && h === model.get("head")) row.classList.add("iw-selected");
-      row.append(element("th", "", `${l}.${h}`));
+      row.append(element("th", "", `L${l}H${h}`));
       names.forEach((_, i) => {
         const value = score(i, l, h);
         const cell = element("td", "", Number.isNaN(value) ? "\u2014" : value.toFixed(2));

@@ -43,6 +43,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   promptSearch.setAttribute("aria-label", "search features by prompt");
   const status = element("span", "iw-status");
   const progress = element("span", "iw-status iw-progress");
+  for (const input of [filter, minDensity, tokenSearch, promptSearch]) input.title = input.placeholder;
   toolbar.append(filter, minDensity, tokenSearch, promptSearch, status, progress);
   const caption = element("div", "iw-caption");
   const resultsBox = element("div", "iw-results");

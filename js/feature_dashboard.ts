@@ -44,7 +44,10 @@ export default routedWidget<State>(({ model, el, router }) => {
     input.max = "64";
     input.setAttribute("aria-label", label);
   }
-  featureForm.append(element("span", "iw-caption", "feature"), featureInput, element("span", "iw-caption", "context"), leftInput, rightInput);
+  leftInput.title = "tokens of context shown before the activating token";
+  rightInput.title = "tokens of context shown after the activating token";
+  featureForm.append(element("span", "iw-caption", "feature"), featureInput, element("span", "iw-caption", "context: tokens before"), leftInput,
+    element("span", "iw-caption", "after"), rightInput);
   const status = element("span", "iw-status");
   const progress = element("span", "iw-status iw-progress");
   toolbar.append(featureForm, status, progress);

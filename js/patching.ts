@@ -82,7 +82,7 @@ export default routedWidget<State>(({ model, el, router }) => {
 
   /** Rows and columns of a map for any component's axes (`lib/grid.ts`), labelled. */
   function grid(values: Decoded): { rows: string[]; columns: string[]; value: (r: number, c: number) => number; cell: (r: number, c: number) => number[] } {
-    const layout = gridLayout(values.shape);
+    const layout = gridLayout(values.shape, model.get("axes"));
     const tokens = model.get("tokens");
     const isPos = model.get("axes")[1] === "pos";
     const columns = Array.from({ length: layout.columns }, (_, i) => (isPos ? `${i} ${visibleToken(tokens[i] ?? "")}` : `H${i}`));

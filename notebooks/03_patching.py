@@ -64,7 +64,7 @@ print("other single-token replacements:", tasks.suggest_replacements(model, pair
 # %% [markdown]
 # ## 2. Both directions, live
 #
-# Left: denoising (clean into corrupt; orange where the patch restores the answer). Right: noising (corrupt into clean; blue where it breaks it). Each colour is the change the patch makes, as a fraction of the clean−corrupt gap in the logit difference. Hover a cell for its value, click it for that run's top predictions, change the component, or edit either prompt and press Enter.
+# The two maps, one above the other: first denoising (clean into corrupt; orange where the patch restores the answer), then noising (corrupt into clean; blue where it breaks it). Rows are layers (`L3`) or, for heads, layer and head (`L3H1`); the colour bar under each map gives the scale. Each colour is the change the patch makes, as a fraction of the clean−corrupt gap in the logit difference. Hover a cell for its value, click it for that run's top predictions, change the component, or edit either prompt and press Enter.
 
 # %%
 view = iw.PatchingView.from_model(model, pair.clean, pair.corrupt, pair.metric)
@@ -133,7 +133,7 @@ values = heads.normalised  # 1: behaves like the clean run, 0: like the corrupt 
 top = values.flatten().topk(4).indices
 for index in top.tolist():
     layer, head = divmod(index, deeper.cfg.n_heads)
-    print(f"head {layer}.{head}: restores {float(values[layer, head]):.0%} of the logit difference")
+    print(f"head L{layer}H{head}: restores {float(values[layer, head]):.0%} of the logit difference")
 
 # %% [markdown]
 # ## Recap

@@ -160,6 +160,9 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-feature-dashboard .iw-activation-bar { flex: 1 1 0; background: var(--iw-positive); min-width: 2px; }
 .iw-feature-browser .iw-feature-table td.iw-top-tokens { text-align: left; white-space: pre; }
 .iw-feature-browser .iw-result { cursor: pointer; }
+.iw-feature-browser .iw-grid-scroll { max-height: 420px; overflow-y: auto; }
+.iw-feature-browser .iw-toolbar .iw-prompt-input { flex: 1 1 auto; min-width: 19em; }
+.iw-feature-browser .iw-toolbar .iw-number { flex: 0 0 auto; min-width: 9em; }
 .iw-feature-browser .iw-result:hover, .iw-feature-browser .iw-result:focus-visible { text-decoration: underline; }
 .iw-attention .iw-thumbs { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; }
 .iw-attention .iw-thumb { display: flex; flex-direction: column; align-items: center; gap: 2px; padding: 3px; background: none;

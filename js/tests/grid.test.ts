@@ -13,7 +13,7 @@ describe("gridLayout", () => {
   it("draws [layer, pos, head] maps one row per layer and head, in the map's row-major order", () => {
     const grid = gridLayout([2, 3, 4]);
     expect(grid.rows).toHaveLength(8);
-    expect(grid.rows.slice(3, 6)).toEqual(["0.3", "1.0", "1.1"]);
+    expect(grid.rows.slice(3, 6)).toEqual(["L0H3", "L1H0", "L1H1"]); // not "0.3", which reads like a value
     expect(grid.index(5, 2)).toBe((1 * 3 + 2) * 4 + 1);
     expect(grid.cell(5, 2)).toEqual([1, 2, 1]);
     const seen = new Set<number>();

@@ -197,3 +197,41 @@ def test_the_training_view_says_it_waits_for_the_first_logged_step(page, lab_ser
     waiting = views.filter(has_text="waiting run").locator(".iw-training-waiting")
     assert waiting.is_visible() and "Waiting for the first logged training step" in waiting.inner_text()
     assert not views.filter(has_text="logged run").locator(".iw-training-waiting").is_visible()
+
+
+def test_head_rows_read_as_heads_not_values(page, views_notebook):
+    open_notebook(page, views_notebook, "first_use.ipynb")
+    run_all_cells(page, ".iw-attention .iw-score-row")
+    first = page.locator(".iw-attention .iw-score-row th").first.inner_text()
+    assert re.fullmatch(r"L\d+H\d+", first), first
+    patching = page.locator(".iw-patching")
+    patching.locator("select[aria-label='component']").select_option("head_out_by_pos")
+    page.wait_for_function("() => [...document.querySelectorAll('.iw-patching .iw-heat-row')].some((n) => /H/.test(n.textContent))",
+                           timeout=60_000)
+    rows = patching.locator(".iw-heat-row").all_inner_texts()
+    assert rows and all(re.fullmatch(r"L\d+H\d+", row) for row in rows), rows
+
+
+def test_feature_browser_scrolls_inside_and_its_boxes_are_readable(page, lab_server, lab_root):
+    write_notebook(lab_root / "browser.ipynb", [
+        "import interp_widgets as iw\nmodel = iw.load_model()\n"
+        "selection = iw.Selection(model, {'4x': iw.load_sae('4x')}, sae='4x', feature=495, prompt='bread and butter', index_tokens=64 * 40)",
+        "iw.FeatureBrowser.from_selection(selection)",
+        "iw.FeatureDashboard.from_selection(selection)",
+    ])
+    open_notebook(page, lab_server, "browser.ipynb")
+    run_all_cells(page, ".iw-feature-dashboard .iw-example")
+    browser = page.locator(".iw-feature-browser")
+    assert browser.bounding_box()["height"] < 1000  # not 3,400 px of table
+    scroll = browser.locator(".iw-grid-scroll")
+    assert scroll.evaluate("node => node.scrollHeight > node.clientHeight + 50")  # the table scrolls inside
+    cut = browser.locator("input[placeholder]").evaluate_all("""inputs => inputs.filter((input) => {
+        const style = getComputedStyle(input);
+        const context = document.createElement('canvas').getContext('2d');
+        context.font = `${style.fontSize} ${style.fontFamily}`;
+        const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        return context.measureText(input.placeholder).width > room + 1;
+    }).map((input) => input.placeholder)""")
+    assert cut == []
+    form = page.locator(".iw-feature-dashboard .iw-toolbar").inner_text()
+    assert "tokens before" in form and "after" in form
