@@ -77,7 +77,7 @@ numbers.update(pentagon_gap_error=float((gaps - 72).abs().max()), pentagon_norm_
 # %% [markdown]
 # ## 2. The live toy
 #
-# The view trains one setting with four seeds in the kernel and redraws as it trains. Move **feature probability** to 1 (dense) and the pentagon collapses: two features keep a dimension each and the rest are dropped. Move it back below 0.1 and all five come back in superposition. With `m > 2` the picture is `Wᵀ W` with each feature's norm beside it, coloured by its superposition `Σ_{j≠i} (Ŵᵢ·Wⱼ)²` (blue: a dimension of its own; orange: shared). The **phase diagram** button trains an 8 × 8 grid (next section).
+# The view trains one setting with four seeds in the kernel and redraws as it trains. Move **feature probability** to 1 (dense) and the pentagon collapses: the model no longer packs more than two features' worth of norm into its two dimensions (dimensions per feature `m/‖W‖²` near 1, printed below). Move it back below 0.1 and all five come back in superposition. With `m > 2` the picture is `Wᵀ W` with each feature's norm beside it, coloured by its superposition `Σ_{j≠i} (Ŵᵢ·Wⱼ)²` (blue: a dimension of its own; orange: shared). The **phase diagram** button trains an 8 × 8 grid (next section).
 
 # %%
 toy = SuperpositionToy.from_settings(n_features=5, n_hidden=2, feature_probability=0.05, seeds=4, steps=1500)

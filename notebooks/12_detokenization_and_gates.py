@@ -13,7 +13,7 @@
 #
 # Checklist topics: **detokenization** and **logical gates** (and, through pair removal, **moving information: AND vs OR circuits**).
 #
-# A tokenizer splits rare words into pieces: " Democ" + "r" + "ats". The model's early layers have to glue the pieces back into a word, *detokenization*: neurons that fire on the second piece of a split word, reading the piece before it. Gluing is a logical operation on tokens, and removing tokens tells the two kinds apart: an **AND** needs both inputs (removing either one kills the activation), an **OR** needs either (removing one barely matters, removing both kills it).
+# A tokenizer splits rare words into pieces (the first cell prints how this model's splits " Democrats"). The model's early layers have to glue the pieces back into a word, *detokenization*: neurons that fire on the second piece of a split word, reading the piece before it. Gluing is a logical operation on tokens, and removing tokens tells the two kinds apart: an **AND** needs both inputs (removing either one kills the activation), an **OR** needs either (removing one barely matters, removing both kills it).
 #
 # Everything below searches the embedded 6-layer model for its own examples; nothing is hand-picked, and the cells print what they found.
 
@@ -52,7 +52,7 @@ if not MODEL.startswith("embedded"):  # another model: the same text, in its own
     text = AutoTokenizer.from_pretrained(iw.models.loaders.embedded_dir("embedded-6l") / "tokenizer").batch_decode(tokens[:, 1:])
     tokens = torch.stack([model.to_tokens(t)[0, :96] for t in text])
 pieces = [tokenizer.decode([i]) for i in range(model.cfg.d_vocab)]
-print(tokens.shape, "held-out tokens")
+print(tokens.shape, "held-out tokens;", repr(" Democrats"), "->", [tokenizer.decode([i]) for i in tokenizer(" Democrats", add_special_tokens=False)["input_ids"]])
 
 # %% [markdown]
 # ## 1. A detokenization neuron
@@ -80,7 +80,7 @@ for index in activations[:, neuron].topk(8).indices.tolist():
 numbers.update(detok_neuron=neuron, detok_precision=float(precision[neuron]), detok_base_rate=base_rate)
 
 # %% [markdown]
-# The neuron's strongest activations are on pieces like "r" after " Democ" or "ail" after " cockt": the second piece of a word the tokenizer split. Its share of second pieces among its top activations is several times the base rate (printed above).
+# Read the printed contexts: the neuron's strongest activations are on the second piece of words the tokenizer split, and its share of second pieces among its top 200 activations is several times the base rate (both printed above).
 #
 # See it on a prompt: the highlights below are that neuron's activation on each token.
 
