@@ -95,3 +95,11 @@ def test_positional_view_on_a_random_model_with_learned_positions_and_its_view_s
 def test_positional_view_refuses_rotary_positions_with_the_fix():
     with pytest.raises(InterpWidgetsError, match=r"rotary positions.*embedded-6l"):
         PositionalEmbeddings.from_model(load_model())
+
+
+def test_toy_with_more_than_two_dimensions_sends_the_gram_matrix():
+    widget = SuperpositionToy.from_settings(n_features=8, n_hidden=4, feature_probability=0.1, importance_decay=0.9, seeds=1, steps=200)
+    assert widget.W.shape == (4, 8) and widget.gram.shape == (8, 8) and widget.mcs_counts.numel() == 0  # one seed: no MCS
+    torch.testing.assert_close(widget.gram, widget.W.T @ widget.W, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(widget.importance, 0.9 ** torch.arange(8.0))
+    assert "<line " not in widget.to_static_html() and widget.to_text().count("angle") == 0
