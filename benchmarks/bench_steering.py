@@ -7,9 +7,10 @@ the exactness tests use). Both greedy, 64 new tokens, the same tokens checked. O
 
 Models: the 2-layer and the 6-layer embedded models (an SAE feature steered), and a random model
 of GPT-2-small's shape (12 layers, d_model 768, 12 heads, d_mlp 3072, vocab 50257; a random vector
-steered). Then memory over 200 generations. Headline (the embedded shape) on the last line.
+steered; benchmarks/_shapes.py). Then memory over 200 generations (50 with --quick). Headline
+(the embedded shape) on the last line.
 
-Run: .venv/bin/python benchmarks/bench_steering.py
+Run: .venv/bin/python benchmarks/bench_steering.py [--quick] [--device cuda]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch  # noqa: E402
 
 import interp_widgets as iw  # noqa: E402
 from interp_widgets.compute.steering import Steer, _prepare, generate  # noqa: E402
+from _shapes import GPT2_LABEL, gpt2_small_shaped, options  # noqa: E402
 
 PROMPT = "The old man walked down to the river and looked at the water, and"
 NEW_TOKENS = 64
@@ -40,15 +42,6 @@ def rerun_loop(model, tokens, spec, n_tokens):
             logits = model.run_with_hooks(tokens, fwd_hooks=[(hook_name, add)] if strength else [])
         tokens = torch.cat([tokens, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
     return tokens[0, -n_tokens:].tolist()
-
-
-def gpt2_shaped():
-    from interp_widgets.models.bridge import boot_from_config
-    from interp_widgets.models.toy import toy_tokenizer
-
-    config = dict(n_layers=12, d_model=768, n_ctx=1024, d_head=64, n_heads=12, d_mlp=3072, d_vocab=50257, act_fn="gelu",
-                  normalization_type="LN", attn_only=False, seed=0)
-    return boot_from_config(config, toy_tokenizer())
 
 
 def measure(name, model, steer):
@@ -76,7 +69,7 @@ def resident_mb() -> float:
     return int(line.split()[1]) / 1024
 
 
-def memory_over(model, steer, n: int = 200) -> None:
+def memory_over(model, steer, n: int) -> None:
     sizes = []
     for index in range(n):
         generate(model, PROMPT, [steer], max_new_tokens=32, temperature=1.0, seed=index)
@@ -88,21 +81,23 @@ def memory_over(model, steer, n: int = 200) -> None:
 
 
 def main() -> None:
+    args = options(__doc__)
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    embedded = iw.load_model()
-    german = next(f for f in iw.models.loaders.feature_catalogue() if f["concept"] == "German text")
-    german_steer = Steer(None, (iw.load_sae(german["sae"]), german["feature"]), 20.0)
-    six = iw.load_model("embedded-6l")
-    six_feature = iw.models.loaders.feature_catalogue("embedded-6l")[0]
-    six_steer = Steer(None, (iw.load_sae(f"embedded-6l/{six_feature['sae']}"), six_feature["feature"]), 20.0)
-    gpt2 = gpt2_shaped()
+    device = args.device
+    embedded = iw.load_model(device=device)
+    german = next(f for f in iw.models.feature_catalogue() if f["concept"] == "German text")
+    german_steer = Steer(None, (iw.load_sae(german["sae"], device=device), german["feature"]), 20.0)
+    six = iw.load_model("embedded-6l", device=device)
+    six_feature = iw.models.feature_catalogue("embedded-6l")[0]
+    six_steer = Steer(None, (iw.load_sae(f"embedded-6l/{six_feature['sae']}", device=device), six_feature["feature"]), 20.0)
+    gpt2 = gpt2_small_shaped(device=device)
     gpt2_steer = Steer("blocks.6.hook_resid_post", torch.randn(768, generator=torch.Generator().manual_seed(0)), 40.0)
 
     headline = measure("embedded 2-layer", embedded, german_steer)
     measure("embedded 6-layer", six, six_steer)
-    measure("GPT-2-small-shaped random", gpt2, gpt2_steer)
-    memory_over(embedded, german_steer)
+    measure(GPT2_LABEL, gpt2, gpt2_steer)
+    memory_over(embedded, german_steer, 50 if args.quick else 200)
     print(f"steered generation with the key/value cache: {headline:.1f}x the rerun loop's tokens/s on the 2-layer embedded "
           "model (target >= 2x)")
 
