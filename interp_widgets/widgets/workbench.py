@@ -20,6 +20,7 @@ import importlib
 from typing import Any, Callable
 
 import ipywidgets
+from ipywidgets.widgets.widget_string import TextStyle
 
 from interp_widgets.errors import InterpWidgetsError, Superseded
 from interp_widgets.widgets._display import SnapshotDisplay
@@ -95,7 +96,9 @@ class Workbench(SnapshotDisplay, ipywidgets.VBox):
         self.views: dict[str, Any] = {}
         self._links: dict[str, _TabLink] = {}
         self._options = {"PatchingView": {"corrupt": corrupt}}
-        self.prompt_box = ipywidgets.Text(value=self.selection.prompt, description="prompt", continuous_update=False,
+        plain = ipywidgets.Layout()  # one layout and one style for the widgets that need none of their own (each widget costs)
+        style = TextStyle()
+        self.prompt_box = ipywidgets.Text(value=self.selection.prompt, description="prompt", continuous_update=False, style=style,
                                           layout=ipywidgets.Layout(flex="1 1 auto", width="auto"))
         self.prompt_box.add_class("iw-bench-prompt")
         self.prompt_box.observe(lambda change: self.selection.choose(prompt=change["new"], target=-1), names="value")
@@ -108,12 +111,11 @@ class Workbench(SnapshotDisplay, ipywidgets.VBox):
                 self.sae_box.observe(lambda change: self.selection.choose(sae=change["new"]), names="value")
                 controls.append(self.sae_box)
             self.feature_box = ipywidgets.BoundedIntText(value=self.selection.feature, min=0, max=_width(self.selection.current_sae) - 1,
-                                                         description=f"{self.selection.sae} feature")
+                                                         description=f"{self.selection.sae} feature", style=style, layout=plain)
             self.feature_box.add_class("iw-bench-feature")
             self.feature_box.observe(lambda change: self.selection.choose(feature=int(change["new"])), names="value")
             controls.append(self.feature_box)
         self.selection.observe(self._echo, names=["prompt", "feature", "sae"])
-        plain = ipywidgets.Layout()  # one layout for the containers that need none of their own (each widget costs)
         self._placeholder = ipywidgets.Box(layout=plain)  # one empty widget stands in for every tab not built yet
         self.tab = ipywidgets.Tab(children=[self._placeholder] * len(self.tabs_shown), titles=[tab.label for tab in self.tabs_shown],
                                   selected_index=0, layout=plain)
