@@ -82,7 +82,7 @@ class LinearReplacement:
     def __init__(self, model: Any, transcoders: Sequence[Any], run: FrozenRun) -> None:
         self.run = run
         self.L = model.cfg.n_layers
-        f32 = lambda t: t.detach().float()  # noqa: E731
+        f32 = lambda t: t.detach().float().cpu()  # noqa: E731  (the graph is built on the CPU, wherever the model runs)
         self.W_V, self.W_O = f32(model.W_V), f32(model.W_O)  # [L, H, d, dh], [L, H, dh, d]
         L, H, d, dh = self.W_V.shape
         self.W_O_flat = self.W_O.reshape(L, H * dh, d)  # heads side by side: one matmul for all of them
@@ -219,7 +219,7 @@ def active_sources(replacement: LinearReplacement, transcoders: Sequence[Any]) -
     for layer, transcoder in enumerate(transcoders):
         x = run.mlp_input[layer]
         with torch.inference_mode():
-            acts = transcoder.encode(x.to(transcoder.W_enc.dtype)).float()
+            acts = transcoder.encode(x.to(device=transcoder.W_enc.device, dtype=transcoder.W_enc.dtype)).float().cpu()
         pre = x @ replacement.W_enc[layer] + replacement.b_enc[layer]
         pres.append(pre)
         errors.append(run.mlp_output[layer] - (acts @ replacement.W_dec[layer] + replacement.b_dec[layer]))
