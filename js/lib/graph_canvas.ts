@@ -22,6 +22,7 @@ const SPACING = 9; // world units between nodes of one cell
 const CELL_PAD = 12;
 const MAX_CACHE = 8192;
 const BUCKETS = 4;
+const CHUNK = 500; // segments per stroked path
 const GRID = 24; // spatial hash cell, world units
 
 export class GraphCanvas {
@@ -163,22 +164,31 @@ export class GraphCanvas {
     let largest = 0;
     for (let e = 0; e < data.weight.length; e++) largest = Math.max(largest, Math.abs(data.weight[e]));
     const show = this.visible;
-    context.globalAlpha = 0.45;
-    for (let sign = 0; sign < 2; sign++) {
-      for (let bucket = 0; bucket < BUCKETS; bucket++) {
+    // Software rasterisers (no GPU) stroke 1-px hairlines fast and wide or huge paths slowly: the weak
+    // majority of edges are hairlines (fainter when weaker), only the strongest are wide, and each
+    // path holds at most CHUNK segments.
+    const level = new Uint8Array(data.weight.length);
+    for (let e = 0; e < data.weight.length; e++) {
+      level[e] = Math.min(BUCKETS - 1, Math.floor((Math.abs(data.weight[e]) / (largest || 1)) * BUCKETS)); // width grows with |weight|
+    }
+    for (let bucket = 0; bucket < BUCKETS; bucket++) {
+      context.globalAlpha = [0.3, 0.55, 0.6, 0.7][bucket];
+      context.lineWidth = [1, 1, 2, 3.5][bucket] / scale;
+      for (let sign = 0; sign < 2; sign++) {
+        context.strokeStyle = sign === 0 ? colors.positive : colors.negative;
+        let segments = 0;
         context.beginPath();
         for (let e = 0; e < data.weight.length; e++) {
-          const w = data.weight[e];
-          if ((w >= 0) !== (sign === 0)) continue;
-          const level = Math.min(BUCKETS - 1, Math.floor(Math.sqrt(Math.abs(w) / (largest || 1)) * BUCKETS));
-          if (level !== bucket) continue;
+          if (level[e] !== bucket || (data.weight[e] >= 0) !== (sign === 0)) continue;
           const s = data.source[e], t = data.target[e];
           if (show && !(show[s] && show[t])) continue;
           context.moveTo(this.x[s], this.y[s]);
           context.lineTo(this.x[t], this.y[t]);
+          if (++segments % CHUNK === 0) {
+            context.stroke();
+            context.beginPath();
+          }
         }
-        context.strokeStyle = sign === 0 ? colors.positive : colors.negative;
-        context.lineWidth = (0.4 + bucket * 1.1) / Math.max(scale, 0.2);
         context.stroke();
       }
     }
