@@ -6,9 +6,13 @@ offline (and with JavaScript off) the output is blank, and the snapshot in the s
 never shown. A token string with `<!--` and, later, `<script` in the saved state also breaks the
 state's script tag, blanking every widget. So for each output that carries an interp-widgets
 snapshot (marked by `VIEW_MIME`), this preprocessor drops the widget view, leaving the static,
-escaped HTML, and removes those widgets' state. Other widgets are left as they are.
+escaped HTML, and removes those widgets' state, and the state of our model-only widgets that
+have no view (a `Selection`: SAE names, prompts; marked `_iw_model_only`). Other widgets are left
+as they are. For their state, `escape_html_script` replaces nbconvert's filter of the same name
+(which escapes only `/`): it also writes `<` as `\u003c`, so no `<!--`, `<script` or `</script`
+inside a JSON string can change how HTML reads the script element (HTML's script-data rules).
 
-The package registers it for HTML exports (webpdf and slides included) through
+The package registers both for HTML exports (webpdf and slides included) through
 `etc/jupyter/jupyter_nbconvert_config.json`; by hand:
 `jupyter nbconvert --to html --HTMLExporter.preprocessors=interp_widgets.nbconvert.SnapshotPreprocessor`.
 """
@@ -22,6 +26,14 @@ from nbconvert.preprocessors import Preprocessor
 VIEW_MIME = "application/vnd.interp-widgets.view+json"  # as in interp_widgets.widgets._base
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
+
+
+def escape_html_script(text: str) -> str:
+    """JSON text safe inside a `<script>` element: `/` as `\\/` (as nbconvert does) and `<` as `\\u003c`.
+
+    In JSON, `<` and `/` occur only inside strings, where both escapes mean the same characters.
+    """
+    return text.replace("/", "\\/").replace("<", "\\u003c")
 
 
 class SnapshotPreprocessor(Preprocessor):
@@ -40,6 +52,9 @@ class SnapshotPreprocessor(Preprocessor):
                     ours.add(view["model_id"])
         widgets = nb.metadata.get("widgets", {})
         state = widgets.get(WIDGET_STATE_MIME, {}).get("state")
+        if state is not None:
+            ours |= {model_id for model_id, entry in state.items()
+                     if isinstance(entry, dict) and entry.get("state", {}).get("_iw_model_only")}
         if state is not None and ours:
             for model_id in ours:
                 state.pop(model_id, None)

@@ -30,6 +30,8 @@ class Selection(ipywidgets.Widget):
     feature = traitlets.Int(0).tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
     target = traitlets.Int(-1).tag(sync=True)
+    _iw_model_only = traitlets.Bool(True).tag(sync=True)
+    """Marks a model-only widget of ours (no view): an HTML export leaves its saved state out (`interp_widgets.nbconvert`)."""
 
     def __init__(self, model: Any, saes: dict[str, Any] | None, sae: str | None = None, feature: int = 0, prompt: str = "",
                  target: int = -1, index_tokens: int | None = 65_536, **kwargs: Any) -> None:

@@ -1,5 +1,7 @@
 """What a new user hit in notebooks 01-05 (issue 20), checked through the widgets' request handlers."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -85,3 +87,33 @@ def test_a_training_view_before_its_first_log_shows_that_it_waits():
     assert "waiting for the first logged training step" in view.to_static_html()  # no error before the first log
     view.update([[{"step": 10, "nmse": 0.5, "l0": 3.0, "dead_fraction": 0.0}]] * 3)
     assert "waiting" not in view.to_text() and "<svg" in view.to_static_html()
+
+
+def test_an_html_export_leaves_out_the_selection_and_keeps_the_state_script_closed(toy):
+    import json
+    import re
+
+    import nbformat
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    from interp_widgets.nbconvert import WIDGET_STATE_MIME
+
+    selection = iw.Selection(toy, {}, prompt="a secret prompt")
+    state = {
+        selection.model_id: {"model_name": "WidgetModel", "model_module": "@jupyter-widgets/base", "model_module_version": "2.0.0",
+                             "state": selection.get_state()},
+        "foreign": {"model_name": "TextModel", "model_module": "@jupyter-widgets/controls", "model_module_version": "2.0.0",
+                    "state": {"value": "x <!-- y <script>alert(1)</script> z"}},
+    }
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("selection")])
+    notebook.metadata["widgets"] = {WIDGET_STATE_MIME: {"state": state, "version_major": 2, "version_minor": 0}}
+    config = Config({"HTMLExporter": {"preprocessors": ["interp_widgets.nbconvert.SnapshotPreprocessor"],
+                                      "filters": {"escape_html_script": "interp_widgets.nbconvert.escape_html_script"}}})
+    body, _ = HTMLExporter(config=config).from_notebook_node(notebook)
+    assert "a secret prompt" not in body  # the model-only Selection's state is left out
+    script = re.search(rf'<script type="{re.escape(WIDGET_STATE_MIME)}">(.*?)</script>', body, flags=re.S).group(1)
+    assert "<" not in script  # nothing in it can open a comment or a script in HTML's script data
+    assert json.loads(script)["state"]["foreign"]["state"]["value"] == "x <!-- y <script>alert(1)</script> z"
+    assert json.loads((Path(__file__).parents[2] / "jupyter-config" / "jupyter_nbconvert_config.json").read_text())[
+        "HTMLExporter"]["filters"]["escape_html_script"] == "interp_widgets.nbconvert.escape_html_script"
