@@ -129,12 +129,14 @@ print(reopened.counts, "| supernodes:", [group[0] for group in reopened.supernod
 # %% [markdown]
 # ## 4. Linked views
 #
-# In a `Selection` that holds the transcoders as SAEs, a clicked feature node opens in the feature dashboard (and any other linked view): the dashboard follows to the feature's top activating contexts.
+# In a `Selection` that holds the transcoders as SAEs, the view's tooltips show each feature's top activating contexts from the selection's activation indexes (built once per transcoder, here over 8,192 held-out tokens; without them, the logit-lens tokens), and a clicked feature node opens in the feature dashboard (and any other linked view).
 
 # %%
 selection = iw.Selection(model, saes={f"transcoder L{layer}": tc for layer, tc in enumerate(transcoders)}, prompt=prompt, index_tokens=8192)
 linked = iw.GraphView.from_selection(selection, transcoders, node_share=0.7)
 dashboard = iw.FeatureDashboard.from_selection(selection)
-linked.select(copied[0])  # what a click on that node does
+node = next(i for i in range(len(linked.labels)) if linked.labels[i] == induction.labels[copied[0]])
+print(linked.labels[node], "\n" + linked.contexts[node])
+linked.select(node)  # what a click on that node does
 print(f"the dashboard now shows {selection.sae} feature {selection.feature}")
 dashboard

@@ -110,8 +110,13 @@ class GraphView(BaseWidget):
         return cls.from_graph(load_graph_json(path), model, transcoders, **kwargs)
 
     @classmethod
-    def from_selection(cls, selection: Any, transcoders: Sequence[Any], **kwargs: Any) -> "GraphView":
-        """The graph of the selection's prompt; a clicked feature selects its transcoder (an SAE of the selection) and index."""
+    def from_selection(cls, selection: Any, transcoders: Sequence[Any], use_index: bool = True, **kwargs: Any) -> "GraphView":
+        """The graph of the selection's prompt; a clicked feature selects its transcoder (an SAE of the selection) and index.
+        Where the selection holds every transcoder as an SAE, features show top contexts from its activation
+        indexes (built once per transcoder over `selection.index_tokens` tokens; `use_index=False`: logit lens)."""
+        names = [next((name for name, sae in selection.saes.items() if sae is tc), None) for tc in transcoders]
+        if use_index and "indexes" not in kwargs and all(names):
+            kwargs["indexes"] = [selection.index(sae=name) for name in names]
         widget = cls.from_model(selection.model, transcoders, selection.prompt, **kwargs)
         widget.link(selection)
         return widget

@@ -7,7 +7,7 @@ import torch
 import interp_widgets as iw
 from interp_widgets.compute.attribution import attribute
 from interp_widgets.compute.attribution_intervene import intervene
-from interp_widgets.compute.attribution_view import FEATURE, drawn_graph, strongest_paths
+from interp_widgets.compute.attribution_view import FEATURE, drawn_graph, strongest_paths, top_contexts
 
 PROMPT = "When Mary and John went to the store, John gave a drink to"
 
@@ -148,13 +148,25 @@ def test_intervening_on_no_feature_or_a_token_node_is_refused(view):
 def test_a_clicked_feature_is_published_to_the_selection(setup):
     model, transcoders = setup
     saes = {f"transcoder L{layer}": tc for layer, tc in enumerate(transcoders)}
-    selection = iw.Selection(model, saes=saes, prompt=PROMPT)
+    selection = iw.Selection(model, saes=saes, prompt=PROMPT, index_tokens=64 * 20)
     view = iw.GraphView.from_selection(selection, transcoders)
     node = [i for i in features_of(view) if int(view.node_row[i]) == 2][0]
     assert request(view, "select", {"node": node})["result"]["sae"] == "transcoder L1"
     assert (selection.sae, selection.feature, selection.target) == ("transcoder L1", int(view.node_feature[node]), int(view.node_pos[node]))
     unlinked = iw.GraphView.from_graph(view.graph, model, transcoders)
     assert request(unlinked, "select", {"node": node})["result"] == {"published": False}
+
+
+def test_features_show_top_contexts_from_the_selections_indexes(setup):
+    model, transcoders = setup
+    selection = iw.Selection(model, saes={f"L{layer}": tc for layer, tc in enumerate(transcoders)}, prompt=PROMPT, index_tokens=64 * 20)
+    view = iw.GraphView.from_selection(selection, transcoders)
+    assert "activation index" in view.contexts_from
+    for node in features_of(view)[:4]:
+        layer, feature = int(view.node_row[node]) - 1, int(view.node_feature[node])
+        lines = top_contexts(selection.index(sae=f"L{layer}"), model, feature)
+        assert view.contexts[node] == "\n".join(lines)
+    assert any("[" in view.contexts[node] for node in features_of(view))  # the activating token, bracketed
 
 
 def test_supernodes_and_text_form_list_the_strongest_paths(view):
