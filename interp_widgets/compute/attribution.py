@@ -158,30 +158,37 @@ class LinearReplacement:
         `levels [B]`: where each target reads the residual stream (feature of layer l: l, reading
         resid_mid[l]; logit: L, reading the final residual stream); `positions [B]`; `starts [B, d]`.
         """
-        # Causal and layered: nothing above the batch's highest level or after its last position matters.
-        B, n, d = len(levels), int(positions.max()) + 1, self.run.embedding.shape[-1]
-        grad = torch.zeros(B, n, d)
+        # Causal and layered: a target needs nothing above its own level or after its own position. Sorted
+        # by level, highest first, the targets that have joined are a prefix of the batch, and only that
+        # prefix, up to the last position it reaches, is carried down.
+        order = levels.argsort(descending=True, stable=True)
+        levels, positions, starts = levels[order], positions[order], starts[order]
+        B, d = len(levels), self.run.embedding.shape[-1]
+        grad = torch.zeros(B, int(positions.max()) + 1, d)
         out = torch.zeros(B, sources.n_columns)
-        batch = torch.arange(B)
-        started = False  # whether grad holds anything yet
-        for level in range(int(levels.max()), -1, -1):
-            if level < self.L and started:  # grad is at resid_post[level]: read what MLP `level` wrote
+        active = reach = 0  # targets joined so far; positions they reach
+        for level in range(int(levels[0]), -1, -1):
+            if level < self.L and active:  # grad is at resid_post[level]: read what MLP `level` wrote, then cross attention
+                g = grad[:active, :reach]
                 for position, columns, vectors in sources.features[level]:
-                    if position < n:
-                        out[:, columns] = grad[:, position] @ vectors.T
+                    if position < reach:
+                        out[:active, columns] = g[:, position] @ vectors.T
                 first = sources.error_offset + level * self.run.tokens.shape[0]
-                out[:, first : first + n] = (grad * sources.errors[level, :n]).sum(-1)
-            if level < self.L and started:
-                grad = grad + self.attention_backward(level, grad)
-            joining = levels == level
-            if joining.any():  # (grad + start) + attention(grad + start), the start's part at one position only
-                rows, where, vectors = batch[joining], positions[joining], starts[joining]
-                grad[rows, where] += vectors
+                out[:active, first : first + reach] = (g * sources.errors[level, :reach]).sum(-1)
+                grad[:active, :reach] = g + self.attention_backward(level, g)
+            joining = int((levels == level).sum())
+            if joining:  # (grad + start) + attention(grad + start), the start's part from its one position
+                new = torch.arange(active, active + joining)
+                where, vectors = positions[new], starts[new]
+                reach = max(reach, int(where.max()) + 1)
+                grad[new, where] += vectors
                 if level < self.L:
-                    grad[rows] += self.attention_backward_from_one_position(level, where, vectors, n)
-                started = True
-        out[:, sources.token_offset : sources.token_offset + n] = (grad * self.run.embedding[:n]).sum(-1)
-        return out
+                    grad[active : active + joining, :reach] += self.attention_backward_from_one_position(level, where, vectors, reach)
+                active += joining
+        out[:, sources.token_offset : sources.token_offset + reach] = (grad[:, :reach] * self.run.embedding[:reach]).sum(-1)
+        result = torch.empty_like(out)
+        result[order] = out
+        return result
 
     def attention_backward_from_one_position(self, layer: int, positions: Tensor, vectors: Tensor, n: int) -> Tensor:
         """`attention_backward` of gradients that are `vectors [J, d]` at `positions [J]` and zero
@@ -328,8 +335,8 @@ def token_strings(model: Any, ids: list[int]) -> list[str]:
 def _feature_rows(replacement: LinearReplacement, sources: SourceTable, logit_rows: Tensor, logit_p: Tensor, rows: Tensor,
                   batch_size: int) -> Tensor:
     """Fills `rows [keep, n_columns]` with the rows of `keep` features and returns which features they
-    are: all of them in order, or the most influential ones, re-ranked by their influence on the
-    logits through the rows found so far."""
+    are: all of them (rows in node order), or the most influential ones (rows in the order returned),
+    re-ranked by their influence on the logits through the rows found so far."""
     n_active, keep = sources.layers.numel(), rows.shape[0]
     order = torch.empty(keep, dtype=torch.long)
     visited = torch.zeros(n_active, dtype=torch.bool)
@@ -341,14 +348,17 @@ def _feature_rows(replacement: LinearReplacement, sources: SourceTable, logit_ro
             influence = partial_influence(logit_rows, logit_p, rows[:done], order[:done])
             ranked = influence[:n_active].argsort(descending=True)
             pending = ranked[~visited[ranked]][: min(4 * batch_size, keep - done)]
-            # batches of one layer and nearby positions: each backward pass stops at its batch's top layer and last position
-            pending = pending[(sources.layers[pending] * (sources.positions.max() + 1) + sources.positions[pending]).argsort()]
+        # batches of nearby positions (a target needs nothing after its own position; `rows` handles mixed layers)
+        pending = pending[(sources.positions[pending] * (replacement.L + 1) + sources.layers[pending]).argsort()]
         for first in range(0, len(pending), batch_size):
             chunk = pending[first : first + batch_size]
             layers, positions = sources.layers[chunk], sources.positions[chunk]
-            starts = replacement.feature_starts(layers, positions, sources.indices[chunk])
-            rows[done : done + len(chunk)] = replacement.rows(layers, positions, starts, sources)
+            block = replacement.rows(layers, positions, replacement.feature_starts(layers, positions, sources.indices[chunk]), sources)
+            if keep == n_active:
+                rows[chunk] = block  # every feature: rows in node order
+            else:
+                rows[done : done + len(chunk)] = block
             order[done : done + len(chunk)] = chunk
             visited[chunk] = True
             done += len(chunk)
-    return order
+    return torch.arange(n_active) if keep == n_active else order
