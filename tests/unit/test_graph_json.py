@@ -77,8 +77,9 @@ def test_our_file_is_valid_for_circuit_tracers_schema(drawn, tmp_path):
 
 def test_a_files_labels_are_text_in_the_view(drawn, tmp_path):
     data = to_circuit_tracer(drawn, "evil")
-    feature = next(n for n in data["nodes"] if n["feature_type"] == "cross layer transcoder")
-    feature["clerp"] = '<img src=x onerror="alert(1)">'
+    for node in data["nodes"]:
+        if node["feature_type"] in ("cross layer transcoder", "embedding"):
+            node["clerp"] = '<img src=x onerror="alert(1)">'
     data["metadata"]["prompt_tokens"][1] = "<script>alert(2)</script>"
     (tmp_path / "evil.json").write_text(json.dumps(data))
     view = iw.GraphView.from_json(tmp_path / "evil.json")
