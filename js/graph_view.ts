@@ -250,7 +250,11 @@ export default routedWidget<State>(({ model, el, router }) => {
     }
   };
   const teardown = redrawOnChange(model, drawAll);
+  // a theme change (JupyterLab light/dark) recolours the canvas, which CSS alone cannot reach
+  const themeWatch = new MutationObserver(() => graph.rebuild());
+  themeWatch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "class"] });
   return () => {
+    themeWatch.disconnect();
     teardown();
     tip.hide();
   };

@@ -40,6 +40,7 @@ export class GraphCanvas {
   hovered = -1;
   pinned: number[] = [];
   groups: number[][] = []; // supernode members
+  drawnWith: Colors | null = null; // the theme's colours the cached layer was drawn in
   data: GraphData | null = null;
   private cache: HTMLCanvasElement | null = null;
   private cacheScale = 1;
@@ -161,6 +162,7 @@ export class GraphCanvas {
     const context = cache.getContext("2d")!;
     context.setTransform(scale, 0, 0, scale, 0, 0);
     const colors = this.colors();
+    this.drawnWith = colors;
     let largest = 0;
     for (let e = 0; e < data.weight.length; e++) largest = Math.max(largest, Math.abs(data.weight[e]));
     const show = this.visible;

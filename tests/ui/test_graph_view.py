@@ -2,6 +2,8 @@
 contexts as text; clicking pins it and its ancestors can be shown alone; "intervene" runs the real
 model and the table shows what the maths computes."""
 
+import re
+
 import pytest
 
 from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
@@ -82,3 +84,19 @@ def test_hover_pin_ancestors_and_intervene(page, graph_notebook, expected):
     first = table.first.locator("td").all_inner_texts()
     assert first[0] == f'"{rows[0][0]}"' and abs(float(first[2]) - rows[0][2]) < 1e-3 * max(1, abs(rows[0][2]))
     assert "1 feature(s), 0 error node(s) ablated" in view.locator(".iw-graph-intervention").inner_text()
+
+
+def test_the_dark_theme_recolours_the_canvas(page, graph_notebook):
+    open_notebook(page, graph_notebook, "graph.ipynb")
+    run_all_cells(page, ".iw-graph-view canvas")
+    drawn = "() => document.querySelector('canvas.iw-graph-canvas').graphCanvas.drawnWith"
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
+    light = page.evaluate(drawn)
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function(f"(light) => ({drawn})().positive !== light.positive", arg=light, timeout=30_000)
+    dark = page.evaluate(drawn)
+    brightness = lambda rgb: sum(map(int, re.findall(r"\d+", rgb)[:3]))  # noqa: E731
+    assert dark["positive"] == "rgb(250, 140, 50)" and light["positive"] == "rgb(230, 97, 1)"
+    assert brightness(dark["fg"]) > brightness(light["fg"])  # token nodes and the hover ring stay visible on a dark page
+    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
