@@ -44,6 +44,29 @@ print(len(model.nodes), len(model.links), len(model.qParams.supernodes))
 """
 
 
+WRITE = r"""
+import sys
+from circuit_tracer.frontend.graph_models import Link, Metadata, Model, Node, QParams
+nodes = [Node.token_node(0, 50256, influence=0.9), Node.token_node(1, 464, influence=0.5),
+         Node.feature_node(0, 1, 37, influence=0.2, activation=3.5), Node.feature_node(1, 1, 4001, influence=0.1, activation=1.25),
+         Node.error_node(0, 1, influence=0.4), Node.logit_node(1, 262, " the", 2, target_logit=True, token_prob=0.31)]
+ids = [n.node_id for n in nodes]
+links = [Link(source=ids[s], target=ids[t], weight=w).model_dump() for s, t, w in [(1, 2, 0.5), (2, 3, -1.5), (4, 5, 2.0), (3, 5, 0.75)]]
+meta = Metadata(slug="ct", scan="test", transcoder_list=[], prompt_tokens=["<bos>", "The"], prompt="The")
+model = Model(metadata=meta, qParams=QParams(pinnedIds=[], supernodes=[["pair", ids[2], ids[3]]], linkType="both", clickedId="", sg_pos=""),
+              nodes=nodes, links=links)
+open(sys.argv[1], "w").write(model.model_dump_json(indent=2))
+"""
+
+
+def circuit_tracer_python():
+    if not CIRCUIT_TRACER.exists():
+        if os.environ.get("IW_REQUIRE_CIRCUIT_TRACER"):
+            pytest.fail("IW_REQUIRE_CIRCUIT_TRACER is set but .venv-circuit-tracer is missing: run scripts/setup-circuit-tracer.sh")
+        pytest.skip("circuit-tracer's environment is absent (scripts/setup-circuit-tracer.sh builds it)")
+    return str(CIRCUIT_TRACER)
+
+
 @pytest.fixture(scope="module")
 def drawn():
     model, transcoders = iw.load_model(), iw.load_transcoders("embedded")
@@ -65,14 +88,24 @@ def test_round_trip_keeps_every_node_edge_and_supernode(drawn, tmp_path):
 
 
 def test_our_file_is_valid_for_circuit_tracers_schema(drawn, tmp_path):
-    if not CIRCUIT_TRACER.exists():
-        if os.environ.get("IW_REQUIRE_CIRCUIT_TRACER"):
-            pytest.fail("IW_REQUIRE_CIRCUIT_TRACER is set but .venv-circuit-tracer is missing: run scripts/setup-circuit-tracer.sh")
-        pytest.skip("circuit-tracer's environment is absent (scripts/setup-circuit-tracer.sh builds it)")
+    python = circuit_tracer_python()
     path = save_graph_json(drawn, tmp_path / "g.json")
-    done = subprocess.run([str(CIRCUIT_TRACER), "-c", CHECK, str(path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([python, "-c", CHECK, str(path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == [str(drawn.n_nodes), str(drawn.weights.numel()), "1"]
+
+
+def test_a_file_written_by_circuit_tracers_classes_loads(tmp_path):
+    done = subprocess.run([circuit_tracer_python(), "-c", WRITE, str(tmp_path / "ct.json")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    graph = load_graph_json(tmp_path / "ct.json")
+    assert graph.kinds.tolist() == [0, 0, 1, 1, 2, 3] and graph.rows.tolist() == [0, 0, 1, 2, 1, 3] and graph.n_layers == 2
+    assert graph.features.tolist() == [50256, 464, 37, 4001, -1, 262]  # feature indices from the ids, not the paired numbers
+    assert graph.activations.tolist() == [0.0, 0.0, 3.5, 1.25, 0.0, pytest.approx(0.31)]
+    assert graph.sources.tolist() == [1, 2, 4, 3] and graph.targets.tolist() == [2, 3, 5, 5] and graph.weights.tolist() == [0.5, -1.5, 2.0, 0.75]
+    assert graph.supernodes == [["pair", 2, 3]] and graph.labels[5] == 'Output " the" (p=0.310)' and graph.token_strings == ["<bos>", "The"]
+    view = iw.GraphView.from_graph(graph)
+    assert view.counts == "6 nodes (2 features), 4 edges" and view.supernodes == [["pair", 2, 3]]
 
 
 def test_a_files_labels_are_text_in_the_view(drawn, tmp_path):
