@@ -74,7 +74,9 @@ export default routedWidget<State>(({ model, el, router }) => {
   root.append(tip.node);
   el.appendChild(root);
 
-  const send = (changes: Record<string, unknown>) => setInputs(router, changes, status, banner, "generating\u2026");
+  const asking = element("span", "iw-status"); // "generating…" while a request is out (cleared by its reply)
+  options.after(asking);
+  const send = (changes: Record<string, unknown>) => setInputs(router, changes, asking, banner, "generating\u2026");
 
   // ---- options: max tokens, temperature, seed, sweep ------------------------------------------
   function numberField(label: string, name: "max_new_tokens" | "temperature" | "seed" | "sweep_points", step: string, integer: boolean) {

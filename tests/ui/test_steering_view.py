@@ -1,4 +1,4 @@
-"""The steering view in JupyterLab: moving the strength slider streams a new steered completion,
+"""The steering view in JupyterLab and Notebook 7: moving the strength slider streams a new steered completion,
 token by token, equal to the maths; the first difference is marked; hover shows both log-probs;
 the dark theme reaches its controls."""
 
@@ -40,8 +40,9 @@ def column_tokens(view, which):
     return view.locator(f".iw-steer-{which} .iw-token").all_inner_texts()
 
 
-def test_moving_the_slider_streams_a_new_steered_completion(page, steering_notebook):
-    open_notebook(page, steering_notebook, "steering.ipynb")
+@pytest.mark.parametrize("ui", ["lab", "notebook"], ids=["JupyterLab", "Notebook 7"])
+def test_moving_the_slider_streams_a_new_steered_completion(page, steering_notebook, ui):
+    open_notebook(page, steering_notebook, "steering.ipynb", ui)
     run_all_cells(page, ".iw-steering .iw-steer-steered .iw-token")
     view = page.locator(".iw-steering")
     page.wait_for_function("(root) => root.querySelector('.iw-steer-status').textContent.includes('kv-cache')", arg=view.element_handle(),
