@@ -114,7 +114,7 @@ export function addSaveMenu(el: HTMLElement): () => void {
   const popup = element("span", "iw-save-popup");
   popup.setAttribute("role", "menu");
   popup.hidden = true;
-  const status = element("span", "iw-status");
+  const status = element("span", "iw-save-status");
   const choices: [string, () => Promise<void>][] = [
     ["SVG", async () => download(new Blob([viewToSvg(root).svg], { type: "image/svg+xml" }), fileName(root, "svg"))],
     ["PNG", async () => {

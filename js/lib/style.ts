@@ -24,7 +24,7 @@ export const SHARED_COMPONENTS: readonly string[] = [
   "iw-bars", "iw-bar-row", "iw-bar-label", "iw-bar-track", "iw-bar-fill", "iw-bar-value", "iw-bar-negative", // lib/bars.ts
   "iw-grid-scroll", "iw-score-table", "iw-score-row", "iw-sortable", // sortable tables
   "iw-tooltip-host", "iw-tooltip", // lib/dom.ts
-  "iw-save-menu", "iw-save-button", "iw-save-popup", // lib/save_menu.ts: every view's save-as-picture menu
+  "iw-save-menu", "iw-save-button", "iw-save-popup", "iw-save-status", // lib/save_menu.ts: every view's save-as-picture menu
   "iw-c-*", // token colours (lib/colors.ts colorClassRules)
 ];
 
@@ -76,6 +76,7 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-save-menu { margin-left: auto; display: inline-flex; gap: 4px; align-items: center; position: relative; }
 .iw-save-button { padding: 0 6px; line-height: 1.4; }
 .iw-save-popup { display: inline-flex; gap: 4px; }
+.iw-save-status { color: var(--iw-fg-muted); font-style: italic; }
 .iw-error, .iw-linked-error {
   background: var(--iw-error-bg); color: var(--iw-error-fg); border-radius: 3px;
   padding: 4px 8px; margin: 4px 0; white-space: pre-wrap; font-family: var(--jp-code-font-family, monospace);
