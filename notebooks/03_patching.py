@@ -18,7 +18,7 @@
 #
 # The seeds: *imagine an AND circuit where the result is only correct if two attention heads are clean. If you patch clean→corrupt you will not find this; but you do if you patch corrupt→clean. The opposite applies for an OR circuit … really you should check both.* So every view here shows both, on one colour scale centred on zero.
 #
-# **Arc:** a docstring pair the embedded model solves → check the corruption → both maps, live → heads → attribution patching as a fast first look, checked against exact patching → an IOI pair on the deeper embedded model, which solves it, and the heads that carry the answer.
+# **Arc:** a docstring pair the embedded model solves → check the corruption → both maps, live → heads → attribution patching as a fast first look, checked against exact patching → an IOI pair on the deeper embedded model, which solves it, and the heads that carry the answer → the same task on sentence shapes it never saw, where it fails: check generalisation before reading a circuit.
 
 # %%
 # Install if missing (Colab, a fresh kernel). Locally, the README's set-up has done this.
@@ -114,7 +114,7 @@ iw.PatchingView.from_model(model, pair.clean, pair.corrupt, pair.metric, compone
 # %% [markdown]
 # ## 5. An IOI pair, on the deeper model
 #
-# "When Mary and John went to the store, John gave a drink to" → " Mary". The 2-layer model does not do this task (its model card: 52 %, chance is 50 %), so its IOI patching maps would be noise. The 6-layer embedded model does (91 % on names it never saw in that role), so we patch there. `ioi_pair` builds a pair from names that are one token in this tokenizer; the corruption makes the indirect object the giver, which flips the answer.
+# "When Mary and John went to the store, John gave a drink to" → " Mary". The 2-layer model does not do this task (its model card: 52 %, chance is 50 %), so its IOI patching maps would be noise. The 6-layer embedded model does, on the four sentence shapes it was trained on (its model card: above 90 % with names it never saw in that role), so we patch there; section 6 asks whether that holds on other shapes. `ioi_pair` builds a pair from names that are one token in this tokenizer; the corruption makes the indirect object the giver, which flips the answer.
 
 # %%
 deeper = iw.load_model("embedded-6l")
@@ -134,6 +134,31 @@ top = values.flatten().topk(4).indices
 for index in top.tolist():
     layer, head = divmod(index, deeper.cfg.n_heads)
     print(f"head L{layer}H{head}: restores {float(values[layer, head]):.0%} of the logit difference")
+
+# %% [markdown]
+# ## 6. Does it generalise? Sentence shapes the model never saw
+#
+# A circuit read off one template may be a template detector. `circuits.IOI_HELDOUT_TEMPLATES` holds ten sentence shapes, and `IOI_HELDOUT_NAMES` eighteen names, that the model's synthetic training text can never write ("While Oscar and Nora were cooking dinner, Nora passed the salt to"; a test checks the generator against them). Measure the task on both:
+
+# %%
+from interp_widgets.compute.circuits import IOI_HELDOUT_NAMES, IOI_HELDOUT_TEMPLATES, ioi_accuracy
+
+seen = ioi_accuracy(deeper, n=200, seed=0)
+unseen = ioi_accuracy(deeper, n=200, seed=0, templates=IOI_HELDOUT_TEMPLATES, names=IOI_HELDOUT_NAMES)
+print(f"training shapes, unseen names: {seen['accuracy']:.0%} (logit difference {seen['logit_diff']:+.2f})")
+print(f"held-out shapes and names:     {unseen['accuracy']:.0%} (logit difference {unseen['logit_diff']:+.2f})")
+
+# %% [markdown]
+# On its four training shapes the model is right almost every time; on new shapes it is no better than chance (50 %) and its mean logit difference is below zero: it leans towards the repeated name. What section 5 found is how this model handles *its templates*, not a general rule — GPT-2 small, by contrast, solves IOI across sentence shapes. A pair in a held-out shape shows what that does to patching:
+
+# %%
+held_out = tasks.ioi_pair(deeper, seed=0, templates=IOI_HELDOUT_TEMPLATES)
+unseen_pair = patch(deeper, held_out.clean, held_out.corrupt, held_out.metric, "resid_pre", "denoise")
+print(held_out.clean, "->", repr(held_out.answer))
+print(f"logit difference {held_out.answer!r} - {held_out.wrong!r}: clean {unseen_pair.clean:+.2f}, corrupt {unseen_pair.corrupt:+.2f}")
+
+# %% [markdown]
+# The clean run does not prefer the right name by more than the corrupt run does, so there is no gap for a patch to restore and the map would be noise. **Check the behaviour on held-out prompts before reading a circuit off a pair.** `scripts/embedded/recipe6_ioi.sh` fine-tunes the model on procedurally varied IOI sentences (`scripts/embedded/ioi.py`); the model card says how far that got.
 
 # %% [markdown]
 # ## Recap

@@ -19,7 +19,7 @@ mkdir -p "$OUT"
 status=0
 "$PY" scripts/embedded/train_model.py --layers 6 --heads 8 --d-model 256 --positions standard --batch "$BATCH" \
     --tokenizer-from interp_widgets/models/embedded/tokenizer --out "$OUT" --init-from "$SHIPPED/model.safetensors" \
-    --random-repeat 0.3 --span-repeat 0.15 --copy-warmup 0 --copy-ramp 0 --copy-period 8 127 --docstrings 0.12 --ioi 0.10 \
+    --random-repeat 0.3 --span-repeat 0.15 --copy-warmup 0 --copy-ramp 0 --copy-period 8 127 --docstrings 0.12 --ioi "${IOI_SHARE:-0.10}" \
     --lr 1.5e-4 --warmup 30 --total-steps "$STEPS" --checkpoint-every 25 --eval-every 50 --threads "${THREADS:-1}" \
     --max-minutes "${MAX_MINUTES:-600}" || status=$?
 if [ "$status" -eq 3 ]; then echo "time limit reached: run again to continue"; exit 0; fi

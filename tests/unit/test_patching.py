@@ -178,3 +178,19 @@ def test_patching_reports_progress_between_batches_and_stops_when_told(monkeypat
     with pytest.raises(Superseded):  # a newer request: the remaining batches are not run
         patch(model, pair.clean, pair.corrupt, pair.metric, "resid_pre", fast=fast, should_stop=lambda: asked.append(1) or len(asked) > 1)
     assert len(asked) == 2
+
+
+def test_ioi_on_the_deeper_model_does_not_generalise_to_new_sentence_shapes():
+    """What notebook 03's section 6 says: right on its training shapes, no better than chance on
+    held-out shapes (leaning to the repeated name), and a held-out pair leaves no gap to patch."""
+    import interp_widgets as iw
+    from interp_widgets.compute import tasks
+    from interp_widgets.compute.circuits import IOI_HELDOUT_NAMES, IOI_HELDOUT_TEMPLATES, ioi_accuracy
+
+    model = iw.load_model("embedded-6l")
+    seen = ioi_accuracy(model, n=200, seed=0)
+    unseen = ioi_accuracy(model, n=200, seed=0, templates=IOI_HELDOUT_TEMPLATES, names=IOI_HELDOUT_NAMES)
+    assert seen["accuracy"] >= 0.85 and unseen["accuracy"] <= 0.55 and unseen["logit_diff"] < 0, (seen, unseen)
+    pair = tasks.ioi_pair(model, seed=0, templates=IOI_HELDOUT_TEMPLATES)
+    result = patch(model, pair.clean, pair.corrupt, pair.metric, "resid_pre", "denoise")
+    assert result.clean <= result.corrupt, (result.clean, result.corrupt)
