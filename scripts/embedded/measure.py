@@ -115,7 +115,7 @@ def measure(model_dir: Path, streams: Path) -> dict:
     result["induction_scores"] = induction_scores(model, repeated).tolist()
     first, second = repeated_sequence_loss(model, repeated)
     result["repeated_loss"] = {"first_copy": first, "second_copy": second}
-    norms = norms_by_boundary(model, text)  # BOS left out
+    norms = norms_by_boundary(model, text, attention_mask=torch.ones_like(text))  # BOS left out; real windows, no padding (some end with EOS)
     result["residual_norms"] = norms.mean().tolist()
     fit = norms.fit()
     after_first = exponential_fit(norms.mean()[1:]) if model.cfg.n_layers > 2 else fit
@@ -127,7 +127,7 @@ def measure(model_dir: Path, streams: Path) -> dict:
     if model.cfg.positional_embedding_type == "standard":
         pos = positional_structure(position_embeddings(model))
         (model_dir / "positional_components.svg").write_text(components_svg(pos["components"][:3]))
-        result["positional"] = {k: v for k, v in pos.items() if k != "components"}
+        result["positional"] = {k: v for k, v in pos.items() if k not in ("components", "first_token")}  # tensors: the picture, not the card
     return result
 
 
@@ -177,12 +177,15 @@ RECIPES = {
         "with a copied span; unlike the 2-layer model it learned induction heads already here (second-copy loss 0.02 nats by "
         "step 500). **copy** — random blocks of the 512 most frequent tokens only. **mix** — corpus text with 30 % random "
         "blocks over the whole vocabulary, 15 % repeated spans, 12 % synthetic `:param` docstrings and 6 % synthetic "
-        "indirect-object sentences in fixed shapes, whose names are disjoint from those measured below. "
-        "**IOI fine-tune** (`scripts/embedded/recipe6_ioi.sh`, on CPU) — from the mix weights, the same mix with 10 % "
-        "procedurally varied indirect-object sentences (`scripts/embedded/ioi.py`: many clause orders, verbs of giving and "
-        "saying, both name orders, some non-name answers) at a lower learning rate (1.5e-4 to 1.5e-5): the mix stage had taught "
-        "the model its four sentence shapes, not the rule (44 % on held-out shapes before this stage).",
-        "mix_tokens": 106_496_000, "stage_names": ("natural", "copy", "mix", "IOI fine-tune"),
+        "indirect-object sentences in four fixed shapes (an earlier version of `scripts/embedded/ioi.py`), whose names are "
+        "disjoint from those measured below.",
+        "ioi_attempts": "An attempt to teach it the rule rather than the shapes, on CPU: `scripts/embedded/recipe6_ioi.sh` "
+        "fine-tuned these weights on the same mix with procedurally varied IOI sentences (`ioi.py` now: many clause orders, "
+        "verbs of giving and saying, both name orders, some non-name answers; 10 % of sequences for 275 steps, then 30 %; "
+        "peak learning rate 1.5e-4; 5.7 M tokens, about 80 minutes). It moved the held-out figure from 38 % to 55 % "
+        "(logit difference -0.56 to +0.62, the same 400 prompts) at a cost of 0.016 nats of validation loss (the trainer's "
+        "validation windows) and 2 points on the training shapes (91 % to 89 %) — far from the 80 % aimed at, so those weights are not shipped. Retraining the mix stage of `recipe6.sh` "
+        "(which now draws from the new generator) on a GPU is the next step.",
     },
 }
 
@@ -190,9 +193,8 @@ RECIPES = {
 def stage_tokens(recipe: dict, training: dict) -> str:
     """Tokens per stage; the last stage's count comes from its training log in config.json."""
     last = training.get("log", [{}])[-1].get("tokens") if training.get("log") else None
-    counts = [recipe["natural_steps"] * recipe["step_tokens"], recipe["copy_steps"] * recipe["step_tokens"]]
-    counts += ([recipe["mix_tokens"]] if "mix_tokens" in recipe else []) + ([last] if last else [])
-    named = [f"{name} {n / 1e6:.1f} M" for name, n in zip(recipe.get("stage_names", ("natural", "copy", "mix")), counts)]
+    counts = [recipe["natural_steps"] * recipe["step_tokens"], recipe["copy_steps"] * recipe["step_tokens"]] + ([last] if last else [])
+    named = [f"{name} {n / 1e6:.1f} M" for name, n in zip(("natural", "copy", "mix"), counts)]
     return ", ".join(named) + (f"; {sum(counts) / 1e6:.1f} M tokens in all" if last else "")
 
 
@@ -232,7 +234,7 @@ def write_card(model_dir: Path, corpus: Path, result: dict, card: Path) -> None:
         f"{mlp_text}, {cfg['positional_embedding_type']} positions, "
         f"context {cfg['n_ctx']}, byte-level BPE vocabulary of {cfg['d_vocab']} (trained on the same corpus), "
         f"LayerNorm, GELU. Loaded as a TransformerLens `TransformerBridge`.\n",
-        f"Training, in {len(recipe.get('stage_names', 'abc'))} stages (`scripts/embedded/{recipe['script']}`{recipe.get('where', '')}, {stage_tokens(recipe, training)}): {recipe['stages']}\n",
+        f"Training, in three stages (`scripts/embedded/{recipe['script']}`{recipe.get('where', '')}, {stage_tokens(recipe, training)}): {recipe['stages']}\n",
         "## Corpus and validation loss per source\n",
         "The corpus leans archaic (Shakespeare, Milton, 1961 Brown corpus) and technical (Python docs and code); the "
         "natural modern English available offline is about 30 MB. German is present but small. `corpus_manifest.json`, "
@@ -269,7 +271,8 @@ def write_card(model_dir: Path, corpus: Path, result: dict, card: Path) -> None:
             f"On {len(IOI_HELDOUT_TEMPLATES)} held-out sentence shapes with {len(IOI_HELDOUT_NAMES)} held-out names "
             f"(`circuits.IOI_HELDOUT_TEMPLATES` / `IOI_HELDOUT_NAMES`: \"While Oscar and Nora were cooking dinner, Nora passed "
             f"the salt to\"; the training-text generator can write none of these shapes or names), 400 prompts: "
-            f"**{result['ioi_heldout']['accuracy']:.0%}**, mean logit difference **{result['ioi_heldout']['logit_diff']:.2f}**.\n")
+            f"**{result['ioi_heldout']['accuracy']:.0%}**, mean logit difference **{result['ioi_heldout']['logit_diff']:.2f}**. "
+            + (f"What it learned is tied to its training shapes. {recipe['ioi_attempts']}" if "ioi_attempts" in recipe else "") + "\n")
     if "positional" in result:
         parts += ["## Positional embeddings\n", positional_text(result["positional"]), "![The first principal components of W_pos](positional_components.svg)\n"]
     saes = model_dir / "saes"
