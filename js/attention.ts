@@ -62,7 +62,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   side.append(caption, tokensBox);
   main.append(big, side);
   const table = element("table", "iw-score-table");
-  const scoreNotes = element("ul", "iw-caption iw-score-notes");
+  const scoreNotes = element("ul", "iw-score-notes");
   toolbar.append(prompt.form, prompt.status);
   root.append(layers, thumbs, main, table, scoreNotes);
   const tip = tooltip(root);

@@ -173,6 +173,7 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-attention .iw-attention-main { display: flex; gap: 12px; align-items: flex-start; flex-wrap: wrap; }
 .iw-attention .iw-pattern-large { max-width: 420px; image-rendering: pixelated; border: 1px solid var(--iw-border); cursor: crosshair; }
 .iw-attention .iw-attention-side { flex: 1 1 300px; min-width: 240px; }
+.iw-attention .iw-score-notes { color: var(--iw-fg-muted); }
 .iw-steering .iw-steer-row { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 2px 0; }
 .iw-steering .iw-steer-label { font-family: var(--jp-code-font-family, monospace); }
 .iw-steering .iw-steer-slider { flex: 1 1 220px; max-width: 360px; accent-color: var(--iw-accent); }
