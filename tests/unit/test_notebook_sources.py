@@ -3,10 +3,10 @@
 import importlib.util
 from pathlib import Path
 
-import nbformat
 import pytest
 
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
+nbformat = pytest.importorskip("nbformat", reason="nbformat comes with the dev extras: pip install -e '.[dev]'")
 pytest.importorskip("jupytext", reason="jupytext comes with the dev extras: pip install -e '.[dev]'")
 
 
