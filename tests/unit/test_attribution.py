@@ -64,8 +64,24 @@ def test_logit_nodes_equal_the_models_logits_relative_to_the_mean(setup, graphs)
         assert len(graph.logit_tokens) == 10 or graph.logit_probabilities.sum() >= 0.95
 
 
+def skip_unless_hooks_can_freeze_attention(model):
+    """The references below freeze attention by returning the clean pattern from `attn.hook_pattern`.
+    The transformer-lens 3.9 bridge ignores a value returned there (the output does not change), so
+    there they cannot build the frozen model; `attribute` itself is checked on 3.9 by the completeness
+    tests above, which compare with the plain model."""
+    tokens = model.to_tokens("a b")
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        plain = model(tokens)
+        with model.hooks(fwd_hooks=[("blocks.0.attn.hook_pattern", lambda pattern, hook: torch.zeros_like(pattern))]):
+            zeroed = model(tokens)
+    if torch.equal(plain, zeroed):
+        pytest.skip("this transformer-lens bridge ignores values returned from attn.hook_pattern, so a hook cannot freeze attention")
+
+
 def test_batched_rows_equal_one_backward_per_node(setup, graphs):
     _, model, transcoders = setup
+    skip_unless_hooks_can_freeze_attention(model)
     graph = graphs[0]
     reference = direct_effects_one_by_one(model, transcoders, graph)
     rows = target_rows(graph)
@@ -107,6 +123,7 @@ def replacement_logits(model, transcoders, tokens, ablate):
 
 def test_ablating_features_changes_the_output_as_the_graph_predicts(setup, graphs):
     _, model, transcoders = setup
+    skip_unless_hooks_can_freeze_attention(model)
     graph = graphs[2]
     tokens = graph.tokens[None]
     none = lambda layer: torch.zeros(1, 1, dtype=torch.bool)  # noqa: E731

@@ -93,8 +93,8 @@ def test_an_html_export_leaves_out_the_selection_and_keeps_the_state_script_clos
     import json
     import re
 
-    import nbformat
-    from nbconvert import HTMLExporter
+    nbformat = pytest.importorskip("nbformat", reason="nbformat and nbconvert come with the dev extras")
+    HTMLExporter = pytest.importorskip("nbconvert").HTMLExporter
     from traitlets.config import Config
 
     from interp_widgets.nbconvert import WIDGET_STATE_MIME
