@@ -41,7 +41,9 @@ PLACES = ["store", "garden", "school", "station", "office", "park", "market", "h
           "cafe", "church", "hospital", "restaurant", "bakery", "river", "farm", "bank", "theater", "lake", "zoo"]
 OBJECTS = ["drink", "book", "ring", "letter", "bag", "key", "ball", "flower", "basket", "cup", "hat", "map", "note",
            "box", "gift", "phone", "photo", "ticket", "coin", "pen", "apple", "cake", "towel", "lamp"]
-GIVING = ["gave", "handed", "showed", "sent", "threw", "lent", "brought", "sold", "returned", "offered", "left"]
+# Verbs of giving, past tense -> base form ("S wanted to give ...").
+GIVING = {"gave": "give", "handed": "hand", "showed": "show", "sent": "send", "threw": "throw", "lent": "lend",
+          "brought": "bring", "sold": "sell", "returned": "return", "offered": "offer", "left": "leave"}
 SAYING = ["said goodbye to", "talked to", "spoke to", "waved to", "smiled at", "shouted at", "wrote to",
           "complained to", "replied to", "listened to", "nodded to", "turned to", "looked at", "pointed at"]
 OTHERS = ["driver", "waiter", "doctor", "neighbor", "child", "dog", "manager", "guard", "nurse", "baker", "farmer"]
@@ -70,11 +72,8 @@ OPENINGS = [
 
 
 def _giving_verb(rng: np.random.Generator, base_form: bool) -> str:
-    verb = str(rng.choice(GIVING))
-    if not base_form:
-        return verb
-    return {"gave": "give", "handed": "hand", "showed": "show", "sent": "send", "threw": "throw", "lent": "lend",
-            "brought": "bring", "sold": "sell", "returned": "return", "offered": "offer", "left": "leave"}[verb]
+    verb = str(rng.choice(list(GIVING)))
+    return GIVING[verb] if base_form else verb
 
 
 def ioi_sentence(rng: np.random.Generator) -> str:
@@ -110,8 +109,8 @@ def ioi_text(rng: np.random.Generator, n_chars: int) -> str:
 
 def vocabulary() -> set[str]:
     """Every word this generator can write (names aside): a sentence with any other word is not one of its own."""
-    parts = [*IOI_TEMPLATES, *PLACES, *OBJECTS, *GIVING, *SAYING, *OTHERS, *TOGETHER, *FILLER, *OPENINGS,
-             "give hand show send throw lend bring sell return offer leave a the to"]
+    parts = [*IOI_TEMPLATES, *PLACES, *OBJECTS, *GIVING, *GIVING.values(), *SAYING, *OTHERS, *TOGETHER, *FILLER, *OPENINGS,
+             "a the to"]
     words = set()
     for part in parts:
         words.update(re.findall(r"[A-Za-z]+", re.sub(r"\{\w+\}", " ", part)))
