@@ -23,6 +23,40 @@ def gpt2_small_shaped(device: str | None = None, seed: int = 0) -> Any:
     return boot_from_config({**GPT2_SMALL, "seed": seed}, toy_tokenizer(), device=device)
 
 
+def gpt2_prompt(model: Any, n_tokens: int) -> tuple[Any, list[str]]:
+    """The first `n_tokens` of the package's toy corpus, repeated as often as needed (BOS first): ids `[n_tokens]`
+    and their token strings."""
+    from importlib import resources
+
+    text = resources.files("interp_widgets.models").joinpath("toy_corpus.txt").read_text(encoding="utf-8")
+    ids = model.to_tokens(text * (1 + 8 * n_tokens // len(text)), truncate=False)[0, :n_tokens]
+    return ids, [model.tokenizer.decode([i]) for i in ids.tolist()]
+
+
+def gpt2_feature_values(n_tokens: int, n_features: int, device: str | None = None, d_sae: int = 6144, k: int = 32,
+                        hook_name: str = "blocks.6.hook_resid_post") -> tuple[list[str], Any, str]:
+    """Token strings, `[n_tokens, n_features]` activations and a description: random firing features of a
+    random TopK SAE (L0 `k`) on the GPT-2-small-shaped model's `hook_name` over a toy-corpus prompt.
+
+    A trained SAE's feature is zero on most tokens, as these are (a random ReLU SAE would fire on half).
+    """
+    import torch
+
+    from interp_widgets.compute.hooks import activations_at
+    from interp_widgets.sae.model import TopKSAE
+
+    model = gpt2_small_shaped(device)
+    ids, strings = gpt2_prompt(model, n_tokens)
+    sae = TopKSAE(GPT2_SMALL["d_model"], d_sae, k=k, hook_name=hook_name, seed=0).to(model.cfg.device)
+    with torch.inference_mode():
+        codes = sae.encode(activations_at(model, ids[None].to(model.cfg.device), hook_name))[0].float().cpu()  # [pos, d_sae]
+    firing = ((codes > 0).sum(0) > 0).nonzero()[:, 0]
+    chosen = firing[torch.randperm(firing.numel(), generator=torch.Generator().manual_seed(0))[:n_features]]
+    values = codes[:, chosen].contiguous()  # [pos, n_features]
+    density = float((values > 0).float().mean())
+    return strings, values, f"TopK SAE d_sae {d_sae:,} L0 {k} at {hook_name}, random firing features (nonzero on {density:.1%} of tokens)"
+
+
 def options(description: str | None) -> argparse.Namespace:
     """--quick (smaller sizes, fewer repeats: what run_all.py --quick passes) and --device (cpu, cuda)."""
     parser = argparse.ArgumentParser(description=(description or "").split("\n\n")[0])
