@@ -16,7 +16,14 @@ Data: one layer of 12 heads over 512 tokens (seeded causal softmax patterns), as
 
 Headline (last line): CircuitsVis' CDN HTML alone (its smallest form) over our total bytes.
 
-Run: .venv/bin/python benchmarks/bench_attention.py   (needs `pip install circuitsvis` and chromium)
+GPT-2 small's shape (the "GPT-2-small-shaped random" line, bytes only): the 12 heads of layer 5 of
+the random GPT-2-small-shaped model (`_shapes.gpt2_small_shaped`) over a 256-token prompt (the
+package's toy corpus, repeated), the patterns the model computes rather than seeded softmaxes. The
+bytes depend on the shape (heads x tokens^2) and, on CircuitsVis' side, on how many characters each
+weight takes as JSON text; a random model's near-uniform weights (1/n) print as long decimals.
+
+Run: .venv/bin/python benchmarks/bench_attention.py [--device cuda]  (needs `pip install circuitsvis` and chromium;
+--quick changes nothing)
 """
 
 from __future__ import annotations
@@ -32,8 +39,10 @@ from ipywidgets.widgets.widget import _remove_buffers
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _browser import launch, served  # noqa: E402
+from _shapes import GPT2_LABEL, gpt2_prompt, gpt2_small_shaped, options  # noqa: E402
 
 N_HEADS, N_TOKENS = 12, 512
+GPT2_LAYER, GPT2_TOKENS = 5, 256
 
 
 def data() -> tuple[torch.Tensor, list[str]]:
@@ -46,6 +55,16 @@ def data() -> tuple[torch.Tensor, list[str]]:
     tokenizer = toy_tokenizer()
     ids = torch.randint(1, len(tokenizer), (N_TOKENS,), generator=generator).tolist()
     return attention, [tokenizer.decode([i]) for i in ids]
+
+
+def gpt2_data(device: str) -> tuple[torch.Tensor, list[str]]:
+    """Layer GPT2_LAYER's patterns `[12, GPT2_TOKENS, GPT2_TOKENS]` of the random GPT-2-small-shaped model, and the tokens."""
+    from interp_widgets.compute.hooks import activations_at
+
+    model = gpt2_small_shaped(device)
+    ids, tokens = gpt2_prompt(model, GPT2_TOKENS)
+    pattern = activations_at(model, ids[None].to(model.cfg.device), f"blocks.{GPT2_LAYER}.attn.hook_pattern")[0]
+    return pattern.float().cpu(), tokens
 
 
 def ours(attention, tokens):
@@ -136,12 +155,25 @@ def paint_times(our_payload, their_html: str, repeats: int = 3) -> tuple[float, 
     return sorted(ours_ms)[len(ours_ms) // 2], theirs_ms
 
 
+def gpt2_bytes(device: str) -> None:
+    attention, tokens = gpt2_data(device)
+    mine, _ = ours(attention, tokens)
+    theirs, _ = circuitsvis_view(attention, tokens)
+    total = sum(mine.values())
+    print(f"{GPT2_LABEL}: layer {GPT2_LAYER}, {attention.shape[0]} heads x {GPT2_TOKENS} tokens: ours {total:,} B, "
+          f"CircuitsVis CDN HTML {theirs['HTML, online (CDN) form']:,} B (offline {theirs['HTML, offline form (bundle inlined)']:,} B)")
+    print(f"{GPT2_LABEL}: attention view bytes, {attention.shape[0]} heads x {GPT2_TOKENS} tokens, vs CircuitsVis: "
+          f"{theirs['HTML, online (CDN) form'] / total:.1f}x (offline HTML {theirs['HTML, offline form (bundle inlined)'] / total:.1f}x)\n")
+
+
 def main() -> None:
+    args = options(__doc__)
     torch.set_num_threads(1)
     try:
         import circuitsvis  # noqa: F401
     except ImportError:
         sys.exit("needs circuitsvis: .venv/bin/pip install circuitsvis")
+    gpt2_bytes(args.device)
     attention, tokens = data()
     mine, payload = ours(attention, tokens)
     theirs, their_html = circuitsvis_view(attention, tokens)
