@@ -13,7 +13,16 @@ interp-widgets against CircuitsVis' `colored_tokens` for the same data.
 
 Headline (last line): CircuitsVis' paint over ours for new values (the update).
 
-Run: .venv/bin/python benchmarks/bench_render.py   (needs `pip install circuitsvis` and chromium)
+GPT-2 small's shape (the "GPT-2-small-shaped random" line): 1,024 tokens (GPT-2's whole context,
+one forward pass; 4,096 would not fit) of the random GPT-2-small-shaped model, the values being
+features of a random TopK SAE (d_sae 6,144, L0 32) at blocks.6.hook_resid_post
+(`_shapes.gpt2_feature_values`): the view opens on one feature and each update brings the next
+feature's activations (zero on ~99 % of tokens) instead of the headline's dense sine values;
+CircuitsVis paints the first feature. The token strings are the toy tokenizer's (no GPT-2
+vocabulary offline). The model only makes the values; what is timed is the browser's work.
+
+Run: .venv/bin/python benchmarks/bench_render.py [--device cuda]  (needs `pip install circuitsvis` and chromium;
+--quick changes nothing; --device is where the GPT-2-shaped model runs)
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from ipywidgets.widgets.widget import _remove_buffers
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _browser import launch, served  # noqa: E402
+from _shapes import GPT2_LABEL, gpt2_feature_values, options  # noqa: E402
 
 N_TOKENS = 4096
 
@@ -45,9 +55,15 @@ const frames = () => new Promise((done) => requestAnimationFrame(() => requestAn
 widget.render({ model, el: document.getElementById("view") });
 await frames();
 window.__painted = performance.now();
+const stored = await fetch("updates.bin");  // optional: rows of new values, one per update
+const updates = stored.ok ? new Float32Array(await stored.arrayBuffer()) : null;
 window.__update = async (seed) => {
-  const values = new Float32Array(state.values.view.byteLength / 4);
-  for (let i = 0; i < values.length; i++) values[i] = Math.sin(i * 0.37 + seed) * 3;
+  const n = state.values.view.byteLength / 4;
+  let values = new Float32Array(n);
+  if (updates) {
+    const row = ((seed % (updates.length / n)) + updates.length / n) % (updates.length / n);
+    values = updates.slice(row * n, (row + 1) * n);
+  } else for (let i = 0; i < n; i++) values[i] = Math.sin(i * 0.37 + seed) * 3;
   const start = performance.now();
   state.values = { ...state.values, view: new DataView(values.buffer) };
   listeners.forEach((handler) => handler());
@@ -66,8 +82,8 @@ def data() -> tuple[list[str], torch.Tensor]:
     return [tokenizer.decode([i]) for i in ids], torch.randn(N_TOKENS, generator=generator)
 
 
-def measure(tokens: list[str], values: torch.Tensor) -> tuple[float, float, float]:
-    """(ours update ms, ours first paint ms, CircuitsVis paint ms)."""
+def measure(tokens: list[str], values: torch.Tensor, updates: torch.Tensor | None = None) -> tuple[float, float, float]:
+    """(ours update ms, ours first paint ms, CircuitsVis paint ms); `updates` `[n, tokens]`: the new values, else sines."""
     from circuitsvis.tokens import colored_tokens
     from playwright.sync_api import sync_playwright
 
@@ -81,6 +97,8 @@ def measure(tokens: list[str], values: torch.Tensor) -> tuple[float, float, floa
     (folder / "state.json").write_text(json.dumps(state))
     (folder / "buffers.bin").write_bytes(bytes(memoryview(buffers[0]).cast("B")))
     (folder / "index.html").write_text(HARNESS)
+    if updates is not None:
+        (folder / "updates.bin").write_bytes(updates.float().contiguous().numpy().tobytes())
     their_html = colored_tokens(tokens, values.tolist()).local_src
     (folder / "circuitsvis.html").write_text(f"<!doctype html><html><body>{their_html}</body></html>")
     updates, firsts, theirs = [], [], []
@@ -91,7 +109,7 @@ def measure(tokens: list[str], values: torch.Tensor) -> tuple[float, float, floa
                 page = browser.new_page()
                 page.goto(f"{base}/index.html")
                 page.wait_for_function("() => window.__painted", timeout=120_000)
-                assert page.locator(".iw-token").count() == N_TOKENS
+                assert page.locator(".iw-token").count() == len(tokens)
                 firsts.append(page.evaluate("() => window.__painted"))
                 if repeat == 0:
                     page.evaluate("() => window.__update(-1)")  # warm-up
@@ -100,7 +118,7 @@ def measure(tokens: list[str], values: torch.Tensor) -> tuple[float, float, floa
             for _ in range(3):
                 page = browser.new_page()
                 page.goto((folder / "circuitsvis.html").as_uri(), timeout=120_000)
-                page.wait_for_function(f"() => document.querySelectorAll('[id^=circuits-vis] span').length >= {N_TOKENS}", timeout=120_000)
+                page.wait_for_function(f"() => document.querySelectorAll('[id^=circuits-vis] span').length >= {len(tokens)}", timeout=120_000)
                 theirs.append(page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now()))))"))
                 page.close()
             browser.close()
@@ -109,11 +127,24 @@ def measure(tokens: list[str], values: torch.Tensor) -> tuple[float, float, floa
     return statistics.median(updates), statistics.median(firsts), statistics.median(theirs)
 
 
+def gpt2(device: str) -> None:
+    tokens, features, about = gpt2_feature_values(1024, 11, device=device)  # [1024, 11]: the first opens, the rest update
+    update_ms, first_ms, theirs_ms = measure(tokens, features[:, 0], features[:, 1:].T)
+    print(f"{GPT2_LABEL}: 1,024 tokens, {about}")
+    print(f"  interp-widgets, next feature's values to painted view: {update_ms:7.1f} ms (median of 10); first paint {first_ms:7.1f} ms")
+    print(f"  CircuitsVis colored_tokens, painted from navigation: {theirs_ms:7.1f} ms (median of 3)")
+    print(f"{GPT2_LABEL}: new values to painted view, 1,024 tokens of SAE features, CircuitsVis vs ours: {theirs_ms / update_ms:.1f}x "
+          f"(first paint {theirs_ms / first_ms:.1f}x)\n")
+
+
 def main() -> None:
+    args = options(__doc__)
+    torch.set_num_threads(1)
     try:
         import circuitsvis  # noqa: F401
     except ImportError:
         sys.exit("needs circuitsvis: .venv/bin/pip install circuitsvis")
+    gpt2(args.device)
     tokens, values = data()
     update_ms, first_ms, theirs_ms = measure(tokens, values)
     print(f"{N_TOKENS} highlighted tokens, headless Chromium")
