@@ -10,22 +10,24 @@ Peak memory: the rise of the process's peak resident set (Linux VmHWM, reset bef
 - a 32-token prompt on each embedded model with its shipped transcoders, every active feature;
 - a GPT-2-small-shaped model (12 layers, d_model 768, 12 heads, d_mlp 3072, vocab 50257) with
   random weights from a config and random TopK transcoders (3072 features, k 8), 32 tokens, the
-  500 most influential features. Here both sides do nearly the same arithmetic (each target needs
+  500 most influential features (--quick: 200), printed on the "GPT-2-small-shaped random" line. Here both sides do nearly the same arithmetic (each target needs
   its gradient at every lower layer and position, d_model^2 per position and layer), so the gain
   is what batching, stopping at each batch's last position and taking the first attention layer
   from one position save; on the small embedded models the per-backward overhead dominates the
   reference.
 The headline (last line): the 6-layer embedded model, 32 tokens, every active feature.
 
-Run: .venv/bin/python benchmarks/bench_attribution.py
+Run: .venv/bin/python benchmarks/bench_attribution.py [--quick] [--device cuda]
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 import warnings
+from pathlib import Path
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 warnings.filterwarnings("ignore")
@@ -35,6 +37,9 @@ import torch  # noqa: E402
 import interp_widgets as iw  # noqa: E402
 from interp_widgets.compute.attribution import attribute  # noqa: E402
 from interp_widgets.compute.attribution_reference import direct_effects_one_by_one  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _shapes import GPT2_LABEL, GPT2_SMALL, options  # noqa: E402
 
 PROMPT = ("It was a bright cold day in April, and the clocks were striking thirteen. Winston Smith, his chin nuzzled into his "
           "breast in an effort to escape the vile wind, slipped quickly through")
@@ -71,33 +76,35 @@ def compare(name: str, model, transcoders, tokens, max_features=None) -> float:
     return ratio
 
 
-def gpt2_shaped():
+def gpt2_shaped(device: str):
     from interp_widgets.models.bridge import boot_from_config
     from interp_widgets.models.toy import toy_tokenizer
     from interp_widgets.sae.transcoder import Transcoder
 
-    config = dict(n_layers=12, d_model=768, n_ctx=1024, d_head=64, n_heads=12, d_mlp=3072, d_vocab=50257, act_fn="gelu_new",
-                  normalization_type="LN", positional_embedding_type="standard", attn_only=False, seed=0)
-    model = boot_from_config(config, toy_tokenizer())
+    model = boot_from_config({**GPT2_SMALL, "act_fn": "gelu_new", "seed": 0}, toy_tokenizer(), device=device)
     transcoders = []
     for layer in range(12):
         transcoder = Transcoder(768, 3072, k=8, layer=layer, seed=layer)
         with torch.no_grad():
             transcoder.b_dec.normal_(0, 0.02)
-        transcoders.append(transcoder.eval())
+        transcoders.append(transcoder.eval().to(device))
     return model, transcoders
 
 
 def main() -> None:
+    args = options(__doc__)
     torch.set_num_threads(1)
     ratios = {}
     for name in ("embedded", "embedded-6l"):
-        model = iw.load_model(name)
+        model = iw.load_model(name, device=args.device)
         tokens = model.to_tokens(PROMPT)[0, :32]
-        ratios[name] = compare(f"{name}, 32 tokens, all features", model, iw.load_transcoders(name), tokens)
-    model, transcoders = gpt2_shaped()
+        ratios[name] = compare(f"{name}, 32 tokens, all features", model, iw.load_transcoders(name, device=args.device), tokens)
+    model, transcoders = gpt2_shaped(args.device)
     tokens = torch.randint(0, 50257, (32,), generator=torch.Generator().manual_seed(0))
-    compare("GPT-2-shaped random, 32 tokens", model, transcoders, tokens, max_features=500)
+    features = 200 if args.quick else 500
+    ratio = compare("GPT-2-shaped random, 32 tokens", model, transcoders, tokens, max_features=features)
+    print(f"{GPT2_LABEL}: attribution graph, 32 tokens, random TopK transcoders (k 8), {features} most influential features: "
+          f"batched vs one backward per node {ratio:.1f}x")
     print(f"attribution graph, embedded-6l, 32 tokens, every feature: batched vs one backward per node {ratios['embedded-6l']:.1f}x")
 
 
