@@ -12,7 +12,9 @@ offline.
 
 Cases are interleaved (each round loads every case once), and process CPU time is printed beside
 wall time: on a shared machine wall time follows the neighbours' load, CPU time follows ours.
-At GPT-2 small's shape: our format (fp16 safetensors) against a Hugging Face GPT-2 small directory.
+At GPT-2 small's shape (the "GPT-2-small-shaped random" line): the random GPT-2-small-shaped model
+saved in our format (config + fp16 safetensors) against a random Hugging Face GPT-2 small directory
+(fp32 safetensors), both through load_model(path).
 
 Where the time went (profiled, issue 27): about 2/3 of a cold load_model() is importing
 transformer-lens' bridge, which imports transformers' modeling code and with it torch.distributed
@@ -34,7 +36,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shapes import options  # noqa: E402
+from _shapes import GPT2_LABEL, options  # noqa: E402
 
 RUNS = 3
 TARGET_S = 2.0
@@ -121,7 +123,8 @@ def main() -> None:
     for name, label in (("ours", "embedded"), ("ours-6l", "embedded-6l"), ("hf", "local HF GPT-2, same size as embedded"),
                         ("ours-gpt2", "ours, GPT-2-small-shaped (fp16 file)"), ("hf-gpt2", "local HF GPT-2 small (fp32 file)")):
         print(f"  {label:40s} {t[name]['load_s']:5.2f} s ({t[name]['load_cpu_s']:.2f} s CPU)")
-    print(f"GPT-2-small shape: ours vs local Hugging Face directory: {t['hf-gpt2']['load_s'] / t['ours-gpt2']['load_s']:.1f}x wall, "
+    print(f"{GPT2_LABEL}: load_model() of our fp16 directory vs a local Hugging Face GPT-2 small directory: "
+          f"{t['hf-gpt2']['load_s'] / t['ours-gpt2']['load_s']:.1f}x wall ({t['ours-gpt2']['load_s']:.2f} s vs {t['hf-gpt2']['load_s']:.2f} s), "
           f"{t['hf-gpt2']['load_cpu_s'] / t['ours-gpt2']['load_cpu_s']:.1f}x CPU")
     print(f"embedded load_model() vs same-size local Hugging Face model: {ref['load_s'] / ours['load_s']:.1f}x "
           f"({ours['load_s']:.2f} s, {ours['load_s'] / TARGET_S:.0%} of the 2 s target; CPU {ref['load_cpu_s'] / ours['load_cpu_s']:.1f}x)")

@@ -26,6 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 GPT2_PREFIX = "GPT-2-small-shaped random"
+NO_TRANSFORMER = {"bench_superposition": "n/a (toy model, no transformer)"}  # no GPT-2 shape to measure
 
 
 def takes_options(script: Path) -> bool:
@@ -65,7 +66,7 @@ def table(results: dict[str, dict[str, dict[str, object]]]) -> str:
                 cells += ["not run", "not run"]
                 continue
             note = (" (--quick)" if result["quick"] else "") + ("" if result["options"] else " (CPU only)")
-            cells += [f"{_short(result['headline'])}{note}", _short(result["gpt2"]) or "not measured"]
+            cells += [f"{_short(result['headline'])}{note}", _short(result["gpt2"]) or NO_TRANSFORMER.get(name, "not measured")]
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 
