@@ -4,9 +4,11 @@ Same activations, SAE size, batch, learning rate and step count for both: a ReLU
 8x the residual width on a d_model-256 model's `blocks.0.hook_resid_post`. The activations are
 computed once (by our store, running the model only to block 0) and fed to both trainers from
 memory, so this measures the trainers, not the model. SAELens (which pins transformer-lens < 4)
-runs in its own environment, `.venv-saelens` (scripts/setup-saelens.sh makes it), in a subprocess.
-Both run fp32 on one thread; our bf16 autocast (default "auto" where the CPU has bf16) is shown
-on a separate line.
+runs in its own environment, `.venv-saelens` (scripts/setup-saelens.sh makes it), in a subprocess
+that stays up. Both run fp32 on one thread, in turns (ours, SAELens', ours, ...: REPEATS runs each
+after a warm-up), so a busy spell on a shared machine slows both sides; the headline is the ratio of
+the medians, with the range of the run-by-run ratios beside it. Our bf16 autocast (default "auto"
+where the CPU has bf16) is shown on a separate line.
 
 Run: .venv/bin/python benchmarks/bench_sae_training.py
 """
@@ -14,6 +16,7 @@ Run: .venv/bin/python benchmarks/bench_sae_training.py
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,7 +27,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-D_MODEL, EXPANSION, BATCH, STEPS, WARMUP_STEPS, LR = 256, 8, 4096, 40, 5, 4e-4
+D_MODEL, EXPANSION, BATCH, STEPS, WARMUP_STEPS, LR, REPEATS = 256, 8, 4096, 40, 5, 4e-4, 5
 
 
 class InMemoryBatches:
@@ -52,60 +55,107 @@ def make_activations(path: Path) -> None:
     torch.save(torch.stack(batches), path)
 
 
-def time_ours(path: Path, autocast: str) -> float:
+def time_ours(path: Path, autocast: str, d_model: int = D_MODEL, steps: int = STEPS) -> float:
+    """Activations per second of our trainer over `steps` steps (a fresh SAE; the SAE's set-up is timed too)."""
     from interp_widgets.sae import ReluSAE, TrainConfig, train_saes
 
     data = InMemoryBatches(torch.load(path), "blocks.0.hook_resid_post")
     config = dict(lr=LR, warmup_steps=1, log_every=10, resample_every=None, autocast=autocast, init_b_dec_to_mean=False)
-    train_saes([ReluSAE(D_MODEL, D_MODEL * EXPANSION, seed=0)], data, TrainConfig(total_steps=WARMUP_STEPS, **config), progress=False)
-    sae = ReluSAE(D_MODEL, D_MODEL * EXPANSION, seed=0)
     start = time.perf_counter()
-    train_saes([sae], data, TrainConfig(total_steps=STEPS, **config), progress=False)
-    return STEPS * BATCH / (time.perf_counter() - start)
+    train_saes([ReluSAE(d_model, d_model * EXPANSION, seed=0)], data, TrainConfig(total_steps=steps, **config), progress=False)
+    return steps * BATCH / (time.perf_counter() - start)
 
 
-def time_saelens(path: Path) -> float:
-    """Runs inside .venv-saelens."""
+def time_saelens(path: Path, d_model: int = D_MODEL, steps: int = STEPS) -> float:
+    """Activations per second of SAELens' `SAETrainer` over `steps` steps. Runs inside .venv-saelens."""
     from sae_lens import StandardTrainingSAE, StandardTrainingSAEConfig
     from sae_lens.config import LoggingConfig, SAETrainerConfig
     from sae_lens.training.sae_trainer import SAETrainer
 
     batches = torch.load(path)
+    start = time.perf_counter()
+    sae = StandardTrainingSAE(StandardTrainingSAEConfig(d_in=d_model, d_sae=d_model * EXPANSION, l1_coefficient=1.0))
+    cfg = SAETrainerConfig(total_training_samples=steps * BATCH, train_batch_size_samples=BATCH, lr=LR, lr_end=LR, device="cpu",
+                           autocast=False, logger=LoggingConfig(log_to_wandb=False))
+    data = (batches[i % len(batches)] for i in range(10**9))
+    SAETrainer(cfg=cfg, sae=sae, data_provider=data).fit()
+    return steps * BATCH / (time.perf_counter() - start)
 
-    def run(steps: int) -> float:
-        sae = StandardTrainingSAE(StandardTrainingSAEConfig(d_in=D_MODEL, d_sae=D_MODEL * EXPANSION, l1_coefficient=1.0))
-        cfg = SAETrainerConfig(total_training_samples=steps * BATCH, train_batch_size_samples=BATCH, lr=LR, lr_end=LR, device="cpu",
-                               autocast=False, logger=LoggingConfig(log_to_wandb=False))
-        data = (batches[i % len(batches)] for i in range(10**9))
-        trainer = SAETrainer(cfg=cfg, sae=sae, data_provider=data)
-        start = time.perf_counter()
-        trainer.fit()
-        return steps * BATCH / (time.perf_counter() - start)
 
-    run(WARMUP_STEPS)
-    return run(STEPS)
+def saelens_server() -> None:
+    """Inside .venv-saelens: answer each request line `<path> <d_model> <steps>` with one JSON line of throughput."""
+    for line in sys.stdin:
+        path, d_model, steps = line.split()
+        print(json.dumps({"saelens": time_saelens(Path(path), int(d_model), int(steps))}), flush=True)
+
+
+class SAELens:
+    """SAELens' trainer in a subprocess of .venv-saelens that stays up, so its runs can alternate with ours."""
+
+    def __init__(self) -> None:
+        python = ROOT / ".venv-saelens" / "bin" / "python"
+        if not python.exists():
+            sys.exit("SAELens' environment is missing: run scripts/setup-saelens.sh first.")
+        self._process = subprocess.Popen([str(python), __file__, "--saelens-server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, text=True)
+
+    def throughput(self, path: Path, d_model: int = D_MODEL, steps: int = STEPS) -> float:
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(f"{path} {d_model} {steps}\n")
+        self._process.stdin.flush()
+        for reply in self._process.stdout:  # skips anything else SAELens prints
+            if reply.startswith('{"saelens"'):
+                return json.loads(reply)["saelens"]
+        sys.exit("SAELens' trainer stopped: run `.venv-saelens/bin/python benchmarks/bench_sae_training.py --saelens-server` to see why.")
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait(timeout=60)
+
+
+def interleaved(path: Path, saelens: SAELens, d_model: int = D_MODEL, repeats: int = REPEATS) -> tuple[list[float], list[float]]:
+    """Our throughput and SAELens', measured in turns (ours, theirs, ours, theirs, ...) after one warm-up run each,
+    so a slow spell of a shared machine lands on both sides rather than deciding the ratio."""
+    time_ours(path, "none", d_model, WARMUP_STEPS)
+    saelens.throughput(path, d_model, WARMUP_STEPS)
+    ours, theirs = [], []
+    for _ in range(repeats):
+        ours.append(time_ours(path, "none", d_model))
+        theirs.append(saelens.throughput(path, d_model))
+    return ours, theirs
+
+
+def summary(ours: list[float], theirs: list[float]) -> tuple[list[str], str]:
+    """Each side's median and range, and the ratio of the medians with the range of the run-by-run ratios."""
+    ratios = [a / b for a, b in zip(ours, theirs)]
+    lines = [f"  {name:<29} median {statistics.median(runs):>10,.0f} activations/s  (runs {min(runs):,.0f} .. {max(runs):,.0f})"
+             for name, runs in (("interp-widgets fp32", ours), ("SAELens fp32", theirs))]
+    ratio = (f"{statistics.median(ours) / statistics.median(theirs):.2f}x (median of {len(ratios)} interleaved runs each; "
+             f"run-by-run {min(ratios):.2f}x .. {max(ratios):.2f}x)")
+    return lines, ratio
 
 
 def main() -> None:
     torch.set_num_threads(1)
-    if len(sys.argv) == 3 and sys.argv[1] == "--saelens":
-        print(json.dumps({"saelens": time_saelens(Path(sys.argv[2]))}))
+    if sys.argv[1:] == ["--saelens-server"]:
+        saelens_server()
         return
-    saelens_python = ROOT / ".venv-saelens" / "bin" / "python"
-    if not saelens_python.exists():
-        sys.exit("SAELens' environment is missing: run scripts/setup-saelens.sh first.")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "activations.pt"
-        make_activations(path)
-        ours = time_ours(path, "none")
-        ours_bf16 = time_ours(path, "auto")
-        result = subprocess.run([str(saelens_python), __file__, "--saelens", str(path)], capture_output=True, text=True, check=True)
-        theirs = json.loads(result.stdout.strip().splitlines()[-1])["saelens"]
-    print(f"ReLU SAE {D_MODEL} -> {D_MODEL * EXPANSION}, batch {BATCH}, {STEPS} steps, 1 thread")
-    print(f"  interp-widgets fp32          {ours:>10,.0f} activations/s")
-    print(f"  interp-widgets autocast auto {ours_bf16:>10,.0f} activations/s")
-    print(f"  SAELens fp32                 {theirs:>10,.0f} activations/s")
-    print(f"SAE trainer throughput, interp-widgets vs SAELens (fp32, same batches): {ours / theirs:.2f}x")
+    saelens = SAELens()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "activations.pt"
+            make_activations(path)
+            ours, theirs = interleaved(path, saelens)
+            time_ours(path, "auto", D_MODEL, WARMUP_STEPS)
+            ours_bf16 = time_ours(path, "auto")
+    finally:
+        saelens.close()
+    lines, ratio = summary(ours, theirs)
+    print(f"ReLU SAE {D_MODEL} -> {D_MODEL * EXPANSION}, batch {BATCH}, {STEPS} steps, 1 thread, {REPEATS} interleaved runs per side")
+    print("\n".join(lines))
+    print(f"  interp-widgets autocast auto  one run    {ours_bf16:>10,.0f} activations/s  (bf16 where the CPU has it)")
+    print(f"SAE trainer throughput, interp-widgets vs SAELens (fp32, same batches): {ratio}")
 
 
 if __name__ == "__main__":

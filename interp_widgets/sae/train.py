@@ -28,6 +28,7 @@ from torch import Tensor
 
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.sae.model import SparseAutoencoder, TopKSAE
+from interp_widgets.sae.relu_step import Workspace, relu_sae_gradients_, uses_hand_written_step
 from interp_widgets.sae.store import ActivationStore
 
 
@@ -127,6 +128,7 @@ def train_saes(
                 for sae in saes:
                     sae.b_dec.copy_(first.mean(0))
         batches = itertools.chain([first], batches)
+    workspace = Workspace()  # the hand-written ReLU step's [batch, d_sae] buffers, reused every step
     bar = _progress(config.total_steps, state.step, progress)
     try:
         for x in batches:
@@ -141,7 +143,7 @@ def train_saes(
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 dead = state.tokens_since_fired[index] > config.dead_after_tokens
-                metrics = _step(sae, optimizer, x, state, l1, dead, config, use_bf16, detailed=logging)
+                metrics = _step(sae, optimizer, x, state, l1, dead, config, use_bf16, detailed=logging, workspace=workspace)
                 fired = metrics.pop("fired")
                 state.tokens_since_fired[index] += x.shape[0]
                 state.tokens_since_fired[index][fired] = 0
@@ -185,31 +187,38 @@ def train_sae(sae: SparseAutoencoder, store: ActivationStore, config: TrainConfi
     return train_saes([sae], store, config, **kwargs)[0]
 
 
-def _step(sae, optimizer, x: Tensor, state: TrainState, l1: float, dead: Tensor, config: TrainConfig, use_bf16: bool, detailed: bool) -> dict[str, Any]:
+def _step(sae, optimizer, x: Tensor, state: TrainState, l1: float, dead: Tensor, config: TrainConfig, use_bf16: bool, detailed: bool,
+          workspace: Workspace) -> dict[str, Any]:
     """One optimiser step; returns which features fired, and (when `detailed`) the logged metrics."""
-    with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        pre = _training_pre_activations(sae, x)
-        features = sae.activate(pre)
-        x_hat = sae.decode(features)
-    features, x_hat = features.float(), x_hat.float()
-    error = x - x_hat
-    nmse = error.pow(2).sum(-1).mean() / state.x_sq_norm
-    loss = nmse
-    if isinstance(sae, TopKSAE):
-        if dead.any():
-            loss = loss + config.aux_coefficient * _aux_k_loss(sae, pre.float(), error.detach(), dead, config)
+    batch = x.shape[0]
+    if uses_hand_written_step(sae, x, use_bf16):
+        features, residual = relu_sae_gradients_(sae, x, 1 / (batch * state.x_sq_norm), l1 / (batch * state.x_norm), workspace)
+        error: Tensor = residual  # x_hat - x: only its square is read below
+        nmse = error.pow(2).sum(-1).mean() / state.x_sq_norm if detailed else None
+        loss = nmse + l1 * features.sum(-1).mean() / state.x_norm if detailed else None
     else:
-        # a ReLU SAE's features are never negative: their sum is the L1 norm, without abs() and its sign in the backward pass
-        l1_norm = features.sum(-1) if sae.architecture == "standard" else features.abs().sum(-1)
-        loss = loss + l1 * l1_norm.mean() / state.x_norm
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            pre = _training_pre_activations(sae, x)
+            features = sae.activate(pre)
+            x_hat = sae.decode(features)
+        features, x_hat = features.float(), x_hat.float()
+        error = x - x_hat
+        nmse = error.pow(2).sum(-1).mean() / state.x_sq_norm
+        loss = nmse
+        if isinstance(sae, TopKSAE):
+            if dead.any():
+                loss = loss + config.aux_coefficient * _aux_k_loss(sae, pre.float(), error.detach(), dead, config)
+        else:
+            # a ReLU SAE's features are never negative: their sum is the L1 norm, without abs() and its sign in the backward pass
+            l1_norm = features.sum(-1) if sae.architecture == "standard" else features.abs().sum(-1)
+            loss = loss + l1 * l1_norm.mean() / state.x_norm
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
     sae.remove_parallel_decoder_grad_()
     optimizer.step()
     sae.normalize_decoder_()
     with torch.no_grad():
-        active = features > 0
-        metrics: dict[str, Any] = {"fired": active.any(0)}
+        metrics: dict[str, Any] = {"fired": features.amax(0) > 0}  # one reduction; no [batch, d_sae] mask
         if detailed:
             if not torch.isfinite(loss):
                 raise InterpWidgetsError(
@@ -219,7 +228,7 @@ def _step(sae, optimizer, x: Tensor, state: TrainState, l1: float, dead: Tensor,
                 loss=float(loss),
                 nmse=float(nmse),
                 explained_variance=float(1 - error.pow(2).sum(-1).mean() / (x - x.mean(0)).pow(2).sum(-1).mean()),
-                l0=float(active.sum(-1).float().mean()),
+                l0=float((features > 0).sum(dtype=torch.int32)) / batch,
             )
         return metrics
 

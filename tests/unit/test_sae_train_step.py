@@ -1,8 +1,12 @@
-"""The trainer's rewritten encoder (b_dec folded into the bias) gives the SAE's own pre-activations and gradients."""
+"""The trainer's rewritten maths (b_dec folded into the encoder bias; the ReLU SAE's hand-written gradients) equal
+the SAE's own pre-activations and autograd's gradients, and training with them still converges."""
 
+import pytest
 import torch
 
 from interp_widgets.sae import ReluSAE, TrainConfig, train_saes
+from interp_widgets.sae import train as train_module
+from interp_widgets.sae.relu_step import Workspace, relu_sae_gradients_
 from interp_widgets.sae.train import _training_pre_activations
 
 
@@ -40,3 +44,43 @@ def test_training_still_reduces_the_loss():
     history = train_saes([ReluSAE(16, 64, seed=0)], Batches(x), TrainConfig(total_steps=60, log_every=10, lr=3e-3, resample_every=None,
                                                                              autocast="none"), progress=False)[0]
     assert history[-1]["nmse"] < 0.5 * history[0]["nmse"]
+
+
+@pytest.mark.parametrize("apply_b_dec_to_input", [True, False])
+def test_hand_written_relu_gradients_equal_autograd(apply_b_dec_to_input):
+    sae = ReluSAE(24, 96, seed=0, apply_b_dec_to_input=apply_b_dec_to_input)
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for parameter in (sae.b_dec, sae.b_enc, sae.W_enc):
+            parameter.add_(0.3 * torch.randn(parameter.shape, generator=generator))
+    x = torch.randn(64, 24, generator=generator)
+    nmse_weight, l1_weight = 0.7, 0.05
+    sae.zero_grad()
+    features = sae.encode(x)
+    assert 0 < (features > 0).float().mean() < 1  # both sides of the ReLU are exercised
+    loss = nmse_weight * (sae.decode(features) - x).pow(2).sum() + l1_weight * features.abs().sum()
+    loss.backward()
+    autograd = {name: p.grad.clone() for name, p in sae.named_parameters()}
+    for parameter in sae.parameters():
+        parameter.grad = torch.full_like(parameter, 123.0)  # stale gradients must be overwritten, not added to
+    ours, residual = relu_sae_gradients_(sae, x, nmse_weight, l1_weight, Workspace())
+    torch.testing.assert_close(ours, features.detach(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(residual, (sae.decode(features) - x).detach(), atol=1e-5, rtol=1e-5)
+    for name, parameter in sae.named_parameters():
+        torch.testing.assert_close(parameter.grad, autograd[name], atol=1e-5, rtol=1e-5, msg=name)
+
+
+def test_training_with_the_hand_written_step_equals_training_with_autograd(monkeypatch):
+    x = torch.randn(128, 16, generator=torch.Generator().manual_seed(4))
+    config = TrainConfig(total_steps=12, log_every=4, lr=3e-3, resample_every=None, autocast="none")
+    fast = ReluSAE(16, 64, seed=0)
+    fast_history = train_saes([fast], Batches(x), config, progress=False)[0]
+    monkeypatch.setattr(train_module, "uses_hand_written_step", lambda *args: False)
+    plain = ReluSAE(16, 64, seed=0)
+    plain_history = train_saes([plain], Batches(x), config, progress=False)[0]
+    for name, parameter in plain.named_parameters():
+        torch.testing.assert_close(getattr(fast, name), parameter, atol=1e-5, rtol=1e-4, msg=name)
+    for fast_log, plain_log in zip(fast_history, plain_history, strict=True):
+        assert fast_log.keys() == plain_log.keys()
+        for key in plain_log:
+            assert fast_log[key] == pytest.approx(plain_log[key], rel=1e-4, abs=1e-6), key
