@@ -13,6 +13,9 @@ counts as dead; ReLU SAEs resample dead features towards inputs they reconstruct
 "Towards Monosemanticity"); TopK SAEs use the AuxK loss instead (Gao et al. 2024). The learning
 rate warms up linearly, holds, then decays linearly to zero over the last `decay_fraction` of the
 steps; the L1 coefficient warms up too. Checkpoints hold everything needed to resume exactly.
+
+A ReLU SAE in fp32 takes its gradients from `relu_step` (written by hand into buffers kept between
+steps, the same numbers as autograd's); TopK SAEs and bf16 autocast go through autograd.
 """
 
 from __future__ import annotations
