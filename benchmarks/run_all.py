@@ -7,7 +7,7 @@ prints its headline ratio on its last line and, where it measures GPT-2 small's 
 starting with "GPT-2-small-shaped random"; both go into the table.
 
 Results are kept per device in `benchmarks/results/<device>.json`, and `benchmarks/results/RESULTS.md`
-is written from all of them: one column per device that has been run (a GPU column appears only
+(and the same table between the README's markers) is written from all of them: one column per device that has been run (a GPU column appears only
 once `--device cuda` has been run on a real GPU).
 
 Run: .venv/bin/python benchmarks/run_all.py [--quick] [--device cuda] [--only load,index] [--timeout 3600]
@@ -25,6 +25,9 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
+README = HERE.parent / "README.md"
+TABLE_START = "<!-- run_all table: written by benchmarks/run_all.py from benchmarks/results/RESULTS.md -->\n"
+TABLE_END = "<!-- end of run_all table -->\n"
 GPT2_PREFIX = "GPT-2-small-shaped random"
 NO_TRANSFORMER = {"bench_superposition": "n/a (toy model, no transformer)"}  # no GPT-2 shape to measure
 
@@ -71,6 +74,14 @@ def table(results: dict[str, dict[str, dict[str, object]]]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def readme_with(readme: str, written: str) -> str:
+    """The README with the table between its markers replaced by `written` (RESULTS.md's table)."""
+    if TABLE_START not in readme or TABLE_END not in readme:
+        raise SystemExit(f"README.md has lost its table markers ({TABLE_START.strip()} ... {TABLE_END.strip()})")
+    before, rest = readme.split(TABLE_START, 1)
+    return before + TABLE_START + written + TABLE_END + rest.split(TABLE_END, 1)[1]
+
+
 def _short(line: str) -> str:
     return line.replace(GPT2_PREFIX + ": ", "").replace("|", "/")
 
@@ -95,8 +106,10 @@ def main() -> None:
         print(f"  {results[script.stem]['headline']}  ({results[script.stem]['seconds']} s)", flush=True)
         kept.write_text(json.dumps(results, indent=1))
     everything = {path.stem: json.loads(path.read_text()) for path in RESULTS.glob("*.json")}
-    (RESULTS / "RESULTS.md").write_text(table(everything))
-    print(table(everything))
+    written = table(everything)
+    (RESULTS / "RESULTS.md").write_text(written)
+    README.write_text(readme_with(README.read_text(), written))
+    print(written)
 
 
 if __name__ == "__main__":
