@@ -16,8 +16,11 @@ GPT-2 small's shape (the "GPT-2-small-shaped random" line): 1,024 tokens (GPT-2'
 x 8 features of a random TopK SAE (d_sae 6,144, L0 32) at blocks.6.hook_resid_post of the random
 GPT-2-small-shaped model (`_shapes.gpt2_feature_values`), the prompt being the package's toy corpus
 repeated. What differs from the headline's data: the values are an SAE's, zero on ~99 % of tokens,
-which CircuitsVis writes as a one-character "0" while we still send 4 bytes per float32; the token
-strings are the toy tokenizer's (no GPT-2 vocabulary offline), a few bytes each either way.
+which CircuitsVis writes as a one-character "0" and we send sparse (the nonzero float32 values and
+their int32 positions, `widgets/_wire.py`); the token strings are the toy tokenizer's (no GPT-2
+vocabulary offline), a few bytes each either way. What is left of ours there is the front-end bundle
+(once per widget) and the static HTML snapshot that renders where no kernel runs (nbviewer, GitHub),
+which CircuitsVis' figure does not have: its HTML draws nothing until its CDN script arrives.
 
 Run: .venv/bin/python benchmarks/bench_wire.py [--device cuda]  (needs `pip install circuitsvis`; --quick changes nothing)
 """

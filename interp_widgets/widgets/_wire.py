@@ -4,6 +4,11 @@ ipywidgets lifts every memoryview out of a message into a binary buffer, so an a
 as its raw little-endian bytes (4 bytes a float32, against ~20 as JSON text) and the front-end
 decodes it once into a typed array (`js/lib/codec.ts`). bfloat16, which numpy lacks, travels as
 its raw 16-bit patterns under dtype "bfloat16".
+
+Mostly-zero floating arrays (SAE codes: a feature fires on ~1 % of tokens) travel sparse: `view`
+holds only the nonzero values, in order, and `indices` (int32) their flat positions; the receiver
+scatters them into zeros. That is chosen only when it is smaller: 4 + itemsize bytes per nonzero
+against itemsize per element, i.e. below half the elements nonzero for float32.
 """
 
 from __future__ import annotations
@@ -25,20 +30,44 @@ WIRE_DTYPES = {
 }
 
 
+SPARSE_MIN_ELEMENTS = 256  # smaller arrays always travel dense
+
+
 def to_wire(array: Any) -> dict[str, Any]:
-    """A tensor or array as a wire dict (bytes are copied into a contiguous little-endian block)."""
+    """A tensor or array as a wire dict (bytes are copied into a contiguous little-endian block);
+    a mostly-zero floating array as its nonzero values plus their flat `indices`."""
     if isinstance(array, torch.Tensor):
         tensor = array.detach().cpu().contiguous()
         if tensor.dtype == torch.bfloat16:
-            bits = tensor.view(torch.int16).numpy().astype("<u2", copy=False)
-            return {"view": memoryview(bits.tobytes()), "dtype": "bfloat16", "shape": list(tensor.shape)}
+            flat = tensor.reshape(-1)
+            nonzero = _sparse_positions(flat.ne(0).numpy(), itemsize=2)
+            bits = (flat if nonzero is None else flat[torch.from_numpy(nonzero).long()]).view(torch.int16).numpy()
+            return _wire(bits.astype("<u2", copy=False), "bfloat16", list(tensor.shape), nonzero)
         array = tensor.numpy()
     array = np.asarray(array)
     name = array.dtype.name
     if name not in WIRE_DTYPES:
         raise TypeError(f"arrays of dtype {name} cannot go on the wire; use one of {sorted(WIRE_DTYPES)} or bfloat16")
-    little = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
-    return {"view": memoryview(little.tobytes()), "dtype": name, "shape": list(array.shape)}
+    flat = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).reshape(-1)
+    nonzero = _sparse_positions(flat != 0, array.dtype.itemsize) if array.dtype.kind == "f" else None
+    return _wire(flat if nonzero is None else flat[nonzero], name, list(array.shape), nonzero)
+
+
+def _sparse_positions(is_nonzero: np.ndarray, itemsize: int) -> np.ndarray | None:
+    """The flat positions of the nonzero elements [nnz] (int32), or None when dense is as small."""
+    if is_nonzero.size < SPARSE_MIN_ELEMENTS:
+        return None
+    count = int(is_nonzero.sum())
+    if count * (4 + itemsize) >= is_nonzero.size * itemsize:
+        return None
+    return np.flatnonzero(is_nonzero).astype("<i4")
+
+
+def _wire(values: np.ndarray, dtype: str, shape: list[int], indices: np.ndarray | None) -> dict[str, Any]:
+    wire = {"view": memoryview(values.tobytes()), "dtype": dtype, "shape": shape}
+    if indices is not None:
+        wire["indices"] = memoryview(indices.tobytes())
+    return wire
 
 
 def from_wire(wire: dict[str, Any] | torch.Tensor) -> torch.Tensor:
@@ -49,10 +78,16 @@ def from_wire(wire: dict[str, Any] | torch.Tensor) -> torch.Tensor:
     raw = bytes(wire["view"])
     shape = tuple(wire["shape"])
     if wire["dtype"] == "bfloat16":
-        bits = np.frombuffer(raw, dtype="<i2").copy()
-        return torch.from_numpy(bits).view(torch.bfloat16).reshape(shape)
-    array = np.frombuffer(raw, dtype=np.dtype(WIRE_DTYPES[wire["dtype"]]).newbyteorder("<")).reshape(shape)
-    return torch.from_numpy(array.astype(array.dtype.newbyteorder("="), copy=True))
+        values = torch.from_numpy(np.frombuffer(raw, dtype="<i2").copy()).view(torch.bfloat16)
+    else:
+        array = np.frombuffer(raw, dtype=np.dtype(WIRE_DTYPES[wire["dtype"]]).newbyteorder("<"))
+        values = torch.from_numpy(array.astype(array.dtype.newbyteorder("="), copy=True))
+    if "indices" not in wire:
+        return values.reshape(shape)
+    indices = torch.from_numpy(np.frombuffer(bytes(wire["indices"]), dtype="<i4").astype(np.int64))
+    dense = torch.zeros(int(np.prod(shape, dtype=np.int64)), dtype=values.dtype)
+    dense[indices] = values
+    return dense.reshape(shape)
 
 
 def extract_buffers(message: Any, path: tuple = ()) -> tuple[Any, list[list[Any]], list[memoryview]]:

@@ -1,8 +1,9 @@
 // Arrays cross the wire as {view, dtype, shape}: `view` is a DataView over raw little-endian
 // bytes (ipywidgets puts binary buffers back in place before we see them). We decode once,
-// into a typed array, and never go through JSON number lists.
+// into a typed array, and never go through JSON number lists. A mostly-zero array comes sparse:
+// `view` holds its nonzero values and `indices` (int32) their flat positions.
 
-export type WireArray = { view: DataView; dtype: string; shape: number[] };
+export type WireArray = { view: DataView; dtype: string; shape: number[]; indices?: DataView };
 export type NumericArray = Float32Array | Float64Array | Int32Array | Uint8Array | BigInt64Array;
 export type Decoded = { data: NumericArray; shape: number[] };
 
@@ -29,6 +30,25 @@ function sizeOf(shape: number[]): number {
 
 /** Decode a wire array into a typed array. Half types are widened to Float32Array. */
 export function decodeArray(wire: WireArray): Decoded {
+  if (wire.indices) return scatter(wire, wire.indices);
+  return decodeDense(wire);
+}
+
+/** A sparse wire array: its nonzero values decoded, then placed at their flat positions in zeros. */
+function scatter(wire: WireArray, indices: DataView): Decoded {
+  const count = indices.byteLength / 4;
+  const values = decodeDense({ view: wire.view, dtype: wire.dtype, shape: [count] }).data;
+  const n = sizeOf(wire.shape);
+  const out = new (values.constructor as new (length: number) => NumericArray)(n);
+  for (let i = 0; i < count; i++) {
+    const position = indices.getInt32(i * 4, true);
+    if (position < 0 || position >= n) throw new Error(`sparse wire array index ${position} outside shape [${wire.shape}]`);
+    out[position] = values[i];
+  }
+  return { data: out, shape: wire.shape };
+}
+
+function decodeDense(wire: WireArray): Decoded {
   const { view, dtype, shape } = wire;
   const n = sizeOf(shape);
   const bytes = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);

@@ -42,6 +42,25 @@ describe("decodeArray", () => {
     expect(() => decodeArray({ view: viewOf([0, 0, 0]), dtype: "float32", shape: [1] })).toThrow(/needs 4 bytes/);
   });
 
+  it("scatters a sparse array's nonzero values into zeros at their flat positions", () => {
+    const values = new Float32Array([1.5, -2]);
+    const indices = new Int32Array([1, 5]);
+    const decoded = decodeArray({ view: new DataView(values.buffer), dtype: "float32", shape: [2, 3], indices: new DataView(indices.buffer) });
+    expect(decoded.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(decoded.data as Float32Array)).toEqual([0, 1.5, 0, 0, 0, -2]);
+    expect(decoded.shape).toEqual([2, 3]);
+  });
+
+  it("widens sparse float16 values too", () => {
+    const decoded = decodeArray({ view: viewOf([0x00, 0x3c]), dtype: "float16", shape: [3], indices: viewOf([2, 0, 0, 0]) });
+    expect(Array.from(decoded.data as Float32Array)).toEqual([0, 0, 1]);
+  });
+
+  it("rejects a sparse index outside the shape", () => {
+    const values = new Float32Array([1]);
+    expect(() => decodeArray({ view: new DataView(values.buffer), dtype: "float32", shape: [2], indices: viewOf([2, 0, 0, 0]) })).toThrow(/outside/);
+  });
+
   it("rejects an unknown dtype", () => {
     expect(() => decodeArray({ view: viewOf([0]), dtype: "complex64", shape: [1] })).toThrow(/unsupported/);
   });

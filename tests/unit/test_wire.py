@@ -37,6 +37,30 @@ def test_non_contiguous_tensor():
     assert torch.equal(from_wire(to_wire(source)), source)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64])
+def test_mostly_zero_floats_travel_as_their_nonzero_values_and_flat_positions(dtype):
+    source = torch.zeros(64, 8, dtype=dtype)  # an SAE's codes: 3 nonzero of 512
+    source[0, 0], source[10, 3], source[63, 7] = 1.5, -2.0, 0.25
+    wire = to_wire(source)
+    assert wire["shape"] == [64, 8]
+    assert np.frombuffer(bytes(wire["indices"]), dtype="<i4").tolist() == [0, 83, 511]
+    assert len(wire["view"]) == 3 * source.element_size()
+    back = from_wire(wire)
+    assert back.dtype == dtype and torch.equal(back, source)
+
+
+def test_sparse_only_where_it_is_smaller():
+    half_zero = torch.zeros(512)
+    half_zero[::2] = 1.0  # half nonzero: 8 bytes per nonzero would cost as much as 4 per element
+    assert "indices" not in to_wire(half_zero)
+    mostly_zero = torch.zeros(512)
+    mostly_zero[:200] = 1.0  # 200 x 8 < 512 x 4
+    assert "indices" in to_wire(mostly_zero)
+    assert "indices" not in to_wire(torch.zeros(100))  # small arrays stay dense
+    assert "indices" not in to_wire(torch.zeros(1000, dtype=torch.int32))  # integers stay dense (ids, masks)
+    assert torch.equal(from_wire(to_wire(torch.zeros(600))), torch.zeros(600))
+
+
 def test_unsupported_dtype():
     with pytest.raises(TypeError, match="cannot go on the wire"):
         to_wire(np.array([1 + 2j]))
