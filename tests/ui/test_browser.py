@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 HOOK = "blocks.0.hook_resid_post"
 FIRST_PROMPT = "The cat sat"
 NEW_PROMPT = "Hello <b>world</b> & friends"
+SPARSE_LENGTH, SPARSE = 300, {7: 1.25, 150: 2.5, 299: -0.5}  # mostly zero: travels as values + positions
 EVIL = [
     "<img src=x onerror=\"window.__pwned='img'\">",
     "</script><script>window.__pwned='script'</script>",
@@ -35,6 +36,8 @@ def ui_notebook(lab_server, lab_root):
         f"view = iw.TokenHighlights.from_model(model, {FIRST_PROMPT!r}, hook={HOOK!r}, directions=[3, 7], names=['n3', 'n7'])\n"
         "view",
         f"iw.colored_tokens({EVIL!r}, [1.0, -1.0, 0.5, 0.25])",
+        f"iw.colored_tokens([f' t{{i}}' for i in range({SPARSE_LENGTH})], "
+        f"[{SPARSE!r}.get(i, 0.0) for i in range({SPARSE_LENGTH})])",
     ])
     return lab_server
 
@@ -170,6 +173,14 @@ def test_tooltip_sits_next_to_the_pointer_inside_the_visible_area(page, ui_noteb
     assert 0 <= y - (placed["y"] + placed["height"]) <= 30 and 0 <= placed["x"] - x <= 30, (placed, x, y)
 
 
+def test_a_mostly_zero_series_arrives_sparse_and_shows_every_value_in_place(page, ui_notebook):
+    run_all(page, ui_notebook)
+    widget = page.locator(".iw-token-highlights").nth(2)
+    wait_for_tokens(widget, [_visible(f" t{i}") for i in range(SPARSE_LENGTH)])
+    for position in (*SPARSE, 0, 151):
+        assert tooltip_value(page, widget, position) == format_value(SPARSE.get(position, 0.0)), position
+
+
 def test_after_a_kernel_restart_the_widget_says_its_kernel_is_gone(page, ui_notebook, toy):
     run_all(page, ui_notebook)
     widget = page.locator(".iw-token-highlights").first
@@ -187,3 +198,4 @@ def test_after_a_kernel_restart_the_widget_says_its_kernel_is_gone(page, ui_note
     assert widget.get_by_text("These tokens are from the previous prompt").is_visible()
     assert "iw-stale" in widget.locator(".iw-tokens").get_attribute("class")
     assert shown_tokens(widget) == [_visible(t) for t in tokens]
+
