@@ -126,6 +126,11 @@ def train_saes(
         first = next(batches).to(device)
         state.x_sq_norm = float(first.pow(2).sum(-1).mean())
         state.x_norm = float(first.norm(dim=-1).mean())
+        if not state.x_norm > 0:
+            raise InterpWidgetsError(
+                f"the first batch of activations at {store.hook_name!r} is all zeros (or not finite), and the loss is measured "
+                "relative to their size: check the hook name and the tokens."
+            )
         if config.init_b_dec_to_mean:
             with torch.no_grad():
                 for sae in saes:

@@ -4,6 +4,7 @@ the SAE's own pre-activations and autograd's gradients, and training with them s
 import pytest
 import torch
 
+from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.sae import ReluSAE, TrainConfig, train_saes
 from interp_widgets.sae import train as train_module
 from interp_widgets.sae.relu_step import Workspace, relu_sae_gradients_
@@ -84,3 +85,8 @@ def test_training_with_the_hand_written_step_equals_training_with_autograd(monke
         assert fast_log.keys() == plain_log.keys()
         for key in plain_log:
             assert fast_log[key] == pytest.approx(plain_log[key], rel=1e-4, abs=1e-6), key
+
+
+def test_all_zero_activations_are_a_clear_error():
+    with pytest.raises(InterpWidgetsError, match="all zeros"):
+        train_saes([ReluSAE(16, 64, seed=0)], Batches(torch.zeros(32, 16)), TrainConfig(total_steps=2, autocast="none"), progress=False)
