@@ -10,7 +10,13 @@ after a warm-up), so a busy spell on a shared machine slows both sides; the head
 the medians, with the range of the run-by-run ratios beside it. Our bf16 autocast (default "auto"
 where the CPU has bf16) is shown on a separate line.
 
-Run: .venv/bin/python benchmarks/bench_sae_training.py
+GPT-2 small's shape (the "GPT-2-small-shaped random" line): d_in 768 (GPT-2 small's residual
+width), d_sae 6,144 (the same 8x), batch 4,096, GPT2_STEPS steps per run, GPT2_REPEATS interleaved
+runs per side (--quick: fewer), on gaussian batches of that width: a step's time depends on the
+shapes, not on the data, and the same batches go to both trainers. Both sides run on the CPU
+whatever --device says (SAELens' config here is CPU-only).
+
+Run: .venv/bin/python benchmarks/bench_sae_training.py [--quick]
 """
 
 from __future__ import annotations
@@ -26,8 +32,12 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _shapes import GPT2_LABEL, GPT2_SMALL, options  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 D_MODEL, EXPANSION, BATCH, STEPS, WARMUP_STEPS, LR, REPEATS = 256, 8, 4096, 40, 5, 4e-4, 5
+GPT2_STEPS, GPT2_REPEATS = 10, 3  # --quick: 5 steps, 2 runs each (a GPT-2-width step is ~9x an embedded one)
 
 
 class InMemoryBatches:
@@ -114,15 +124,16 @@ class SAELens:
         self._process.wait(timeout=60)
 
 
-def interleaved(path: Path, saelens: SAELens, d_model: int = D_MODEL, repeats: int = REPEATS) -> tuple[list[float], list[float]]:
+def interleaved(path: Path, saelens: SAELens, d_model: int = D_MODEL, repeats: int = REPEATS,
+                steps: int = STEPS) -> tuple[list[float], list[float]]:
     """Our throughput and SAELens', measured in turns (ours, theirs, ours, theirs, ...) after one warm-up run each,
     so a slow spell of a shared machine lands on both sides rather than deciding the ratio."""
     time_ours(path, "none", d_model, WARMUP_STEPS)
     saelens.throughput(path, d_model, WARMUP_STEPS)
     ours, theirs = [], []
     for _ in range(repeats):
-        ours.append(time_ours(path, "none", d_model))
-        theirs.append(saelens.throughput(path, d_model))
+        ours.append(time_ours(path, "none", d_model, steps))
+        theirs.append(saelens.throughput(path, d_model, steps))
     return ours, theirs
 
 
@@ -136,14 +147,28 @@ def summary(ours: list[float], theirs: list[float]) -> tuple[list[str], str]:
     return lines, ratio
 
 
+def gpt2_shape(folder: Path, saelens: SAELens, quick: bool) -> str:
+    """The GPT-2-small-width comparison on gaussian batches; returns its printed lines."""
+    d_model, steps, repeats = GPT2_SMALL["d_model"], (5 if quick else GPT2_STEPS), (2 if quick else GPT2_REPEATS)
+    path = folder / "gpt2_width.pt"
+    torch.save(torch.randn(4, BATCH, d_model, generator=torch.Generator().manual_seed(0)), path)  # [batches, batch, d_in]
+    lines, ratio = summary(*interleaved(path, saelens, d_model, repeats, steps))
+    return "\n".join([f"ReLU SAE {d_model} -> {d_model * EXPANSION} (GPT-2 small's width), gaussian batches, batch {BATCH}, "
+                      f"{steps} steps, {repeats} interleaved runs per side", *lines,
+                      f"{GPT2_LABEL}: SAE trainer throughput, d_in {d_model}, d_sae {d_model * EXPANSION:,}, "
+                      f"interp-widgets vs SAELens (fp32, same batches): {ratio}", ""])
+
+
 def main() -> None:
     torch.set_num_threads(1)
     if sys.argv[1:] == ["--saelens-server"]:
         saelens_server()
         return
+    args = options(__doc__)
     saelens = SAELens()
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            gpt2 = gpt2_shape(Path(tmp), saelens, args.quick)
             path = Path(tmp) / "activations.pt"
             make_activations(path)
             ours, theirs = interleaved(path, saelens)
@@ -152,6 +177,7 @@ def main() -> None:
     finally:
         saelens.close()
     lines, ratio = summary(ours, theirs)
+    print(gpt2)
     print(f"ReLU SAE {D_MODEL} -> {D_MODEL * EXPANSION}, batch {BATCH}, {STEPS} steps, 1 thread, {REPEATS} interleaved runs per side")
     print("\n".join(lines))
     print(f"  interp-widgets autocast auto  one run    {ours_bf16:>10,.0f} activations/s  (bf16 where the CPU has it)")
