@@ -7,6 +7,7 @@ import torch
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.sae import ReluSAE, TrainConfig, train_saes
 from interp_widgets.sae import train as train_module
+from interp_widgets.sae import relu_step
 from interp_widgets.sae.relu_step import Workspace, relu_sae_gradients_
 from interp_widgets.sae.train import _training_pre_activations
 
@@ -47,8 +48,25 @@ def test_training_still_reduces_the_loss():
     assert history[-1]["nmse"] < 0.5 * history[0]["nmse"]
 
 
+@pytest.fixture(params=["onednn", "torch.mm"])
+def matmul(request, monkeypatch):
+    """Both ways relu_step multiplies: oneDNN's fused kernel (where this torch has it) and torch.mm into the workspace."""
+    if request.param == "onednn" and not relu_step.onednn_matmul_works():
+        pytest.skip("this torch has no working oneDNN linear")
+    if request.param == "torch.mm":
+        monkeypatch.setattr(relu_step, "onednn_matmul_works", lambda: False)
+    return request.param
+
+
+def test_product_equals_torch_on_transposed_views(matmul):
+    generator = torch.Generator().manual_seed(5)
+    a, b, bias = torch.randn(40, 24, generator=generator), torch.randn(40, 56, generator=generator), torch.randn(56, generator=generator)
+    torch.testing.assert_close(relu_step.product(a.T, b), a.T @ b)  # [24, 56]: both factors transposed views
+    torch.testing.assert_close(relu_step.product(a.T, b, bias, relu=True), torch.relu(a.T @ b + bias))
+
+
 @pytest.mark.parametrize("apply_b_dec_to_input", [True, False])
-def test_hand_written_relu_gradients_equal_autograd(apply_b_dec_to_input):
+def test_hand_written_relu_gradients_equal_autograd(apply_b_dec_to_input, matmul):
     sae = ReluSAE(24, 96, seed=0, apply_b_dec_to_input=apply_b_dec_to_input)
     generator = torch.Generator().manual_seed(3)
     with torch.no_grad():
@@ -71,7 +89,7 @@ def test_hand_written_relu_gradients_equal_autograd(apply_b_dec_to_input):
         torch.testing.assert_close(parameter.grad, autograd[name], atol=1e-5, rtol=1e-5, msg=name)
 
 
-def test_training_with_the_hand_written_step_equals_training_with_autograd(monkeypatch):
+def test_training_with_the_hand_written_step_equals_training_with_autograd(monkeypatch, matmul):
     x = torch.randn(128, 16, generator=torch.Generator().manual_seed(4))
     config = TrainConfig(total_steps=12, log_every=4, lr=3e-3, resample_every=None, autocast="none")
     fast = ReluSAE(16, 64, seed=0)
