@@ -8,7 +8,7 @@ no download. Its tokenizer is the small toy one (the ids it writes all fit the 5
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Callable
 
 GPT2_SMALL = dict(n_layers=12, d_model=768, n_ctx=1024, d_head=64, n_heads=12, d_mlp=3072, d_vocab=50257, act_fn="gelu",
                   normalization_type="LN", positional_embedding_type="standard", attn_only=False)
@@ -57,9 +57,12 @@ def gpt2_feature_values(n_tokens: int, n_features: int, device: str | None = Non
     return strings, values, f"TopK SAE d_sae {d_sae:,} L0 {k} at {hook_name}, random firing features (nonzero on {density:.1%} of tokens)"
 
 
-def options(description: str | None) -> argparse.Namespace:
-    """--quick (smaller sizes, fewer repeats: what run_all.py --quick passes) and --device (cpu, cuda)."""
+def options(description: str | None, more: Callable[[argparse.ArgumentParser], Any] | None = None) -> argparse.Namespace:
+    """--quick (smaller sizes, fewer repeats: what run_all.py --quick passes) and --device (cpu, cuda);
+    `more(parser)` adds a benchmark's own options."""
     parser = argparse.ArgumentParser(description=(description or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    if more is not None:
+        more(parser)
     return parser.parse_args()

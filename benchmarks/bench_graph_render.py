@@ -17,7 +17,10 @@ binary buffers the kernel sends. Measured in the bundled view (js/graph_view.ts,
 Also printed: the wire size of the graph (its arrays) and the kernel time to prune an attribution
 graph of the embedded model into them. Headline (last line): the pan frame against the naive one.
 
-Run: .venv/bin/python benchmarks/bench_graph_render.py   (needs chromium)
+No GPT-2-small-shaped case: the view draws a graph of a given size (5,000 nodes is already about
+what a pruned GPT-2 small attribution graph shows), whatever model made it; run_all's table says n/a.
+
+Run: .venv/bin/python benchmarks/bench_graph_render.py   (needs chromium; takes the shared --quick/--device, which change nothing)
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ipywidgets.widgets.widget import _remove_buffers
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _browser import launch, served  # noqa: E402
+from _shapes import options  # noqa: E402
 
 N_LAYERS, N_POS, N_LOGITS, N_NODES, N_EDGES = 16, 64, 10, 5000, 100_000
 
@@ -188,6 +192,7 @@ def measure() -> dict[str, float]:
 
 
 def main() -> None:
+    options(__doc__)
     prune_ms, full_nodes, drawn_nodes = kernel_prune_ms()
     figures = measure()
     print(f"attribution graph view, {N_NODES:,} nodes and {N_EDGES:,} edges, headless Chromium (software rendering)")

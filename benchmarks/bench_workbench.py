@@ -1,7 +1,7 @@
 """The lazy workbench: opening `iw.explore` costs about what its first visible view costs alone, and switching
 to an up-to-date tab computes and sends nothing.
 
-    .venv/bin/python benchmarks/bench_workbench.py [--repeats 15]
+    .venv/bin/python benchmarks/bench_workbench.py [--repeats 15] [--quick]   (--quick: 5 repeats)
 
 Measured in one process on the embedded 2-layer model (short prompt) and the 6-layer one (a paragraph),
 each with its 4x SAE, every import and first-use cost paid first (each view built once), then
@@ -17,32 +17,54 @@ processes, and this machine is shared):
 - switching tabs: after every tab was shown once, switching between up-to-date tabs, counting the
   recomputes (BaseWidget._apply) and the messages the views send to the front-end.
 
+GPT-2 small's shape (the "GPT-2-small-shaped random" line): the same open costs on the random
+GPT-2-small-shaped model (`_shapes.gpt2_small_shaped`) with a random TopK SAE (d_sae 6,144, L0 32)
+at blocks.6.hook_resid_post, the 6-layer setting's paragraph as the prompt, at most GPT2_REPEATS
+repeats (a view costs more there). No eager bench there: building every tab at open took 349 s in
+one try on this 2-core CPU (against 0.22 s for the first view), which is the point of laziness.
+
 The last line is the headline: the open cost as a multiple of the first view alone (target <= 1.2x).
 Measured (2 shared CPU cores, 25 runs): see the README's Benchmarks section.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _shapes import GPT2_LABEL, GPT2_SMALL, gpt2_small_shaped, options  # noqa: E402
 
 PROMPT = "When Mary and John went to the store, John gave a drink to"
 INDEX_TOKENS = 64 * 20
 
 
+PARAGRAPH = " ".join([PROMPT + "."] * 4) + " The drink was cold, and Mary thanked him for it"
 SETTINGS = {  # name -> (model, SAE, prompt)
     "2-layer, short prompt": ("default", "4x", PROMPT),
-    "6-layer, paragraph": ("embedded-6l", "embedded-6l/4x", " ".join([PROMPT + "."] * 4) + " The drink was cold, and Mary thanked him for it"),
+    "6-layer, paragraph": ("embedded-6l", "embedded-6l/4x", PARAGRAPH),
 }
+GPT2_REPEATS = 5
 
 
-def open_costs(iw, model, saes, prompt, repeats):
+def gpt2_setting(device: str):
+    """The random GPT-2-small-shaped model and a random TopK SAE (L0 32) at its middle residual stream."""
+    from interp_widgets.sae.model import TopKSAE
+
+    model = gpt2_small_shaped(device)
+    sae = TopKSAE(GPT2_SMALL["d_model"], 8 * GPT2_SMALL["d_model"], k=32, hook_name="blocks.6.hook_resid_post", seed=0)
+    return model, {"topk": sae.to(model.cfg.device)}
+
+
+def open_costs(iw, model, saes, prompt, repeats, eager=True):
     """Median and min seconds of the first view alone and of the lazy bench (interleaved; the garbage collector off
-    while timing, as timeit does), and of one eager bench (every view built: slow on the bigger setting)."""
+    while timing, as timeit does), and of one eager bench (every view built: slow on the bigger setting; `eager=False`
+    skips it)."""
     def view_alone():
         return iw.TokenHighlights.from_selection(iw.Selection(model, saes, prompt=prompt, index_tokens=INDEX_TOKENS))
 
@@ -55,11 +77,11 @@ def open_costs(iw, model, saes, prompt, repeats):
             bench.show(tab.label)
         return bench
 
-    eager_bench().selection.index()  # every import, first-use cost and the index paid before timing
-    times: dict[str, list[float]] = {"view alone": [], "lazy bench": [], "eager bench": []}
+    (eager_bench() if eager else lazy_bench()).selection.index()  # every import, first-use cost and the index paid before timing
+    times: dict[str, list[float]] = {"view alone": [], "lazy bench": [], **({"eager bench": []} if eager else {})}
     for repeat in range(repeats):
         for name, build in (("view alone", view_alone), ("lazy bench", lazy_bench), ("eager bench", eager_bench)):
-            if name == "eager bench" and repeat:
+            if name == "eager bench" and (repeat or not eager):
                 continue
             gc.collect()
             gc.disable()
@@ -108,32 +130,47 @@ def switch_counts(iw, model, saes, repeats):
     return switches, switch_ms, up_to_date, after, len(bench.tabs_shown)
 
 
+def report(setting: str, costs, repeats: int) -> tuple[float, float | None, float, float]:
+    """Prints a setting's costs; returns (lazy / alone, eager / alone or None, lazy - alone in ms, medians' ratio),
+    the ratios of the fastest runs as timeit advises: slower runs measure the other processes on the machine."""
+    print(f"{setting}:")
+    for name, (median, least) in costs.items():
+        runs = 1 if name == "eager bench" else repeats
+        print(f"  {name:>12}: {median * 1000:8.1f} ms median, {least * 1000:8.1f} ms min ({runs} runs)")
+    alone, lazy = costs["view alone"], costs["lazy bench"]
+    eager = costs["eager bench"][1] / alone[1] if "eager bench" in costs else None
+    return lazy[1] / alone[1], eager, (lazy[1] - alone[1]) * 1000, lazy[0] / alone[0]
+
+
+def summary(lazy: float, eager: float | None, extra: float, median: float) -> str:
+    return f"{lazy:.2f}x (+{extra:.1f} ms; medians {median:.2f}x" + (f"; eager {eager:.0f}x)" if eager is not None else ")")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    args = parser.parse_args()
+    args = options(__doc__, lambda parser: parser.add_argument("--repeats", type=int, default=None, help="15, or 5 with --quick"))
+    repeats = args.repeats or (5 if args.quick else 15)
     torch.set_num_threads(1)
 
     import interp_widgets as iw
 
+    model, saes = gpt2_setting(args.device)
+    gpt2_repeats = min(repeats, GPT2_REPEATS)
+    costs = open_costs(iw, model, saes, PARAGRAPH, gpt2_repeats, eager=False)
+    gpt2 = report(f"{GPT2_LABEL}, paragraph ({len(model.to_str_tokens(PARAGRAPH))} tokens)", costs, gpt2_repeats)
+    del model, saes
     ratios = {}
     for setting, (model_name, sae_name, prompt) in SETTINGS.items():
-        model, saes = iw.load_model(model_name), {"4x": iw.load_sae(sae_name)}
-        costs = open_costs(iw, model, saes, prompt, args.repeats)
-        print(f"{setting} ({len(model.to_str_tokens(prompt))} tokens):")
-        for name, (median, least) in costs.items():
-            runs = 1 if name == "eager bench" else args.repeats
-            print(f"  {name:>12}: {median * 1000:8.1f} ms median, {least * 1000:8.1f} ms min ({runs} runs)")
-        # the ratio of the fastest runs, as timeit advises: slower runs measure the other processes on the machine
-        ratios[setting] = (costs["lazy bench"][1] / costs["view alone"][1], costs["eager bench"][1] / costs["view alone"][1],
-                           (costs["lazy bench"][1] - costs["view alone"][1]) * 1000,
-                           costs["lazy bench"][0] / costs["view alone"][0])
-    switches, switch_ms, up_to_date, after, n_tabs = switch_counts(iw, iw.load_model(), {"4x": iw.load_sae("4x")}, args.repeats)
+        model, saes = iw.load_model(model_name, device=args.device), {"4x": iw.load_sae(sae_name).to(args.device)}
+        costs = open_costs(iw, model, saes, prompt, repeats)
+        ratios[setting] = report(f"{setting} ({len(model.to_str_tokens(prompt))} tokens)", costs, repeats)
+    switches, switch_ms, up_to_date, after, n_tabs = switch_counts(iw, iw.load_model(device=args.device),
+                                                                   {"4x": iw.load_sae("4x").to(args.device)}, repeats)
     print(f"switching to an up-to-date tab: {switch_ms:.3f} ms, {up_to_date['computes']} recomputes and "
           f"{up_to_date['sends']} messages in {switches} switches")
     print(f"a new prompt with all {n_tabs} tabs built: {after} recompute (the view on screen; the others catch up when shown)")
-    parts = "; ".join(f"{setting}: {lazy:.2f}x (+{extra:.1f} ms; medians {median:.2f}x; eager {eager:.0f}x)"
-                      for setting, (lazy, eager, extra, median) in ratios.items())
+    print(f"{GPT2_LABEL}: opening the bench / its first visible view alone, paragraph, TopK SAE, fastest runs "
+          f"(target <= 1.2x) = {summary(*gpt2)}")
+    parts = "; ".join(f"{setting}: {summary(*ratio)}" for setting, ratio in ratios.items())
     print(f"headline: opening the bench / its first visible view alone, fastest runs (target <= 1.2x) = {parts}; "
           f"an up-to-date tab switch: {up_to_date['computes']} recomputes, {up_to_date['sends']} messages")
 

@@ -29,11 +29,12 @@ README = HERE.parent / "README.md"
 TABLE_START = "<!-- run_all table: written by benchmarks/run_all.py from benchmarks/results/RESULTS.md -->\n"
 TABLE_END = "<!-- end of run_all table -->\n"
 GPT2_PREFIX = "GPT-2-small-shaped random"
-NO_TRANSFORMER = {"bench_superposition": "n/a (toy model, no transformer)"}  # no GPT-2 shape to measure
+NO_TRANSFORMER = {"bench_superposition": "n/a (toy model, no transformer)",  # no GPT-2 shape to measure
+                  "bench_graph_render": "n/a (draws a graph of a given size, 5,000 nodes; no model)"}
 
 
 def takes_options(script: Path) -> bool:
-    return "options(__doc__)" in script.read_text()
+    return "options(__doc__" in script.read_text()  # options(__doc__) or options(__doc__, more)
 
 
 def run(script: Path, quick: bool, device: str, timeout: int) -> dict[str, object]:
