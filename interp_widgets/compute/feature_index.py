@@ -144,7 +144,8 @@ def build_index(model: Any, sae: Any, tokens: Tensor | None = None, texts: Seque
 
         bar = tqdm(total=n_seq, desc=f"indexing {n_seq} sequences", unit="seq", leave=False)
         progress = lambda done, total: bar.update(done - bar.n)  # noqa: E731
-    features, positions, values = [], [], []
+    runs: list[tuple[int, Tensor, Tensor, Tensor, Tensor]] = []  # per batch, ordered by feature (see _by_feature)
+    slabs = _Slabs()
     weight = sae.W_enc
     with torch.inference_mode():
         for start in range(0, n_seq, batch):
@@ -156,18 +157,71 @@ def build_index(model: Any, sae: Any, tokens: Tensor | None = None, texts: Seque
             if not include_bos:
                 acts = acts[:, 1:]
             codes = sae.encode(acts.to(weight.device, weight.dtype)).float().cpu()  # [b, pos, d_sae]
-            seq, pos, feature = codes.nonzero(as_tuple=True)
+            seq, pos, feature = codes.nonzero(as_tuple=True)  # row-major: positions ascend
+            order = torch.argsort(feature, stable=True)  # by feature, positions still ascending within one
             offset = 0 if include_bos else 1
-            features.append(feature)
-            positions.append((start + seq) * length + pos + offset)
-            values.append(codes[seq, pos, feature])
+            present, counts = torch.unique_consecutive(feature[order], return_counts=True)
+            local = (seq * length + pos + offset)[order].to(torch.int32)  # flat position within the batch
+            runs.append((start * length, present, counts, slabs.keep(local), slabs.keep(codes[seq, pos, feature][order])))
             if callable(progress):
                 progress(min(start + batch, n_seq), n_seq)
     if bar is not None:
         bar.close()
-    feature = torch.cat(features)
-    position = torch.cat(positions)
-    order = torch.argsort(feature * data.numel() + position)
+    del slabs  # the runs hold their blocks now; each block goes once its last run is placed
+    indptr, positions, values = _by_feature(runs, d_sae)
+    return ActivationIndex(data, indptr, positions, values, hook, include_bos)
+
+
+class _Slabs:
+    """Storage for the kept runs in large blocks, each run a view into one.
+
+    Thousands of batch-sized kept tensors, allocated between the batches' short-lived ones, fragment
+    the heap: the process kept ~4x the index's size resident (measured: 4.0 GB for a 0.94 GB index).
+    Blocks above the allocator's mmap threshold (32 MB) are mapped on their own and unmapped when
+    their last run is placed, so memory is given back as the index fills.
+    """
+
+    ELEMENTS = 1 << 24  # 64 MB of 4-byte values a block
+
+    def __init__(self) -> None:
+        self.blocks: dict[torch.dtype, tuple[Tensor, int]] = {}
+
+    def keep(self, values: Tensor) -> Tensor:
+        block, used = self.blocks.get(values.dtype, (None, 0))
+        if block is None or used + values.numel() > block.numel():
+            block, used = torch.empty(max(self.ELEMENTS, values.numel()), dtype=values.dtype), 0
+        kept = block[used : used + values.numel()]
+        kept.copy_(values)
+        self.blocks[values.dtype] = (block, used + values.numel())
+        return kept
+
+
+def _by_feature(runs: list[tuple[int, Tensor, Tensor, Tensor, Tensor]], d_sae: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Compressed sparse columns from per-batch runs, by a counting sort that keeps batch order.
+
+    Each run is one batch's codes ordered by feature: the batch's first flat position, the features
+    present `[m]`, how many codes each has `[m]`, and the codes' flat positions within the batch
+    `[n_b]` (int32) and values `[n_b]`. Every feature's codes go to
+    its own cursor, batch after batch, so positions stay ascending within a feature. Each batch is
+    freed once placed, so peak memory stays near the index's own size plus the runs (8 bytes a code);
+    a global argsort over (feature, position) took about six times the index.
+    Returns indptr `[d_sae + 1]`, positions `[nnz]` (int64), values `[nnz]` (float32).
+    """
+    totals = torch.zeros(d_sae, dtype=torch.long)
+    for _, present, counts, _, _ in runs:
+        totals.index_add_(0, present, counts)
     indptr = torch.zeros(d_sae + 1, dtype=torch.long)
-    indptr[1:] = torch.bincount(feature, minlength=d_sae).cumsum(0)
-    return ActivationIndex(data, indptr, position[order], torch.cat(values)[order], hook, include_bos)
+    indptr[1:] = totals.cumsum(0)
+    cursor = indptr[:-1].clone()
+    positions = torch.empty(int(indptr[-1]), dtype=torch.long)
+    values = torch.empty(int(indptr[-1]), dtype=torch.float32)
+    runs.reverse()  # placed first to last, each freed once placed (with its block, after the block's last run)
+    while runs:
+        base, present, counts, local, value = runs.pop()
+        run_start = counts.cumsum(0) - counts  # where each present feature's codes begin in this batch
+        rank = torch.arange(local.numel()) - torch.repeat_interleave(run_start, counts)
+        destination = torch.repeat_interleave(cursor[present], counts) + rank
+        positions[destination] = local.long() + base
+        values[destination] = value
+        cursor[present] += counts
+    return indptr, positions, values

@@ -33,6 +33,12 @@ def test_index_holds_every_nonzero_code(setup):
     for f in (0, 51, 158, 255):
         torch.testing.assert_close(index.dense(f), codes[..., f])
     assert index.n_tokens == 24 * 63
+    flat = codes.reshape(-1, codes.shape[-1])  # [tokens, d_sae]
+    for f in range(index.d_sae):  # every feature's run: its positions ascending, each with its value (3 batches merged)
+        positions, values = index.feature(f)
+        expected = flat[:, f].nonzero()[:, 0]
+        assert torch.equal(positions, expected), f
+        torch.testing.assert_close(values, flat[expected, f])
 
 
 def test_dashboard_equals_brute_force(setup):
