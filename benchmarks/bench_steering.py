@@ -57,8 +57,8 @@ def measure(name, model, steer):
     theirs_s = time.perf_counter() - start
     assert ours.unsteered.ids == plain and ours.steered.ids == steered, f"{name}: the tokens differ"
     ratio = theirs_s / ours_s
-    print(f"{name:<28} {tokens.shape[1]}-token prompt, 2 runs x {NEW_TOKENS} tokens ({ours.engine}): "
-          f"{2 * NEW_TOKENS / ours_s:7.1f} tokens/s, rerun loop {2 * NEW_TOKENS / theirs_s:6.1f} tokens/s, "
+    print(f"{name + ':':<28} {tokens.shape[1]}-token prompt, 2 runs x {NEW_TOKENS} tokens ({ours.engine}): "
+          f"{2 * NEW_TOKENS / ours_s:.1f} tokens/s, rerun loop {2 * NEW_TOKENS / theirs_s:.1f} tokens/s, "
           f"{ratio:.1f}x, same tokens")
     return ratio
 

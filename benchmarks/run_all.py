@@ -10,7 +10,7 @@ Results are kept per device in `benchmarks/results/<device>.json`, and `benchmar
 (and the same table between the README's markers) is written from all of them: one column per device that has been run (a GPU column appears only
 once `--device cuda` has been run on a real GPU).
 
-Run: .venv/bin/python benchmarks/run_all.py [--quick] [--device cuda] [--only load,index] [--timeout 3600]
+Run: .venv/bin/python benchmarks/run_all.py [--quick] [--device cuda] [--only load,index] [--timeout 3600] [--table]
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def readme_with(readme: str, written: str) -> str:
 
 
 def _short(line: str) -> str:
-    return line.replace(GPT2_PREFIX + ": ", "").replace("|", "/")
+    return " ".join(line.replace(GPT2_PREFIX + ":", "").replace("|", "/").split())
 
 
 def main() -> None:
@@ -93,8 +93,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--only", default="", help="comma-separated names, e.g. load,index (bench_ left out)")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per benchmark")
+    parser.add_argument("--table", action="store_true", help="run nothing: rewrite the table from the kept results")
     args = parser.parse_args()
-    scripts = sorted(HERE.glob("bench_*.py"))
+    scripts = [] if args.table else sorted(HERE.glob("bench_*.py"))
     if args.only:
         wanted = {f"bench_{name.strip()}.py" for name in args.only.split(",")}
         scripts = [script for script in scripts if script.name in wanted]
