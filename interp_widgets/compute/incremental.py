@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from interp_widgets.compute.linear import FastLinear
+
 _HOOK = re.compile(r"^blocks\.(\d+)\.(hook_resid_pre|hook_resid_mid|hook_resid_post|hook_attn_out|hook_mlp_out|hook_in|hook_out|attn\.hook_out|mlp\.hook_out)$")
 _SITE = {"hook_in": "hook_resid_pre", "hook_out": "hook_resid_post", "attn.hook_out": "hook_attn_out", "mlp.hook_out": "hook_mlp_out"}
 ROWS_PER_CHUNK = 4096  # suffix positions (variants x padded length) per batch
@@ -74,10 +76,12 @@ class PrefixRunner:
                 return "a gated or SoLU MLP"
             self.blocks.append({
                 "ln1": _raw(block.ln1), "ln2": _raw(block.ln2), "attn_only": block.cfg.attn_only,
-                "q": _raw(attn.q), "k": _raw(attn.k), "v": _raw(attn.v), "o": _raw(attn.o),
+                # the projections through `linear`: oneDNN's fp32 kernel where it is faster (compute/linear.py)
+                "q": FastLinear(_raw(attn.q)), "k": FastLinear(_raw(attn.k)), "v": FastLinear(_raw(attn.v)),
+                "o": FastLinear(_raw(attn.o)),
                 "rotary": attn.rotary, "scale": float(attn.scale), "heads": attn.n_heads, "d_head": attn.d_head,
-                "fc_in": _raw(getattr(mlp, "fc_in", None)) if hasattr(mlp, "fc_in") else None,
-                "fc_out": _raw(getattr(mlp, "fc_out", None)) if hasattr(mlp, "fc_out") else None,
+                "fc_in": FastLinear(_raw(mlp.fc_in)) if hasattr(mlp, "fc_in") else None,
+                "fc_out": FastLinear(_raw(mlp.fc_out)) if hasattr(mlp, "fc_out") else None,
                 "act": getattr(mlp, "act", None),
             })
         return None

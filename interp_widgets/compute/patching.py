@@ -60,6 +60,15 @@ class LogitDiff:
         return last_logits[:, self.answer] - last_logits[:, self.wrong]
 
     @property
+    def reads_tokens(self) -> tuple[int, int]:
+        """The only vocabulary entries it reads: an engine may compute just these logits."""
+        return self.answer, self.wrong
+
+    def on_read_logits(self, read: Tensor) -> Tensor:
+        """The metric from `read [runs, 2]`, the logits of `reads_tokens` alone."""
+        return read[:, 0] - read[:, 1]
+
+    @property
     def label(self) -> str:
         return "logit difference"
 

@@ -182,14 +182,14 @@ class NativeEngine:
             real = torch.arange(m)[None] < lengths[:, None]  # [B, m]
             n_blocks = len(r.blocks)
             if metric.last_only and first == n_blocks:  # patched after the last block: only the last position is read
-                return metric(self.head(self.ln_out(x[rows, last]))).float().cpu()
+                return self._last_metric(metric, x[rows, last])
             for layer in range(first, n_blocks):
                 block, cached = r.blocks[layer], target["layers"][layer]
                 k, v = self._packed_keys_values(block, x, positions, real)
                 if metric.last_only and layer == n_blocks - 1:
                     # the last block: keys and values for the whole suffix, everything else at the last position only
                     mid = x[rows, last] + r._attend(block, x, positions, last, k, v, (cached["k"], cached["v"]), begin)[:, 0]
-                    return metric(self.head(self.ln_out(mid + r._mlp(block, mid)))).float().cpu()
+                    return self._last_metric(metric, mid + r._mlp(block, mid))
                 x = x + r._attend(block, x, positions, None, k, v, (cached["k"], cached["v"]), begin)
                 x[real] = x[real] + r._mlp(block, x[real])
             suffix_logits = self.head(self.ln_out(x))  # [B, m, vocab]
@@ -198,6 +198,17 @@ class NativeEngine:
                 full[row, p:] = suffix_logits[row, : lengths[row]]
             return metric(full).float().cpu()
 
+
+    def _last_metric(self, metric: Any, last: Tensor) -> Tensor:
+        """`metric` of the final residual at the last position `[B, d]`: where the metric names the few
+        vocabulary entries it reads (a logit difference: 2 of the vocabulary), only their unembedding rows."""
+        normed = self.ln_out(last)
+        reads = getattr(metric, "reads_tokens", None)
+        if reads is None:
+            return metric(self.head(normed)).float().cpu()
+        rows = torch.tensor(reads, device=normed.device)
+        bias = self.head.bias[rows] if self.head.bias is not None else None
+        return metric.on_read_logits(torch.nn.functional.linear(normed, self.head.weight[rows], bias)).float().cpu()
 
     def _packed_keys_values(self, block: dict, x: Tensor, positions: Tensor, real: Tensor) -> tuple[Tensor, Tensor]:
         """Keys and values `[B, m, heads, d_head]` computed at the real positions only (zeros in the padding, never attended)."""

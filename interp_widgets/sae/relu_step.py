@@ -26,11 +26,10 @@ kept between steps.
 
 from __future__ import annotations
 
-import functools
-
 import torch
 from torch import Tensor
 
+from interp_widgets.compute.linear import onednn_matmul_works
 from interp_widgets.sae.model import SparseAutoencoder
 
 
@@ -50,18 +49,6 @@ class Workspace:
 def uses_hand_written_step(sae: SparseAutoencoder, x: Tensor, autocast: bool) -> bool:
     """ReLU SAEs in the input's own dtype, without autocast (which changes the maths' precision)."""
     return sae.architecture == "standard" and not autocast and all(p.dtype == x.dtype for p in (sae.W_enc, sae.W_dec))
-
-
-@functools.cache
-def onednn_matmul_works() -> bool:
-    """Whether this torch has oneDNN's fused linear and it gives torch's products (checked once, on transposed views)."""
-    try:
-        generator = torch.Generator().manual_seed(0)
-        a, b, bias = (torch.randn(shape, generator=generator) for shape in ((16, 24), (16, 40), (40,)))
-        fused = torch.ops.mkldnn._linear_pointwise(a.T, b.T, bias, "relu", [], "")  # relu(a.T @ b + bias)
-        return bool(torch.allclose(fused, torch.relu(a.T @ b + bias), atol=1e-4))
-    except Exception:  # a private op that torch may rename or drop: fall back to torch.mm
-        return False
 
 
 def product(a: Tensor, b: Tensor, bias: Tensor | None = None, relu: bool = False, out: Tensor | None = None) -> Tensor:
