@@ -7,9 +7,9 @@ CPUs runs a slower code path than on Intel ones. oneDNN's JIT kernels (what torc
 is slower, as the weight is reordered on every call). It is the same arithmetic summed in another
 order: results agree with `F.linear` to ~1e-6 relative.
 
-`linear` takes that kernel only for CPU fp32 inputs of at least `MIN_ROWS` rows outside autograd
-(the op has no backward), and only if the op exists and agrees with torch on a check run once; it
-falls back to `F.linear` everywhere else. `IW_ONEDNN=0` in the environment turns it off.
+`linear` takes that kernel only for CPU fp32 inputs of at least `MIN_ROWS` rows with no gradient to
+record (the op has no backward), and only if the op exists and agrees with torch on a check run
+once (`takes_onednn`); it falls back to `F.linear` everywhere else. `IW_ONEDNN=0` in the environment turns it off.
 """
 
 from __future__ import annotations
@@ -39,13 +39,21 @@ def onednn_matmul_works() -> bool:
         return False
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """`x @ weight.T + bias` for `x [..., in]`, `weight [out, in]`: `F.linear`, on oneDNN where that is faster."""
-    if (x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
-            and x.numel() >= MIN_ROWS * x.shape[-1] and not torch.is_grad_enabled() and onednn_matmul_works()):
-        flat = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, x.shape[-1]), weight, bias, "none", [], "")
+def takes_onednn(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> bool:
+    """Whether oneDNN's kernel may multiply these: CPU fp32, no gradient to record, the op checked."""
+    needs_grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias))
+    return (x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32 and not needs_grad
+            and onednn_matmul_works())
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, relu: bool = False) -> Tensor:
+    """`x @ weight.T + bias` (then ReLU if asked) for `x [..., in]`, `weight [out, in]`: `F.linear`, on oneDNN
+    where that is faster (at least `MIN_ROWS` rows)."""
+    if x.numel() >= MIN_ROWS * x.shape[-1] and takes_onednn(x, weight, bias):
+        flat = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, x.shape[-1]), weight, bias, "relu" if relu else "none", [], "")
         return flat.reshape(*x.shape[:-1], weight.shape[0])
-    return F.linear(x, weight, bias)
+    out = F.linear(x, weight, bias)
+    return out.relu_() if relu else out
 
 
 class FastLinear:

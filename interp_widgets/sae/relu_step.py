@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.linear import onednn_matmul_works
+from interp_widgets.compute.linear import linear, takes_onednn
 from interp_widgets.sae.model import SparseAutoencoder
 
 
@@ -53,8 +53,8 @@ def uses_hand_written_step(sae: SparseAutoencoder, x: Tensor, autocast: bool) ->
 
 def product(a: Tensor, b: Tensor, bias: Tensor | None = None, relu: bool = False, out: Tensor | None = None) -> Tensor:
     """`a @ b (+ bias)`, then ReLU if asked: oneDNN's fp32 kernel on a CPU, else torch's (into `out` when given)."""
-    if a.device.type == "cpu" and a.dtype == torch.float32 and onednn_matmul_works():
-        return torch.ops.mkldnn._linear_pointwise(a, b.T, bias, "relu" if relu else "none", [], "")
+    if takes_onednn(a, b, bias):
+        return linear(a, b.T, bias, relu=relu)
     result = torch.mm(a, b, out=out) if bias is None else torch.addmm(bias, a, b, out=out)
     return result.relu_() if relu else result
 

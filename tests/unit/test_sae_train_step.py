@@ -4,6 +4,7 @@ the SAE's own pre-activations and autograd's gradients, and training with them s
 import pytest
 import torch
 
+from interp_widgets.compute import linear as linear_module
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.sae import ReluSAE, TrainConfig, train_saes
 from interp_widgets.sae import train as train_module
@@ -51,10 +52,10 @@ def test_training_still_reduces_the_loss():
 @pytest.fixture(params=["onednn", "torch.mm"])
 def matmul(request, monkeypatch):
     """Both ways relu_step multiplies: oneDNN's fused kernel (where this torch has it) and torch.mm into the workspace."""
-    if request.param == "onednn" and not relu_step.onednn_matmul_works():
+    if request.param == "onednn" and not linear_module.onednn_matmul_works():
         pytest.skip("this torch has no working oneDNN linear")
     if request.param == "torch.mm":
-        monkeypatch.setattr(relu_step, "onednn_matmul_works", lambda: False)
+        monkeypatch.setattr(linear_module, "onednn_matmul_works", lambda: False)
     return request.param
 
 
