@@ -57,6 +57,26 @@ def gpt2_feature_values(n_tokens: int, n_features: int, device: str | None = Non
     return strings, values, f"TopK SAE d_sae {d_sae:,} L0 {k} at {hook_name}, random firing features (nonzero on {density:.1%} of tokens)"
 
 
+def save_native(model: Any, directory: Any, dtype: Any) -> None:
+    """Write a random-shaped model in our own format (`config.json` with GPT2_SMALL, `model.safetensors`
+    in `dtype`): each tensor once (the bridge lists some under alias names), wrapper names stripped."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    unique: dict[str, Any] = {}
+    seen: set[int] = set()
+    for key, tensor in model.original_model.state_dict().items():
+        if tensor.data_ptr() not in seen:
+            seen.add(tensor.data_ptr())
+            unique[key.replace("._original_component", "")] = tensor.detach().to(dtype).contiguous().clone()
+    save_file(unique, str(directory / "model.safetensors"))
+    (directory / "config.json").write_text(json.dumps({"config": {**GPT2_SMALL, "seed": 0}}))
+
+
 def options(description: str | None, more: Callable[[argparse.ArgumentParser], Any] | None = None) -> argparse.Namespace:
     """--quick (smaller sizes, fewer repeats: what run_all.py --quick passes) and --device (cpu, cuda);
     `more(parser)` adds a benchmark's own options."""

@@ -70,14 +70,9 @@ if how == "prepare":  # the tokens (and, for the random shape, the model and SAE
     else:
         tokens = torch.randint(0, 50257, (n_tokens // context, context), generator=torch.Generator().manual_seed(0))
         tokens[:, 0] = model.tokenizer.bos_token_id
+        from _shapes import save_native
         from interp_widgets.sae.io import save_sae
-        from safetensors.torch import save_file
-        os.makedirs(f"{work}/model", exist_ok=True)
-        weights = {k.replace("._original_component", ""): v for k, v in model.original_model.state_dict().items()}
-        save_file({k: v.contiguous() for k, v in weights.items() if ".mlp.in." not in k and ".mlp.out." not in k}, f"{work}/model/model.safetensors")
-        config = {k: getattr(model.cfg, k) for k in ("n_layers", "d_model", "n_ctx", "d_head", "n_heads", "d_mlp", "d_vocab", "act_fn",
-                                                      "normalization_type", "positional_embedding_type", "attn_only")}
-        open(f"{work}/model/config.json", "w").write(json.dumps({"config": config}))
+        save_native(model, f"{work}/model", torch.float32)
         save_sae(sae, f"{work}/sae")
     np.save(f"{work}/tokens.npy", tokens.numpy())
     with torch.inference_mode():

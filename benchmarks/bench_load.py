@@ -89,20 +89,11 @@ def hf_gpt2(directory: Path, n_layer: int, n_embd: int, n_head: int, n_positions
 
 def native_gpt2_small(directory: Path) -> Path:
     """A random GPT-2-small-shaped model in our own format (config.json, fp16 model.safetensors, tokenizer/)."""
-    from safetensors.torch import save_file
+    import torch
 
-    from _shapes import GPT2_SMALL, gpt2_small_shaped
+    from _shapes import gpt2_small_shaped, save_native
 
-    directory.mkdir()
-    native = gpt2_small_shaped().original_model
-    unique: dict[str, object] = {}
-    seen: set[int] = set()
-    for key, tensor in native.state_dict().items():
-        if tensor.data_ptr() not in seen:
-            seen.add(tensor.data_ptr())
-            unique[key.replace("._original_component", "")] = tensor.detach().half().contiguous().clone()
-    save_file(unique, str(directory / "model.safetensors"))
-    (directory / "config.json").write_text(json.dumps({"config": {**GPT2_SMALL, "seed": 0}}))
+    save_native(gpt2_small_shaped(), directory, torch.float16)
     (directory / "tokenizer").mkdir()
     tokenizer_files(directory / "tokenizer")
     return directory
