@@ -22,8 +22,8 @@ fi
 # The front-end bundle, built before the package install so the build hook finds it.
 if [ ! -d js/node_modules ] || [ js/package-lock.json -nt js/node_modules/.package-lock.json ]; then
   echo "== installing front-end build tools"
-  # `npm install`, not `npm ci`: with npm's omit-lockfile-registry-resolved setting (as on this
-  # machine kind) the lock lacks optional platform packages and `npm ci` refuses it.
+  # The checked-in locks list every optional platform package (esbuild's, rollup's), exactly as
+  # `npm install` writes them, so this leaves `git status` clean (tests/unit/packaging checks it).
   (cd js && npm install --no-audit --no-fund --loglevel=error)
 fi
 echo "== building the front-end"
