@@ -25,6 +25,21 @@ const BUCKETS = 4;
 const CHUNK = 500; // segments per stroked path
 const GRID = 24; // spatial hash cell, world units
 
+const LABEL_HEIGHT = 12; // screen px a row label needs
+
+/** The rows whose labels a frame draws: only those on screen (row `r` is drawn at
+ * `(nRows - 1 - r + 0.5) * rowPixels + ty`), every `step`-th where rows are closer than a label is
+ * tall. The work is the canvas's height, not the number of rows (a file claiming 10^9 layers once
+ * froze the tab writing a label per layer every frame). */
+export function labelledRows(nRows: number, rowPixels: number, ty: number, height: number): { first: number; last: number; step: number } {
+  if (!(nRows > 0) || !(rowPixels > 0) || !Number.isFinite(ty)) return { first: 0, last: -1, step: 1 };
+  const rowAt = (y: number) => nRows - 0.5 - (y - ty) / rowPixels;
+  const step = Math.max(1, Math.ceil(LABEL_HEIGHT / rowPixels));
+  const first = Math.max(0, Math.ceil(rowAt(height + LABEL_HEIGHT) / step) * step);
+  const last = Math.min(nRows - 1, Math.floor(rowAt(-LABEL_HEIGHT)));
+  return { first, last, step };
+}
+
 export class GraphCanvas {
   readonly canvas: HTMLCanvasElement;
   x = new Float32Array(0);
@@ -220,7 +235,8 @@ export class GraphCanvas {
     context.fillStyle = colors.muted;
     context.font = "11px sans-serif";
     context.textBaseline = "middle";
-    for (let row = 0; row < this.data.nRows; row++) {
+    const rows = labelledRows(this.data.nRows, this.rowHeight * this.zoom, this.ty, this.height);
+    for (let row = rows.first; row <= rows.last; row += rows.step) {
       const name = row === 0 ? "tokens" : row === this.data.nRows - 1 ? "logits" : `L${row - 1}`;
       context.fillText(name, 4, (this.data.nRows - 1 - row + 0.5) * this.rowHeight * this.zoom + this.ty);
     }

@@ -17,6 +17,22 @@ function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
+/** What XML 1.0 forbids: C0 controls but tab, newline and return; U+FFFE and U+FFFF; lone surrogates. */
+const XML_FORBIDDEN = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const CHARACTER_REFERENCE = /&#(?:x([0-9a-fA-F]+)|([0-9]+));/g;
+
+function forbiddenCode(code: number): boolean {
+  return (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0d) || code === 0xfffe || code === 0xffff || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff;
+}
+
+/** Serialised markup without what XML 1.0 forbids, raw or as a character reference (`&#0;`): a title,
+ * prompt or token holding NUL or ESC (a graph file's prompt is enough) would make the SVG invalid
+ * and the PNG undecodable. Dropped, as `view.save` does in Python (interp_widgets/widgets/_svg.py). */
+export function xmlSafe(markup: string): string {
+  return markup.replace(XML_FORBIDDEN, "").replace(CHARACTER_REFERENCE, (reference, hex: string | undefined, decimal: string | undefined) =>
+    forbiddenCode(hex !== undefined ? parseInt(hex, 16) : Number(decimal)) ? "" : reference);
+}
+
 function copyComputedStyles(source: Element, target: Element): void {
   const computed = getComputedStyle(source);
   const style = (target as HTMLElement).style;
@@ -50,11 +66,11 @@ export function viewToSvg(root: HTMLElement): { svg: string; width: number; heig
   });
   clone.querySelectorAll(`[${NO_SAVE}]`).forEach((node) => node.remove());
   clone.style.setProperty("background-color", getComputedStyle(root).backgroundColor === "rgba(0, 0, 0, 0)" ? pageBackground(root) : getComputedStyle(root).backgroundColor);
-  const body = new XMLSerializer().serializeToString(clone);
+  const body = xmlSafe(new XMLSerializer().serializeToString(clone));
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
     `<foreignObject x="0" y="0" width="${width}" height="${height}">` +
-    `<div xmlns="http://www.w3.org/1999/xhtml"><style>${escapeXml(stylesheet())}</style>${body}</div>` +
+    `<div xmlns="http://www.w3.org/1999/xhtml"><style>${xmlSafe(escapeXml(stylesheet()))}</style>${body}</div>` +
     `</foreignObject></svg>`;
   return { svg, width, height };
 }
