@@ -69,7 +69,7 @@ def time_ours(path: Path, autocast: str, d_model: int = D_MODEL, steps: int = ST
     """Activations per second of our trainer over `steps` steps (a fresh SAE; the SAE's set-up is timed too)."""
     from interp_widgets.sae import ReluSAE, TrainConfig, train_saes
 
-    data = InMemoryBatches(torch.load(path), "blocks.0.hook_resid_post")
+    data = InMemoryBatches(torch.load(path, weights_only=True), "blocks.0.hook_resid_post")
     config = dict(lr=LR, warmup_steps=1, log_every=10, resample_every=None, autocast=autocast, init_b_dec_to_mean=False)
     start = time.perf_counter()
     train_saes([ReluSAE(d_model, d_model * EXPANSION, seed=0)], data, TrainConfig(total_steps=steps, **config), progress=False)
@@ -82,7 +82,7 @@ def time_saelens(path: Path, d_model: int = D_MODEL, steps: int = STEPS) -> floa
     from sae_lens.config import LoggingConfig, SAETrainerConfig
     from sae_lens.training.sae_trainer import SAETrainer
 
-    batches = torch.load(path)
+    batches = torch.load(path, weights_only=True)
     start = time.perf_counter()
     sae = StandardTrainingSAE(StandardTrainingSAEConfig(d_in=d_model, d_sae=d_model * EXPANSION, l1_coefficient=1.0))
     cfg = SAETrainerConfig(total_training_samples=steps * BATCH, train_batch_size_samples=BATCH, lr=LR, lr_end=LR, device="cpu",

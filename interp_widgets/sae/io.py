@@ -8,6 +8,7 @@ older flat layout (`hook_name`/`hook_point`, `activation_fn_str`) — without sa
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from interp_widgets.sae.model import ARCHITECTURES, SparseAutoencoder, TopKSAE
 CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
 SAELENS_VERSION = "6.0.0"  # the config layout we write
+FLOAT_DTYPES = {"float32": torch.float32, "float": torch.float32, "float16": torch.float16, "half": torch.float16,
+                "bfloat16": torch.bfloat16, "float64": torch.float64, "double": torch.float64}
+"""The dtype names a cfg.json may hold (with or without `torch.`); nothing else is looked up on torch."""
 
 
 def save_sae(sae: SparseAutoencoder, path: str | Path, extra_metadata: dict[str, Any] | None = None) -> Path:
@@ -80,15 +84,25 @@ def read_config(path: str | Path) -> dict[str, Any]:
     cfg_path = Path(path) / CFG_FILENAME
     if not cfg_path.exists():
         raise InterpWidgetsError(f"{cfg_path} does not exist: an SAE directory holds {CFG_FILENAME} and {WEIGHTS_FILENAME}.")
-    raw = json.loads(cfg_path.read_text(encoding="utf-8"))
-    metadata = raw.get("metadata") or {}
+    try:
+        raw = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise InterpWidgetsError(f"{cfg_path} is not valid JSON ({error}): an SAE directory's {CFG_FILENAME} is SAELens' config.") from None
+    metadata = raw.get("metadata") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict) or not isinstance(metadata or {}, dict):
+        raise InterpWidgetsError(f"{cfg_path} is not a JSON object with an object 'metadata': it is not an SAE's {CFG_FILENAME}.")
+    metadata = metadata or {}
     flat = {**raw, **{k: v for k, v in metadata.items() if k not in raw}}
     flat["hook_name"] = flat.get("hook_name") or flat.get("hook_point")
     activation = flat.get("activation_fn") or flat.get("activation_fn_str")
     architecture = flat.get("architecture") or "standard"
+    if not isinstance(architecture, str):
+        raise InterpWidgetsError(f"{cfg_path} has architecture {json.dumps(architecture)[:60]}, not a name: write e.g. \"standard\" or \"topk\".")
     if activation == "topk" or architecture == "topk":
         architecture = "topk"
-        flat["k"] = flat.get("k") or (flat.get("activation_fn_kwargs") or {}).get("k")
+        if flat.get("k") is None:  # k: 0 is a value (and an error below), not a missing k
+            kwargs = flat.get("activation_fn_kwargs")
+            flat["k"] = kwargs.get("k") if isinstance(kwargs, dict) else None
     flat["architecture"] = architecture
     return flat
 
@@ -108,19 +122,26 @@ def load_sae_from_disk(path: str | Path, device: str | torch.device = "cpu", dty
             f"{path} normalises its inputs ({cfg['normalize_activations']!r}), which this loader does not "
             "reproduce: load it with sae_lens.SAE.load_from_disk and pass that object instead."
         )
+    d_in, d_sae = (_positive_int(cfg.get(name), name, path) for name in ("d_in", "d_sae"))
+    target_dtype = config_dtype(cfg, path, dtype)
+    k = _positive_int(cfg.get("k"), "k", path) if architecture == "topk" else None
+    if k is not None and k > d_sae:
+        raise InterpWidgetsError(f"{path / CFG_FILENAME} has k={k}, more than its d_sae={d_sae} features: a TopK SAE keeps 1 to d_sae of them.")
     weights_path = path / WEIGHTS_FILENAME
     if not weights_path.exists():
         raise InterpWidgetsError(f"{weights_path} does not exist.")
-    state = load_file(str(weights_path))
+    try:
+        state = load_file(str(weights_path))
+    except Exception as error:  # safetensors' SafetensorError (a truncated or foreign file) has no public base class
+        raise InterpWidgetsError(f"{weights_path} is not a readable safetensors file ({error}): save the SAE again.") from None
     kwargs: dict[str, Any] = dict(
         hook_name=cfg.get("hook_name"),
         model_name=cfg.get("model_name"),
         apply_b_dec_to_input=bool(cfg.get("apply_b_dec_to_input", True)),
         device="meta",
     )
-    d_in, d_sae = int(cfg["d_in"]), int(cfg["d_sae"])
     if architecture == "topk":
-        sae = TopKSAE(d_in, d_sae, k=int(cfg["k"]), **kwargs)
+        sae = TopKSAE(d_in, d_sae, k=k, **kwargs)
     else:
         sae = ARCHITECTURES[architecture](d_in, d_sae, **kwargs)
     expected = {name: tuple(p.shape) for name, p in sae.state_dict().items()}
@@ -128,6 +149,35 @@ def load_sae_from_disk(path: str | Path, device: str | torch.device = "cpu", dty
     if found != expected:
         raise InterpWidgetsError(f"{weights_path} has weights {found}, but cfg.json describes {expected}.")
     sae.load_state_dict({name: state[name] for name in expected}, assign=True)
-    target_dtype = dtype or getattr(torch, str(cfg.get("dtype", "float32")).removeprefix("torch."), torch.float32)
     sae.source = str(path)  # where it came from (shown by the `%load_ext interp_widgets` display)
     return sae.to(device=device, dtype=target_dtype)
+
+
+def _positive_int(value: Any, name: str, path: Path) -> int:
+    """A cfg.json count (`d_in`, `d_sae`, `k`): a positive JSON integer, else a clear error."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        found = f"has no {name!r}" if value is None else f"has {name}={json.dumps(value)[:40]}, not a positive whole number"
+        raise InterpWidgetsError(f"{path / CFG_FILENAME} {found}: fix the file (SAELens writes d_in, d_sae and, for a TopK SAE, k).")
+    return value
+
+
+def config_dtype(cfg: dict[str, Any], path: Path, dtype: torch.dtype | None = None) -> torch.dtype:
+    """The dtype to load in: `dtype` if given, else the file's floating dtype (float64 loads as float32,
+    with a warning: twice the memory for no gain in a model that runs in float32 or less)."""
+    if dtype is not None:
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise InterpWidgetsError(f"dtype={dtype!r} is not a floating torch dtype: pass torch.float32, torch.float16 or torch.bfloat16.")
+        return dtype
+    name = cfg.get("dtype")
+    if name is None:
+        return torch.float32
+    found = FLOAT_DTYPES.get(name.removeprefix("torch.")) if isinstance(name, str) else None
+    if found is None:
+        raise InterpWidgetsError(f"{path / CFG_FILENAME} has dtype {json.dumps(name)[:60]}, not a floating dtype: "
+                                 f"write one of {sorted(n for n in FLOAT_DTYPES if n not in ('float', 'half', 'double'))}, "
+                                 "or pass dtype=torch.float32.")
+    if found == torch.float64:
+        warnings.warn(f"{path / CFG_FILENAME} says float64: loading in float32 (half the memory); pass dtype=torch.float64 to keep float64.",
+                      stacklevel=3)
+        return torch.float32
+    return found

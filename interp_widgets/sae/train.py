@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -309,8 +310,31 @@ def _save_checkpoint(path: Path, saes, optimizers, state: TrainState, config: Tr
     os.replace(partial, path)  # a crash mid-write never leaves a broken checkpoint
 
 
+CHECKPOINT_KEYS = ("step", "x_sq_norm", "x_norm", "tokens_since_fired", "history", "saes", "optimizers")
+
+
+def read_checkpoint(path: Path, map_location: Any = "cpu", keys: Sequence[str] = CHECKPOINT_KEYS,
+                    fix: str = "delete it, or pass another checkpoint_dir or resume=False") -> dict[str, Any]:
+    """A checkpoint's tensors and plain containers, read with `weights_only=True`: a file holding any
+    other Python object (a planted pickle that would run code when unpickled) is refused before
+    anything in it runs. `keys`: what the checkpoint must hold; `fix`: the advice in the errors."""
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = next((line.strip() for line in str(error).splitlines() if "GLOBAL" in line or "nsupported" in line), "")
+        raise InterpWidgetsError(
+            f"{path} holds Python objects besides tensors and plain containers ({found or 'not a tensor'}), so it is "
+            f"not a checkpoint of ours and is not loaded (unpickling it could run code from the file): {fix}.") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise InterpWidgetsError(f"{path} is not a readable checkpoint ({type(error).__name__}: {str(error)[:200]}): {fix}.") from None
+    missing = [key for key in keys if not isinstance(payload, dict) or key not in payload]
+    if missing or not isinstance(payload, dict):
+        raise InterpWidgetsError(f"{path} is not a checkpoint of this trainer (it has no {', '.join(missing) or 'dict of weights'}): {fix}.")
+    return payload
+
+
 def _load_checkpoint(path: Path, saes, optimizers, state: TrainState) -> None:
-    payload = torch.load(path, map_location=saes[0].W_enc.device, weights_only=False)
+    payload = read_checkpoint(path, map_location=saes[0].W_enc.device)
     if len(payload["saes"]) != len(saes):
         raise InterpWidgetsError(f"{path} holds {len(payload['saes'])} SAEs, not {len(saes)}: use another checkpoint_dir.")
     for sae, weights, optimizer, optimizer_state in zip(saes, payload["saes"], optimizers, payload["optimizers"]):
