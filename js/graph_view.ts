@@ -9,6 +9,7 @@ import { element, tooltip } from "./lib/dom";
 import { GraphCanvas, type Colors, type GraphData } from "./lib/graph_canvas";
 import { lineKey } from "./lib/legend";
 import { promptBox } from "./lib/prompt";
+import { oneLine } from "./lib/tokens";
 import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 
 interface State {
@@ -51,6 +52,13 @@ function numberInput(value: number, step: string, title: string): HTMLInputEleme
   input.value = String(value);
   input.title = title;
   return input;
+}
+
+/** A node's influence in words: the share of the graph's total influence carried by the nodes ranked above it
+ * (0 for the most influential; pruning keeps nodes while that share is under "nodes"). */
+function influenceWords(share: number): string {
+  if (!(share > 0)) return "the most influential node of the graph";
+  return `more influential nodes carry ${Math.round(100 * share)} % of the graph's influence (pruning keeps those under the "nodes" share)`;
 }
 
 export default routedWidget<State>(({ model, el, router }) => {
@@ -121,11 +129,11 @@ export default routedWidget<State>(({ model, el, router }) => {
     if (!decoded) return [];
     const kind = decoded.kind[i];
     const lines = [labels[i], `${KIND_NAMES[kind]}${kind === 1 ? `, activation ${formatValue(decoded.activation[i])}` : kind === 3 ? `, probability ${formatValue(decoded.activation[i])}` : ""}`,
-      `influence rank: cumulative share ${formatValue(decoded.influence[i])}`];
+      influenceWords(decoded.influence[i])];
     const context = model.get("contexts")[i];
     if (context) lines.push(`${model.get("contexts_from")}:`, ...context.split("\n"));
     for (const group of model.get("supernodes")) if (group.slice(1).includes(i)) lines.push(`supernode ${String(group[0])}`);
-    return lines;
+    return lines.map(oneLine); // a label or context holding a control character stays one readable line
   };
   const point = (event: MouseEvent): [number, number] => {
     const box = graph.canvas.getBoundingClientRect();

@@ -5,8 +5,9 @@
 // and the steer's activation. A sweep shows n strengths as small multiples with two charts.
 import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
-import { lineChart, PALETTE } from "./lib/chart";
+import { lineChart } from "./lib/chart";
 import { element, tooltip } from "./lib/dom";
+import { colorBar } from "./lib/legend";
 import { promptBox } from "./lib/prompt";
 import { frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
@@ -74,9 +75,9 @@ export default routedWidget<State>(({ model, el, router }) => {
   root.append(tip.node);
   el.appendChild(root);
 
-  const asking = element("span", "iw-status"); // "generating…" while a request is out (cleared by its reply)
-  options.after(asking);
-  const send = (changes: Record<string, unknown>) => setInputs(router, changes, asking, banner, "generating\u2026");
+  const asking = element("span", "iw-status"); // "asking the kernel…" while a request is out (cleared by its reply); the
+  options.after(asking); // stream's own "generating… n tokens" line is `status`, so the word shows once
+  const send = (changes: Record<string, unknown>) => setInputs(router, changes, asking, banner, "asking the kernel\u2026");
 
   // ---- options: max tokens, temperature, seed, sweep ------------------------------------------
   function numberField(label: string, name: "max_new_tokens" | "temperature" | "seed" | "sweep_points", step: string, integer: boolean) {
@@ -180,7 +181,10 @@ export default routedWidget<State>(({ model, el, router }) => {
     const scale = chooseScale([...values(runs[0].activations), ...values(runs[1].activations)], "auto");
     const divergence = model.get("first_divergence");
     const strengths = model.get("steers").map((s) => `${s.label} ${s.method} ${formatValue(s.strength)}`).join(", ");
-    columns.replaceChildren(
+    const steered = model.get("steers")[0]?.label ?? "the steer";
+    const legend = colorBar(scale, `token colour: ${steered}'s activation at that token (the steer's own feature or direction)`);
+    legend.classList.add("iw-steer-legend");
+    columns.replaceChildren(legend,
       ...runs.map((run, row) => {
         const column = element("div", `iw-steer-column ${row === 0 ? "iw-steer-default" : "iw-steer-steered"}`);
         column.append(element("div", "iw-row-label", row === 0 ? "default" : `steered: ${strengths}`));
@@ -199,6 +203,7 @@ export default routedWidget<State>(({ model, el, router }) => {
       }),
     );
     const generating = model.get("generating");
+    if (generating) asking.textContent = ""; // the stream has started: its line below says so
     status.textContent = generating ? `generating\u2026 ${runs[1].tokens.length} tokens` : model.get("engine") ? `${runs[1].tokens.length} tokens (${model.get("engine")})` : "";
     root.classList.toggle("iw-steer-generating", generating);
   }
@@ -221,17 +226,13 @@ export default routedWidget<State>(({ model, el, router }) => {
     const label = model.get("steers")[0]?.label ?? "steer";
     charts.append(
       lineChart(strengths, [values(decodeArray(model.get("sweep_activation")))], { title: `${label}: mean activation`, xLabel: "strength", yLabel: "activation", names: ["activation"], log: false }),
+      // Its key sits under it (lineChart's own), naming each line as drawn.
       lineChart(strengths, [values(decodeArray(model.get("sweep_logprob"))), values(decodeArray(model.get("sweep_logprob_unsteered")))], {
-        title: "completion: mean log-prob", xLabel: "strength", yLabel: "log-prob", names: ["steered run", "default run"], log: false,
+        title: "completion: mean log-prob", xLabel: "strength", yLabel: "log-prob",
+        names: ["log-prob under the steered run", "under the default run"], log: false,
       }),
     );
-    const legend = element("div", "iw-legend");
-    ["log-prob under the steered run", "under the default run"].forEach((name, i) => {
-      const item = element("span", "iw-legend-item", `\u2014 ${name}`);
-      item.style.color = PALETTE[i];
-      legend.append(item);
-    });
-    sweepBox.replaceChildren(element("div", "iw-row-label", `sweep: ${strengths.length} strengths of ${label} in one batch`), charts, legend, grid);
+    sweepBox.replaceChildren(element("div", "iw-row-label", `sweep: ${strengths.length} strengths of ${label} in one batch`), charts, grid);
   }
 
   const teardown = redrawOnChange(model, () => {

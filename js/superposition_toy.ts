@@ -196,13 +196,19 @@ export default routedWidget<State>(({ model, el, router }) => {
   root.append(caption, pictures, charts);
   el.appendChild(root);
 
+  let showingProgress = false;
   function draw() {
     title.textContent = model.get("title");
     features.sync(model.get("n_features"));
     hidden.sync(model.get("n_hidden"));
     probability.sync(Math.log10(model.get("feature_probability")));
     decay.sync(model.get("importance_decay"));
-    if (model.get("progress")) status.textContent = model.get("progress");
+    // The kernel's progress line while it trains; cleared when training ends, whoever started it (a slider
+    // here, or `toy.set(...)` from code, which gets no reply here to clear it).
+    const progress = model.get("progress");
+    if (progress) status.textContent = progress;
+    else if (showingProgress) status.textContent = "";
+    showingProgress = Boolean(progress);
     const W = matrix(model.get("W"));
     const norms = numbers(model.get("norms"));
     const superposition = numbers(model.get("superposition"));

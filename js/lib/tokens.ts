@@ -20,6 +20,21 @@ export function visibleToken(token: string): string {
   return out;
 }
 
+/** Text on one line with its control characters shown (newline ↵, tab →, others as their Unicode
+ * picture, U+0018 as ␘): for labels and tooltip lines, where a raw control character would break the
+ * line or show as nothing. Spaces stay spaces (unlike `visibleToken`). Python twin: `_snapshot.one_line`. */
+export function oneLine(text: string): string {
+  let out = "";
+  for (const ch of text) {
+    const code = ch.codePointAt(0)!;
+    if (ch === "\n" || ch === "\t" || ch === "\r") out += VISIBLE[ch];
+    else if (code < 0x20) out += String.fromCodePoint(0x2400 + code);
+    else if (code === 0x7f) out += "\u2421";
+    else out += ch;
+  }
+  return out;
+}
+
 /** Whether a line break should follow the token when text is laid out as prose. */
 export function endsLine(token: string): boolean {
   return token.includes("\n");

@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { CLASS_LEVELS, chooseScale, colorClass, colorClassRules, colorFor, formatValue } from "../lib/colors";
-import { endsLine, visibleToken } from "../lib/tokens";
+import { endsLine, oneLine, visibleToken } from "../lib/tokens";
+
+describe("oneLine", () => {
+  it("keeps a tooltip line or a path one line: newline and control characters shown, spaces kept", () => {
+    expect(oneLine("a b\nc")).toBe("a b\u21b5c");
+    expect(oneLine("x\u0018y\u007f")).toBe("x\u2418y\u2421");
+    expect(oneLine("\tinfluence")).toBe("\u2192influence");
+  });
+});
 
 describe("visibleToken", () => {
   it("makes spaces, newlines and tabs visible", () => {
