@@ -42,7 +42,7 @@ def gpt2_feature_values(n_tokens: int, n_features: int, device: str | None = Non
     """
     import torch
 
-    from interp_widgets.compute.hooks import activations_at
+    from interp_widgets.compute.core.hooks import activations_at
     from interp_widgets.sae.model import TopKSAE
 
     model = gpt2_small_shaped(device)

@@ -59,7 +59,7 @@ def data() -> tuple[torch.Tensor, list[str]]:
 
 def gpt2_data(device: str) -> tuple[torch.Tensor, list[str]]:
     """Layer GPT2_LAYER's patterns `[12, GPT2_TOKENS, GPT2_TOKENS]` of the random GPT-2-small-shaped model, and the tokens."""
-    from interp_widgets.compute.hooks import activations_at
+    from interp_widgets.compute.core.hooks import activations_at
 
     model = gpt2_small_shaped(device)
     ids, tokens = gpt2_prompt(model, GPT2_TOKENS)

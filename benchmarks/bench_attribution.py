@@ -2,7 +2,7 @@
 
 Ours (`compute.attribution.attribute`): the replacement model's backward pass written out, many
 targets per pass, each pass cut to the batch's highest layer and last position. Reference
-(`compute.attribution_reference.direct_effects_one_by_one`): the real model with hooks that freeze
+(`compute.attribution.reference.direct_effects_one_by_one`): the real model with hooks that freeze
 attention patterns and LayerNorm scales and cut the MLPs, one `torch.autograd.grad` per target
 (feature or logit), after one forward pass. Both give the same matrix (checked here to 1e-4).
 Peak memory: the rise of the process's peak resident set (Linux VmHWM, reset before each run).
@@ -35,8 +35,8 @@ warnings.filterwarnings("ignore")
 import torch  # noqa: E402
 
 import interp_widgets as iw  # noqa: E402
-from interp_widgets.compute.attribution import attribute  # noqa: E402
-from interp_widgets.compute.attribution_reference import direct_effects_one_by_one  # noqa: E402
+from interp_widgets.compute.attribution.attribute import attribute  # noqa: E402
+from interp_widgets.compute.attribution.reference import direct_effects_one_by_one  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _shapes import GPT2_LABEL, GPT2_SMALL, options  # noqa: E402

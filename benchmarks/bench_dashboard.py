@@ -49,9 +49,9 @@ import numpy as np
 import torch
 torch.set_num_threads(1)
 import interp_widgets as iw
-from interp_widgets.compute.dashboard import feature_dashboard
-from interp_widgets.compute.feature_index import build_index
-from interp_widgets.compute.hooks import activations_at
+from interp_widgets.compute.features.dashboard import feature_dashboard
+from interp_widgets.compute.features.index import build_index
+from interp_widgets.compute.core.hooks import activations_at
 shape, how, work = sys.argv[2], sys.argv[3], sys.argv[4]
 context = 128
 if shape == "embedded":

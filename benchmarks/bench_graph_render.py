@@ -111,7 +111,7 @@ window.__naive = async (steps) => {  // every edge its own stroke, every frame: 
 
 def synthetic_graph():
     """A DrawnGraph of N_NODES nodes and N_EDGES edges, laid out like a 16-layer model's on 64 tokens."""
-    from interp_widgets.compute.attribution_view import DrawnGraph
+    from interp_widgets.compute.attribution.drawn import DrawnGraph
 
     generator = torch.Generator().manual_seed(0)
     n_features = N_NODES - N_POS * (N_LAYERS + 1) - N_LOGITS
@@ -134,8 +134,8 @@ def synthetic_graph():
 def kernel_prune_ms() -> tuple[float, int, int]:
     """Median time to prune an embedded-model graph into the view's arrays (graph.prune + drawn_graph)."""
     import interp_widgets as iw
-    from interp_widgets.compute.attribution import attribute
-    from interp_widgets.compute.attribution_view import drawn_graph
+    from interp_widgets.compute.attribution.attribute import attribute
+    from interp_widgets.compute.attribution.drawn import drawn_graph
 
     graph = attribute(iw.load_model(), iw.load_transcoders("embedded"), "When Mary and John went to the store, John gave a drink to")
     times = []

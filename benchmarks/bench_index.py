@@ -1,8 +1,8 @@
 """Peak memory of building the activation index: on-disk shards over a token stream against one in-memory index.
 
 Each build runs in a fresh process (peak resident memory, `ru_maxrss`, of that process alone), at
-N and at 4N tokens: `compute.index_shards.build_sharded_index` over a token stream (shards of N/4
-tokens written to a temporary folder) and `compute.feature_index.build_index` over the same tokens
+N and at 4N tokens: `compute.features.shards.build_sharded_index` over a token stream (shards of N/4
+tokens written to a temporary folder) and `compute.features.index.build_index` over the same tokens
 held in memory. Target (issue 27): the sharded build's peak grows less than 10 % when the tokens
 grow 4x. The in-memory build's growth is printed beside it.
 
@@ -32,8 +32,8 @@ sys.path.insert(0, sys.argv[1])
 import torch
 torch.set_num_threads(1)
 import interp_widgets as iw
-from interp_widgets.compute.feature_index import build_index
-from interp_widgets.compute.index_shards import build_sharded_index, stream_sequences
+from interp_widgets.compute.features.index import build_index
+from interp_widgets.compute.features.shards import build_sharded_index, stream_sequences
 shape, how, n_tokens, context = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 if shape == "embedded":
     model, sae = iw.load_model(), iw.load_sae("4x")

@@ -2,7 +2,7 @@
 
 The reference is what a careful user writes: for each earlier token, delete it, run the model on
 the whole prompt stopping after the hook's block (`stop_at_layer`), read the readout at the
-shifted target. Ours (`compute.ablation.leave_one_out`) cuts every variant after the target, reuses
+shifted target. Ours (`compute.ablation.removal.leave_one_out`) cuts every variant after the target, reuses
 the clean run's prefix and computes at the hook's layer only the target position (a fresh prompt
 each time: the clean run is part of the time). Both give the same numbers (checked here to 1e-4).
 
@@ -32,8 +32,8 @@ from pathlib import Path
 import torch
 
 import interp_widgets as iw
-from interp_widgets.compute import ablation
-from interp_widgets.compute.ablation import leave_one_out
+from interp_widgets.compute.ablation import removal as ablation
+from interp_widgets.compute.ablation.removal import leave_one_out
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _shapes import GPT2_LABEL, gpt2_small_shaped, options  # noqa: E402

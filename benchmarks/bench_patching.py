@@ -1,6 +1,6 @@
 """Activation patching against transformer-lens' patching module (one full forward per patched cell).
 
-Ours (`compute.patching.patch`): many patched runs per batch, each starting from the target run's
+Ours (`compute.patching.activation.patch`): many patched runs per batch, each starting from the target run's
 cached residual stream at its layer and recomputing only from its position on. Both give the same
 numbers (checked here to 1e-4). On the embedded model, one thread, logit-difference metric:
 
@@ -31,8 +31,8 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import torch  # noqa: E402
 
 import interp_widgets as iw  # noqa: E402
-from interp_widgets.compute import tasks  # noqa: E402
-from interp_widgets.compute.patching import LogitDiff, patch  # noqa: E402
+from interp_widgets.compute.patching import tasks  # noqa: E402
+from interp_widgets.compute.patching.activation import LogitDiff, patch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _shapes import GPT2_LABEL, gpt2_small_shaped, options  # noqa: E402

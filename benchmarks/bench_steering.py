@@ -1,6 +1,6 @@
 """Steered generation with a key/value cache against the plain loop that re-runs the whole sequence.
 
-Ours (`compute.steering.generate`): the unsteered and the steered run decoded together, one new
+Ours (`compute.steering.steer.generate`): the unsteered and the steered run decoded together, one new
 position per step through the cached decoder, then each run scored under the other. The
 reference: for each run, the whole sequence through `run_with_hooks` at every step (the loop
 the exactness tests use). Both greedy, 64 new tokens, the same tokens checked. One torch thread.
@@ -24,7 +24,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import torch  # noqa: E402
 
 import interp_widgets as iw  # noqa: E402
-from interp_widgets.compute.steering import Steer, _prepare, generate  # noqa: E402
+from interp_widgets.compute.steering.steer import Steer, _prepare, generate  # noqa: E402
 from _shapes import GPT2_LABEL, gpt2_small_shaped, options  # noqa: E402
 
 PROMPT = "The old man walked down to the river and looked at the water, and"

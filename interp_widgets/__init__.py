@@ -22,8 +22,8 @@ _LAZY = {
     "load_model": "interp_widgets.models.loaders",
     "load_sae": "interp_widgets.models.loaders",
     "load_transcoders": "interp_widgets.models.transcoders",
-    "Steer": "interp_widgets.compute.steering",
-    "Neuron": "interp_widgets.compute.steering",
+    "Steer": "interp_widgets.compute.steering.steer",
+    "Neuron": "interp_widgets.compute.steering.steer",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

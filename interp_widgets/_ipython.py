@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from interp_widgets.widgets._snapshot import visible
+from interp_widgets.widgets._snapshot import NO_MATHS, visible
 
 BLOCK_ROWS = 40  # hooks listed per group before the rest is counted
 CACHE_GROUPS = 16  # blocks listed in a cache's display
@@ -36,7 +36,7 @@ def _rows_html(rows: list[tuple[str, str]]) -> str:
 def _page(title: str, facts: list[tuple[str, str]], sections: list[tuple[str, list[str]]], footer: str = "") -> tuple[str, str]:
     """The text and the HTML form of one description: a title, key facts, titled lists of lines, a footer."""
     text = [title] + [f"  {k}: {v}" for k, v in facts]
-    body = [f"<div class=\"iw-describe\"><b>{html.escape(title)}</b><table style=\"{STYLE}\">{_rows_html(facts)}</table>"]
+    body = [f"<div class=\"iw-describe {NO_MATHS}\"><b>{html.escape(title)}</b><table style=\"{STYLE}\">{_rows_html(facts)}</table>"]
     for heading, lines in sections:
         text += [heading] + [f"  {line}" for line in lines]
         items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
@@ -80,7 +80,7 @@ def _grouped(shapes: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, list[
 
 
 def describe_model(model: Any) -> tuple[str, str]:
-    from interp_widgets.compute.describe import hook_shapes, model_facts
+    from interp_widgets.compute.core.describe import hook_shapes, model_facts
 
     facts = model_facts(model)
     rows = [("architecture", facts.pop("architecture")), ("parameters", f"{facts.pop('parameters'):,}"),
@@ -95,7 +95,7 @@ def describe_model(model: Any) -> tuple[str, str]:
 
 
 def describe_sae(sae: Any) -> tuple[str, str]:
-    from interp_widgets.compute.readouts import sae_hook_name
+    from interp_widgets.compute.core.readouts import sae_hook_name
 
     cfg = getattr(sae, "cfg", None)
     width = getattr(sae, "d_sae", None) or getattr(cfg, "d_sae", "?")
@@ -131,7 +131,7 @@ def _known_metrics(sae: Any, source: Any) -> dict[str, Any]:
 
 
 def describe_cache(cache: Any) -> tuple[str, str]:
-    from interp_widgets.compute.describe import cache_norms
+    from interp_widgets.compute.core.describe import cache_norms
 
     rows = cache_norms(cache)
     groups: dict[str, list[str]] = {}
@@ -211,7 +211,7 @@ def _explore_magic(ipython: Any) -> Callable[[str], Any]:
             raise UsageError("%explore [model] [saes]: at most a model and a variable holding SAEs.")
         namespace = ipython.user_ns
         if words:
-            model = namespace.get(words[0], words[0])  # a variable, else a name for iw.load_model
+            model = namespace[words[0]] if words[0] in namespace else _model_named(words[0], namespace)
         else:
             model = last_loaded_model()
             if model is None:
@@ -224,3 +224,24 @@ def _explore_magic(ipython: Any) -> Callable[[str], Any]:
         return open_bench(model, saes)
 
     return explore
+
+
+def _model_named(name: str, namespace: dict[str, Any]) -> Any:
+    """The model `name` names for `iw.load_model` (embedded, a directory, a hub name); a typo gets one line
+    with the closest variable or model names, not a traceback from the hub look-up."""
+    import difflib
+
+    from IPython.core.error import UsageError
+
+    from interp_widgets.errors import InterpWidgetsError
+    from interp_widgets.models.loaders import EMBEDDED_MODELS, load_model
+
+    known = [*EMBEDDED_MODELS, *(key for key in namespace if not key.startswith("_") and key.isidentifier())]
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else f" (embedded models: {', '.join(EMBEDDED_MODELS)})"
+    if close and not Path(name).expanduser().exists():  # a typo of a known name: no hub look-up
+        raise UsageError(f"no variable or model named {name!r}{hint}")
+    try:
+        return load_model(name)
+    except InterpWidgetsError as error:
+        raise UsageError(f"no variable or model named {name!r}{hint} ({str(error).split('. ')[0].rstrip('.')}.)") from None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from interp_widgets.widgets.attention import AttentionView
+from interp_widgets.widgets.attention_view import AttentionView
 
 
 def attention_heads(

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # interp-widgets quickstart
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/00_quickstart.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/00_quickstart.ipynb)
 #
 # Live widgets for looking inside transformer language models. This notebook runs offline, on the small model shipped inside the package (its `MODEL_CARD.md` says how it was trained and what it has learned).
 #
@@ -44,7 +44,7 @@ print(model.cfg.n_layers, "layers, d_model", model.cfg.d_model, "| vocabulary", 
 # It has learned what the later notebooks look at. On a block of random tokens shown twice, the second copy is almost free: **induction heads** in layer 1 find the earlier occurrence of the current token and copy the token that came after it, reading a **previous-token head** in layer 0. The induction score is the attention from each token of the second copy to the token after its first occurrence.
 
 # %%
-from interp_widgets.compute.circuits import induction_scores, previous_token_scores, repeated_random_tokens, repeated_sequence_loss
+from interp_widgets.compute.residual.head_scores import induction_scores, previous_token_scores, repeated_random_tokens, repeated_sequence_loss
 
 tokens = repeated_random_tokens(model, n_sequences=8, half=60, seed=0)
 first, second = repeated_sequence_loss(model, tokens)

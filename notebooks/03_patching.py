@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Activation patching, in both directions
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/03_patching.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/03_patching.ipynb)
 #
 # Two prompts that differ in one detail: the *clean* one the model gets right, the *corrupt* one it does not. Patching copies one activation from one run into the other and watches the answer:
 #
@@ -35,9 +35,8 @@ except ImportError:
 # %%
 import torch
 import interp_widgets as iw
-from interp_widgets.compute import tasks
-from interp_widgets.compute.patching import attribution_patch, patch
-
+from interp_widgets.compute.patching import tasks
+from interp_widgets.compute.patching.activation import attribution_patch, patch
 torch.set_grad_enabled(False)
 model = iw.load_model()
 
@@ -71,13 +70,13 @@ view = iw.PatchingView.from_model(model, pair.clean, pair.corrupt, pair.metric)
 view
 
 # %% [markdown]
-# The same numbers in code, for the residual stream. In this 2-layer model the difference stays at the changed position through the input of both blocks (patching it there restores, or breaks, everything); patching the last position's stream does nothing yet: the last block's attention heads are what carry the argument name to the last position (section 3).
+# The same numbers in code, for the residual stream, on the view's scale: the change the patch makes as a fraction of the clean−corrupt gap, so denoising +1 = the clean answer fully restored, noising −1 = fully broken (0 = no effect either way). `result.normalised` is the other common scale (1 = behaves like the clean run, 0 = like the corrupt one): a noising cell of −1 here is 0 there. In this 2-layer model the difference stays at the changed position through the input of both blocks (patching it there restores, or breaks, everything); patching the last position's stream does nothing yet: the last block's attention heads are what carry the argument name to the last position (section 3).
 
 # %%
 for direction in ("denoise", "noise"):
     result = patch(model, pair.clean, pair.corrupt, pair.metric, "resid_pre", direction)
-    norm = result.normalised
-    print(direction, "(1 = behaves like the clean run, 0 = like the corrupt run)")
+    norm = result.normalised if direction == "denoise" else result.normalised - 1  # the view's scale (see above)
+    print(direction, "(change as a fraction of the clean-corrupt gap: +1 fully restores, -1 fully breaks)")
     for layer in range(model.cfg.n_layers):
         print(f"  layer {layer}: at the changed position {float(norm[layer, changed[0]]):+.2f}, "
               f"at the last position {float(norm[layer, -1]):+.2f}")
@@ -88,7 +87,8 @@ for direction in ("denoise", "noise"):
 # `head_out` patches one head's output at every position; `head_out_by_pos` one head at one position. Switch the view's component, or:
 
 # %%
-heads = {d: patch(model, pair.clean, pair.corrupt, pair.metric, "head_out", d).normalised for d in ("denoise", "noise")}
+heads = {d: patch(model, pair.clean, pair.corrupt, pair.metric, "head_out", d).normalised - float(d == "noise") for d in ("denoise", "noise")}
+print("(the view's scale: denoising +1 restores the clean answer, noising -1 breaks it)")
 for layer in range(model.cfg.n_layers):
     print(f"layer {layer}  denoise", [round(float(v), 2) for v in heads["denoise"][layer]],
           " noise", [round(float(v), 2) for v in heads["noise"][layer]])
@@ -114,9 +114,12 @@ iw.PatchingView.from_model(model, pair.clean, pair.corrupt, pair.metric, compone
 # %% [markdown]
 # ## 5. An IOI pair, on the deeper model
 #
-# "When Mary and John went to the store, John gave a drink to" → " Mary". The 2-layer model does not do this task (its model card: 52 %, chance is 50 %), so its IOI patching maps would be noise. The 6-layer embedded model does, on the four sentence shapes it was trained on (its model card: above 90 % with names it never saw in that role), so we patch there; section 6 asks whether that holds on other shapes. `ioi_pair` builds a pair from names that are one token in this tokenizer; the corruption makes the indirect object the giver, which flips the answer.
+# "When Mary and John went to the store, John gave a drink to" → " Mary". The 2-layer model does not do this task (the first line below: about chance, which is 50 %), so its IOI patching maps would be noise. The 6-layer embedded model does, on the four sentence shapes it was trained on (section 6 measures it: above 90 % with names it never saw in that role), so we patch there; section 6 asks whether that holds on other shapes. `ioi_pair` builds a pair from names that are one token in this tokenizer; the corruption makes the indirect object the giver, which flips the answer.
 
 # %%
+from interp_widgets.compute.patching.task_accuracy import IOI_HELDOUT_NAMES, IOI_HELDOUT_TEMPLATES, ioi_accuracy
+shallow = ioi_accuracy(model, n=200, seed=0)
+print(f"2-layer model on IOI (200 sentences of its training shapes): {shallow['accuracy']:.0%} right")
 deeper = iw.load_model("embedded-6l")
 ioi = tasks.ioi_pair(deeper, seed=0)
 print(ioi.clean, "->", repr(ioi.answer))
@@ -141,15 +144,13 @@ for index in top.tolist():
 # A circuit read off one template may be a template detector. `circuits.IOI_HELDOUT_TEMPLATES` holds ten sentence shapes, and `IOI_HELDOUT_NAMES` eighteen names, that the model's synthetic training text can never write ("While Oscar and Nora were cooking dinner, Nora passed the salt to"; a test checks the generator against them). Measure the task on both:
 
 # %%
-from interp_widgets.compute.circuits import IOI_HELDOUT_NAMES, IOI_HELDOUT_TEMPLATES, ioi_accuracy
-
 seen = ioi_accuracy(deeper, n=200, seed=0)
 unseen = ioi_accuracy(deeper, n=200, seed=0, templates=IOI_HELDOUT_TEMPLATES, names=IOI_HELDOUT_NAMES)
 print(f"training shapes, unseen names: {seen['accuracy']:.0%} (logit difference {seen['logit_diff']:+.2f})")
 print(f"held-out shapes and names:     {unseen['accuracy']:.0%} (logit difference {unseen['logit_diff']:+.2f})")
 
 # %% [markdown]
-# On its four training shapes the model is right almost every time; on new shapes it is no better than chance (50 %) and its mean logit difference is below zero: it leans towards the repeated name. What section 5 found is how this model handles *its templates*, not a general rule — GPT-2 small, by contrast, solves IOI across sentence shapes. A pair in a held-out shape shows what that does to patching:
+# On its four training shapes the model is right almost every time; on new shapes it is no better than chance (below 50 % on these 200) and its mean logit difference is below zero: it leans towards the repeated name. What section 5 found is how this model handles *its templates*, not a general rule — GPT-2 small, by contrast, solves IOI across sentence shapes. A pair in a held-out shape shows what that does to patching:
 
 # %%
 held_out = tasks.ioi_pair(deeper, seed=0, templates=IOI_HELDOUT_TEMPLATES)
@@ -165,4 +166,13 @@ print(f"logit difference {held_out.answer!r} - {held_out.wrong!r}: clean {unseen
 #
 # - `iw.PatchingView.from_model(model, clean, corrupt, (answer, wrong))`: both directions, one scale, click for a run's predictions, component and prompts editable.
 # - `interp_widgets.compute.patching`: `patch` (equal to transformer-lens' `get_act_patch_*`, many patches per forward, each recomputing only from its layer and position on), `attribution_patch`, `patched_logits`.
-# - `interp_widgets.compute.tasks`: `docstring_pair`, `ioi_pair`, `differing_positions`, `suggest_replacements`, `special_token_warnings`.
+# - `interp_widgets.compute.patching.tasks`: `docstring_pair`, `ioi_pair`, `differing_positions`, `suggest_replacements`, `special_token_warnings`.
+
+# %% [markdown]
+# The numbers the text above quotes, in one line (`tests/notebooks/test_curriculum.py` checks each claim against it, and the README's IOI figures against these):
+
+# %%
+import json
+
+print("numbers:", json.dumps({"ioi_2l": shallow["accuracy"], "ioi_seen": seen["accuracy"], "ioi_heldout": unseen["accuracy"],
+                              "ioi_heldout_logit_diff": unseen["logit_diff"], "heldout_pair_gap": unseen_pair.clean - unseen_pair.corrupt}))

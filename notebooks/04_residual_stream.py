@@ -9,7 +9,7 @@
 # %% [markdown]
 # # The residual stream across depth
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/04_residual_stream.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/04_residual_stream.ipynb)
 #
 # Three views of what happens between a model's input and its output, live on the deeper embedded model (6 layers, learned absolute positions, GPT-2 style):
 #
@@ -36,8 +36,9 @@ except ImportError:
 # %%
 import torch
 import interp_widgets as iw
-from interp_widgets.compute.residual import residual_norms, logit_lens
-from interp_widgets.compute.circuits import head_scores
+from interp_widgets.compute.residual.norms import residual_norms
+from interp_widgets.compute.residual.lens import logit_lens
+from interp_widgets.compute.residual.head_scores import head_scores
 
 torch.set_grad_enabled(False)
 model = iw.load_model("embedded-6l")  # or iw.load_model("gpt2") where the hub can be reached
@@ -57,6 +58,7 @@ norms
 # %%
 result = residual_norms(model, model.to_tokens(prompts[0]))
 fit = result.fit()
+norm_means = [float(v) for v in result.mean()]
 print("mean norm per boundary:", dict(zip(result.labels, result.mean().numpy().round(2))))
 print(f"growth factor x{fit.factor:.2f} per layer, R² {fit.r2:.3f} (from {len(result.labels)} points)")
 
@@ -66,11 +68,11 @@ print(f"growth factor x{fit.factor:.2f} per layer, R² {fit.r2:.3f} (from {len(r
 # %% [markdown]
 # ## 2. The logit lens: the prediction accumulates
 #
-# Each cell is the top next-token prediction read off the stream after a layer (rows; the top row is the model's own output), at each position (columns), coloured by its probability. On text that repeats, the second copy is predicted only after the induction heads (found in section 3) have written into the stream. Click a cell for its top 5; type a target token (with its leading space) to see its rank in every cell. The right column is each layer's KL divergence from the final prediction.
+# Rows are layers (the top row is the model's own output), columns positions. Without a target token each cell is the top next-token prediction read off the stream after that layer, coloured by its probability. This view is built with `target_token=" king"`, so each cell shows instead the **rank** of " king" there (0 = the top prediction), coloured by its probability: on text that repeats, " king" in the second copy is predicted only after the induction heads (found in section 3) have written into the stream. Clear the target box (or type another token, with its leading space) to switch; click a cell for its top 5. The column beside the layer names is each layer's KL divergence from the final prediction, averaged over positions.
 
 # %%
 repeated = "The old man wrote a letter to the king about the house. The old man wrote a letter to the king about the house."
-lens = iw.LogitLensGrid.from_model(model, repeated, k=5, target=" king")
+lens = iw.LogitLensGrid.from_model(model, repeated, k=5, target_token=" king")
 lens
 
 # %%
@@ -112,8 +114,7 @@ attention_heads(cache["blocks.0.attn.hook_pattern"][0], model.to_str_tokens(prom
 # GPT-2-style models add a learned vector per position to the token embedding. Its principal components (position 0 set apart: it is an outlier) show what position information the model keeps: a "how late in the sequence" direction, a "first token" direction, and in GPT-2 sinusoid pairs that make a helix. A component that is mostly one sinusoid has most of its variance in one Fourier frequency.
 
 # %%
-from interp_widgets.compute.circuits import position_embeddings, positional_structure
-
+from interp_widgets.compute.residual.positions import position_embeddings, positional_structure
 structure = positional_structure(position_embeddings(model))  # W_pos [n_ctx, d_model]
 for i, (share, corr, freq, in_freq) in enumerate(zip(structure["variance_share"], structure["position_correlation"],
                                                      structure["dominant_frequency"], structure["frequency_share"])):
@@ -128,6 +129,16 @@ print(f"position 0 lies {structure['first_token_z']:.1f} standard deviations bey
 # ## Recap
 #
 # - `iw.ResidualNorms.from_model(model, prompts)`: norm per layer boundary, fitted growth factor and R², per position, block outputs; overlay prompts or models.
-# - `iw.LogitLensGrid.from_model(model, prompt)`: top-1 per layer and position, top-k bars, a target's rank, KL.
+# - `iw.LogitLensGrid.from_model(model, prompt, target_token=" king")`: top-1 per layer and position, top-k bars, a token's rank, KL.
 # - `iw.AttentionView.from_model(model, prompt)`: head thumbnails, one head large, hover and lock, head scores.
-# - The maths is plain torch in `interp_widgets.compute.residual`, `.attention` and `.circuits`.
+# - The maths is plain torch in `interp_widgets.compute.residual` (norms, lens, attention patterns, head scores, positions).
+
+# %% [markdown]
+# The numbers the text above quotes, in one line (`tests/notebooks/test_curriculum.py` checks each claim against it):
+
+# %%
+import json
+
+print("numbers:", json.dumps({"norm_r2": fit.r2, "norm_factor": fit.factor, "mean_norms": norm_means,
+                              "pc1_position_correlation": float(structure["position_correlation"][0]),
+                              "first_token_z": float(structure["first_token_z"])}))

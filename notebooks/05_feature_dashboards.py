@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Feature dashboards, a feature browser, and linked views
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/05_feature_dashboards.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/05_feature_dashboards.ipynb)
 #
 # The seed researcher read each feature through its max-activating examples, *uniform examples* ("separate feature activations into bins & sample from each bin"), the logit lens, and then the ablated text at a chosen example. Other tools make such dashboards for a whole SAE in a batch job and ship static HTML; here one feature's dashboard is computed on demand from an activation index, and every view is linked: pick a feature or an example in any view and the others follow.
 #
@@ -93,4 +93,4 @@ for tokens in (1e6, 1e8):
 #
 # - `iw.Selection(model, saes, sae=..., feature=..., prompt=...)`: the one shared choice.
 # - `iw.FeatureBrowser.from_selection`, `iw.FeatureDashboard.from_selection`, and `from_selection` on `TokenHighlights`, `FeatureAblation`, `LogitLensBars`, `DirectionAblation`.
-# - The maths: `interp_widgets.compute.feature_index` (`build_index`) and `.dashboard` (`feature_dashboard`, `feature_table`, `features_on_token`, `features_on_prompt`).
+# - The maths: `interp_widgets.compute.features.index` (`build_index`) and `.dashboard` (`feature_dashboard`, `feature_table`, `features_on_token`, `features_on_prompt`).

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Attribution graphs: a prompt's computation, edge by edge
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/06_attribution_graphs.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/06_attribution_graphs.ipynb)
 #
 # Circuit tracing (Anthropic's attribution graphs, the `circuit-tracer` package, Neuronpedia's graph pages) reads one prompt's computation as a graph. Each MLP is replaced by a **transcoder**: a sparse layer that reads the MLP's input and predicts its output, whose units are readable features. The attention patterns and LayerNorm scales are **frozen** at their values on the prompt. What is left is linear from the feature activations onward, so every edge is an exact **direct effect**: how much one node (a token, a feature, the transcoder's error at one layer and position) adds to another (a feature's pre-activation, or a logit), through attention and the residual stream only.
 #
@@ -64,15 +64,25 @@ print(f"largest gap between a node's value and its edges + bias: {float(gap):.1e
 # %% [markdown]
 # ## 2. Pruning, and the strongest paths
 #
-# As circuit-tracer does: a node's *influence* on the logits sums over every path, each edge counted as its share of its target's total input. Pruning keeps the nodes that carry 80 % of the influence (tokens and logits always), then the edges that carry 98 %. A path's share is the product of its edges' shares: the part of the top logit's input that flows along it. The sign is the product of the edges' signs.
+# As circuit-tracer does: a node's *influence* on the logits sums over every path, each edge counted as its share of its target's total input. Pruning keeps the nodes that carry 80 % of the influence (tokens and logits always), then the edges that carry 98 %. A path's share (one definition for this notebook, notebook 08 and the graph view): the product of its edges' shares of their target's input over the kept edges, times the logit's probability — the part of the prediction that flows along it. The sign is the product of the edges' signs.
 
 # %%
 pruned = graph.prune(node_share=0.8, edge_share=0.98)
 print(f"kept {int(pruned.node_mask[:graph.n_features].sum())} of {graph.n_features} features, "
       f"{int(pruned.edge_mask.sum())} of {int((graph.adjacency != 0).sum())} edges")
 print(f"strongest paths into the logit {graph.logit_strings[0]!r}:")
-for path in graph.strongest_paths(12, pruned=pruned):
+top_paths = graph.strongest_paths(12, pruned=pruned)
+for path in top_paths:
     print(f"  {path['share']:.3f} {path['sign']}  {path['path']}")
 
 # %% [markdown]
 # Read each row from the left. Here the strongest paths start at the *first* ` D` (the token after the first `Privet`), pass through layer-0 features that read that token, and reach the logit ` D` directly: the layer-1 induction head's attention, frozen at its value on the prompt, carries them from that position to the last one. Rows that start at the last token (`et`) are what the current token itself contributes; error nodes are what the transcoders do not explain. `graph.adjacency[target, source]` holds every edge for a closer look, in circuit-tracer's node order (features, errors, tokens, logits).
+
+# %% [markdown]
+# The numbers the text above quotes, in one line (`tests/notebooks/test_curriculum.py` checks each claim against it, and the top path against notebook 08's):
+
+# %%
+import json
+
+print("numbers:", json.dumps({"top_path": top_paths[0]["path"], "top_path_share": top_paths[0]["share"],
+                              "logit_coverage": float(graph.logit_probabilities.sum()), "n_logits": len(graph.logit_strings)}))

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Exploring attribution graphs: draw, group, intervene
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/08_graph_view.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/08_graph_view.ipynb)
 #
 # Notebook 06 computed attribution graphs and read them as tables. Here `iw.GraphView` draws them: nodes by layer (rows: tokens at the bottom, then layer 0 and layer 1 features and error nodes, the logits on top) and by token position (columns); edges orange where they excite, blue where they inhibit, wider when stronger. **Hover** a node for its label, activation and what the feature means (here its logit-lens tokens: what its decoder direction promotes and suppresses); **click** to pin it, then show only its **ancestors** or **descendants**; name pinned nodes as a **supernode**; **intervene** sets the pinned features to a multiple of their activation in the *real* model and lists how the top logits move. The graph is pruned in the kernel and only what is drawn crosses to the browser, as binary arrays. Everything runs on a CPU, offline.
 
@@ -23,7 +23,7 @@ except ImportError:
 # %%
 import torch
 import interp_widgets as iw
-from interp_widgets.compute.attribution_view import FEATURE, ERROR, strongest_paths
+from interp_widgets.compute.attribution.drawn import FEATURE, ERROR, strongest_paths
 
 torch.set_grad_enabled(False)
 model = iw.load_model()
@@ -42,20 +42,22 @@ def show_intervention(view):
 # %% [markdown]
 # ## 1. An induction prompt
 #
-# A sentence, then its beginning again: after the second ` Privet` the model should predict ` D` (for `Drive`), because ` D` followed ` Privet` the first time. Pruning keeps the nodes that carry 70 % of the influence on the logits and the edges that carry 98 %.
+# A sentence, then its beginning again: after the second ` Privet` the model should predict ` D` (for `Drive`), because ` D` followed ` Privet` the first time. Pruning keeps the nodes that carry 80 % of the influence on the logits and the edges that carry 98 % (circuit-tracer's defaults, and notebook 06's).
 
 # %%
 prompt = ("Mr and Mrs Dursley, of number four, Privet Drive, were proud to say that they were perfectly normal. "
           "Mr and Mrs Dursley, of number four, Privet")
-induction = iw.GraphView.from_model(model, transcoders, prompt, node_share=0.7, edge_share=0.98)
+induction = iw.GraphView.from_model(model, transcoders, prompt, node_share=0.8, edge_share=0.98)
 induction
 
 # %% [markdown]
-# The strongest paths (a path's share: the product of each edge's share of its target's input, times the logit's probability) start at the *first* ` D` and go through layer-0 features at that position straight to the logit ` D`: the layer-1 induction head's attention, frozen on this prompt, carries them from position 19 to the last one.
+# The strongest paths (a path's share, defined once for notebooks 06 and 08 and the view: the product of each edge's share of its target's input over the kept edges, times the logit's probability) start at the *first* ` D` and go through layer-0 features at that position straight to the logit ` D`: the layer-1 induction head's attention, frozen on this prompt, carries them from that position (printed below) to the last one. The top path and its share are the ones notebook 06 prints.
 
 # %%
-for path in strongest_paths(induction.drawn, 5):
+induction_paths = strongest_paths(induction.drawn, 5)
+for path in induction_paths:
     print(f"{path['share']:.3f} {path['sign']}  {path['path']}")
+print("the first ' D' is at position", induction.token_strings.index("et") + 1, "of", len(induction.token_strings))
 
 # %% [markdown]
 # **Supernodes.** Group the features that read the first ` D`, and the layer-1 features at the last position, under names. They are outlined in their colour in the view and listed under it, and they travel with the graph when it is saved in circuit-tracer's format.
@@ -74,6 +76,9 @@ print(induction.to_text())
 # %%
 induction.intervene(copied, scale=0.0)
 show_intervention(induction)
+d_row = next(row for row in induction.intervention["rows"] if row[0] == " D")
+d_rank_after = sorted((row[2] for row in induction.intervention["rows"]), reverse=True).index(d_row[2])
+print(f"' D': p {d_row[1]:.3f} -> {d_row[2]:.3f}, rank {d_rank_after} after the ablation among the {len(induction.intervention['rows'])} tokens shown")
 
 # %% [markdown]
 # ` D` drops from the most likely token to an unlikely one: the features at the first ` D` are what the induction mechanism copies, as the graph said.
@@ -105,12 +110,14 @@ print(f"top logit {graph.logit_strings[0]!r}: {float(row[errors].sum() / row.sum
       f"the largest, {graph.label(largest)}, gives {float(row[largest] / row.sum()):.1%}")
 
 # %% [markdown]
-# The intervention that shows it: pin the largest error node and scale it to 0, so that layer 0's MLP writes only its transcoder's reconstruction there. Every feature stays as it was, yet the top tokens lose up to a third of their probability: part of the computation lives where the graph has no features to show. (A pinned error node keeps `scale` times its error; features are ablated the same way, as above.) Better transcoders (more features, longer training) shrink the error nodes.
+# The intervention that shows it: pin the largest error node and scale it to 0, so that layer 0's MLP writes only its transcoder's reconstruction there. Every feature stays as it was, yet the top tokens lose a good part of their probability (the largest relative loss is printed below): part of the computation lives where the graph has no features to show. (A pinned error node keeps `scale` times its error; features are ablated the same way, as above.) Better transcoders (more features, longer training) shrink the error nodes.
 
 # %%
 error_node = next(i for i in range(len(pairs.labels)) if int(pairs.node_kind[i]) == ERROR and pairs.labels[i] == graph.label(largest))
 pairs.intervene([error_node], scale=0.0)
 show_intervention(pairs)
+error_losses = [1 - p_after / p_before for _, p_before, p_after, _, _ in pairs.intervention["rows"][:5] if p_before > 0]
+print(f"largest relative loss among the top 5: {max(error_losses):.0%}")
 
 # %% [markdown]
 # ## 3. circuit-tracer's format, both ways
@@ -129,14 +136,27 @@ print(reopened.counts, "| supernodes:", [group[0] for group in reopened.supernod
 # %% [markdown]
 # ## 4. Linked views
 #
-# In a `Selection` that holds the transcoders as SAEs, the view's tooltips show each feature's top activating contexts from the selection's activation indexes (built once per transcoder, here over 8,192 held-out tokens; without them, the logit-lens tokens), and a clicked feature node opens in the feature dashboard (and any other linked view).
+# In a `Selection` that holds the transcoders as SAEs, the view's tooltips show each feature's top activating contexts from the selection's activation indexes (built once per transcoder over the held-out tokens, whole 64-token contexts up to `index_tokens=8192`: the count is printed below; without them, the logit-lens tokens), and a clicked feature node opens in the feature dashboard (and any other linked view).
 
 # %%
 selection = iw.Selection(model, saes={f"transcoder L{layer}": tc for layer, tc in enumerate(transcoders)}, prompt=prompt, index_tokens=8192)
-linked = iw.GraphView.from_selection(selection, transcoders, node_share=0.7)
+linked = iw.GraphView.from_selection(selection, transcoders, node_share=0.8)
 dashboard = iw.FeatureDashboard.from_selection(selection)
 node = next(i for i in range(len(linked.labels)) if linked.labels[i] == induction.labels[copied[0]])
 print(linked.labels[node], "\n" + linked.contexts[node])
 linked.select(node)  # what a click on that node does
 print(f"the dashboard now shows {selection.sae} feature {selection.feature}")
+index_tokens = selection.index(sae=selection.sae).n_tokens
+print(f"each index holds {index_tokens:,} held-out tokens")
 dashboard
+
+# %% [markdown]
+# The numbers the text above quotes, in one line (`tests/notebooks/test_curriculum.py` checks each claim against it):
+
+# %%
+import json
+
+print("numbers:", json.dumps({"top_path": induction_paths[0]["path"], "top_path_share": induction_paths[0]["share"],
+                              "first_d_position": induction.token_strings.index("et") + 1, "n_positions": len(induction.token_strings),
+                              "error_losses": error_losses, "index_tokens": index_tokens, "d_before": d_row[1], "d_after": d_row[2],
+                              "d_rank_after": d_rank_after}))

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Superposition and sparsity: a toy model you can train in seconds
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/10_superposition.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/10_superposition.ipynb)
 #
 # Checklist topics: **features as directions** and **superposition and sparsity** (Elhage et al. 2022, *Toy Models of Superposition*).
 #
@@ -158,7 +158,7 @@ numbers.update(trajectory_dims_start=float(dims[0]), trajectory_dims_end=float(d
 # %% [markdown]
 # ## 5. Do two seeds learn the same features? The MCS histogram
 #
-# The hidden space can be rotated without changing the loss, so we first align seed B onto seed A (orthogonal Procrustes), then ask, for each feature A represents, how close B's nearest feature direction is (**max cosine similarity**, MCS), and how close B's copy of the *same* feature is. This is the comparison used between SAEs trained with different seeds (notebook 16 does it on real SAEs).
+# The hidden space can be rotated without changing the loss, so we first align seed B onto seed A (orthogonal Procrustes), then ask, for each feature A represents, how close B's nearest feature direction is (**max cosine similarity**, MCS), and how close B's copy of the *same* feature is. This is the comparison used between SAEs trained with different seeds (notebook 15 makes it between the shipped SAEs of two sizes).
 
 # %%
 mcs = seed_mcs(trajectory.weights(0)[0], trajectory.weights(1)[0])

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Token and positional embeddings
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/11_embeddings_and_positions.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/11_embeddings_and_positions.ipynb)
 #
 # Checklist topics: **token and positional embeddings** (the helix), and **features as directions / the linear representation hypothesis** seen in the embedding matrix.
 #
@@ -33,7 +33,7 @@ import json
 import torch
 
 import interp_widgets as iw
-from interp_widgets.compute.positions import positional_picture
+from interp_widgets.compute.residual.positions import positional_picture
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets.positional_embeddings import PositionalEmbeddings
 

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Detokenization and logical gates
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/12_detokenization_and_gates.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/12_detokenization_and_gates.ipynb)
 #
 # Checklist topics: **detokenization** and **logical gates** (and, through pair removal, **moving information: AND vs OR circuits**).
 #
@@ -35,9 +35,9 @@ import json
 import torch
 
 import interp_widgets as iw
-from interp_widgets.compute.ablation import pairwise_removal
-from interp_widgets.compute.hooks import activations_at
-from interp_widgets.compute.readouts import NeuronReadout
+from interp_widgets.compute.ablation.removal import pairwise_removal
+from interp_widgets.compute.core.hooks import activations_at
+from interp_widgets.compute.core.readouts import NeuronReadout
 from interp_widgets.models.loaders import validation_tokens
 
 torch.set_grad_enabled(False)

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # MLPs as key-value storage
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/13_mlps_as_storage.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/13_mlps_as_storage.ipynb)
 #
 # Checklist topic: **MLPs as key-value storage** (Geva et al. 2021), with the **logit lens** as the tool.
 #
@@ -35,7 +35,7 @@ import json
 import torch
 
 import interp_widgets as iw
-from interp_widgets.compute.hooks import activations_at
+from interp_widgets.compute.core.hooks import activations_at
 from interp_widgets.models.loaders import validation_tokens
 
 torch.set_grad_enabled(False)
@@ -112,7 +112,7 @@ print(f"the promoted token's drop ranks {numbers['promoted_rank_of_drop'] + 1} o
 # %% [markdown]
 # The logit lens predicted it: zeroing the neuron costs its promoted token far more log-prob than a typical token (the printed drop against the median change), and that token is among the most affected of the whole vocabulary. The neuron is a key-value pair: a context pattern in, a token out.
 #
-# The same check works on an SAE feature (its decoder row instead of `W_out[n]`): `interp_widgets.compute.feature_logit_lens` reads it, and `iw.FeatureDashboard` shows it next to the feature's top examples (notebook 05).
+# The same check works on an SAE feature (its decoder row instead of `W_out[n]`): `interp_widgets.compute.features.logit_lens` reads it, and `iw.FeatureDashboard` shows it next to the feature's top examples (notebook 05).
 
 # %% [markdown]
 # ## Exercise

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Layer norm and norm growth
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/14_layer_norm_and_norm_growth.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/14_layer_norm_and_norm_growth.ipynb)
 #
 # Checklist topics: **layer norm and norm growth**, and the **residual stream as shared memory**.
 #
@@ -35,7 +35,7 @@ import json
 import torch
 
 import interp_widgets as iw
-from interp_widgets.compute.residual import residual_norms
+from interp_widgets.compute.residual.norms import residual_norms
 from interp_widgets.models.loaders import hub_reachable, validation_tokens
 
 torch.set_grad_enabled(False)

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Where SAEs fall short
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/15_where_saes_fall_short.ipynb)
+# [Open in Colab](https://colab.research.google.com/github/interp-widgets/interp-widgets/blob/main/notebooks/15_where_saes_fall_short.ipynb)
 #
 # Checklist topic: **SAEs and their open problems**.
 #
@@ -40,7 +40,7 @@ import json
 import torch
 
 import interp_widgets as iw
-from interp_widgets.compute.hooks import activations_at
+from interp_widgets.compute.core.hooks import activations_at
 from interp_widgets.models.loaders import validation_tokens
 from interp_widgets.sae.compare import compare_dictionaries, decoder_directions
 from interp_widgets.sae.metrics import reconstruction_metrics, spliced_loss

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A third, small environment: circuit-tracer's own schema classes (pydantic models of the JSON its
-# frontend and Neuronpedia read), to validate the graph files we write (tests/unit/test_graph_json.py).
+# frontend and Neuronpedia read), to validate the graph files we write (tests/unit/attribution/test_graph_json.py).
 # Only circuit_tracer.frontend.graph_models is imported, which needs pydantic alone, so the package
 # is installed without its heavy pins (torch, transformer-lens, transformers).
 set -euo pipefail

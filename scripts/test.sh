@@ -31,4 +31,4 @@ IW_REQUIRE_SAELENS=1 .venv-saelens/bin/python -m pytest -q -p no:cacheprovider -
 
 echo "== python: circuit-tracer's schema validates our graph files (its own small environment)"
 bash scripts/setup-circuit-tracer.sh
-IW_REQUIRE_CIRCUIT_TRACER=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit/test_graph_json.py
+IW_REQUIRE_CIRCUIT_TRACER=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/unit/attribution/test_graph_json.py

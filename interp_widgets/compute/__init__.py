@@ -1,7 +1,7 @@
 """Plain torch maths behind the widgets. Nothing here imports widget code."""
 
-from interp_widgets.compute.hooks import activations_at, hook_names, resolve_hook_name, tokenize
-from interp_widgets.compute.readouts import (
+from interp_widgets.compute.core.hooks import activations_at, hook_names, resolve_hook_name, tokenize
+from interp_widgets.compute.core.readouts import (
     DirectionReadout,
     NeuronReadout,
     Readout,

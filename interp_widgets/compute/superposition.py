@@ -29,6 +29,7 @@ from typing import Callable, Generator, Sequence
 import torch
 from torch import Tensor
 
+from interp_widgets.compute.core.similarity import max_cosine_similarity
 from interp_widgets.errors import InterpWidgetsError
 
 
@@ -308,13 +309,6 @@ def align_hidden(W_from: Tensor, W_to: Tensor) -> Tensor:
     """
     U, _, Vh = torch.linalg.svd(W_to.double() @ W_from.double().T)
     return ((U @ Vh) @ W_from.double()).to(W_from.dtype)
-
-
-def max_cosine_similarity(a: Tensor, b: Tensor) -> Tensor:
-    """For each row of `a [n_a, d]`, its highest cosine similarity with any row of `b [n_b, d]`: `[n_a]` (MCS)."""
-    unit_a = a / a.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    unit_b = b / b.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    return (unit_a @ unit_b.T).max(dim=1).values
 
 
 def seed_mcs(W_a: Tensor, W_b: Tensor, bins: int = 20, min_norm: float = 0.5) -> dict[str, Tensor]:

@@ -1,14 +1,14 @@
 """The embedded corpus as data for compute: `compute` is handed its tokens and never loads them itself.
 
 `held_out_index` is the activation index over the held-out split that the feature browser and the
-dashboards read by default (compute.feature_index.build_index over `validation_tokens`).
+dashboards read by default (compute.features.index.build_index over `validation_tokens`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from interp_widgets.compute.feature_index import ActivationIndex, build_index
+from interp_widgets.compute.features.index import ActivationIndex, build_index
 from interp_widgets.models.loaders import validation_tokens
 
 

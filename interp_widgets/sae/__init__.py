@@ -1,7 +1,7 @@
 """Sparse autoencoders: models, SAELens-format files, activation store, trainer, metrics, comparison."""
 
-from interp_widgets.compute.hooks import pack_texts  # plain tokenizing (compute), exported here for SAE training
-from interp_widgets.sae.compare import DictionaryComparison, compare_dictionaries, max_cosine_similarity
+from interp_widgets.compute.core.hooks import pack_texts  # plain tokenizing (compute), exported here for SAE training
+from interp_widgets.sae.compare import DictionaryComparison, compare_dictionaries, decoder_max_cosine_similarity
 from interp_widgets.sae.io import from_saelens, load_sae_from_disk, save_sae
 from interp_widgets.sae.metrics import reconstruction_metrics, spliced_loss
 from interp_widgets.sae.model import JumpReluSAE, ReluSAE, SparseAutoencoder, TopKSAE
@@ -19,7 +19,7 @@ __all__ = [
     "compare_dictionaries",
     "from_saelens",
     "load_sae_from_disk",
-    "max_cosine_similarity",
+    "decoder_max_cosine_similarity",
     "pack_texts",
     "reconstruction_metrics",
     "save_sae",

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from interp_widgets.compute.core.similarity import max_cosine_similarity
 from interp_widgets.errors import InterpWidgetsError
 
 
@@ -29,16 +30,15 @@ def decoder_directions(sae: Any) -> Tensor:
 
 
 @torch.inference_mode()
-def max_cosine_similarity(a: Any, b: Any, chunk: int = 4096) -> Tensor:
-    """MCS of every feature of `a` against all of `b`: `[d_sae_a]`, in [-1, 1]."""
+def decoder_max_cosine_similarity(a: Any, b: Any, chunk: int = 4096) -> Tensor:
+    """MCS of every decoder direction of SAE `a` against all of SAE `b`'s: `[d_sae_a]`, in [-1, 1]."""
     directions_a, directions_b = decoder_directions(a), decoder_directions(b)
     if directions_a.shape[1] != directions_b.shape[1]:
         raise InterpWidgetsError(
             f"the dictionaries read different widths ({directions_a.shape[1]} and {directions_b.shape[1]}): "
             "compare SAEs trained on the same hook."
         )
-    directions_b = directions_b.to(directions_a.device)
-    return torch.cat([(block @ directions_b.T).max(dim=1).values for block in directions_a.split(chunk)])
+    return max_cosine_similarity(directions_a, directions_b, chunk)
 
 
 @dataclass
@@ -62,4 +62,4 @@ class DictionaryComparison:
 
 def compare_dictionaries(a: Any, b: Any, bins: int = 40) -> DictionaryComparison:
     """MCS of each feature of `a` against `b` (ours or SAELens SAEs, or W_dec matrices)."""
-    return DictionaryComparison(max_cosine_similarity(a, b), bins=bins)
+    return DictionaryComparison(decoder_max_cosine_similarity(a, b), bins=bins)

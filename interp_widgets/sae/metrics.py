@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.hooks import resolve_hook_name
-from interp_widgets.compute.readouts import sae_hook_name, sae_shape
+from interp_widgets.compute.core.hooks import resolve_hook_name
+from interp_widgets.compute.core.readouts import sae_hook_name, sae_shape
 from interp_widgets.errors import InterpWidgetsError
 
 

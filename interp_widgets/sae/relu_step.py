@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.linear import linear, takes_onednn
+from interp_widgets.compute.core.linear import linear, takes_onednn
 from interp_widgets.sae.model import SparseAutoencoder
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.hooks import activations_at, model_device, resolve_hook_name
+from interp_widgets.compute.core.hooks import activations_at, model_device, resolve_hook_name
 from interp_widgets.errors import InterpWidgetsError
 
 

@@ -216,7 +216,7 @@ def _step(sae, optimizer, x: Tensor, state: TrainState, l1: float, dead: Tensor,
         loss = nmse
         if isinstance(sae, TopKSAE):
             if dead.any():
-                loss = loss + config.aux_coefficient * _aux_k_loss(sae, pre.float(), error.detach(), dead, config)
+                loss = loss + config.aux_coefficient * aux_k_loss(sae, pre.float(), error.detach(), dead, config)
         else:
             # a ReLU SAE's features are never negative: their sum is the L1 norm, without abs() and its sign in the backward pass
             l1_norm = features.sum(-1) if sae.architecture == "standard" else features.abs().sum(-1)
@@ -251,7 +251,7 @@ def _training_pre_activations(sae: SparseAutoencoder, x: Tensor) -> Tensor:
     return x @ sae.W_enc + (sae.b_enc - sae.b_dec @ sae.W_enc)
 
 
-def _aux_k_loss(sae: TopKSAE, pre: Tensor, error: Tensor, dead: Tensor, config: TrainConfig) -> Tensor:
+def aux_k_loss(sae: TopKSAE, pre: Tensor, error: Tensor, dead: Tensor, config: TrainConfig) -> Tensor:
     """Dead features' top pre-activations reconstruct the main reconstruction's error."""
     k_aux = min(int(dead.sum()), config.aux_k or max(1, sae.d_in // 2))
     masked = pre.masked_fill(~dead, float("-inf"))

@@ -7,7 +7,7 @@ An SAE reconstructs the activation it reads; a transcoder reads one activation (
 `blocks.L.ln2.hook_out`) and predicts another (`blocks.L.hook_mlp_out`). Replacing every MLP by its
 transcoder gives a model whose hidden units are sparse, readable features; with attention patterns
 and LayerNorm scales frozen that model is linear from the feature activations onward, which is what
-attribution graphs (compute/attribution.py) rest on.
+attribution graphs (compute/attribution/attribute.py) rest on.
 
 The maths is a TopK SAE's (`TopKSAE`, no input centring), so encoding, decoder-norm upkeep and the
 AuxK loss for dead features are shared with the SAE code; training differs only in the target:
@@ -29,7 +29,7 @@ from torch import Tensor
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.sae.io import load_sae_from_disk, read_config, save_sae
 from interp_widgets.sae.model import TopKSAE
-from interp_widgets.sae.train import TrainConfig, _aux_k_loss, learning_rate
+from interp_widgets.sae.train import TrainConfig, aux_k_loss, learning_rate
 
 
 def input_hook(layer: int) -> str:
@@ -117,7 +117,7 @@ def train_transcoder(
         error = y - transcoder.decode(features)
         nmse = error.pow(2).sum(-1).mean() / variance
         dead = since_fired > config.dead_after_tokens
-        loss = nmse + (config.aux_coefficient * _aux_k_loss(transcoder, pre, error.detach(), dead, config) if dead.any() else 0.0)
+        loss = nmse + (config.aux_coefficient * aux_k_loss(transcoder, pre, error.detach(), dead, config) if dead.any() else 0.0)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         transcoder.remove_parallel_decoder_grad_()

@@ -18,9 +18,16 @@ import uuid
 import weakref
 from typing import Any
 
+from interp_widgets.widgets._snapshot import no_maths
+
 VIEW_MIME = "application/vnd.interp-widgets.view+json"
 """Marks an output as an interp-widgets view with a static snapshot in its text/html."""
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+SNAPSHOT_NOTE = ('<div class="iw-snapshot-note"><small>Saved with the notebook as the view was when a cell last ran: '
+                 "edits made in the view after that (a prompt typed in it, a click) are not in this snapshot until "
+                 "the next cell runs.</small></div>")
+"""Under every snapshot: what it holds, so a saved notebook reopened without its kernel does not surprise (see the
+module docstring for why a snapshot is not refreshed while the user works in the view)."""
 
 
 class SnapshotDisplay:
@@ -52,7 +59,7 @@ class SnapshotDisplay:
     def save(self, path: Any) -> Any:
         """Save the view as a picture for a paper or slides: `view.save("fig.svg")` (drawn in the kernel, no
         front-end needed, so it works in a running cell); `.html` writes the static snapshot. PNG: the view's
-        menu (☰ "save PNG") or convert the SVG. Returns the path."""
+        save button (⤓ at its top right, then "PNG") or convert the SVG. Returns the path."""
         from pathlib import Path
 
         from interp_widgets.errors import InterpWidgetsError
@@ -65,7 +72,7 @@ class SnapshotDisplay:
             target.write_text(self.to_static_html(), encoding="utf-8")
         else:
             raise InterpWidgetsError(f"cannot save {target.name!r}: give a .svg path (or .html for the static snapshot); "
-                                     "for a PNG use the view's menu (☰) in the notebook, or convert the SVG.")
+                                     "for a PNG use the view's save button (⤓ at its top right) in the notebook, or convert the SVG.")
         return target
 
     def _bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -74,7 +81,7 @@ class SnapshotDisplay:
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
         data = dict(data or {})
         data["text/plain"] = self.to_text()
-        data["text/html"] = self.to_static_html()
+        data["text/html"] = no_maths(self.to_static_html() + SNAPSHOT_NOTE)  # text between $ signs stays text
         if WIDGET_VIEW_MIME in data:
             data[VIEW_MIME] = {"version": 1, "model_id": data[WIDGET_VIEW_MIME].get("model_id")}
         return data, dict(metadata or {})

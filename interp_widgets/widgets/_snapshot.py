@@ -10,6 +10,10 @@ from interp_widgets.widgets import _colors
 LEVELS = 8  # colour steps per sign
 _DARK = 'body[data-jp-theme-light="false"]'  # JupyterLab's dark themes
 _VISIBLE = {" ": "\u00b7", "\n": "\u21b5", "\t": "\u2192", "\r": "\u240d"}
+NO_MATHS = "tex2jax_ignore mathjax_ignore"
+"""Classes that keep MathJax off our HTML (JupyterLab's MathJax 3 skips `mathjax_ignore`, the classic
+Notebook's and nbconvert's MathJax 2 `tex2jax_ignore`): a token or prompt holding `$x$`, `\\href{…}` or
+`\\style{…}` is shown as written, not typeset as maths, made a link or used to restyle the page."""
 
 
 def visible(token: str) -> str:
@@ -22,6 +26,24 @@ def visible(token: str) -> str:
             out.append(_VISIBLE[ch])
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
             out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def one_line(text: str) -> str:
+    """`text` on one line with its control characters shown: a newline as ↵, a tab as →, any other
+    control character as its Unicode picture (U+0018 as ␘), so a token in a path or tooltip neither
+    breaks the line nor shows as an escape code."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in "\n\t\r":
+            out.append(_VISIBLE[ch])
+        elif code < 0x20:
+            out.append(chr(0x2400 + code))
+        elif code == 0x7F:
+            out.append("\u2421")
         else:
             out.append(ch)
     return "".join(out)
@@ -54,6 +76,11 @@ def token_spans(tokens: Sequence[str], values: Sequence[float], scale: _colors.S
         if "\n" in token:
             spans.append("<br>")
     return "".join(spans)
+
+
+def no_maths(html_text: str) -> str:
+    """`html_text` inside an element that MathJax leaves alone (see `NO_MATHS`)."""
+    return f'<div class="{NO_MATHS}">{html_text}</div>'
 
 
 def page(root: str, heading: str, body: str, footer: str = "") -> str:

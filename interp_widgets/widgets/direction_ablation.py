@@ -2,7 +2,7 @@
 
 The text coloured by the log-prob drop of each actual token (clean - ablated; orange where it became less likely
 without the direction), and a list of the largest changes. The maths is
-`compute.direction_ablation`; the prompt is editable in the widget.
+`compute.ablation.direction`; the prompt is editable in the widget.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any, Sequence
 import torch
 import traitlets
 
-from interp_widgets.compute.direction_ablation import direction_ablation
-from interp_widgets.compute.readouts import as_readout, default_hook
+from interp_widgets.compute.ablation.direction import direction_ablation
+from interp_widgets.compute.core.readouts import as_readout, default_hook
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
 
@@ -75,7 +75,7 @@ class DirectionAblation(BaseWidget):
                 "label": f"{selection.sae} feature {selection.feature} at {selection.hook}"}
 
     def compute(self, inputs: DirectionAblationInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
-        """The clean and ablated log-probs of every token (`compute.direction_ablation`), as the view shows them."""
+        """The clean and ablated log-probs of every token (`compute.ablation.direction`), as the view shows them."""
         result = direction_ablation(inputs.model, inputs.prompt, inputs.hook, inputs.feature,
                                     list(inputs.positions) if inputs.positions is not None else None, inputs.mode)
         return {"tokens": result.tokens, "decrease": torch.cat([torch.tensor([float("nan")]), result.drop]),

@@ -5,7 +5,7 @@ earlier tokens then show the leave-one-out map: how much the activation at the t
 that token is removed (drop = clean - ablated; orange: removing it lowers the feature). Click those to toggle their removal,
 several at once: the kernel recomputes the activation with all of them removed. A pairs panel
 lists the pairs among the top-k single tokens whose joint removal matters more (or less) than the
-two alone. The maths is `compute.ablation`; this module only keeps the state.
+two alone. The maths is `compute.ablation.removal`; this module only keeps the state.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any, Mapping
 
 import traitlets
 
-from interp_widgets.compute.ablation import default_replacement, remove_tokens
-from interp_widgets.compute.ablation_explorer import explore, pairs_as_arrays
-from interp_widgets.compute.readouts import DirectionReadout, NeuronReadout, Readout, SAEFeatureReadout, as_readout, default_hook, sae_hook_name, sae_shape
+from interp_widgets.compute.ablation.removal import default_replacement, remove_tokens
+from interp_widgets.compute.ablation.removal_map import pairs_as_arrays, removal_map_in_slices
+from interp_widgets.compute.core.readouts import DirectionReadout, NeuronReadout, Readout, SAEFeatureReadout, as_readout, default_hook, sae_hook_name, sae_shape
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler, with_arrays
@@ -45,7 +45,7 @@ class AblationInputs(Inputs):
     """The position explained (-1: where the readout is largest)."""
     mode: str = "delete"
     replacement: str = ""
-    """The token put in a removed one's place in replace mode ("": `compute.ablation.default_replacement`)."""
+    """The token put in a removed one's place in replace mode ("": `compute.ablation.removal.default_replacement`)."""
     top_k: int = 5
 
     EDITABLE = ("prompt", "target", "feature", "sae", "mode", "replacement")
@@ -62,9 +62,10 @@ class AblationInputs(Inputs):
             raise InterpWidgetsError(f"no SAE named {self.sae!r}: choose one of {sorted(self.saes)}.")
         d_sae = sae_shape(self.saes[self.sae])[1]
         if not 0 <= int(self.feature) < d_sae:
-            bigger = [name for name, sae in self.saes.items() if sae_shape(sae)[1] > int(self.feature)]
+            bigger = [name for name, sae in self.saes.items() if name and name != self.sae and sae_shape(sae)[1] > int(self.feature)]
+            which = f"the {self.sae} SAE" if self.sae else "this SAE"
             raise InterpWidgetsError(
-                f"feature {self.feature} is out of range for the {self.sae} SAE, which has {d_sae} features (0 to {d_sae - 1}): "
+                f"feature {self.feature} is out of range for {which}, which has {d_sae} features (0 to {d_sae - 1}): "
                 f"the view keeps what it showed. Type a feature from 0 to {d_sae - 1} (the nearest is {min(max(0, int(self.feature)), d_sae - 1)})"
                 + (f", or stay on an SAE that has it ({', '.join(bigger)})." if bigger else "."))
         return SAEFeatureReadout(self.saes[self.sae], int(self.feature))
@@ -122,6 +123,10 @@ class FeatureAblation(BaseWidget):
     """What is read, in words (e.g. "4x feature 495 at blocks.0.hook_resid_post")."""
     feature_editable = traitlets.Bool(True).tag(sync=True)
     """False for a fixed direction (only SAE features and neurons have an index to type)."""
+    readout_kind = traitlets.Enum(["feature", "neuron", "direction"], default_value="feature").tag(sync=True)
+    """What is read: an SAE feature, a neuron or a fixed direction (the view's words and its index box say so)."""
+    target_given = traitlets.Bool(False).tag(sync=True)
+    """Whether the target was chosen (a click, `target=`) rather than put where the readout is largest."""
     prompt = traitlets.Unicode("").tag(sync=True)
     """The prompt."""
     title = traitlets.Unicode("").tag(sync=True)
@@ -171,12 +176,12 @@ class FeatureAblation(BaseWidget):
     # ---- the kernel side of clicks --------------------------------------------------------
 
     def compute(self, inputs: AblationInputs, progress: Progress, should_stop: ShouldStop) -> Any:
-        """Activations, the map (filling in slice by slice: `compute.ablation_explorer`) and the pairs."""
+        """Activations, the map (filling in slice by slice: `compute.ablation.removal_map`) and the pairs."""
         readout = inputs.readout()
         hook = inputs.hook_name(readout)
         replacement = inputs.replacement_token()
         target = inputs.target if inputs.target >= 0 else None
-        for step in explore(inputs.model, inputs.prompt, hook, readout, target, inputs.mode, replacement, inputs.top_k,
+        for step in removal_map_in_slices(inputs.model, inputs.prompt, hook, readout, target, inputs.mode, replacement, inputs.top_k,
                             progress=progress, should_stop=should_stop):
             view = {"tokens": step.single.tokens, "activations": step.activations, "target": step.single.target,
                     "clean": step.single.clean, "drops": step.single.drop}
@@ -185,7 +190,8 @@ class FeatureAblation(BaseWidget):
         return {**view, "pairs": pairs_as_arrays(step.pairs), "removed": [], "removed_value": None,
                 "feature": inputs.feature, "feature_editable": inputs.direction is None, "sae_name": inputs.sae or "",
                 "replacement": inputs.replacement or default_replacement(inputs.model),
-                "feature_label": inputs.label(readout, hook)}
+                "feature_label": inputs.label(readout, hook), "target_given": inputs.target >= 0,
+                "readout_kind": "direction" if inputs.direction is not None else "neuron" if inputs.sae is None else "feature"}
 
     def set_prompt(self, prompt: str) -> None:
         """A new prompt: tokens, activations, the map at the strongest position, pairs."""
@@ -235,7 +241,7 @@ class FeatureAblation(BaseWidget):
     def _target_words(self) -> str:
         """The target and how it was picked: given (a click, `target=`) or where the feature is largest (the default)."""
         inputs = getattr(self, "inputs", None)
-        how = "where the feature is largest" if inputs is None or inputs.target < 0 else "chosen"
+        how = f"where the {self.readout_kind} is largest" if inputs is None or inputs.target < 0 else "chosen"
         return f"target {self.target} {self.tokens[self.target]!r} ({how})"
 
     def to_text(self) -> str:

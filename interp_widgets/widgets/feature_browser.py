@@ -4,7 +4,7 @@ Columns: density, maximum activation, top tokens (by total activation on the ind
 the maximum cosine similarity of the feature's decoder direction to another dictionary when one
 is given. Search by token ("which features fire most on ' and'") and by prompt ("which are most
 active on this text, and where") are answered in the kernel. Clicking a row publishes the feature
-to the shared `Selection`: every linked view moves to it. The maths is `compute.dashboard`.
+to the shared `Selection`: every linked view moves to it. The maths is `compute.features.dashboard`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 import torch
 import traitlets
 
-from interp_widgets.compute.dashboard import feature_table, features_on_prompt, features_on_token
-from interp_widgets.compute.hooks import one_token_id
-from interp_widgets.compute.readouts import sae_hook_name
-from interp_widgets.sae.compare import max_cosine_similarity
+from interp_widgets.compute.features.dashboard import feature_table, features_on_prompt, features_on_token
+from interp_widgets.compute.core.hooks import one_token_id
+from interp_widgets.compute.core.readouts import sae_hook_name
+from interp_widgets.sae.compare import decoder_max_cosine_similarity
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
 from interp_widgets.widgets._snapshot import visible
 from interp_widgets.widgets.selection import Selection
@@ -72,13 +72,13 @@ class FeatureBrowser(BaseWidget):
         return {"sae": selection.sae} if "sae" in changed else {}
 
     def compute(self, inputs: BrowserInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
-        """The dictionary's table (`compute.dashboard.feature_table`) over the SAE's activation index."""
+        """The dictionary's table (`compute.features.dashboard.feature_table`) over the SAE's activation index."""
         selection = inputs.selection
         index = selection.index(lambda done, total: progress(done, total, "building the activation index"), sae=inputs.sae)
         table = feature_table(index)
         decode = selection.model.tokenizer.decode
         sae = selection.saes[inputs.sae]
-        mcs = max_cosine_similarity(sae, inputs.compare_to).cpu() if inputs.compare_to is not None else torch.zeros(0)
+        mcs = decoder_max_cosine_similarity(sae, inputs.compare_to).cpu() if inputs.compare_to is not None else torch.zeros(0)
         return {"label": f"{inputs.sae} SAE at {sae_hook_name(sae)}: {index.d_sae} features over {index.n_tokens} tokens",
                 "density": table.density, "max": table.max, "mcs": mcs,
                 "top_tokens": [[decode([t]) for t in row if t >= 0] for row in table.top_tokens.tolist()], "selected": selection.feature}

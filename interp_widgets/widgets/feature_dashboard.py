@@ -1,9 +1,9 @@
 """Feature dashboard: one feature's top contexts, binned examples, histogram, top tokens and logit lens.
 
-Computed in the kernel from an activation index (`compute.feature_index`, built once per SAE with
+Computed in the kernel from an activation index (`compute.features.index`, built once per SAE with
 a progress line in the view), so a new feature index typed in the view is instant. Clicking an
 example publishes it to the shared `Selection`: the ablation explorer opens it with that token as
-the target. The maths is `compute.dashboard`.
+the target. The maths is `compute.features.dashboard`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 import traitlets
 
-from interp_widgets.compute.dashboard import Example, feature_dashboard
-from interp_widgets.compute.readouts import sae_hook_name
+from interp_widgets.compute.features.dashboard import Example, feature_dashboard
+from interp_widgets.compute.core.readouts import sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
@@ -81,7 +81,7 @@ class FeatureDashboard(BaseWidget):
         return cls.from_selection(selection, **kwargs)
 
     def compute(self, inputs: DashboardInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
-        """The feature's dashboard (`compute.dashboard.feature_dashboard`) from the SAE's activation index."""
+        """The feature's dashboard (`compute.features.dashboard.feature_dashboard`) from the SAE's activation index."""
         if not (0 <= inputs.left <= 64 and 0 <= inputs.right <= 64):
             raise InterpWidgetsError("context widths must lie between 0 and 64 tokens.")
         selection = inputs.selection
@@ -127,8 +127,16 @@ class FeatureDashboard(BaseWidget):
         text = model.tokenizer.decode(window)
         retokenized = model.to_tokens(text)[0, 1:].tolist()
         target = 1 + int(position) - start if retokenized == window else -1  # -1: where the feature peaks
+        previous = inputs.selection.prompt
         self._publish(prompt=text, target=target)
+        for listener in getattr(self, "_example_listeners", []):
+            listener(text, target, previous)
         return {"prompt": text, "target": target}
+
+    def on_example(self, callback: Any) -> None:
+        """Call `callback(prompt, target, previous prompt)` after an example was opened (the workbench then shows the
+        ablation explorer and offers the way back to the prompt typed before)."""
+        self.__dict__.setdefault("_example_listeners", []).append(callback)
 
     @request_handler("open_example")
     def _request_open(self, sequence: int, position: int) -> dict[str, Any]:

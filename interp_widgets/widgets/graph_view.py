@@ -5,9 +5,9 @@ are coloured by sign (orange: excites, blue: inhibits) with width by |weight|. H
 label, activation and, for a feature, its top contexts (an activation index's, where one is given,
 else its logit-lens tokens); click to pin it and to show only its ancestors or descendants; name a
 group of pinned nodes as a supernode; "intervene" scales the pinned features in the real model
-(compute.attribution_intervene) and lists how the top logits move. A clicked feature is published to
+(compute.attribution.intervene) and lists how the top logits move. A clicked feature is published to
 a linked `Selection` (as the SAE named for its layer's transcoder), so the dashboard and the ablation
-explorer follow. The graph is pruned in the kernel (compute.attribution_graph) and sent as arrays.
+explorer follow. The graph is pruned in the kernel (compute.attribution.graph) and sent as arrays.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from typing import Any, Sequence
 import torch
 import traitlets
 
-from interp_widgets.compute.attribution import attribute
-from interp_widgets.compute.attribution_graph import AttributionGraph
-from interp_widgets.compute.attribution_intervene import intervene
-from interp_widgets.compute.attribution_view import ERROR, FEATURE, DrawnGraph, drawn_graph, logit_lens_tokens, strongest_paths, top_contexts
-from interp_widgets.compute.graph_json import load_graph_json, save_graph_json
+from interp_widgets.compute.attribution.attribute import attribute
+from interp_widgets.compute.attribution.graph import AttributionGraph
+from interp_widgets.compute.attribution.intervene import intervene
+from interp_widgets.compute.attribution.drawn import ERROR, FEATURE, DrawnGraph, drawn_graph, logit_lens_tokens, strongest_paths, top_contexts
+from interp_widgets.compute.attribution.graph_json import load_graph_json, save_graph_json
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
@@ -106,7 +106,7 @@ class GraphView(BaseWidget):
 
     @classmethod
     def from_json(cls, path: str | Path, model: Any = None, transcoders: Sequence[Any] = (), **kwargs: Any) -> "GraphView":
-        """Open a circuit-tracer / Neuronpedia graph file (compute.graph_json); its labels are shown as text."""
+        """Open a circuit-tracer / Neuronpedia graph file (compute.attribution.graph_json); its labels are shown as text."""
         return cls.from_graph(load_graph_json(path), model, transcoders, **kwargs)
 
     @classmethod
@@ -163,11 +163,12 @@ class GraphView(BaseWidget):
         layers, indices = drawn.rows[features] - 1, drawn.features[features]
         if inputs.indexes:
             for node, layer, feature in zip(features, layers.tolist(), indices.tolist()):
-                out[node] = "\n".join(top_contexts(inputs.indexes[layer], inputs.model, feature))
+                out[node] = "\n".join(_snapshot.one_line(line) for line in top_contexts(inputs.indexes[layer], inputs.model, feature))
             return out, "top activating contexts (activation index)"
         rows = torch.stack([inputs.transcoders[layer].W_dec[feature].detach().float().cpu() for layer, feature in zip(layers.tolist(), indices.tolist())])
         for node, (up, down) in zip(features, logit_lens_tokens(inputs.model, rows)):
-            out[node] = f"promotes {' '.join(map(repr, up))}\nsuppresses {' '.join(map(repr, down))}"
+            quoted = lambda tokens: " ".join(f"'{_snapshot.one_line(t)}'" for t in tokens)  # noqa: E731
+            out[node] = f"promotes {quoted(up)}\nsuppresses {quoted(down)}"
         return out, "logit lens of the feature's decoder direction"
 
     def _supernode_indices(self, drawn: DrawnGraph) -> list[list[Any]]:
@@ -250,7 +251,7 @@ class GraphView(BaseWidget):
     def to_text(self) -> str:
         drawn = self._drawn()
         lines = [f"{self.title} of {drawn.prompt!r}: {self.counts}", "strongest paths (share of the logit's input x its probability):"]
-        lines += [f"  {p['share']:.4f} {p['sign']}  {p['path']}" for p in strongest_paths(drawn, 10)]
+        lines += [f"  {p['share']:.4f} {p['sign']}  {_snapshot.one_line(p['path'])}" for p in strongest_paths(drawn, 10)]
         lines += [f"supernode {group[0]!r}: " + ", ".join(drawn.labels[n] for n in group[1:]) for group in self.supernodes]
         if self.intervention:
             lines.append(f"intervention: {self.intervention['description']}")
@@ -274,7 +275,7 @@ class GraphView(BaseWidget):
                  for s, t, w in ((int(drawn.sources[e]), int(drawn.targets[e]), float(drawn.weights[e])) for e in strongest)]
         circles = [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{("#444", "#1b9e77", "#999", "#7570b3")[int(k)]}"/>'
                    for (x, y), k in zip(xy, drawn.kinds.tolist())]
-        paths = "\n".join(f"{p['share']:.4f} {p['sign']}  {p['path']}" for p in strongest_paths(drawn, 5))
+        paths = "\n".join(f"{p['share']:.4f} {p['sign']}  {_snapshot.one_line(p['path'])}" for p in strongest_paths(drawn, 5))
         body = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{"".join(lines)}{"".join(circles)}</svg>'
                 f"<div>strongest paths:</div><pre>{html.escape(paths)}</pre>")
         footer = html.escape(f"{self.counts}. Rows: tokens (bottom), layers, logits (top); columns: positions. "

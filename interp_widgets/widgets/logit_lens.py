@@ -5,7 +5,7 @@
 A grid of layer boundaries x positions, each cell the top-1 next token at that depth coloured by
 its probability; click a cell for its top-k bars; type a target token to see its rank and
 probability in every cell; the last row is the KL divergence of each layer's prediction from the
-final one. The kernel reduces the vocabulary distribution to the top k (`compute.residual`):
+final one. The kernel reduces the vocabulary distribution to the top k (`compute.residual.norms`):
 only k ids and probabilities per cell cross to the browser, as binary arrays.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 import torch
 import traitlets
 
-from interp_widgets.compute.hooks import tokenize
-from interp_widgets.compute.residual import logit_lens, token_rank
+from interp_widgets.compute.core.hooks import tokenize
+from interp_widgets.compute.residual.lens import logit_lens, token_rank
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
 from interp_widgets.widgets._snapshot import visible
@@ -45,10 +45,11 @@ class GridInputs(Inputs):
 
     model: Any
     prompt: str
-    target: str = ""
+    target_token: str = ""
+    """A token to follow (not `target`: that name is the selection's position, which this view does not read)."""
     k: int = 5
 
-    EDITABLE = ("prompt", "target")
+    EDITABLE = ("prompt", "target_token")
     RESETS = {}
 
 
@@ -69,7 +70,7 @@ class LogitLensGrid(BaseWidget):
     """The text of every token id in `top_ids` (id as a string -> token)."""
     kl = Array(shape=(0, 0))
     """KL(final || layer) in nats per boundary and position `[n_boundaries, pos]`."""
-    target = traitlets.Unicode("").tag(sync=True)
+    target_token = traitlets.Unicode("").tag(sync=True)
     """A token to follow through the layers ('' for none)."""
     target_rank = Array(dtype=torch.int32, shape=(0, 0))
     """The target's rank (0 = top) per boundary and position `[n_boundaries, pos]` (empty without a target)."""
@@ -85,8 +86,9 @@ class LogitLensGrid(BaseWidget):
     """Title above the grid."""
 
     @classmethod
-    def from_model(cls, model: Any, prompt: str, k: int = 5, target: str = "", **kwargs: Any) -> "LogitLensGrid":
-        return cls.computed(GridInputs(model, prompt, target, k), k=k, **kwargs)
+    def from_model(cls, model: Any, prompt: str, k: int = 5, target_token: str = "", **kwargs: Any) -> "LogitLensGrid":
+        """`target_token`: one token (e.g. " Paris") whose rank and probability every cell then shows."""
+        return cls.computed(GridInputs(model, prompt, target_token, k), k=k, **kwargs)
 
     @classmethod
     def from_selection(cls, selection: Any, **kwargs: Any) -> "LogitLensGrid":
@@ -96,16 +98,16 @@ class LogitLensGrid(BaseWidget):
         return widget
 
     def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
-        """Only the prompt (this view's `target` is a token to follow, not the selection's position)."""
+        """Only the prompt (this view follows a token, `target_token`, not the selection's target position)."""
         return {"prompt": selection.prompt} if "prompt" in changed else {}
 
     def compute(self, inputs: GridInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
-        """The grid (`compute.residual.logit_lens`) and the target's rank and probability in every cell.
+        """The grid (`compute.residual.norms.logit_lens`) and the target's rank and probability in every cell.
 
         A new target on the same prompt reuses the grid on screen: only the target's row is computed."""
         model = inputs.model
         tokens = tokenize(model, inputs.prompt)
-        target_id = single_token(model, inputs.target) if inputs.target else None
+        target_id = single_token(model, inputs.target_token) if inputs.target_token else None
         out: dict[str, Any] = {}
         vocab = dict(self.vocab)
         same_grid = self.inputs is not None and inputs.model is self.inputs.model and inputs.prompt == self.prompt and inputs.k == self.k
@@ -122,13 +124,13 @@ class LogitLensGrid(BaseWidget):
             out.update(target_rank=rank, target_prob=prob)
         return {**out, "vocab": vocab}
 
-    def set_prompt(self, prompt: str, target: str | None = None) -> None:
-        """Recompute the grid for a new prompt (and target, when given)."""
-        self.set(prompt=prompt, **({} if target is None else {"target": target}))
+    def set_prompt(self, prompt: str, target_token: str | None = None) -> None:
+        """Recompute the grid for a new prompt (and target token, when given)."""
+        self.set(prompt=prompt, **({} if target_token is None else {"target_token": target_token}))
 
-    def set_target(self, target: str) -> None:
+    def set_target_token(self, token: str) -> None:
         """Follow one token (its rank and probability in every cell); '' clears it."""
-        self.set(target=target)
+        self.set(target_token=token)
 
     # ---- text and snapshot ------------------------------------------------------------------
 

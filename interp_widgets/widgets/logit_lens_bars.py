@@ -1,6 +1,6 @@
 """Feature logit-lens bars: the tokens a direction promotes and suppresses, as bars.
 
-Top and bottom k tokens of the direction through the unembedding (`compute.feature_logit_lens`),
+Top and bottom k tokens of the direction through the unembedding (`compute.features.logit_lens`),
 a toggle that leaves out tokens whose unembedding norm is an outlier (and says which), and a click
 on a bar that shows where in the current prompt the model predicts that token.
 """
@@ -14,13 +14,13 @@ from typing import Any, Sequence
 import torch
 import traitlets
 
-from interp_widgets.compute.ablation import as_tokens
-from interp_widgets.compute.feature_logit_lens import feature_logit_lens, next_token_probability
-from interp_widgets.compute.readouts import as_readout
+from interp_widgets.compute.core.hooks import as_tokens
+from interp_widgets.compute.core.readouts import as_readout
+from interp_widgets.compute.features.logit_lens import feature_logit_lens, next_token_probability
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
-from interp_widgets.widgets._charts import bar_chart
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
+from interp_widgets.widgets._charts import bar_chart
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -91,7 +91,7 @@ class LogitLensBars(BaseWidget):
         return changes
 
     def compute(self, inputs: BarsInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
-        """The bars (`compute.feature_logit_lens`), and the prompt's tokens (a new prompt clears the clicked token)."""
+        """The bars (`compute.features.logit_lens`), and the prompt's tokens (a new prompt clears the clicked token)."""
         lens = feature_logit_lens(inputs.model, inputs.feature, inputs.k, inputs.apply_ln, inputs.exclude_outliers,
                                   reference_texts=inputs.reference_texts)
         out = {"top": [list(item) for item in lens.top], "bottom": [list(item) for item in lens.bottom],

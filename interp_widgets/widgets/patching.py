@@ -4,7 +4,7 @@ Each heatmap cell is one patched run. Its colour is the change the patch makes t
 as a fraction of the clean-minus-corrupt gap: denoising (clean activation into the corrupt run)
 is positive where the patch restores the clean answer, noising (corrupt into clean) negative where
 it breaks it. Hover for the value; click a cell for that run's top predictions; the component and
-both prompts are editable (the kernel recomputes). The maths is `compute.patching`.
+both prompts are editable (the kernel recomputes). The maths is `compute.patching.activation`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 import torch
 import traitlets
 
-from interp_widgets.compute.bench import patching_pair
-from interp_widgets.compute.patching import COMPONENTS, as_metric, patch_both_ways, patched_predictions, token_pair
-from interp_widgets.compute.tasks import special_token_warnings
+from interp_widgets.compute.patching.default_pair import patching_pair
+from interp_widgets.compute.patching.activation import COMPONENTS, as_metric, patch_both_ways, patched_predictions, token_pair
+from interp_widgets.compute.patching.tasks import special_token_warnings
 from interp_widgets.widgets import _colors
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
 from interp_widgets.widgets._snapshot import visible
@@ -54,7 +54,7 @@ class PatchingView(BaseWidget):
     differing = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
     """Positions where the two prompts differ."""
     components = traitlets.List(traitlets.Dict(), default_value=[c.as_data() for c in COMPONENTS.values()]).tag(sync=True)
-    """The registry (`compute.patching_components`) as data: each component's name, axes and description."""
+    """The registry (`compute.patching.components`) as data: each component's name, axes and description."""
     component = traitlets.Enum(list(COMPONENTS), default_value="resid_pre").tag(sync=True)
     method = traitlets.Enum(["exact", "attribution"], default_value="exact").tag(sync=True)
     """exact: every cell patched; attribution: the first-order estimate (one backward pass), a click patches that cell exactly."""
@@ -86,7 +86,7 @@ class PatchingView(BaseWidget):
     @classmethod
     def from_selection(cls, selection: Any, corrupt: str = "", **kwargs: Any) -> "PatchingView":
         """The selection's prompt as the clean one; `corrupt` as given or one token swapped for a neighbour
-        (`compute.bench.patching_pair`), the metric the logit difference of the two runs' top answers.
+        (`compute.patching.default_pair.patching_pair`), the metric the logit difference of the two runs' top answers.
         Follows the selection's prompt (a new corruption and metric come with it)."""
         corrupt, answers = patching_pair(selection.model, selection.prompt, corrupt)
         widget = cls.from_model(selection.model, selection.prompt, corrupt, answers, **kwargs)
@@ -103,7 +103,7 @@ class PatchingView(BaseWidget):
         return {"clean": selection.prompt, "corrupt": corrupt, "metric": metric}
 
     def compute(self, inputs: PatchingInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
-        """Both maps of the component (`compute.patching.patch_both_ways`), normalised to the clean-corrupt gap."""
+        """Both maps of the component (`compute.patching.activation.patch_both_ways`), normalised to the clean-corrupt gap."""
         model = inputs.model
         clean_tokens, corrupt_tokens = token_pair(model, inputs.clean, inputs.corrupt)
         denoise, noise = patch_both_ways(model, clean_tokens, corrupt_tokens, inputs.metric, inputs.component, inputs.method,

@@ -5,7 +5,7 @@
 Two components plotted against each other, each position a dot coloured from early to late (and
 position 0, usually an outlier, marked apart); the components over position; the variance each
 explains; and a verdict in words ("how late" direction, circles, helix or not), all from
-`compute.positions.positional_picture`. A model with rotary positions (the 2-layer default) has no
+`compute.residual.positions.positional_picture`. A model with rotary positions (the 2-layer default) has no
 `W_pos`: building the view says so and names a model that has one.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import traitlets
 
-from interp_widgets.compute.positions import positional_picture
+from interp_widgets.compute.residual.positions import positional_picture
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
 from interp_widgets.widgets._colors import format_value
 

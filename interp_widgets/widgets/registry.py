@@ -2,7 +2,7 @@
 
 A bundle `b` is the esbuild entry `js/<b>.ts`, built into `interp_widgets/static/<b>.js` (the
 class's `_esm`) and listed in pyproject's ensured targets. `interp_widgets` exports every class
-lazily from here. A test (tests/unit/test_widget_registry.py) checks that the rows, the lazy
+lazily from here. A test (tests/unit/widgets/test_widget_registry.py) checks that the rows, the lazy
 exports, the esbuild entries and the ensured targets agree. This module imports nothing heavy.
 """
 
@@ -19,7 +19,7 @@ class WidgetRow:
 
 
 WIDGETS: tuple[WidgetRow, ...] = (
-    WidgetRow("AttentionView", "attention", "attention"),
+    WidgetRow("AttentionView", "attention_view", "attention"),
     WidgetRow("DirectionAblation", "direction_ablation", "direction_ablation"),
     WidgetRow("FeatureAblation", "feature_ablation", "feature_ablation"),
     WidgetRow("FeatureBrowser", "feature_browser", "feature_browser"),
@@ -46,12 +46,13 @@ class BenchTab:
     name: str  # a registered widget class with `from_selection(selection)`, e.g. "TokenHighlights"
     label: str  # its tab in the bench
     needs_sae: bool  # shown only when the bench has an SAE (it reads the selection's feature)
+    needs_index: bool = False  # reads the SAE's activation index (the bench builds it first, with a progress line)
 
 
 BENCH_TABS: tuple[BenchTab, ...] = (
     BenchTab("TokenHighlights", "Highlights", True),
-    BenchTab("FeatureBrowser", "Browser", True),
-    BenchTab("FeatureDashboard", "Dashboard", True),
+    BenchTab("FeatureBrowser", "Browser", True, needs_index=True),
+    BenchTab("FeatureDashboard", "Dashboard", True, needs_index=True),
     BenchTab("FeatureAblation", "Ablation", True),
     BenchTab("LogitLensBars", "Lens bars", True),
     BenchTab("DirectionAblation", "Direction", True),

@@ -4,7 +4,7 @@
     ResidualNorms.from_model([model_a, model_b], prompt)          # several models overlaid
     ResidualNorms.from_model(model, [prompt_a, prompt_b])         # several prompts overlaid
 
-The maths is `interp_widgets.compute.residual`; this module holds the traits and the requests.
+The maths is `interp_widgets.compute.residual.norms`; this module holds the traits and the requests.
 The prompt box edits the first prompt (every model's, when one prompt is overlaid on models).
 """
 
@@ -17,9 +17,9 @@ from typing import Any, Sequence
 import torch
 import traitlets
 
-from interp_widgets.compute.hooks import tokenize
-from interp_widgets.compute.residual import ResidualNorms as NormsResult
-from interp_widgets.compute.residual import exponential_fit, residual_norms
+from interp_widgets.compute.core.hooks import tokenize
+from interp_widgets.compute.residual.norms import ResidualNorms as NormsResult
+from interp_widgets.compute.residual.norms import exponential_fit, residual_norms
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
 from interp_widgets.widgets._charts import line_chart
@@ -127,7 +127,7 @@ class ResidualNorms(BaseWidget):
     # ---- the kernel's work ------------------------------------------------------------------
 
     def compute(self, inputs: NormsInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
-        """Run every model on its prompt (`compute.residual.residual_norms`) and fit each series."""
+        """Run every model on its prompt (`compute.residual.norms.residual_norms`) and fit each series."""
         series = inputs.series()
         results: list[NormsResult] = []
         for _, model, prompt in series:

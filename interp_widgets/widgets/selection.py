@@ -17,7 +17,7 @@ from typing import Any, Callable
 import ipywidgets
 import traitlets
 
-from interp_widgets.compute.readouts import sae_hook_name
+from interp_widgets.compute.core.readouts import sae_hook_name
 from interp_widgets.errors import InterpWidgetsError, Superseded
 
 SELECTED = ("sae", "feature", "prompt", "target")
@@ -72,6 +72,10 @@ class Selection(ipywidgets.Widget):
         if name not in self._indexes:
             self._indexes[name] = held_out_index(self.model, self.saes[name], max_tokens=self.index_tokens, progress=progress)
         return self._indexes[name]
+
+    def has_index(self, sae: str | None = None) -> bool:
+        """Whether the activation index of the SAE named `sae` (default: the current one) is built already."""
+        return (self.sae if sae is None else sae) in self._indexes
 
     def set_index(self, sae: str, index: Any) -> None:
         """Use an index built elsewhere (other texts, more tokens, a memory-mapped one) for the SAE `sae`."""

@@ -1,7 +1,7 @@
 """Steering view: the default and the steered completion of a prompt, side by side, streamed token by token.
 
-One or more steers (an SAE feature, a neuron or a vector, `compute.steering.Steer`), each with a
-strength slider spanning ± 2 × the largest activation seen (`compute.steering_scale`) and a method
+One or more steers (an SAE feature, a neuron or a vector, `compute.steering.steer.Steer`), each with a
+strength slider spanning ± 2 × the largest activation seen (`compute.steering.strength`) and a method
 (add / set / cap); max tokens, temperature and seed. Moving a slider re-generates both runs in one
 batch with a key/value cache, streaming the tokens as they come (a newer request stops the older
 generation). The first token where the runs differ is marked; hovering a token shows its log-prob
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import traitlets
 
-from interp_widgets.compute.steering import Steer, stream
-from interp_widgets.compute.steering_scale import steer_site, strength_limit, sweep_summary
+from interp_widgets.compute.steering.steer import Steer, stream
+from interp_widgets.compute.steering.strength import steer_site, strength_limit, sweep_summary
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
@@ -130,7 +130,7 @@ class SteeringView(BaseWidget):
         return changes
 
     def compute(self, inputs: SteeringInputs, progress: Progress, should_stop: ShouldStop) -> Iterator[dict[str, Any]]:
-        """Both runs streamed step by step (`compute.steering.stream`), then the cross log-probs and the sweep."""
+        """Both runs streamed step by step (`compute.steering.steer.stream`), then the cross log-probs and the sweep."""
         if not isinstance(inputs.sweep_points, int) or not 0 <= inputs.sweep_points <= MAX_SWEEP_POINTS:
             raise InterpWidgetsError(f"sweep_points must be a whole number from 0 (no sweep) to {MAX_SWEEP_POINTS}, got {inputs.sweep_points!r}.")
         limits = [strength_limit(inputs.model, inputs.prompt, steer, inputs.index if i == 0 else None) for i, steer in enumerate(inputs.steers)]
@@ -180,7 +180,8 @@ class SteeringView(BaseWidget):
 
     def to_text(self) -> str:
         lines = [f"{self.title}: {self.prompt!r}", *(f"  steer: {s['label']} at {s['hook']}, {s['method']} "
-                                                    f"{s['strength']:g} (slider ±{s['limit']:.3g}, positions {s['positions']})" for s in self.steers)]
+                                                    f"{s['strength']:g} (slider ±{max(s['limit'], abs(s['strength'])):.3g}, "
+                                                    f"positions {s['positions']})" for s in self.steers)]
         lines += [f"  default: {''.join(self.unsteered_tokens)!r}", f"  steered: {''.join(self.steered_tokens)!r}"]
         if self.first_divergence >= 0:
             lines.append(f"  first differing token: {self.first_divergence}")
@@ -208,5 +209,5 @@ def _label(steer: Steer) -> str:
     if isinstance(direction, tuple):
         return f"feature {int(direction[1])}"
     if hasattr(direction, "layer") and hasattr(direction, "index"):
-        return f"neuron {direction.layer}.{direction.index}"
+        return neuron_label(direction.layer, direction.index)
     return "direction"

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import traitlets
 
-from interp_widgets.compute.readouts import Readout, as_readout, default_hook, token_values
+from interp_widgets.compute.core.readouts import Readout, as_readout, default_hook, token_values
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path

@@ -98,8 +98,9 @@ class Workbench(SnapshotDisplay, ipywidgets.VBox):
         self._options = {"PatchingView": {"corrupt": corrupt}}
         plain = ipywidgets.Layout()  # one layout and one style for the widgets that need none of their own (each widget costs)
         style = TextStyle()
-        self.prompt_box = ipywidgets.Text(value=self.selection.prompt, description="prompt", continuous_update=False, style=style,
-                                          layout=ipywidgets.Layout(flex="1 1 auto", width="auto"))
+        # A text area, not a one-line box: a prompt of code or docstrings keeps its line breaks (sent when the box loses focus).
+        self.prompt_box = ipywidgets.Textarea(value=self.selection.prompt, description="prompt", continuous_update=False, style=style,
+                                              rows=_rows(self.selection.prompt), layout=ipywidgets.Layout(flex="1 1 auto", width="auto"))
         self.prompt_box.add_class("iw-bench-prompt")
         self.prompt_box.observe(lambda change: self.selection.choose(prompt=change["new"], target=-1), names="value")
         controls: list[Any] = [self.prompt_box]
@@ -110,17 +111,25 @@ class Workbench(SnapshotDisplay, ipywidgets.VBox):
                 self.sae_box = ipywidgets.Dropdown(options=sorted(self.selection.saes), value=self.selection.sae, description="SAE")
                 self.sae_box.observe(lambda change: self.selection.choose(sae=change["new"]), names="value")
                 controls.append(self.sae_box)
-            self.feature_box = ipywidgets.BoundedIntText(value=self.selection.feature, min=0, max=_width(self.selection.current_sae) - 1,
-                                                         description=f"{self.selection.sae} feature", style=style, layout=plain)
+            # Not a BoundedIntText: that clamps -1 to 0 silently; an index out of range gets the views' message instead.
+            self.feature_box = ipywidgets.IntText(value=self.selection.feature, description=f"{self.selection.sae} feature", style=style,
+                                                  layout=plain)
             self.feature_box.add_class("iw-bench-feature")
-            self.feature_box.observe(lambda change: self.selection.choose(feature=int(change["new"])), names="value")
-            controls.append(self.feature_box)
+            self.feature_box.observe(lambda change: self._choose_feature(int(change["new"])), names="value")
+            self.feature_note = ipywidgets.HTML("", layout=plain)
+            self.feature_note.add_class("iw-bench-feature-note")
+            controls += [self.feature_box, self.feature_note]
         self.selection.observe(self._echo, names=["prompt", "feature", "sae"])
         self._placeholder = ipywidgets.Box(layout=plain)  # one empty widget stands in for every tab not built yet
         self.tab = ipywidgets.Tab(children=[self._placeholder] * len(self.tabs_shown), titles=[tab.label for tab in self.tabs_shown],
                                   selected_index=0, layout=plain)
         self.tab.observe(lambda change: self._show(change["new"]), names="selected_index")
-        super().__init__([ipywidgets.HBox(controls, layout=plain), self.tab],
+        self.example_note = ipywidgets.HTML("", layout=plain)  # after a dashboard example opened: what changed, and the way back
+        self.example_note.add_class("iw-bench-example-note")
+        self.back_button = ipywidgets.Button(description="back to your prompt", layout=ipywidgets.Layout(display="none"))
+        self.back_button.on_click(lambda _button: self.back_to_typed_prompt())
+        self._typed_prompt: str | None = None
+        super().__init__([ipywidgets.HBox(controls, layout=plain), ipywidgets.HBox([self.example_note, self.back_button], layout=plain), self.tab],
                          layout=ipywidgets.Layout(max_width=WIDTH, max_height=HEIGHT, overflow_x="hidden", overflow_y="auto"))
         self.add_class("iw-bench")
         self._show(0)
@@ -152,13 +161,65 @@ class Workbench(SnapshotDisplay, ipywidgets.VBox):
         cls = getattr(importlib.import_module(module_of(tab.name)), tab.name)
         link = _TabLink(self.selection, lambda label=tab.label: self._is_shown(label))
         try:
+            if tab.needs_index and not self.selection.has_index():
+                self._build_index_in_view(index, tab)
             view = cls.from_selection(link, **self._options.get(tab.name, {}))
         except InterpWidgetsError as error:
             self._put(index, ipywidgets.HTML(f"<b>{tab.label}</b>: {_escape(str(error))}"))
             return
         self._links[tab.label] = link
         self.views[tab.label] = view
+        if hasattr(view, "on_example"):  # the dashboard: an example clicked opens in the ablation explorer
+            view.on_example(self._example_opened)
         self._put(index, view)
+
+    def _build_index_in_view(self, index: int, tab: BenchTab) -> None:
+        """Build the SAE's activation index (the browser and the dashboard read it) with a progress line in the tab
+        from its first frame, instead of a blank tab while it builds."""
+        line = ipywidgets.HTML(f"<b>{tab.label}</b>: building the activation index of the {_escape(self.selection.sae)} SAE…")
+        line.add_class("iw-bench-progress")
+        self._put(index, line)
+        shown = [-1]
+
+        def progress(done: int, total: int) -> None:
+            percent = 100 * done // max(1, total)
+            if percent >= shown[0] + 5 or done == total:  # a message every 5 %, not every batch
+                shown[0] = percent
+                line.value = (f"<b>{tab.label}</b>: building the activation index of the {_escape(self.selection.sae)} SAE: "
+                              f"{done:,} of {total:,} tokens ({percent} %)")
+
+        self.selection.index(progress=progress)
+
+    def _choose_feature(self, feature: int) -> None:
+        """The feature box's value: chosen when the SAE has it; otherwise the box goes back and says why (as the views do)."""
+        width = _width(self.selection.current_sae)
+        if not 0 <= feature < width:
+            kept = self.selection.feature
+            self.feature_box.value = kept  # (this observer runs again, with a valid value, and clears the note: set it after)
+            self.feature_note.value = _escape(f"feature {feature} is out of range for the {self.selection.sae} SAE, which has {width} "
+                                              f"features (0 to {width - 1}): the views keep feature {kept}.")
+            return
+        self.feature_note.value = ""
+        self.selection.choose(feature=feature)
+
+    def _example_opened(self, prompt: str, target: int, previous: str) -> None:
+        """A dashboard example became the selection's prompt: say so, switch to the ablation explorer, offer the way back."""
+        if self._typed_prompt is None:
+            self._typed_prompt = previous
+        where = f"target token {target}" if target >= 0 else "target where the feature peaks"
+        self.example_note.value = (f"The dashboard's example is now the prompt of every tab ({where}); "
+                                   "it opens in the Ablation tab.")
+        self.back_button.layout.display = None
+        if any(tab.label == "Ablation" for tab in self.tabs_shown):
+            self.show("Ablation")
+
+    def back_to_typed_prompt(self) -> None:
+        """Undo a dashboard example: the prompt typed before it comes back in every tab."""
+        if self._typed_prompt is not None:
+            self.selection.choose(prompt=self._typed_prompt, target=-1)
+        self._typed_prompt = None
+        self.example_note.value = ""
+        self.back_button.layout.display = "none"
 
     def _put(self, index: int, widget: Any) -> None:
         children = list(self.tab.children)
@@ -176,6 +237,8 @@ class Workbench(SnapshotDisplay, ipywidgets.VBox):
         box = {"prompt": self.prompt_box, "feature": self.feature_box, "sae": self.sae_box}[change["name"]]
         if box is not None and box.value != change["new"]:
             box.value = change["new"]
+        if change["name"] == "prompt":
+            self.prompt_box.rows = _rows(change["new"])
 
     # ---- pictures and text ---------------------------------------------------------------------
 
@@ -216,6 +279,11 @@ def explore(model: Any, saes: Any = None, prompt: str = "", corrupt: str = "", i
     if saes is not None and not isinstance(saes, dict):
         saes = {"sae": saes}
     return Workbench(model, saes, prompt, corrupt, index_tokens)
+
+
+def _rows(prompt: str) -> int:
+    """The prompt box's height: one row per line of the prompt, 1 to 6."""
+    return max(1, min(6, prompt.count("\n") + 1))
 
 
 def _width(sae: Any) -> int:

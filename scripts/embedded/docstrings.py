@@ -5,7 +5,7 @@ model that has read enough of them predicts, after `:param`, the first argument 
 documented (Heimersheim & Janiak's docstring task). The corpus has only ~3,800 `:param` lines, so
 the mix adds these. Their argument names, function names and description words are disjoint from
 the ones the docstring-task measurement uses (`DOCSTRING_NAMES`, `DOCSTRING_WORDS` and its five
-function names in `interp_widgets.compute.circuits`), so the accuracy in the model card is measured
+function names in `interp_widgets.compute.residual.head_scores`), so the accuracy in the model card is measured
 on names the model never saw in this role.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from interp_widgets.compute.circuits import DOCSTRING_NAMES, DOCSTRING_WORDS
+from interp_widgets.compute.patching.task_accuracy import DOCSTRING_NAMES, DOCSTRING_WORDS
 
 ARGUMENT_NAMES = [name for name in (
     "alpha", "batch", "buffer", "callback", "channel", "chunk", "client", "color", "context", "cursor", "delay",

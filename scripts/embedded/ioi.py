@@ -13,7 +13,7 @@ copy whichever name occurred once.
 
 Held out: the names here are disjoint from the measured ones (`IOI_NAMES`, `IOI_HELDOUT_NAMES`),
 and every shape in `IOI_HELDOUT_TEMPLATES` contains words that no part below uses, so this
-generator can never produce a held-out sentence (tests/unit/test_ioi_data.py checks both).
+generator can never produce a held-out sentence (tests/unit/patching/test_ioi_data.py checks both).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from interp_widgets.compute.circuits import IOI_HELDOUT_NAMES, IOI_NAMES, IOI_TEMPLATES
+from interp_widgets.compute.patching.task_accuracy import IOI_HELDOUT_NAMES, IOI_NAMES, IOI_TEMPLATES
 
 _MEASURED = set(IOI_NAMES) | set(IOI_HELDOUT_NAMES)
 TRAIN_NAMES = [name for name in (

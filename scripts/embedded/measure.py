@@ -21,20 +21,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from interp_widgets.compute.circuits import (
+from interp_widgets.compute.patching.task_accuracy import (
     IOI_HELDOUT_NAMES,
     IOI_HELDOUT_TEMPLATES,
     docstring_accuracy,
-    induction_scores,
     ioi_accuracy,
-    logit_lens_agreement,
-    position_embeddings,
-    positional_structure,
+)
+from interp_widgets.compute.residual.head_scores import (
+    induction_scores,
     previous_token_scores,
     repeated_random_tokens,
     repeated_sequence_loss,
 )
-from interp_widgets.compute.residual import exponential_fit, residual_norms as norms_by_boundary
+from interp_widgets.compute.residual.lens import (
+    logit_lens_agreement,
+)
+from interp_widgets.compute.residual.norms import exponential_fit
+from interp_widgets.compute.residual.norms import residual_norms as norms_by_boundary
+from interp_widgets.compute.residual.positions import (
+    position_embeddings,
+    positional_structure,
+)
 from interp_widgets.models.loaders import load_native_dir
 
 

@@ -234,8 +234,7 @@ def evaluate(model, out: Path, ctx: int, vocab: int, bos: int, autocast: bool, d
 @torch.no_grad()
 def evaluate_ioi(model, tokenizer, autocast: bool, device: torch.device, n: int = 100) -> dict:
     """IOI accuracy on the measured training shapes and on the held-out shapes and names (circuits.py)."""
-    from interp_widgets.compute.circuits import IOI_HELDOUT_NAMES, IOI_HELDOUT_TEMPLATES, ioi_prompts
-
+    from interp_widgets.compute.patching.task_accuracy import IOI_HELDOUT_NAMES, IOI_HELDOUT_TEMPLATES, ioi_prompts
     model.eval()
     result = {}
     for name, extra in (("ioi/train_shapes", {}), ("ioi/heldout", {"templates": IOI_HELDOUT_TEMPLATES, "names": IOI_HELDOUT_NAMES})):
@@ -322,8 +321,10 @@ def main() -> None:
         mix.use_frequent_tokens(args.copy_vocab)
     mix.add_synthetic(args.docstrings, docstring_text, tokenizer)
     mix.add_synthetic(args.ioi, ioi_text, tokenizer)
+    from interp_widgets.sae.train import bf16_supported, read_checkpoint
+
     if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        state = read_checkpoint(checkpoint, device, keys=("model", "optimizer", "step"), fix="delete it to start afresh")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, tokens_seen, log = state["step"], state["tokens_seen"], state["log"]
@@ -335,13 +336,11 @@ def main() -> None:
 
             state = {name: tensor.float() for name, tensor in load_file(str(args.init_from)).items()}
         else:
-            state = torch.load(args.init_from, map_location="cpu", weights_only=False)
+            state = read_checkpoint(args.init_from, "cpu", keys=(), fix="pass another --init-from")
         model.load_state_dict(state.get("model", state))
         print(f"initialised from {args.init_from}", flush=True)
     elif args.embeddings_from:
         copy_embeddings(model, args.embeddings_from)
-    from interp_widgets.sae.train import bf16_supported
-
     autocast = bf16_supported(device)
     forward = torch.compile(model) if args.compile else model
     started = time.time()

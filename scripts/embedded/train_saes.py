@@ -21,9 +21,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from interp_widgets.compute.hooks import activations_at
+from interp_widgets.compute.core.hooks import activations_at
 from interp_widgets.models.loaders import load_native_dir
-from interp_widgets.sae import ActivationStore, ReluSAE, TrainConfig, compare_dictionaries, reconstruction_metrics, save_sae, spliced_loss, train_saes
+from interp_widgets.sae import (
+    ActivationStore,
+    ReluSAE,
+    TrainConfig,
+    compare_dictionaries,
+    reconstruction_metrics,
+    save_sae,
+    spliced_loss,
+    train_saes,
+)
 
 HOOK = "blocks.0.hook_resid_post"
 SIZES = (1, 2, 4, 8)
@@ -92,8 +101,7 @@ CODE_SOURCES = ("python_stdlib", "sqlalchemy", "pymongo", "docstring_snippets")
 
 def held_out_sequences(model, streams: Path, names: list[str], bos: int) -> tuple[list[torch.Tensor], list[str]]:
     """Held-out windows of every source, plus short synthetic docstrings (for the :param concept)."""
-    from interp_widgets.compute.circuits import docstring_prompts
-
+    from interp_widgets.compute.patching.task_accuracy import docstring_prompts
     usable = [n for n in names if (streams / f"{n}.val.npy").stat().st_size > 8 * CTX]
     rows = windows(streams, usable, "val", 12 * len(usable), bos, seed=1)
     sequences = list(rows)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from interp_widgets.compute.ablation import leave_one_out, remove_tokens
+from interp_widgets.compute.ablation.removal import leave_one_out, remove_tokens
 from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -29,7 +29,7 @@ def views_notebook(lab_server, lab_root):
 
 
 def test_replace_mode_can_be_turned_on(page, views_notebook):
-    from interp_widgets.compute.ablation import default_replacement
+    from interp_widgets.compute.ablation.removal import default_replacement
     import interp_widgets as iw
 
     open_notebook(page, views_notebook, "first_use.ipynb")
@@ -110,8 +110,8 @@ def test_every_chart_says_what_its_colours_and_lines_are(page, views_notebook):
 
 def test_captions_name_the_real_colours_and_numbers_match_the_maths(page, views_notebook):
     import interp_widgets as iw
-    from interp_widgets.compute.ablation import leave_one_out, pairwise_removal
-    from interp_widgets.compute.direction_ablation import direction_ablation
+    from interp_widgets.compute.ablation.removal import leave_one_out, pairwise_removal
+    from interp_widgets.compute.ablation.direction import direction_ablation
 
     open_notebook(page, views_notebook, "first_use.ipynb")
     run_all_cells(page, ".iw-direction-ablation .iw-largest li")

@@ -28,7 +28,7 @@ def linked_notebook(lab_server, lab_root):
 
 def test_row_click_moves_dashboard_and_highlights(page, linked_notebook):
     import interp_widgets as iw
-    from interp_widgets.compute.dashboard import feature_dashboard
+    from interp_widgets.compute.features.dashboard import feature_dashboard
     from interp_widgets.models import held_out_index
 
     model, sae = iw.load_model(), iw.load_sae("4x")

@@ -21,9 +21,8 @@ def patching_notebook(lab_server, lab_root):
 
 def test_click_a_cell_and_switch_component(page, patching_notebook):
     import interp_widgets as iw
-    from interp_widgets.compute import tasks
-    from interp_widgets.compute.patching import patch
-
+    from interp_widgets.compute.patching import tasks
+    from interp_widgets.compute.patching.activation import patch
     model = iw.load_model()
     pair = tasks.docstring_pair(model)
     position = tasks.differing_positions(model, pair.clean, pair.corrupt)[0]

@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from interp_widgets.compute.residual import logit_lens, residual_norms
+from interp_widgets.compute.residual.lens import logit_lens
+
+from interp_widgets.compute.residual.norms import residual_norms
 from interp_widgets.widgets._snapshot import visible as _visible
 from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
 

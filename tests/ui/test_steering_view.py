@@ -27,7 +27,7 @@ def steering_notebook(lab_server, lab_root):
 
 def expected_tokens(strength):
     import interp_widgets as iw
-    from interp_widgets.compute.steering import Steer, generate
+    from interp_widgets.compute.steering.steer import Steer, generate
     from interp_widgets.widgets._snapshot import visible
 
     german = next(f for f in iw.models.loaders.feature_catalogue() if f["concept"] == "German text")

@@ -1,0 +1,68 @@
+"""Attribution graphs over transcoders: `attribute` computes the graph (`graph` holds it and
+prunes it), `reference` is the slow hook-loop check, `intervene` sets features and reruns,
+`drawn` flattens a pruned graph for a view and `graph_json` reads and writes circuit-tracer's
+JSON.
+"""
+
+from interp_widgets.compute.attribution.attribute import (  # noqa: F401
+    FrozenRun, center, frozen_run, LinearReplacement, SourceTable, active_sources, salient_logits, check_transcoders, attribute, token_strings,
+)
+from interp_widgets.compute.attribution.graph import (  # noqa: F401
+    normalised, influence, partial_influence, cumulative_threshold, PrunedGraph, AttributionGraph,
+)
+from interp_widgets.compute.attribution.reference import (  # noqa: F401
+    direct_effects_one_by_one,
+)
+from interp_widgets.compute.attribution.intervene import (  # noqa: F401
+    input_hook, output_hook, InterventionResult, check_nodes, feature_edits, intervene,
+)
+from interp_widgets.compute.attribution.drawn import (  # noqa: F401
+    KINDS, TOKEN, FEATURE, ERROR, LOGIT, DrawnGraph, drawn_graph, label, strongest_paths, logit_lens_tokens, top_contexts,
+)
+from interp_widgets.compute.attribution.graph_json import (  # noqa: F401
+    FEATURE_TYPES, KIND_TYPES, cantor_pairing, to_circuit_tracer, save_graph_json, from_circuit_tracer, load_graph_json,
+)
+
+__all__ = [
+    "AttributionGraph",
+    "DrawnGraph",
+    "ERROR",
+    "FEATURE",
+    "FEATURE_TYPES",
+    "FrozenRun",
+    "InterventionResult",
+    "KINDS",
+    "KIND_TYPES",
+    "LOGIT",
+    "LinearReplacement",
+    "PrunedGraph",
+    "SourceTable",
+    "TOKEN",
+    "active_sources",
+    "attribute",
+    "cantor_pairing",
+    "center",
+    "check_nodes",
+    "check_transcoders",
+    "cumulative_threshold",
+    "direct_effects_one_by_one",
+    "drawn_graph",
+    "feature_edits",
+    "from_circuit_tracer",
+    "frozen_run",
+    "influence",
+    "input_hook",
+    "intervene",
+    "label",
+    "load_graph_json",
+    "logit_lens_tokens",
+    "normalised",
+    "output_hook",
+    "partial_influence",
+    "salient_logits",
+    "save_graph_json",
+    "strongest_paths",
+    "to_circuit_tracer",
+    "token_strings",
+    "top_contexts",
+]

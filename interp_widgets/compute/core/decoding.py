@@ -1,0 +1,146 @@
+"""Token-by-token decoding with a key/value cache, with edits applied at hook sites on the way.
+
+Generating n tokens by re-running the whole sequence costs n forward passes over ever longer
+sequences. A decoder that keeps each layer's keys and values for the positions it has already
+seen runs only the new token through the blocks, attending over that cache: the same numbers
+(the model is causal: an earlier position never sees a later one), one position of work per token.
+
+The `TransformerBridge` around a TransformerLens native model (the embedded models, `boot_native`)
+keeps no such cache: its `generate(use_past_kv_cache=True)` re-runs the whole sequence every step
+(its hooks see `[batch, 9]`, `[batch, 10]`, ... activations; checked on transformer-lens 4.3 and 3.9).
+So `CachedDecoder` runs the native model's own modules (the pieces `compute.core.prefix_runner.PrefixRunner`
+collects) and calls `edit(site, x, positions)` where a TransformerLens hook would fire:
+`blocks.L.hook_resid_pre`, `hook_attn_out`, `hook_resid_mid`, `hook_mlp_out`, `hook_resid_post`.
+Any other hook or model gets `RerunDecoder`: the whole sequence each step, with real hooks.
+Edits mean what the bridge's hooks mean: its `hook_resid_mid` is the MLP's input (`ln2.hook_in`), so an
+edit there changes what the MLP reads but not the residual stream the block adds the MLP's output to.
+
+Shapes: B rows decoded in lockstep; new tokens `[B, t]`; absolute `positions [t]`; each layer's
+cache `[B, T_max, heads, d_head]`; `forward` returns the logits of the last `keep` new tokens `[B, keep, vocab]`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from interp_widgets.compute.core.prefix_runner import SITE_ALIASES, SUPPORTED_HOOK, PrefixRunner, raw_module
+
+Edit = Callable[[str, Tensor, Tensor], Tensor]  # (site, x [B, t, d], positions [t]) -> edited x
+CACHED_SITES = ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post")
+
+
+def cached_site(hook: str) -> str | None:
+    """The canonical name (`blocks.L.hook_<site>`) of a hook the cached decoder can edit, else None."""
+    match = SUPPORTED_HOOK.match(hook)
+    if not match:
+        return None
+    site = SITE_ALIASES.get(match.group(2), match.group(2)).removeprefix("hook_")
+    return f"blocks.{int(match.group(1))}.hook_{site}"
+
+
+def cache_unsupported(model: Any) -> str | None:
+    """Why the cached decoder cannot run this model (None: it can)."""
+    runner = PrefixRunner(model, f"blocks.{model.cfg.n_layers - 1}.hook_resid_post")
+    if runner.reason is not None:
+        return runner.reason
+    if float(getattr(model.original_model.cfg, "output_logits_soft_cap", -1.0)) > 0:
+        return "output logit soft-capping"
+    return None
+
+
+class CachedDecoder:
+    """Decode `rows` sequences in lockstep over a native model, keeping every layer's keys and values."""
+
+    engine = "kv-cache"
+
+    def __init__(self, model: Any, rows: int, max_length: int, edit: Edit, sites: Sequence[str]) -> None:
+        self.runner = PrefixRunner(model, f"blocks.{model.cfg.n_layers - 1}.hook_resid_post")
+        assert self.runner.reason is None, self.runner.reason
+        native = model.original_model
+        self.ln_final, self.unembed = raw_module(native.ln_out), raw_module(native.head)
+        self.edit, self.sites = edit, frozenset(sites)
+        weight = self.ln_final.weight if getattr(self.ln_final, "weight", None) is not None else self.unembed.weight
+        shape = [(rows, max_length, block["heads"], block["d_head"]) for block in self.runner.blocks]
+        self.keys = [torch.zeros(s, dtype=weight.dtype, device=weight.device) for s in shape]
+        self.values = [torch.zeros(s, dtype=weight.dtype, device=weight.device) for s in shape]
+        self.length = 0
+
+    def _site(self, layer: int, site: str, x: Tensor, positions: Tensor) -> Tensor:
+        name = f"blocks.{layer}.hook_{site}"
+        return self.edit(name, x, positions) if name in self.sites else x
+
+    def forward(self, tokens: Tensor, keep: int = 1) -> Tensor:
+        """Run new tokens `[B, t]` after the cached ones; the logits of the last `keep` of them, `[B, keep, vocab]`."""
+        runner, start, t = self.runner, self.length, tokens.shape[1]
+        positions = torch.arange(start, start + t, device=tokens.device)  # [t]
+        grid = positions.expand(tokens.shape[0], t)  # [B, t]
+        x = runner._embed(tokens, grid)  # [B, t, d]
+        hidden = torch.arange(start + t, device=tokens.device)[None, :] > positions[:, None]  # [t, start + t]
+        for layer, block in enumerate(runner.blocks):
+            x = self._site(layer, "resid_pre", x, positions)
+            normed = block["ln1"](x)
+            queries = runner._rotate(block, runner._heads(block, block["q"], normed), grid)  # [B, t, heads, d_head]
+            self.keys[layer][:, start:start + t] = runner._rotate(block, runner._heads(block, block["k"], normed), grid)
+            self.values[layer][:, start:start + t] = runner._heads(block, block["v"], normed)
+            keys, values = self.keys[layer][:, :start + t], self.values[layer][:, :start + t]
+            scores = torch.einsum("bqhd,bkhd->bhqk", queries, keys) / block["scale"]  # [B, heads, t, start + t]
+            pattern = torch.softmax(scores.masked_fill(hidden, float("-inf")), dim=-1)
+            mixed = torch.einsum("bhqk,bkhd->bqhd", pattern, values)  # [B, t, heads, d_head]
+            x = x + self._site(layer, "attn_out", block["o"](mixed.flatten(-2)), positions)
+            if not block["attn_only"]:
+                # the bridge's hook_resid_mid is the MLP's input hook: an edit there reaches the MLP, not the residual
+                mlp_in = self._site(layer, "resid_mid", x, positions)
+                x = x + self._site(layer, "mlp_out", runner._mlp(block, mlp_in), positions)
+            x = self._site(layer, "resid_post", x, positions)
+        self.length += t
+        return self.unembed(self.ln_final(x[:, -keep:]))
+
+
+class RerunDecoder:
+    """The same interface for any model and hook: the whole sequence every step, edits as real hooks."""
+
+    engine = "rerun"
+
+    def __init__(self, model: Any, rows: int, max_length: int, edit: Edit, sites: Sequence[str]) -> None:
+        self.model, self.edit, self.sites = model, edit, tuple(sites)
+        self.tokens: Tensor | None = None
+
+    def forward(self, tokens: Tensor, keep: int = 1) -> Tensor:
+        self.tokens = tokens if self.tokens is None else torch.cat([self.tokens, tokens], dim=1)
+        positions = torch.arange(self.tokens.shape[1], device=tokens.device)
+
+        def hook_for(site: str) -> Callable[[Tensor, Any], Tensor]:
+            return lambda activation, hook: self.edit(site, activation, positions)
+
+        with self.model.hooks(fwd_hooks=[(site, hook_for(site)) for site in self.sites]):
+            logits = self.model(self.tokens, return_type="logits")
+        return logits[:, -keep:]
+
+
+def make_decoder(model: Any, rows: int, max_length: int, edit: Edit, sites: Sequence[str]) -> CachedDecoder | RerunDecoder:
+    """The cached decoder when the model and every site allow it, else the rerun decoder."""
+    if cache_unsupported(model) is None and all(cached_site(site) == site for site in sites):
+        return CachedDecoder(model, rows, max_length, edit, sites)
+    return RerunDecoder(model, rows, max_length, edit, sites)
+
+
+def sample_next(logits: Tensor, temperature: float, top_p: float, generators: Sequence[torch.Generator]) -> Tensor:
+    """Next token ids `[B]` from last-position logits `[B, vocab]`.
+
+    Temperature 0 takes the most likely token. Otherwise the logits are divided by the temperature,
+    cut to the smallest set of most likely tokens whose probability reaches `top_p` (nucleus
+    sampling), and row b draws from `generators[b]` alone: a row draws the same tokens whatever
+    other rows share its batch.
+    """
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits.float() / temperature, dim=-1)  # [B, vocab]
+    if top_p < 1.0:
+        ordered, order = probs.sort(dim=-1, descending=True)
+        outside = ordered.cumsum(dim=-1) - ordered >= top_p  # [B, vocab], never the most likely token
+        probs = probs.scatter(-1, order, ordered.masked_fill(outside, 0.0))
+    draws = [torch.multinomial(probs[row], 1, generator=generators[row]) for row in range(probs.shape[0])]
+    return torch.cat(draws)
