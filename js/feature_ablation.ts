@@ -27,6 +27,8 @@ interface State {
   sae_names: string[];
   sae_name: string;
   feature_editable: boolean;
+  readout_kind: "feature" | "neuron" | "direction";
+  target_given: boolean;
   prompt: string;
   title: string;
   progress: string;
@@ -47,7 +49,8 @@ export default routedWidget<State>(({ model, el, router }) => {
   featureInput.type = "number";
   featureInput.min = "0";
   featureInput.setAttribute("aria-label", "feature index");
-  featureForm.append(element("span", "iw-caption", "feature"), featureInput);
+  const featureCaption = element("span", "iw-caption", "feature"); // "neuron" when the view reads a neuron
+  featureForm.append(featureCaption, featureInput);
   const sendFeature = async () => {
     const feature = typedIndex(featureInput, "feature index", banner);
     // an empty or bad box changes nothing; a refused index puts the kernel's feature back in the box
@@ -107,7 +110,9 @@ export default routedWidget<State>(({ model, el, router }) => {
   function drawActivations(tokens: string[]) {
     const values = decodeArray(model.get("activations"));
     const scale = chooseScale(values.data as ArrayLike<number>, "sequential");
-    activationLabel.textContent = `${model.get("feature_label")} at each token: the target (outlined) starts where the feature is largest, not at the last token; click a token to make it the target`;
+    const kind = model.get("readout_kind");
+    const where = model.get("target_given") ? "is the token chosen" : `starts where the ${kind} is largest, not at the last token`;
+    activationLabel.textContent = `${model.get("feature_label")} at each token: the target (outlined) ${where}; click a token to make it the target`;
     activationRow.replaceChildren();
     tokens.forEach((token, p) => {
       const span = tokenSpan(token, "iw-token");
@@ -197,6 +202,8 @@ export default routedWidget<State>(({ model, el, router }) => {
     title.textContent = `${model.get("title")} · ${model.get("feature_label")}`;
     prompt.sync(model.get("prompt"));
     featureForm.hidden = !model.get("feature_editable");
+    featureCaption.textContent = model.get("readout_kind") === "neuron" ? "neuron" : "feature";
+    featureInput.setAttribute("aria-label", `${featureCaption.textContent} index`);
     const names = model.get("sae_names");
     saeSelect.hidden = names.length < 2;
     if (saeSelect.options.length !== names.length || names.some((name, i) => saeSelect.options[i].value !== name)) {

@@ -1,7 +1,7 @@
 // Logit lens grid: rows are layer boundaries, columns positions; each cell shows the top-1 next
 // token read off the stream at that depth, coloured by its probability. Click a cell (or press
-// Enter on it) for its top-k bars; type a target token to see its rank in every cell; the last row
-// is the KL divergence from the final layer. Only top-k ids and probabilities arrive, as arrays.
+// Enter on it) for its top-k bars; type a target token to see its rank in every cell; the column
+// beside the layer names is the KL divergence from the final layer. Only top-k ids and probabilities arrive, as arrays.
 import { barRow } from "./lib/bars";
 import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
@@ -17,7 +17,7 @@ interface State {
   top_probs: WireArray;
   vocab: Record<string, string>;
   kl: WireArray;
-  target: string;
+  target_token: string;
   target_rank: WireArray;
   target_prob: WireArray;
   k: number;
@@ -44,7 +44,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   root.append(tip.node);
   el.appendChild(root);
 
-  const sendTarget = () => setInputs(router, { target: targetInput.value.replace(/\u00b7/g, " ") }, prompt.status, banner);
+  const sendTarget = () => setInputs(router, { target_token: targetInput.value.replace(/\u00b7/g, " ") }, prompt.status, banner);
   targetForm.addEventListener("submit", (event) => {
     event.preventDefault();
     sendTarget();
@@ -70,7 +70,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     title.textContent = model.get("title");
     prompt.form.hidden = targetForm.hidden = !model.get("editable");
     prompt.sync(model.get("prompt"));
-    if (document.activeElement !== targetInput) targetInput.value = visibleToken(model.get("target") || "").replace("\u2205", "");
+    if (document.activeElement !== targetInput) targetInput.value = visibleToken(model.get("target_token") || "").replace("\u2205", "");
     const tokens = model.get("tokens");
     const labels = model.get("labels");
     const vocab = model.get("vocab");
@@ -82,17 +82,16 @@ export default routedWidget<State>(({ model, el, router }) => {
     const hasTarget = rank.data.length > 0;
     const [nB, nPos, k] = ids.shape;
     caption.textContent = hasTarget
-      ? `Cells: the rank of ${JSON.stringify(model.get("target"))} (0 = top prediction) after each layer, coloured by its probability.`
+      ? `Cells: the rank of ${JSON.stringify(model.get("target_token"))} (0 = top prediction) after each layer, coloured by its probability.`
       : "Cells: the top next-token prediction after each layer, coloured by its probability. Click a cell for its top " + k + ".";
     const probScale = chooseScale([0, 1], "sequential");
     const header = element("tr");
-    header.append(element("th", "iw-lens-corner", "layer \\ position"));
+    header.append(element("th", "iw-lens-corner", "layer \\ position"), element("th", "iw-kl-head", "KL from final"));
     tokens.forEach((token) => {
       const th = element("th", "", visibleToken(token));
       th.title = JSON.stringify(token);
       header.append(th);
     });
-    header.append(element("th", "iw-kl-head", "KL from final"));
     // Each layer's KL divergence from the final prediction, averaged over positions: how far it still has to go.
     const meanKl = Array.from({ length: nB }, (_, b) => {
       let sum = 0;
@@ -103,7 +102,10 @@ export default routedWidget<State>(({ model, el, router }) => {
     const body: HTMLTableRowElement[] = [header];
     for (let b = nB - 1; b >= 0; b--) {
       const row = element("tr");
-      row.append(element("th", "", labels[b]));
+      const klCell = element("td", "iw-kl-cell", formatValue(meanKl[b])); // beside the layer's name: on screen however long the prompt
+      klCell.title = "mean over positions, in nats";
+      klCell.style.backgroundColor = colorFor(meanKl[b], klScale);
+      row.append(element("th", "", labels[b]), klCell);
       for (let p = 0; p < nPos; p++) {
         const index = (b * nPos + p) * k;
         const prob = hasTarget ? at(targetProb, b * nPos + p) : at(probs, index);
@@ -128,10 +130,6 @@ export default routedWidget<State>(({ model, el, router }) => {
         cell.addEventListener("mouseleave", () => tip.hide());
         row.append(cell);
       }
-      const klCell = element("td", "iw-kl-cell", formatValue(meanKl[b]));
-      klCell.title = "mean over positions, in nats";
-      klCell.style.backgroundColor = colorFor(meanKl[b], klScale);
-      row.append(klCell);
       body.push(row);
     }
     grid.replaceChildren(...body);
