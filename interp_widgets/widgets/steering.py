@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import traitlets
 
-from interp_widgets.compute.steering.steer import Steer, stream
+from interp_widgets.compute.steering.steer import Steer, neuron_label, stream
 from interp_widgets.compute.steering.strength import steer_site, strength_limit, sweep_summary
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot

@@ -49,6 +49,15 @@ class Neuron:
     layer: int
     index: int
 
+    @property
+    def label(self) -> str:
+        return neuron_label(self.layer, self.index)
+
+
+def neuron_label(layer: int, index: int) -> str:
+    """A neuron's name as Neuronpedia writes it, `L0N586` (layer 0, neuron 586): "neuron 0.586" read as an activation."""
+    return f"L{int(layer)}N{int(index)}"
+
 
 @dataclass(frozen=True, eq=False)
 class Steer:
@@ -222,7 +231,7 @@ def _direction(model: Any, steer: Steer) -> tuple[str | None, Tensor, str, Calla
         if not d_mlp or not 0 <= direction.index < d_mlp:
             raise InterpWidgetsError(f"neuron {direction.index} is out of range: layer {direction.layer}'s MLP has {d_mlp or 0} neurons.")
         vector = model.W_out[direction.layer][direction.index].detach().float()
-        return f"blocks.{direction.layer}.hook_resid_post", vector, f"neuron {direction.layer}.{direction.index}", None
+        return f"blocks.{direction.layer}.hook_resid_post", vector, direction.label, None
     if isinstance(direction, (np.ndarray, Tensor)):
         return None, torch.as_tensor(direction).detach().float(), "direction", None
     raise InterpWidgetsError(f"cannot steer along {type(direction).__name__}: pass an SAE feature as (sae, index), "
