@@ -24,7 +24,8 @@ from interp_widgets.compute.attribution.attribute import attribute
 from interp_widgets.compute.attribution.graph import AttributionGraph
 from interp_widgets.compute.attribution.intervene import intervene
 from interp_widgets.compute.attribution.drawn import ERROR, FEATURE, DrawnGraph, drawn_graph, logit_lens_tokens, strongest_paths, top_contexts
-from interp_widgets.compute.attribution.graph_json import load_graph_json, save_graph_json
+from interp_widgets.compute.attribution.graph_file import load_graph_json
+from interp_widgets.compute.attribution.graph_json import save_graph_json
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
@@ -32,6 +33,8 @@ from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, Sh
 NODE_ARRAYS = {"node_kind": "kinds", "node_row": "rows", "node_pos": "positions", "node_feature": "features", "node_activation": "activations",
                "node_influence": "influence", "edge_source": "sources", "edge_target": "targets", "edge_weight": "weights"}
 """trait -> DrawnGraph field"""
+SNAPSHOT_NODES = 2_000  # the static snapshot draws at most this many nodes (the most influential) ...
+SNAPSHOT_EDGES = 2_000  # ... and edges (the strongest between them): 10^6 nodes once wrote 54 MB into the notebook
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -56,28 +59,25 @@ class GraphView(BaseWidget):
 
     _esm = bundle_path("graph_view.js")
 
-    node_kind = Array(torch.uint8)  # [N] 0 token, 1 feature, 2 error, 3 logit
-    node_row = Array(torch.int32)  # [N] 0 tokens, l + 1 layer l, n_layers + 1 logits
-    node_pos = Array(torch.int32)  # [N] token position
-    node_feature = Array(torch.int32)  # [N] feature index (vocab id for tokens and logits, -1 errors)
-    node_activation = Array(torch.float32)  # [N] activation (a logit's probability)
-    node_influence = Array(torch.float32)  # [N] cumulative influence share, 0 = most influential
-    edge_source = Array(torch.int32)  # [E]
-    edge_target = Array(torch.int32)  # [E]
-    edge_weight = Array(torch.float32)  # [E] direct effect
+    node_kind = Array(torch.uint8, help="[N] 0 token, 1 feature, 2 error, 3 logit")
+    node_row = Array(torch.int32, help="[N] 0 tokens, l + 1 layer l, n_layers + 1 logits")
+    node_pos = Array(torch.int32, help="[N] token position")
+    node_feature = Array(torch.int32, help="[N] feature index (vocab id for tokens and logits, -1 errors)")
+    node_activation = Array(torch.float32, help="[N] activation (a logit's probability)")
+    node_influence = Array(torch.float32, help="[N] cumulative influence share, 0 = most influential")
+    edge_source = Array(torch.int32, help="[E]")
+    edge_target = Array(torch.int32, help="[E]")
+    edge_weight = Array(torch.float32, help="[E] direct effect")
     labels = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    contexts = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    """Per node: a feature's top contexts or logit-lens tokens, one line each (empty for other nodes)."""
+    contexts = traitlets.List(traitlets.Unicode(), default_value=[], help="Per node: a feature's top contexts or logit-lens tokens, one line each (empty for other nodes).").tag(sync=True)
     contexts_from = traitlets.Unicode("").tag(sync=True)
     token_strings = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
     n_layers = traitlets.Int(0).tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
     node_share = traitlets.Float(0.8).tag(sync=True)
     edge_share = traitlets.Float(0.98).tag(sync=True)
-    supernodes = traitlets.List(default_value=[]).tag(sync=True)
-    """[[name, node, node, ...]] named groups of drawn nodes."""
-    intervention = traitlets.Dict(default_value={}).tag(sync=True)
-    """The last intervention: {"description", "rows": [[token, clean p, new p, clean logit, new logit]]}."""
+    supernodes = traitlets.List(default_value=[], help="[[name, node, node, ...]] named groups of drawn nodes.").tag(sync=True)
+    intervention = traitlets.Dict(default_value={}, help='The last intervention: {"description", "rows": [[token, clean p, new p, clean logit, new logit]]}.').tag(sync=True)
     can_intervene = traitlets.Bool(False).tag(sync=True)
     counts = traitlets.Unicode("").tag(sync=True)
     title = traitlets.Unicode("Attribution graph").tag(sync=True)
@@ -106,8 +106,10 @@ class GraphView(BaseWidget):
 
     @classmethod
     def from_json(cls, path: str | Path, model: Any = None, transcoders: Sequence[Any] = (), **kwargs: Any) -> "GraphView":
-        """Open a circuit-tracer / Neuronpedia graph file (compute.attribution.graph_json); its labels are shown as text."""
-        return cls.from_graph(load_graph_json(path), model, transcoders, **kwargs)
+        """Open a circuit-tracer / Neuronpedia graph file, checked at the door (compute.attribution.graph_file), against the
+        model and transcoders too when given; `max_nodes`, `max_links`, `max_bytes` raise its budget. Labels show as text."""
+        budget = {name: kwargs.pop(name) for name in ("max_nodes", "max_links", "max_bytes") if name in kwargs}
+        return cls.from_graph(load_graph_json(path, model, transcoders, **budget), model, transcoders, **kwargs)
 
     @classmethod
     def from_selection(cls, selection: Any, transcoders: Sequence[Any], use_index: bool = True, **kwargs: Any) -> "GraphView":
@@ -151,7 +153,8 @@ class GraphView(BaseWidget):
         traits.update(labels=list(drawn.labels), contexts=contexts, contexts_from=source, token_strings=list(drawn.token_strings),
                       n_layers=drawn.n_layers, intervention={}, supernodes=self._supernode_indices(drawn),
                       can_intervene=inputs.model is not None and len(inputs.transcoders) == drawn.n_layers,
-                      counts=f"{drawn.n_nodes} nodes ({n_features} features{total}), {drawn.weights.numel()} edges")
+                      counts=f"{drawn.n_nodes} nodes ({n_features} features{total}), {drawn.weights.numel()} edges"
+                             + (f" ({drawn.metadata['note']})" if drawn.metadata.get("note") else ""))
         return traits
 
     def _contexts(self, inputs: GraphInputs, drawn: DrawnGraph) -> tuple[list[str], str]:
@@ -259,26 +262,34 @@ class GraphView(BaseWidget):
         return "\n".join(lines)
 
     def to_static_html(self) -> str:
-        """An SVG of the drawn graph (the 2,000 strongest edges) and its strongest paths as escaped text."""
+        """An SVG of the drawn graph (its SNAPSHOT_NODES most influential nodes and the SNAPSHOT_EDGES strongest
+        edges between them, so a large graph leaves a small notebook) and its strongest paths as escaped text."""
         drawn = self._drawn()
-        width, height = 900, 80 * (drawn.n_layers + 2)
+        width, row_height = 900, max(12.0, min(80.0, 2400 / (drawn.n_layers + 2)))  # many layers: thinner rows
+        height = row_height * (drawn.n_layers + 2)
         n_pos = max(len(drawn.token_strings), int(drawn.positions.max()) + 1 if drawn.n_nodes else 1)
         counts: dict[tuple[int, int], int] = {}
         xy = []
         for row, pos in zip(drawn.rows.tolist(), drawn.positions.tolist()):
             slot = counts[(row, pos)] = counts.get((row, pos), 0) + 1
-            xy.append(((pos + 0.5) * width / n_pos + (slot - 1) % 5 * 4, height - (row + 0.5) * 80 + (slot - 1) // 5 * 4))
-        strongest = drawn.weights.abs().argsort(descending=True)[:2000].tolist()
-        scale = float(drawn.weights.abs().max()) if drawn.weights.numel() else 1.0
+            xy.append(((pos + 0.5) * width / n_pos + (slot - 1) % 5 * 4, height - (row + 0.5) * row_height + (slot - 1) // 5 * 4))
+        shown = torch.zeros(drawn.n_nodes, dtype=torch.bool)
+        shown[drawn.influence.argsort(stable=True)[:SNAPSHOT_NODES]] = True  # influence 0: the most influential
+        between = (shown[drawn.sources.long()] & shown[drawn.targets.long()]).nonzero()[:, 0]
+        strongest = between[drawn.weights[between].abs().argsort(descending=True, stable=True)[:SNAPSHOT_EDGES]].tolist()
+        scale = float(drawn.weights.abs().max()) if drawn.weights.numel() else 0.0
+        scale = scale or 1.0  # every weight 0: hairlines
         lines = [f'<line x1="{xy[s][0]:.1f}" y1="{xy[s][1]:.1f}" x2="{xy[t][0]:.1f}" y2="{xy[t][1]:.1f}" stroke="{"#e66101" if w > 0 else "#2166ac"}" '
                  f'stroke-width="{0.3 + 3 * abs(w) / scale:.2f}" stroke-opacity="0.5"/>'
                  for s, t, w in ((int(drawn.sources[e]), int(drawn.targets[e]), float(drawn.weights[e])) for e in strongest)]
         circles = [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{("#444", "#1b9e77", "#999", "#7570b3")[int(k)]}"/>'
-                   for (x, y), k in zip(xy, drawn.kinds.tolist())]
+                   for (x, y), k, keep in zip(xy, drawn.kinds.tolist(), shown.tolist()) if keep]
         paths = "\n".join(f"{p['share']:.4f} {p['sign']}  {_snapshot.one_line(p['path'])}" for p in strongest_paths(drawn, 5))
         body = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{"".join(lines)}{"".join(circles)}</svg>'
                 f"<div>strongest paths:</div><pre>{html.escape(paths)}</pre>")
+        left_out = (f" Drawn: the {SNAPSHOT_NODES:,} most influential of {drawn.n_nodes:,} nodes and the {len(strongest):,} strongest "
+                    "edges between them." if drawn.n_nodes > SNAPSHOT_NODES else "")
         footer = html.escape(f"{self.counts}. Rows: tokens (bottom), layers, logits (top); columns: positions. "
-                             "Edges: orange excites, blue inhibits; width by |weight|.")
+                             f"Edges: orange excites, blue inhibits; width by |weight|.{left_out}")
         return _snapshot.page("iw-graph-view", f"{self.title} · {drawn.prompt}", body, footer)
 

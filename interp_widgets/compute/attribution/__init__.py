@@ -1,7 +1,7 @@
 """Attribution graphs over transcoders: `attribute` computes the graph (`graph` holds it and
 prunes it), `reference` is the slow hook-loop check, `intervene` sets features and reruns,
-`drawn` flattens a pruned graph for a view and `graph_json` reads and writes circuit-tracer's
-JSON.
+`drawn` flattens a pruned graph for a view, `graph_json` writes circuit-tracer's JSON and
+`graph_file` reads it, checked against its schema and a size budget at the door.
 """
 
 from interp_widgets.compute.attribution.attribute import (  # noqa: F401
@@ -20,7 +20,10 @@ from interp_widgets.compute.attribution.drawn import (  # noqa: F401
     KINDS, TOKEN, FEATURE, ERROR, LOGIT, DrawnGraph, drawn_graph, label, strongest_paths, logit_lens_tokens, top_contexts,
 )
 from interp_widgets.compute.attribution.graph_json import (  # noqa: F401
-    FEATURE_TYPES, KIND_TYPES, cantor_pairing, to_circuit_tracer, save_graph_json, from_circuit_tracer, load_graph_json,
+    KIND_TYPES, cantor_pairing, to_circuit_tracer, save_graph_json,
+)
+from interp_widgets.compute.attribution.graph_file import (  # noqa: F401
+    FEATURE_TYPES, MAX_BYTES, MAX_LAYERS, MAX_LINKS, MAX_NODES, MAX_POSITIONS, from_circuit_tracer, load_graph_json, read_json,
 )
 
 __all__ = [
@@ -35,6 +38,11 @@ __all__ = [
     "KIND_TYPES",
     "LOGIT",
     "LinearReplacement",
+    "MAX_BYTES",
+    "MAX_LAYERS",
+    "MAX_LINKS",
+    "MAX_NODES",
+    "MAX_POSITIONS",
     "PrunedGraph",
     "SourceTable",
     "TOKEN",
@@ -59,6 +67,7 @@ __all__ = [
     "normalised",
     "output_hook",
     "partial_influence",
+    "read_json",
     "salient_logits",
     "save_graph_json",
     "strongest_paths",

@@ -1,4 +1,5 @@
-"""circuit-tracer's graph JSON, both ways: the file its frontend and Neuronpedia's graph pages read.
+"""circuit-tracer's graph JSON, written: the file its frontend and Neuronpedia's graph pages read
+(`graph_file` reads it back, checked at the door).
 
     {"metadata": {"slug", "scan", "transcoder_list", "prompt_tokens", "prompt", "node_threshold"},
      "qParams":  {"pinnedIds", "supernodes": [[name, node_id, ...]], "linkType", "clickedId", "sg_pos"},
@@ -10,8 +11,7 @@ feature_type: "cross layer transcoder" (a feature; id `layer_feature_pos`), "mlp
 error" (`0_layer_pos`), "embedding" (layer "E", `E_vocab_pos`), "logit" (layer n_layers + 1,
 `L+1_vocab_pos`); a feature's "feature" number is the Cantor pairing of (layer, index), as
 circuit-tracer 0.5 writes it (the index itself is read back from the node id). The schema is circuit-tracer's `frontend/graph_models.py` (pydantic); a test
-validates our files with those classes. A file's strings (labels, tokens) are untrusted: they
-are kept as plain text and a view shows them as text only.
+validates our files with those classes.
 """
 
 from __future__ import annotations
@@ -20,13 +20,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from interp_widgets.compute.attribution.drawn import ERROR, FEATURE, LOGIT, TOKEN, DrawnGraph
-from interp_widgets.errors import InterpWidgetsError
 
-FEATURE_TYPES = {"cross layer transcoder": FEATURE, "transcoder": FEATURE, "mlp reconstruction error": ERROR,
-                 "embedding": TOKEN, "logit": LOGIT}
 KIND_TYPES = {FEATURE: "cross layer transcoder", ERROR: "mlp reconstruction error", TOKEN: "embedding", LOGIT: "logit"}
 
 
@@ -76,79 +71,3 @@ def save_graph_json(drawn: DrawnGraph, path: str | Path, slug: str | None = None
     return path
 
 
-def _need(record: dict[str, Any], name: str, where: str) -> Any:
-    if name not in record:
-        raise InterpWidgetsError(f"{where} has no {name!r}: this is not a circuit-tracer graph file (it needs metadata, nodes, links).")
-    return record[name]
-
-
-def from_circuit_tracer(data: dict[str, Any]) -> DrawnGraph:
-    """A circuit-tracer graph (the parsed JSON) as a `DrawnGraph`. Labels are the file's `clerp`
-    strings (plain text) or built from the node's place."""
-    if not isinstance(data, dict):
-        raise InterpWidgetsError(f"a circuit-tracer graph is a JSON object, got {type(data).__name__}.")
-    metadata, nodes, links = (_need(data, name, "the file") for name in ("metadata", "nodes", "links"))
-    tokens = [str(t) for t in metadata.get("prompt_tokens", [])]
-    layer_of = lambda n: int(n["layer"]) if str(n.get("layer", "")).lstrip("-").isdigit() else None  # noqa: E731
-    logit_layers = [layer_of(n) for n in nodes if n.get("feature_type") == "logit" and layer_of(n) is not None]
-    inner = [layer_of(n) for n in nodes if n.get("feature_type") not in ("logit", "embedding") and layer_of(n) is not None]
-    n_layers = max(logit_layers) - 1 if logit_layers else (max(inner) + 1 if inner else 0)
-    kinds, rows, positions, features, activations, influence, labels, index = [], [], [], [], [], [], [], {}
-    for number, node in enumerate(nodes):
-        where = f"node {number}"
-        node_id, kind_name = str(_need(node, "node_id", where)), str(_need(node, "feature_type", where))
-        if kind_name not in FEATURE_TYPES:
-            raise InterpWidgetsError(f"{where} has feature_type {kind_name!r}; known: {sorted(FEATURE_TYPES)}.")
-        kind, pos = FEATURE_TYPES[kind_name], int(_need(node, "ctx_idx", where))
-        parts = node_id.split("_")
-        if kind == FEATURE:  # "layer_feature_pos": the feature index without circuit-tracer's scan offset
-            layer, feature = int(_need(node, "layer", where)), int(parts[1]) if len(parts) == 3 else int(node.get("feature", -1))
-        elif kind == ERROR:
-            layer, feature = int(_need(node, "layer", where)), -1
-        elif kind == TOKEN:
-            layer, feature = -1, int(parts[1]) if len(parts) == 3 and parts[1].lstrip("-").isdigit() else -1
-        else:
-            layer, feature = n_layers, int(node.get("feature", -1))
-        value = node.get("token_prob", 0.0) if kind == LOGIT else node.get("activation") or 0.0
-        token = tokens[pos] if 0 <= pos < len(tokens) else "?"
-        default = {FEATURE: f"L{layer} #{feature} @{pos} {token!r}", ERROR: f"error L{layer} @{pos} {token!r}",
-                   TOKEN: f"token @{pos} {token!r}", LOGIT: f"logit @{pos}"}[kind]
-        index[node_id] = number
-        kinds.append(kind)
-        rows.append(layer + 1)
-        positions.append(pos)
-        features.append(feature)
-        activations.append(float(value))
-        influence.append(float(node.get("influence") or 0.0))
-        labels.append(str(node.get("clerp") or "") or default)
-    sources, targets, weights = [], [], []
-    for number, link in enumerate(links):
-        source, target = str(_need(link, "source", f"link {number}")), str(_need(link, "target", f"link {number}"))
-        if source not in index or target not in index:
-            raise InterpWidgetsError(f"link {number} joins {source!r} -> {target!r}, but the file has no such node.")
-        sources.append(index[source])
-        targets.append(index[target])
-        weights.append(float(_need(link, "weight", f"link {number}")))
-    supernodes = [[str(group[0]), *(index[n] for n in group[1:] if n in index)]
-                  for group in data.get("qParams", {}).get("supernodes", []) if group]
-    return DrawnGraph(
-        prompt=str(metadata.get("prompt", "")), token_strings=tokens, n_layers=n_layers,
-        kinds=torch.tensor(kinds, dtype=torch.uint8), rows=torch.tensor(rows, dtype=torch.int32),
-        positions=torch.tensor(positions, dtype=torch.int32), features=torch.tensor(features, dtype=torch.int32),
-        activations=torch.tensor(activations, dtype=torch.float32), influence=torch.tensor(influence, dtype=torch.float32),
-        labels=labels, sources=torch.tensor(sources, dtype=torch.int32), targets=torch.tensor(targets, dtype=torch.int32),
-        weights=torch.tensor(weights, dtype=torch.float32), graph_nodes=torch.full((len(kinds),), -1, dtype=torch.long),
-        supernodes=supernodes, metadata={k: v for k, v in metadata.items() if k in ("slug", "scan", "node_threshold")},
-    )
-
-
-def load_graph_json(path: str | Path) -> DrawnGraph:
-    """Read a circuit-tracer graph file (from circuit-tracer, Neuronpedia, or `save_graph_json`)."""
-    path = Path(path)
-    if not path.exists():
-        raise InterpWidgetsError(f"{path} does not exist: pass the path of a circuit-tracer graph .json file.")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise InterpWidgetsError(f"{path} is not valid JSON ({error}): pass a circuit-tracer graph file.") from None
-    return from_circuit_tracer(data)

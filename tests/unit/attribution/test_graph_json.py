@@ -14,7 +14,8 @@ import torch
 import interp_widgets as iw
 from interp_widgets.compute.attribution.attribute import attribute
 from interp_widgets.compute.attribution.drawn import drawn_graph
-from interp_widgets.compute.attribution.graph_json import from_circuit_tracer, load_graph_json, save_graph_json, to_circuit_tracer
+from interp_widgets.compute.attribution.graph_file import from_circuit_tracer, load_graph_json
+from interp_widgets.compute.attribution.graph_json import save_graph_json, to_circuit_tracer
 from interp_widgets.errors import InterpWidgetsError
 
 CIRCUIT_TRACER = Path(__file__).parents[3] / ".venv-circuit-tracer" / "bin" / "python"
@@ -125,7 +126,7 @@ def test_a_files_labels_are_text_in_the_view(drawn, tmp_path):
 @pytest.mark.parametrize("content, message", [
     ("[1, 2]", "is a JSON object"),
     ('{"metadata": {}, "nodes": []}', "has no 'links'"),
-    ('{"metadata": {}, "nodes": [{"node_id": "a", "feature_type": "mlp", "ctx_idx": 0}], "links": []}', "feature_type 'mlp'"),
+    ('{"metadata": {}, "nodes": [{"node_id": "a", "feature_type": "mlp", "ctx_idx": 0}], "links": []}', 'feature_type "mlp"'),
     ('{"metadata": {}, "nodes": [], "links": [{"source": "a", "target": "b", "weight": 1}]}', "no such node"),
     ("{not json", "is not valid JSON"),
 ])
