@@ -14,6 +14,9 @@ interface State {
   variance_share: number[];
   position_correlation: number[];
   how_late: number[];
+  dominant_frequency: number[];
+  frequency_share: number[];
+  first_token_z: number;
   helix: boolean;
   verdict: string[];
   pc_x: number;

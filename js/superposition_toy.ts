@@ -16,6 +16,8 @@ interface State {
   feature_probability: number;
   importance_decay: number;
   W: WireArray;
+  bias: WireArray;
+  importance: WireArray;
   norms: WireArray;
   superposition: WireArray;
   gram: WireArray;

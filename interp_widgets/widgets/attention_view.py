@@ -54,30 +54,18 @@ class AttentionView(BaseWidget):
 
     _esm = bundle_path("attention.js")
 
-    tokens = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
-    """The prompt's tokens (queries and keys)."""
-    n_layers = traitlets.Int(0).tag(sync=True)
-    """Layers available."""
-    n_heads = traitlets.Int(0).tag(sync=True)
-    """Heads per layer."""
-    layer = traitlets.Int(0).tag(sync=True)
-    """The layer on screen (setting it fetches its patterns)."""
-    head = traitlets.Int(0).tag(sync=True)
-    """The head shown large."""
-    patterns = Array(dtype=torch.float16, shape=(0, 0))
-    """The layer's patterns, each head's lower triangle `[n_heads, T(T+1)/2]` in float16."""
-    score_names = traitlets.List(traitlets.Unicode(), SCORE_NAMES).tag(sync=True)
-    """Names of the head scores."""
-    score_labels = traitlets.List(traitlets.Unicode(), [HEAD_SCORE_LABELS[name] for name in SCORE_NAMES]).tag(sync=True)
-    """What each score is measured on, in words (`compute.residual.head_scores.HEAD_SCORE_LABELS`): induction is not on the prompt."""
-    scores = Array(shape=(0, 0, 0))
-    """Head scores `[n_scores, n_layers, n_heads]` (NaN where they cannot be computed)."""
-    prompt = traitlets.Unicode("").tag(sync=True)
-    """The prompt, when built from a model."""
-    editable = traitlets.Bool(False).tag(sync=True)
-    """Whether the prompt box is shown (views built from a model)."""
-    title = traitlets.Unicode("Attention patterns").tag(sync=True)
-    """Title above the view."""
+    tokens = traitlets.List(traitlets.Unicode(), [], help="The prompt's tokens (queries and keys).").tag(sync=True)
+    n_layers = traitlets.Int(0, help="Layers available.").tag(sync=True)
+    n_heads = traitlets.Int(0, help="Heads per layer.").tag(sync=True)
+    layer = traitlets.Int(0, help="The layer on screen (setting it fetches its patterns).").tag(sync=True)
+    head = traitlets.Int(0, help="The head shown large.").tag(sync=True)
+    patterns = Array(dtype=torch.float16, shape=(0, 0), help="The layer's patterns, each head's lower triangle `[n_heads, T(T+1)/2]` in float16.")
+    score_names = traitlets.List(traitlets.Unicode(), SCORE_NAMES, help="Names of the head scores.").tag(sync=True)
+    score_labels = traitlets.List(traitlets.Unicode(), [HEAD_SCORE_LABELS[name] for name in SCORE_NAMES], help="What each score is measured on, in words (`compute.residual.head_scores.HEAD_SCORE_LABELS`): induction is not on the prompt.").tag(sync=True)
+    scores = Array(shape=(0, 0, 0), help="Head scores `[n_scores, n_layers, n_heads]` (NaN where they cannot be computed).")
+    prompt = traitlets.Unicode("", help="The prompt, when built from a model.").tag(sync=True)
+    editable = traitlets.Bool(False, help="Whether the prompt box is shown (views built from a model).").tag(sync=True)
+    title = traitlets.Unicode("Attention patterns", help="Title above the view.").tag(sync=True)
 
     # ---- construction -----------------------------------------------------------------------
 

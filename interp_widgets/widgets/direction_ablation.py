@@ -40,15 +40,13 @@ class DirectionAblation(BaseWidget):
 
     _esm = bundle_path("direction_ablation.js")
 
-    tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    decrease = Array()
-    """`[pos]` clean minus ablated log-prob of token t (NaN at BOS): positive = less likely without the direction."""
-    largest = traitlets.List(default_value=[]).tag(sync=True)
-    """[position, token, change] of the largest changes, largest |change| first."""
-    label = traitlets.Unicode("").tag(sync=True)
-    mode = traitlets.Unicode("").tag(sync=True)
-    prompt = traitlets.Unicode("").tag(sync=True)
-    title = traitlets.Unicode("").tag(sync=True)
+    tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The prompt's tokens, exactly as the tokenizer decodes them.").tag(sync=True)
+    decrease = Array(help="`[pos]` clean minus ablated log-prob of token t (NaN at BOS): positive = less likely without the direction.")
+    largest = traitlets.List(default_value=[], help="[position, token, change] of the largest changes, largest |change| first.").tag(sync=True)
+    label = traitlets.Unicode("", help="What was removed: the feature or direction and its hook.").tag(sync=True)
+    mode = traitlets.Unicode("", help="How the direction was removed: 'feature' (the SAE feature's own contribution subtracted) or 'project' (projected out).").tag(sync=True)
+    prompt = traitlets.Unicode("", help="The prompt the tokens come from (editable in the view).").tag(sync=True)
+    title = traitlets.Unicode("", help="Title shown above the tokens.").tag(sync=True)
 
     @classmethod
     def from_model(cls, model: Any, prompt: str, feature: Any, hook: str | None = None, positions: Sequence[int] | None = None,

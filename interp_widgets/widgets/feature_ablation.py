@@ -91,47 +91,27 @@ class FeatureAblation(BaseWidget):
 
     _esm = bundle_path("feature_ablation.js")
 
-    tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    """The prompt's tokens."""
-    activations = Array()
-    """The feature's activation at every position `[pos]`."""
-    target = traitlets.Int(0).tag(sync=True)
-    """The position whose activation the map explains."""
-    clean = traitlets.Float(0.0).tag(sync=True)
-    """The activation at the target on the whole prompt."""
-    drops = Array()
-    """`[pos]` clean minus the activation with that token removed (NaN at BOS and from the target on)."""
-    removed = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
-    """Positions removed at once (what clicks toggle)."""
-    removed_value = traitlets.Float(None, allow_none=True).tag(sync=True)
-    """The activation at the target with every removed position gone (None when none is)."""
-    pairs = with_arrays(traitlets.Dict(default_value={}))
-    """Pairs among the top-k single tokens: positions, single/joint drops and interaction."""
-    top_k = traitlets.Int(5).tag(sync=True)
-    """How many of the most important single tokens the pairs panel pairs up."""
-    mode = traitlets.Enum(["delete", "replace"], default_value="delete").tag(sync=True)
-    """delete: the token is removed and later ones shift left; replace: `replacement` takes its place."""
-    replacement = traitlets.Unicode("").tag(sync=True)
-    """The token put in place of a removed one in replace mode."""
-    feature = traitlets.Int(0).tag(sync=True)
-    """The SAE feature (or neuron) index; editable in the widget."""
-    sae_names = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    """The SAEs to choose from in the view (`saes=` of from_model); empty when there is no choice."""
-    sae_name = traitlets.Unicode("").tag(sync=True)
-    """The SAE whose feature is read, when there is a choice."""
-    feature_label = traitlets.Unicode("").tag(sync=True)
-    """What is read, in words (e.g. "4x feature 495 at blocks.0.hook_resid_post")."""
-    feature_editable = traitlets.Bool(True).tag(sync=True)
-    """False for a fixed direction (only SAE features and neurons have an index to type)."""
-    readout_kind = traitlets.Enum(["feature", "neuron", "direction"], default_value="feature").tag(sync=True)
-    """What is read: an SAE feature, a neuron or a fixed direction (the view's words and its index box say so)."""
-    target_given = traitlets.Bool(False).tag(sync=True)
-    """Whether the target was chosen (a click, `target=`) rather than put where the readout is largest."""
-    prompt = traitlets.Unicode("").tag(sync=True)
-    """The prompt."""
-    title = traitlets.Unicode("").tag(sync=True)
-    progress = traitlets.Unicode("").tag(sync=True)
-    """While a long map fills in: how far it is."""
+    tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The prompt's tokens.").tag(sync=True)
+    activations = Array(help="The feature's activation at every position `[pos]`.")
+    target = traitlets.Int(0, help="The position whose activation the map explains.").tag(sync=True)
+    clean = traitlets.Float(0.0, help="The activation at the target on the whole prompt.").tag(sync=True)
+    drops = Array(help="`[pos]` clean minus the activation with that token removed (NaN at BOS and from the target on).")
+    removed = traitlets.List(traitlets.Int(), default_value=[], help="Positions removed at once (what clicks toggle).").tag(sync=True)
+    removed_value = traitlets.Float(None, allow_none=True, help="The activation at the target with every removed position gone (None when none is).").tag(sync=True)
+    pairs = with_arrays(traitlets.Dict(default_value={}, help="Pairs among the top-k single tokens: positions, single/joint drops and interaction."))
+    top_k = traitlets.Int(5, help="How many of the most important single tokens the pairs panel pairs up.").tag(sync=True)
+    mode = traitlets.Enum(["delete", "replace"], default_value="delete", help="delete: the token is removed and later ones shift left; replace: `replacement` takes its place.").tag(sync=True)
+    replacement = traitlets.Unicode("", help="The token put in place of a removed one in replace mode.").tag(sync=True)
+    feature = traitlets.Int(0, help="The SAE feature (or neuron) index; editable in the widget.").tag(sync=True)
+    sae_names = traitlets.List(traitlets.Unicode(), default_value=[], help="The SAEs to choose from in the view (`saes=` of from_model); empty when there is no choice.").tag(sync=True)
+    sae_name = traitlets.Unicode("", help="The SAE whose feature is read, when there is a choice.").tag(sync=True)
+    feature_label = traitlets.Unicode("", help='What is read, in words (e.g. "4x feature 495 at blocks.0.hook_resid_post").').tag(sync=True)
+    feature_editable = traitlets.Bool(True, help="False for a fixed direction (only SAE features and neurons have an index to type).").tag(sync=True)
+    readout_kind = traitlets.Enum(["feature", "neuron", "direction"], default_value="feature", help="What is read: an SAE feature, a neuron or a fixed direction (the view's words and its index box say so).").tag(sync=True)
+    target_given = traitlets.Bool(False, help="Whether the target was chosen (a click, `target=`) rather than put where the readout is largest.").tag(sync=True)
+    prompt = traitlets.Unicode("", help="The prompt.").tag(sync=True)
+    title = traitlets.Unicode("", help="Title shown above the view.").tag(sync=True)
+    progress = traitlets.Unicode("", help="While a long map fills in: how far it is.").tag(sync=True)
 
     @classmethod
     def from_model(cls, model: Any, prompt: str, feature: Any, hook: str | None = None, target: int | None = None,

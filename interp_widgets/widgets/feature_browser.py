@@ -41,21 +41,17 @@ class FeatureBrowser(BaseWidget):
 
     _esm = bundle_path("feature_browser.js")
 
-    label = traitlets.Unicode("").tag(sync=True)
-    density = Array()
-    """`[d_sae]` fraction of indexed tokens where each feature fires."""
-    max = Array()
-    mcs = Array()
-    """`[d_sae]` max cosine similarity to `compare_to` (empty when none is given)."""
-    compare_label = traitlets.Unicode("").tag(sync=True)
-    top_tokens = traitlets.List(default_value=[]).tag(sync=True)
-    """Per feature, its top tokens (strings)."""
-    selected = traitlets.Int(-1).tag(sync=True)
-    results = traitlets.List(default_value=[]).tag(sync=True)
-    """The last search: [feature, score, detail]."""
-    results_label = traitlets.Unicode("").tag(sync=True)
-    progress = traitlets.Unicode("").tag(sync=True)
-    title = traitlets.Unicode("").tag(sync=True)
+    label = traitlets.Unicode("", help="The SAE shown (its name and hook).").tag(sync=True)
+    density = Array(help="`[d_sae]` fraction of indexed tokens where each feature fires.")
+    max = Array(help="`[d_sae]` each feature's largest activation on the indexed tokens.")
+    mcs = Array(help="`[d_sae]` max cosine similarity to `compare_to` (empty when none is given).")
+    compare_label = traitlets.Unicode("", help="What the MCS column compares to ('' without `compare_to`).").tag(sync=True)
+    top_tokens = traitlets.List(default_value=[], help="Per feature, its top tokens (strings).").tag(sync=True)
+    selected = traitlets.Int(-1, help="The feature of the clicked row (-1: none); moves the selection's feature.").tag(sync=True)
+    results = traitlets.List(default_value=[], help="The last search: [feature, score, detail].").tag(sync=True)
+    results_label = traitlets.Unicode("", help="What the last search looked for (shown above its results).").tag(sync=True)
+    progress = traitlets.Unicode("", help="While the index is built: how far it is.").tag(sync=True)
+    title = traitlets.Unicode("", help="Title shown above the table.").tag(sync=True)
 
     @classmethod
     def from_selection(cls, selection: Selection, compare_to: Any = None, compare_label: str = "", **kwargs: Any) -> "FeatureBrowser":

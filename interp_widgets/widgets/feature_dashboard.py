@@ -41,28 +41,23 @@ class FeatureDashboard(BaseWidget):
 
     _esm = bundle_path("feature_dashboard.js")
 
-    feature = traitlets.Int(0).tag(sync=True)
-    label = traitlets.Unicode("").tag(sync=True)
-    n_tokens = traitlets.Int(0).tag(sync=True)
-    density = traitlets.Float(0.0).tag(sync=True)
-    """Fraction of indexed tokens where the feature fires."""
-    max = traitlets.Float(0.0).tag(sync=True)
-    histogram_edges = Array()
-    histogram_counts = Array()
-    top = traitlets.List(default_value=[]).tag(sync=True)
-    """Top activating contexts: {sequence, position, value, tokens, values, center}."""
-    bins = traitlets.List(default_value=[]).tag(sync=True)
-    """Equal-width activation bins: {low, high, count, examples}."""
-    top_tokens = traitlets.List(default_value=[]).tag(sync=True)
-    """[token, mean code over its occurrences, fires, occurrences]."""
-    logit_top = traitlets.List(default_value=[]).tag(sync=True)
-    logit_bottom = traitlets.List(default_value=[]).tag(sync=True)
-    left = traitlets.Int(12).tag(sync=True)
-    """Tokens of context before the activating token (editable in the view)."""
-    right = traitlets.Int(4).tag(sync=True)
-    progress = traitlets.Unicode("").tag(sync=True)
-    notes = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    title = traitlets.Unicode("").tag(sync=True)
+    feature = traitlets.Int(0, help="The feature shown (an index into the SAE).").tag(sync=True)
+    label = traitlets.Unicode("", help="The feature's name: its SAE and index.").tag(sync=True)
+    n_tokens = traitlets.Int(0, help="How many tokens the activation index covers.").tag(sync=True)
+    density = traitlets.Float(0.0, help="Fraction of indexed tokens where the feature fires.").tag(sync=True)
+    max = traitlets.Float(0.0, help="The feature's largest activation on the indexed tokens.").tag(sync=True)
+    histogram_edges = Array(help="`[bins + 1]` edges of the histogram of nonzero activations.")
+    histogram_counts = Array(help="`[bins]` how many indexed tokens fall in each bin.")
+    top = traitlets.List(default_value=[], help="Top activating contexts: {sequence, position, value, tokens, values, center}.").tag(sync=True)
+    bins = traitlets.List(default_value=[], help="Equal-width activation bins: {low, high, count, examples}.").tag(sync=True)
+    top_tokens = traitlets.List(default_value=[], help="[token, mean code over its occurrences, fires, occurrences].").tag(sync=True)
+    logit_top = traitlets.List(default_value=[], help="[token, score] the tokens the feature's decoder direction promotes most (its logit lens).").tag(sync=True)
+    logit_bottom = traitlets.List(default_value=[], help="[token, score] the tokens it suppresses most.").tag(sync=True)
+    left = traitlets.Int(12, help="Tokens of context before the activating token (editable in the view).").tag(sync=True)
+    right = traitlets.Int(4, help="Tokens of context after the activating token (editable in the view).").tag(sync=True)
+    progress = traitlets.Unicode("", help="While the index is built: how far it is.").tag(sync=True)
+    notes = traitlets.List(traitlets.Unicode(), default_value=[], help="Plain-language notes on the feature (e.g. that it never fires).").tag(sync=True)
+    title = traitlets.Unicode("", help="Title shown above the dashboard.").tag(sync=True)
 
     @classmethod
     def from_selection(cls, selection: Selection, **kwargs: Any) -> "FeatureDashboard":

@@ -18,24 +18,15 @@ class HistogramView(BaseWidget):
 
     _esm = bundle_path("histogram.js")
 
-    counts = Array()
-    """Count per bin `[bins]`."""
-    edges = Array(shape=(1,))
-    """Bin edges `[bins + 1]`."""
-    title = traitlets.Unicode("").tag(sync=True)
-    """Title above the chart."""
-    mean = traitlets.Float(None, allow_none=True).tag(sync=True)
-    """Where to draw the mean marker (None: no marker)."""
-    mean_label = traitlets.Unicode("mean").tag(sync=True)
-    """Label of the marker."""
-    caption = traitlets.Unicode("").tag(sync=True)
-    """A line of text under the chart."""
-    x_label = traitlets.Unicode("value").tag(sync=True)
-    """What the x axis measures."""
-    y_label = traitlets.Unicode("count").tag(sync=True)
-    """What the bar heights count."""
-    unit = traitlets.Unicode("").tag(sync=True)
-    """What one count is, for the hover read-out (e.g. "features")."""
+    counts = Array(help="Count per bin `[bins]`.")
+    edges = Array(shape=(1,), help="Bin edges `[bins + 1]`.")
+    title = traitlets.Unicode("", help="Title above the chart.").tag(sync=True)
+    mean = traitlets.Float(None, allow_none=True, help="Where to draw the mean marker (None: no marker).").tag(sync=True)
+    mean_label = traitlets.Unicode("mean", help="Label of the marker.").tag(sync=True)
+    caption = traitlets.Unicode("", help="A line of text under the chart.").tag(sync=True)
+    x_label = traitlets.Unicode("value", help="What the x axis measures.").tag(sync=True)
+    y_label = traitlets.Unicode("count", help="What the bar heights count.").tag(sync=True)
+    unit = traitlets.Unicode("", help='What one count is, for the hover read-out (e.g. "features").').tag(sync=True)
 
     @classmethod
     def from_values(cls, values: torch.Tensor, bins: int = 40, low: float | None = None, high: float | None = None, **kwargs: Any) -> "HistogramView":

@@ -58,32 +58,19 @@ class LogitLensGrid(BaseWidget):
 
     _esm = bundle_path("logit_lens.js")
 
-    tokens = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
-    """The prompt's tokens (the grid's columns; each cell predicts the token after its column's)."""
-    labels = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
-    """Layer boundaries (the grid's rows): `0_pre` (embeddings) ... `final_post` (the model's output)."""
-    top_ids = Array(dtype=torch.int32, shape=(0, 0, 0))
-    """Top-k token ids `[n_boundaries, pos, k]`, most probable first."""
-    top_probs = Array(shape=(0, 0, 0))
-    """Their probabilities `[n_boundaries, pos, k]`."""
-    vocab = traitlets.Dict(traitlets.Unicode(), default_value={}).tag(sync=True)
-    """The text of every token id in `top_ids` (id as a string -> token)."""
-    kl = Array(shape=(0, 0))
-    """KL(final || layer) in nats per boundary and position `[n_boundaries, pos]`."""
-    target_token = traitlets.Unicode("").tag(sync=True)
-    """A token to follow through the layers ('' for none)."""
-    target_rank = Array(dtype=torch.int32, shape=(0, 0))
-    """The target's rank (0 = top) per boundary and position `[n_boundaries, pos]` (empty without a target)."""
-    target_prob = Array(shape=(0, 0))
-    """The target's probability per boundary and position `[n_boundaries, pos]`."""
-    k = traitlets.Int(5).tag(sync=True)
-    """How many top tokens per cell."""
-    prompt = traitlets.Unicode("").tag(sync=True)
-    """The prompt."""
-    editable = traitlets.Bool(True).tag(sync=True)
-    """Whether the prompt and target boxes are shown."""
-    title = traitlets.Unicode("Logit lens").tag(sync=True)
-    """Title above the grid."""
+    tokens = traitlets.List(traitlets.Unicode(), [], help="The prompt's tokens (the grid's columns; each cell predicts the token after its column's).").tag(sync=True)
+    labels = traitlets.List(traitlets.Unicode(), [], help="Layer boundaries (the grid's rows): `0_pre` (embeddings) ... `final_post` (the model's output).").tag(sync=True)
+    top_ids = Array(dtype=torch.int32, shape=(0, 0, 0), help="Top-k token ids `[n_boundaries, pos, k]`, most probable first.")
+    top_probs = Array(shape=(0, 0, 0), help="Their probabilities `[n_boundaries, pos, k]`.")
+    vocab = traitlets.Dict(traitlets.Unicode(), default_value={}, help="The text of every token id in `top_ids` (id as a string -> token).").tag(sync=True)
+    kl = Array(shape=(0, 0), help="KL(final || layer) in nats per boundary and position `[n_boundaries, pos]`.")
+    target_token = traitlets.Unicode("", help="A token to follow through the layers ('' for none).").tag(sync=True)
+    target_rank = Array(dtype=torch.int32, shape=(0, 0), help="The target's rank (0 = top) per boundary and position `[n_boundaries, pos]` (empty without a target).")
+    target_prob = Array(shape=(0, 0), help="The target's probability per boundary and position `[n_boundaries, pos]`.")
+    k = traitlets.Int(5, help="How many top tokens per cell.").tag(sync=True)
+    prompt = traitlets.Unicode("", help="The prompt.").tag(sync=True)
+    editable = traitlets.Bool(True, help="Whether the prompt and target boxes are shown.").tag(sync=True)
+    title = traitlets.Unicode("Logit lens", help="Title above the grid.").tag(sync=True)
 
     @classmethod
     def from_model(cls, model: Any, prompt: str, k: int = 5, target_token: str = "", **kwargs: Any) -> "LogitLensGrid":

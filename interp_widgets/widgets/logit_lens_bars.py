@@ -44,26 +44,18 @@ class LogitLensBars(BaseWidget):
 
     _esm = bundle_path("logit_lens_bars.js")
 
-    top = traitlets.List(default_value=[]).tag(sync=True)
-    """[token, id, score] the direction promotes most, strongest first."""
-    bottom = traitlets.List(default_value=[]).tag(sync=True)
-    """[token, id, score] it suppresses most, strongest first."""
-    ln_applied = traitlets.Bool(False).tag(sync=True)
-    """Whether the final LayerNorm's centring and scale were applied."""
-    exclude_outliers = traitlets.Bool(False).tag(sync=True)
-    """Leave out tokens whose unembedding norm is an outlier (toggle in the view)."""
-    left_out = traitlets.List(default_value=[]).tag(sync=True)
-    """[token, id, reason] for each token the filter left out."""
-    k = traitlets.Int(10).tag(sync=True)
-    label = traitlets.Unicode("").tag(sync=True)
-    tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    """The current prompt's tokens (where a clicked token is predicted)."""
-    prompt = traitlets.Unicode("").tag(sync=True)
-    where_token = traitlets.Unicode("").tag(sync=True)
-    """The clicked token."""
-    where_values = Array()
-    """`[pos]` the model's probability of the clicked token as the next token after each position."""
-    title = traitlets.Unicode("").tag(sync=True)
+    top = traitlets.List(default_value=[], help="[token, id, score] the direction promotes most, strongest first.").tag(sync=True)
+    bottom = traitlets.List(default_value=[], help="[token, id, score] it suppresses most, strongest first.").tag(sync=True)
+    ln_applied = traitlets.Bool(False, help="Whether the final LayerNorm's centring and scale were applied.").tag(sync=True)
+    exclude_outliers = traitlets.Bool(False, help="Leave out tokens whose unembedding norm is an outlier (toggle in the view).").tag(sync=True)
+    left_out = traitlets.List(default_value=[], help="[token, id, reason] for each token the filter left out.").tag(sync=True)
+    k = traitlets.Int(10, help="How many tokens each bar list shows.").tag(sync=True)
+    label = traitlets.Unicode("", help="The direction read (feature, neuron or vector and its hook).").tag(sync=True)
+    tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The current prompt's tokens (where a clicked token is predicted).").tag(sync=True)
+    prompt = traitlets.Unicode("", help="The prompt whose tokens can be clicked (editable in the view).").tag(sync=True)
+    where_token = traitlets.Unicode("", help="The clicked token.").tag(sync=True)
+    where_values = Array(help="`[pos]` the model's probability of the clicked token as the next token after each position.")
+    title = traitlets.Unicode("", help="Title shown above the bars.").tag(sync=True)
 
     @classmethod
     def from_model(cls, model: Any, feature: Any, prompt: str = "", k: int = 10, apply_ln: bool = True,

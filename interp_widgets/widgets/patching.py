@@ -46,33 +46,25 @@ class PatchingView(BaseWidget):
 
     _esm = bundle_path("patching.js")
 
-    clean_prompt = traitlets.Unicode("").tag(sync=True)
-    corrupt_prompt = traitlets.Unicode("").tag(sync=True)
-    tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    """The clean prompt's tokens (the corrupt one's differ at `differing`)."""
-    corrupt_tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    differing = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
-    """Positions where the two prompts differ."""
-    components = traitlets.List(traitlets.Dict(), default_value=[c.as_data() for c in COMPONENTS.values()]).tag(sync=True)
-    """The registry (`compute.patching.components`) as data: each component's name, axes and description."""
-    component = traitlets.Enum(list(COMPONENTS), default_value="resid_pre").tag(sync=True)
-    method = traitlets.Enum(["exact", "attribution"], default_value="exact").tag(sync=True)
-    """exact: every cell patched; attribution: the first-order estimate (one backward pass), a click patches that cell exactly."""
-    axes = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    denoise = Array(shape=(0, 0))
-    """Denoising effect per cell, (patched - corrupt) / (clean - corrupt): 1 = fully restored."""
-    noise = Array(shape=(0, 0))
-    """Noising effect per cell, (patched - clean) / (clean - corrupt): -1 = fully broken."""
-    clean_metric = traitlets.Float(0.0).tag(sync=True)
-    corrupt_metric = traitlets.Float(0.0).tag(sync=True)
-    metric_label = traitlets.Unicode("").tag(sync=True)
-    n_heads = traitlets.Int(0).tag(sync=True)
-    selected = traitlets.Dict(default_value={}).tag(sync=True)
-    """The clicked cell: direction, cell, metric and the run's top predictions."""
-    warnings = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    title = traitlets.Unicode("").tag(sync=True)
-    progress = traitlets.Unicode("").tag(sync=True)
-    """While a long map is computed: how far it is."""
+    clean_prompt = traitlets.Unicode("", help="The clean prompt (editable in the view).").tag(sync=True)
+    corrupt_prompt = traitlets.Unicode("", help="The corrupt prompt, same length in tokens (editable in the view).").tag(sync=True)
+    tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The clean prompt's tokens (the corrupt one's differ at `differing`).").tag(sync=True)
+    corrupt_tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The corrupt prompt's tokens.").tag(sync=True)
+    differing = traitlets.List(traitlets.Int(), default_value=[], help="Positions where the two prompts differ.").tag(sync=True)
+    components = traitlets.List(traitlets.Dict(), default_value=[c.as_data() for c in COMPONENTS.values()], help="The registry (`compute.patching.components`) as data: each component's name, axes and description.").tag(sync=True)
+    component = traitlets.Enum(list(COMPONENTS), default_value="resid_pre", help="The patched component (a row of `compute.patching.components`).").tag(sync=True)
+    method = traitlets.Enum(["exact", "attribution"], default_value="exact", help="exact: every cell patched; attribution: the first-order estimate (one backward pass), a click patches that cell exactly.").tag(sync=True)
+    axes = traitlets.List(traitlets.Unicode(), default_value=[], help="The maps' axes for this component (e.g. layer, position or layer, head).").tag(sync=True)
+    denoise = Array(shape=(0, 0), help="Denoising effect per cell, (patched - corrupt) / (clean - corrupt): 1 = fully restored.")
+    noise = Array(shape=(0, 0), help="Noising effect per cell, (patched - clean) / (clean - corrupt): -1 = fully broken.")
+    clean_metric = traitlets.Float(0.0, help="The metric on the clean run.").tag(sync=True)
+    corrupt_metric = traitlets.Float(0.0, help="The metric on the corrupt run.").tag(sync=True)
+    metric_label = traitlets.Unicode("", help="What the metric is (e.g. the logit difference of two tokens).").tag(sync=True)
+    n_heads = traitlets.Int(0, help="Heads per layer of the model.").tag(sync=True)
+    selected = traitlets.Dict(default_value={}, help="The clicked cell: direction, cell, metric and the run's top predictions.").tag(sync=True)
+    warnings = traitlets.List(traitlets.Unicode(), default_value=[], help="Warnings on the prompts (a special token at a differing position, …).").tag(sync=True)
+    title = traitlets.Unicode("", help="Title shown above the maps.").tag(sync=True)
+    progress = traitlets.Unicode("", help="While a long map is computed: how far it is.").tag(sync=True)
 
     @classmethod
     def from_model(cls, model: Any, clean: str, corrupt: str, metric: Any, component: str = "resid_pre", method: str = "exact",

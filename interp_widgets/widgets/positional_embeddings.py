@@ -35,22 +35,19 @@ class PositionalEmbeddings(BaseWidget):
 
     _esm = bundle_path("positional_embeddings.js")
 
-    components = Array(shape=(0, 0))
-    """`[k, n_ctx - 1]`: each component's value at positions 1 .. n_ctx - 1."""
-    first_token = Array()
-    """`[k]`: position 0 on the same components."""
-    variance_share = traitlets.List(traitlets.Float(), default_value=[]).tag(sync=True)
-    position_correlation = traitlets.List(traitlets.Float(), default_value=[]).tag(sync=True)
-    dominant_frequency = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
-    frequency_share = traitlets.List(traitlets.Float(), default_value=[]).tag(sync=True)
-    how_late = traitlets.List(traitlets.Int(), default_value=[]).tag(sync=True)
-    helix = traitlets.Bool(False).tag(sync=True)
-    first_token_z = traitlets.Float(0.0).tag(sync=True)
-    verdict = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    pc_x = traitlets.Int(0).tag(sync=True)
-    """The component on the scatter's x axis (0-based; set in the view)."""
-    pc_y = traitlets.Int(1).tag(sync=True)
-    title = traitlets.Unicode("Learned position embeddings").tag(sync=True)
+    components = Array(shape=(0, 0), help="`[k, n_ctx - 1]`: each component's value at positions 1 .. n_ctx - 1.")
+    first_token = Array(help="`[k]`: position 0 on the same components.")
+    variance_share = traitlets.List(traitlets.Float(), default_value=[], help="`[k]` each component's share of W_pos's variance (positions 1 onwards).").tag(sync=True)
+    position_correlation = traitlets.List(traitlets.Float(), default_value=[], help="`[k]` each component's correlation with position.").tag(sync=True)
+    dominant_frequency = traitlets.List(traitlets.Int(), default_value=[], help="`[k]` each component's dominant frequency (cycles over the context).").tag(sync=True)
+    frequency_share = traitlets.List(traitlets.Float(), default_value=[], help="`[k]` the share of a component's variance in its dominant frequency.").tag(sync=True)
+    how_late = traitlets.List(traitlets.Int(), default_value=[], help="Indices of the components that track position itself (|correlation| high): 'how late' directions.").tag(sync=True)
+    helix = traitlets.Bool(False, help="Whether the components form a helix (a circle plus a 'how late' direction, or a circle at frequency 2 or more).").tag(sync=True)
+    first_token_z = traitlets.Float(0.0, help="Position 0's distance from the others, in standard deviations of their spread.").tag(sync=True)
+    verdict = traitlets.List(traitlets.Unicode(), default_value=[], help="Plain-language reading of the picture, one line each.").tag(sync=True)
+    pc_x = traitlets.Int(0, help="The component on the scatter's x axis (0-based; set in the view).").tag(sync=True)
+    pc_y = traitlets.Int(1, help="The component on the scatter's y axis (0-based; set in the view).").tag(sync=True)
+    title = traitlets.Unicode("Learned position embeddings", help="Title shown above the view.").tag(sync=True)
 
     @classmethod
     def from_model(cls, model: Any, k: int = 6, **kwargs: Any) -> "PositionalEmbeddings":

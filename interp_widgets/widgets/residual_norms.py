@@ -75,36 +75,21 @@ class ResidualNorms(BaseWidget):
 
     _esm = bundle_path("residual_norms.js")
 
-    labels = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
-    """Layer boundaries: `0_pre` (the embeddings), `0_mid` (with mid-block), ..., `final_post`."""
-    depths = Array(shape=(0,))
-    """Depth of each boundary in layers `[n_boundaries]` (mid-block boundaries at +0.5)."""
-    series_names = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
-    """A name per overlaid series: each model and prompt, then (with several prompts) each model's mean over them."""
-    mean_norms = Array(shape=(0, 0))
-    """Mean norm per series and boundary `[n_series, n_boundaries]` (BOS left out unless included)."""
-    fits = traitlets.List(traitlets.Dict(), []).tag(sync=True)
-    """Per series: the exponential fit `{factor, scale, r2}` of its mean norms against depth."""
-    attn_norms = Array(shape=(0, 0))
-    """Mean norm of each block's attention output per model and prompt `[n_pairs, n_layers]`."""
-    mlp_norms = Array(shape=(0, 0))
-    """Mean norm of each block's MLP output per model and prompt `[n_pairs, n_layers]`."""
-    tokens = traitlets.List(traitlets.Unicode(), []).tag(sync=True)
-    """The first series' tokens (for the per-position chart)."""
-    position_norms = Array(shape=(0, 0))
-    """The first series' norm per boundary and position `[n_boundaries, pos]` (BOS included)."""
-    include_bos = traitlets.Bool(False).tag(sync=True)
-    """Whether the BOS position (an outlier) counts in the means and the fit."""
-    mid = traitlets.Bool(False).tag(sync=True)
-    """Whether to show the mid-block boundary (after attention, before the MLP) too."""
-    log_scale = traitlets.Bool(True).tag(sync=True)
-    """Log y axes (exponential growth is a straight line); the charts have a toggle."""
-    prompt = traitlets.Unicode("").tag(sync=True)
-    """The first prompt."""
-    editable = traitlets.Bool(True).tag(sync=True)
-    """Whether the prompt box is shown."""
-    title = traitlets.Unicode("Residual stream norm per layer").tag(sync=True)
-    """Title above the charts."""
+    labels = traitlets.List(traitlets.Unicode(), [], help="Layer boundaries: `0_pre` (the embeddings), `0_mid` (with mid-block), ..., `final_post`.").tag(sync=True)
+    depths = Array(shape=(0,), help="Depth of each boundary in layers `[n_boundaries]` (mid-block boundaries at +0.5).")
+    series_names = traitlets.List(traitlets.Unicode(), [], help="A name per overlaid series: each model and prompt, then (with several prompts) each model's mean over them.").tag(sync=True)
+    mean_norms = Array(shape=(0, 0), help="Mean norm per series and boundary `[n_series, n_boundaries]` (BOS left out unless included).")
+    fits = traitlets.List(traitlets.Dict(), [], help="Per series: the exponential fit `{factor, scale, r2}` of its mean norms against depth.").tag(sync=True)
+    attn_norms = Array(shape=(0, 0), help="Mean norm of each block's attention output per model and prompt `[n_pairs, n_layers]`.")
+    mlp_norms = Array(shape=(0, 0), help="Mean norm of each block's MLP output per model and prompt `[n_pairs, n_layers]`.")
+    tokens = traitlets.List(traitlets.Unicode(), [], help="The first series' tokens (for the per-position chart).").tag(sync=True)
+    position_norms = Array(shape=(0, 0), help="The first series' norm per boundary and position `[n_boundaries, pos]` (BOS included).")
+    include_bos = traitlets.Bool(False, help="Whether the BOS position (an outlier) counts in the means and the fit.").tag(sync=True)
+    mid = traitlets.Bool(False, help="Whether to show the mid-block boundary (after attention, before the MLP) too.").tag(sync=True)
+    log_scale = traitlets.Bool(True, help="Log y axes (exponential growth is a straight line); the charts have a toggle.").tag(sync=True)
+    prompt = traitlets.Unicode("", help="The first prompt.").tag(sync=True)
+    editable = traitlets.Bool(True, help="Whether the prompt box is shown.").tag(sync=True)
+    title = traitlets.Unicode("Residual stream norm per layer", help="Title above the charts.").tag(sync=True)
 
     @classmethod
     def from_model(cls, models: Any, prompts: str | Sequence[str], names: Sequence[str] | None = None,

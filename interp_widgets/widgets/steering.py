@@ -76,31 +76,30 @@ class SteeringView(BaseWidget):
     _esm = bundle_path("steering.js")
     PROGRESS_AFTER_S = 0.0  # stream every token
 
-    title = traitlets.Unicode("Steering").tag(sync=True)
-    prompt = traitlets.Unicode("").tag(sync=True)
-    prompt_tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    steers = traitlets.List(default_value=[]).tag(sync=True)
-    """[{label, hook, method, strength, positions, limit}] per steer; `limit` is the slider's half-range."""
-    max_new_tokens = traitlets.Int(32).tag(sync=True)
-    temperature = traitlets.Float(0.0).tag(sync=True)
-    seed = traitlets.Int(0).tag(sync=True)
-    sweep_points = traitlets.Int(0).tag(sync=True)
-    generating = traitlets.Bool(False).tag(sync=True)
-    engine = traitlets.Unicode("").tag(sync=True)
-    unsteered_tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    steered_tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    unsteered_logprobs = Array()  # [n] each token's log-prob under its own run
-    steered_logprobs = Array()
-    unsteered_other = Array()  # [n] the same tokens under the other run (NaN while generating)
-    steered_other = Array()
-    unsteered_activations = Array(shape=(0, 0))  # [n_steers, n] at the position that predicted each token
-    steered_activations = Array(shape=(0, 0))
-    first_divergence = traitlets.Int(-1).tag(sync=True)
-    sweep_strengths = Array()  # [k]
-    sweep_activation = Array()  # [k] the first steer's mean activation over the steered completion
-    sweep_logprob = Array()  # [k] mean log-prob under the steered run
-    sweep_logprob_unsteered = Array()  # [k] mean log-prob under the unsteered run
-    sweep_tokens = traitlets.List(default_value=[]).tag(sync=True)  # [k][n] token strings
+    title = traitlets.Unicode("Steering", help="Title shown above the view.").tag(sync=True)
+    prompt = traitlets.Unicode("", help="The prompt both runs continue (editable in the view).").tag(sync=True)
+    prompt_tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The prompt's tokens.").tag(sync=True)
+    steers = traitlets.List(default_value=[], help="[{label, hook, method, strength, positions, limit}] per steer; `limit` is the slider's half-range.").tag(sync=True)
+    max_new_tokens = traitlets.Int(32, help="How many tokens each run generates.").tag(sync=True)
+    temperature = traitlets.Float(0.0, help="Sampling temperature (0: greedy); both runs share one seed.").tag(sync=True)
+    seed = traitlets.Int(0, help="The sampling seed, the same for both runs.").tag(sync=True)
+    sweep_points = traitlets.Int(0, help="How many strengths the sweep runs in one batch (0: no sweep).").tag(sync=True)
+    generating = traitlets.Bool(False, help="True while the runs are being generated (tokens stream in).").tag(sync=True)
+    engine = traitlets.Unicode("", help="How the runs were generated (the batched key/value-cache path or the plain loop).").tag(sync=True)
+    unsteered_tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The default run's generated tokens.").tag(sync=True)
+    steered_tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The steered run's generated tokens.").tag(sync=True)
+    unsteered_logprobs = Array(help="[n] each token's log-prob under its own run")
+    steered_logprobs = Array(help="[n] each steered token's log-prob under the steered run.")
+    unsteered_other = Array(help="[n] the same tokens under the other run (NaN while generating)")
+    steered_other = Array(help="[n] the steered tokens under the unsteered run (NaN while generating).")
+    unsteered_activations = Array(shape=(0, 0), help="[n_steers, n] at the position that predicted each token")
+    steered_activations = Array(shape=(0, 0), help="[n_steers, n] the steered run's steer activations, at the position that predicted each token.")
+    first_divergence = traitlets.Int(-1, help="The first generated position where the two runs differ (-1: they agree).").tag(sync=True)
+    sweep_strengths = Array(help="[k]")
+    sweep_activation = Array(help="[k] the first steer's mean activation over the steered completion")
+    sweep_logprob = Array(help="[k] mean log-prob under the steered run")
+    sweep_logprob_unsteered = Array(help="[k] mean log-prob under the unsteered run")
+    sweep_tokens = traitlets.List(default_value=[], help="[k][n] token strings").tag(sync=True)
 
     @classmethod
     def from_model(cls, model: Any, prompt: str, steers: Steer | Sequence[Steer], max_new_tokens: int = 32,

@@ -61,45 +61,31 @@ class SuperpositionToy(BaseWidget):
 
     _esm = bundle_path("superposition_toy.js")
 
-    n_features = traitlets.Int(5).tag(sync=True)
-    n_hidden = traitlets.Int(2).tag(sync=True)
-    feature_probability = traitlets.Float(0.05).tag(sync=True)
-    """Chance each feature is nonzero (1 − sparsity)."""
-    importance_decay = traitlets.Float(1.0).tag(sync=True)
-    """Importance of feature i is decay ** i."""
-    W = Array(shape=(0, 0))
-    """The best seed's weights `[m, n]`: column i is feature i's direction."""
-    bias = Array()
-    """`[n]`."""
-    norms = Array()
-    """`‖Wᵢ‖ [n]`: 1 represented, 0 dropped."""
-    superposition = Array()
-    """`Σ_{j≠i} (Ŵᵢ·Wⱼ)² [n]`: 0 a dimension of its own."""
-    gram = Array(shape=(0, 0))
-    """`Wᵀ W [n, n]`."""
-    importance = Array()
-    """`[n]`."""
-    loss = traitlets.Float(0.0).tag(sync=True)
-    seed_losses = traitlets.List(traitlets.Float(), default_value=[]).tag(sync=True)
-    step = traitlets.Int(0).tag(sync=True)
-    """Training step the picture shows (the last one when training is done)."""
-    trajectory_steps = Array()
-    """`[T]` steps of the snapshots."""
-    trajectory_loss = Array()
-    """`[T]` the best seed's loss at each snapshot."""
-    trajectory_dims = Array()
-    """`[T]` its dimensions per feature `m / ‖W‖_F²` (falls in steps as features enter superposition)."""
-    mcs_counts = Array()
-    """MCS histogram between the two best seeds `[bins]` (empty with one seed)."""
-    mcs_edges = Array()
-    mcs_mean = traitlets.Float(None, allow_none=True).tag(sync=True)
-    phase = Array(dtype=torch.int64, shape=(0, 0))
-    """Phase diagram `[P, R]` (indices into `phase_names`; empty until requested)."""
-    phase_probabilities = traitlets.List(traitlets.Float(), default_value=[]).tag(sync=True)
-    phase_importances = traitlets.List(traitlets.Float(), default_value=[]).tag(sync=True)
-    phase_names = traitlets.List(traitlets.Unicode(), default_value=list(PHASES)).tag(sync=True)
-    progress = traitlets.Unicode("").tag(sync=True)
-    title = traitlets.Unicode("Toy model of superposition").tag(sync=True)
+    n_features = traitlets.Int(5, help="n: how many sparse features the toy model compresses.").tag(sync=True)
+    n_hidden = traitlets.Int(2, help="m: the hidden dimensions they are squeezed into.").tag(sync=True)
+    feature_probability = traitlets.Float(0.05, help="Chance each feature is nonzero (1 − sparsity).").tag(sync=True)
+    importance_decay = traitlets.Float(1.0, help="Importance of feature i is decay ** i.").tag(sync=True)
+    W = Array(shape=(0, 0), help="The best seed's weights `[m, n]`: column i is feature i's direction.")
+    bias = Array(help="`[n]`.")
+    norms = Array(help="`‖Wᵢ‖ [n]`: 1 represented, 0 dropped.")
+    superposition = Array(help="`Σ_{j≠i} (Ŵᵢ·Wⱼ)² [n]`: 0 a dimension of its own.")
+    gram = Array(shape=(0, 0), help="`Wᵀ W [n, n]`.")
+    importance = Array(help="`[n]`.")
+    loss = traitlets.Float(0.0, help="The best seed's loss at `step`.").tag(sync=True)
+    seed_losses = traitlets.List(traitlets.Float(), default_value=[], help="Each seed's loss at `step` (the best seed is drawn).").tag(sync=True)
+    step = traitlets.Int(0, help="Training step the picture shows (the last one when training is done).").tag(sync=True)
+    trajectory_steps = Array(help="`[T]` steps of the snapshots.")
+    trajectory_loss = Array(help="`[T]` the best seed's loss at each snapshot.")
+    trajectory_dims = Array(help="`[T]` its dimensions per feature `m / ‖W‖_F²` (falls in steps as features enter superposition).")
+    mcs_counts = Array(help="MCS histogram between the two best seeds `[bins]` (empty with one seed).")
+    mcs_edges = Array(help="`[bins + 1]` edges of the MCS histogram.")
+    mcs_mean = traitlets.Float(None, allow_none=True, help="Mean MCS between the two best seeds (None with one seed).").tag(sync=True)
+    phase = Array(dtype=torch.int64, shape=(0, 0), help="Phase diagram `[P, R]` (indices into `phase_names`; empty until requested).")
+    phase_probabilities = traitlets.List(traitlets.Float(), default_value=[], help="The phase diagram's feature probabilities (its rows).").tag(sync=True)
+    phase_importances = traitlets.List(traitlets.Float(), default_value=[], help="The phase diagram's relative importances (its columns).").tag(sync=True)
+    phase_names = traitlets.List(traitlets.Unicode(), default_value=list(PHASES), help="What each phase index means (the diagram's legend).").tag(sync=True)
+    progress = traitlets.Unicode("", help="While training or the phase diagram runs: how far it is.").tag(sync=True)
+    title = traitlets.Unicode("Toy model of superposition", help="Title shown above the view.").tag(sync=True)
 
     @classmethod
     def from_settings(cls, n_features: int = 5, n_hidden: int = 2, feature_probability: float = 0.05, importance_decay: float = 1.0,

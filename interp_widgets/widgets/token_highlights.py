@@ -64,30 +64,18 @@ class TokenHighlights(BaseWidget):
 
     _esm = bundle_path("token_highlights.js")
 
-    tokens = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    """The tokens, exactly as the tokenizer decodes them."""
-    values = Array(shape=(1, 0))
-    """Per-token values `[n_series, n_tokens]` (set a list, array or tensor)."""
-    series_names = traitlets.List(traitlets.Unicode(), default_value=[]).tag(sync=True)
-    """A name per series (buttons switch between them)."""
-    active_series = traitlets.Int(0).tag(sync=True)
-    """Index of the series shown."""
-    title = traitlets.Unicode("").tag(sync=True)
-    """Title shown above the tokens."""
-    value_label = traitlets.Unicode("").tag(sync=True)
-    """What a value is, for the legend and tooltip (defaults to the series name)."""
-    scale = traitlets.Enum(["auto", "diverging", "sequential"], default_value="auto").tag(sync=True)
-    """Colour scale: diverging around 0 (auto when any value is negative) or sequential."""
-    shared_scale = traitlets.Bool(False).tag(sync=True)
-    """One colour scale for every series (so series compare by colour), instead of one per series."""
-    vmin = traitlets.Float(None, allow_none=True).tag(sync=True)
-    """Lower end of the colour scale (default: from the data)."""
-    vmax = traitlets.Float(None, allow_none=True).tag(sync=True)
-    """Upper end of the colour scale (default: from the data)."""
-    editable = traitlets.Bool(False).tag(sync=True)
-    """Whether the prompt box is shown (only for views built from a model)."""
-    prompt = traitlets.Unicode("").tag(sync=True)
-    """The prompt the tokens come from, when built from a model."""
+    tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The tokens, exactly as the tokenizer decodes them.").tag(sync=True)
+    values = Array(shape=(1, 0), help="Per-token values `[n_series, n_tokens]` (set a list, array or tensor).")
+    series_names = traitlets.List(traitlets.Unicode(), default_value=[], help="A name per series (buttons switch between them).").tag(sync=True)
+    active_series = traitlets.Int(0, help="Index of the series shown.").tag(sync=True)
+    title = traitlets.Unicode("", help="Title shown above the tokens.").tag(sync=True)
+    value_label = traitlets.Unicode("", help="What a value is, for the legend and tooltip (defaults to the series name).").tag(sync=True)
+    scale = traitlets.Enum(["auto", "diverging", "sequential"], default_value="auto", help="Colour scale: diverging around 0 (auto when any value is negative) or sequential.").tag(sync=True)
+    shared_scale = traitlets.Bool(False, help="One colour scale for every series (so series compare by colour), instead of one per series.").tag(sync=True)
+    vmin = traitlets.Float(None, allow_none=True, help="Lower end of the colour scale (default: from the data).").tag(sync=True)
+    vmax = traitlets.Float(None, allow_none=True, help="Upper end of the colour scale (default: from the data).").tag(sync=True)
+    editable = traitlets.Bool(False, help="Whether the prompt box is shown (only for views built from a model).").tag(sync=True)
+    prompt = traitlets.Unicode("", help="The prompt the tokens come from, when built from a model.").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

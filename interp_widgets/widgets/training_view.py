@@ -31,16 +31,11 @@ class TrainingView(BaseWidget):
 
     _esm = bundle_path("training_view.js")
 
-    history = Array(shape=(1, 0, len(DEFAULT_METRICS)))
-    """Logged values `[n_saes, n_points, n_metrics]`; the first metric is the step."""
-    metrics = traitlets.List(traitlets.Unicode(), list(DEFAULT_METRICS)).tag(sync=True)
-    """Names of the logged metrics, `step` first."""
-    metric_labels = traitlets.Dict(METRIC_LABELS).tag(sync=True)
-    """A chart title per metric (a metric without one is titled by its name)."""
-    sae_names = traitlets.List(traitlets.Unicode(), ["sae"]).tag(sync=True)
-    """A name per SAE."""
-    title = traitlets.Unicode("SAE training").tag(sync=True)
-    """Title above the charts."""
+    history = Array(shape=(1, 0, len(DEFAULT_METRICS)), help="Logged values `[n_saes, n_points, n_metrics]`; the first metric is the step.")
+    metrics = traitlets.List(traitlets.Unicode(), list(DEFAULT_METRICS), help="Names of the logged metrics, `step` first.").tag(sync=True)
+    metric_labels = traitlets.Dict(METRIC_LABELS, help="A chart title per metric (a metric without one is titled by its name).").tag(sync=True)
+    sae_names = traitlets.List(traitlets.Unicode(), ["sae"], help="A name per SAE.").tag(sync=True)
+    title = traitlets.Unicode("SAE training", help="Title above the charts.").tag(sync=True)
 
     def update(self, history: Sequence[Sequence[dict[str, float]]]) -> None:
         """Take the trainer's history (a list of logged dicts per SAE) and redraw."""

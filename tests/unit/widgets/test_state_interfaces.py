@@ -1,0 +1,104 @@
+"""Traits on both sides: each front-end entry's `interface State` (js/<bundle>.ts) names exactly its
+widget's synced traits, each with the kind the kernel sends (string, number, boolean, list, dict, wire
+array; `| null` where the trait allows None; a string-literal union lists the trait's Enum values), and
+every trait says what it is in its `help=` text (shown by `help(Widget)` and `Widget.class_traits()`)."""
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+import traitlets
+
+from interp_widgets.widgets._wire import Array
+from interp_widgets.widgets.registry import WIDGETS
+
+JS = Path(__file__).resolve().parents[3] / "js"
+
+
+def interface_fields(source: str, name: str = "State") -> dict[str, str]:
+    """The fields of `interface <name> { ... }` in a TypeScript source, `{field: type}` (nested braces kept)."""
+    match = re.search(rf"^(?:export )?interface {name} \{{", source, re.M)
+    assert match, f"no `interface {name}` found"
+    depth, start, body = 1, match.end(), None
+    for i in range(start, len(source)):
+        depth += {"{": 1, "}": -1}.get(source[i], 0)
+        if depth == 0:
+            body = source[start:i]
+            break
+    fields, depth, current = {}, 0, ""
+    for char in re.sub(r"//[^\n]*|/\*.*?\*/", "", body, flags=re.S) + ";":
+        depth += {"{": 1, "}": -1, "[": 1, "]": -1, "<": 1, ">": -1, "(": 1, ")": -1}.get(char, 0)
+        if char in ";\n" and depth == 0:
+            if current.strip():
+                field, _, kind = current.partition(":")
+                fields[field.strip().rstrip("?")] = kind.strip()
+            current = ""
+        else:
+            current += char
+    return fields
+
+
+def ts_kind(ts_type: str) -> tuple[str, bool, frozenset[str] | None]:
+    """(kind, nullable, string literals or None) of a TypeScript field type."""
+    parts = [part.strip() for part in ts_type.split("|")] if not ts_type.startswith(("{", "(", "[")) else [ts_type]
+    nullable = "null" in parts
+    parts = [part for part in parts if part != "null"]
+    if all(re.fullmatch(r'"[^"]*"', part) for part in parts):
+        return "string", nullable, frozenset(part.strip('"') for part in parts)
+    (single,) = parts
+    if single.endswith("[]") or single.startswith("["):
+        return "list", nullable, None
+    if single.startswith(("{", "Record<")):
+        return "dict", nullable, None
+    return {"WireArray": "array", "string": "string", "number": "number", "boolean": "boolean"}.get(single, "?" + single), nullable, None
+
+
+def trait_kind(trait: traitlets.TraitType) -> str:
+    if isinstance(trait, Array):
+        return "array"
+    if isinstance(trait, traitlets.Enum):
+        return "string" if all(isinstance(value, str) for value in trait.values) else "?enum"
+    for kinds, name in (((traitlets.Unicode,), "string"), ((traitlets.Bool,), "boolean"),
+                        ((traitlets.Int, traitlets.Float), "number"), ((traitlets.List, traitlets.Tuple), "list"),
+                        ((traitlets.Dict,), "dict")):
+        if isinstance(trait, kinds):
+            return name
+    return "?" + type(trait).__name__
+
+
+def widget_class(row):
+    return getattr(importlib.import_module(f"interp_widgets.widgets.{row.module}"), row.name)
+
+
+@pytest.mark.parametrize("row", WIDGETS, ids=lambda row: row.name)
+def test_front_end_state_matches_the_traits(row):
+    cls = widget_class(row)
+    fields = interface_fields((JS / f"{row.bundle}.ts").read_text())
+    traits = {name: cls.class_traits()[name] for name in cls.public_trait_names()}
+    assert sorted(fields) == sorted(traits), (
+        f"js/{row.bundle}.ts State and {row.name}'s traits differ: only in TypeScript {sorted(set(fields) - set(traits))}, "
+        f"only in Python {sorted(set(traits) - set(fields))}")
+    for name, trait in traits.items():
+        kind, nullable, literals = ts_kind(fields[name])
+        assert kind == trait_kind(trait), f"{row.name}.{name}: TypeScript says {fields[name]!r}, the trait is {type(trait).__name__}"
+        assert nullable == bool(trait.allow_none), f"{row.name}.{name}: `| null` in TypeScript exactly when the trait allows None"
+        if literals is not None and isinstance(trait, traitlets.Enum):
+            assert literals == set(trait.values), f"{row.name}.{name}: TypeScript lists {sorted(literals)}, the trait {sorted(trait.values)}"
+
+
+@pytest.mark.parametrize("row", WIDGETS, ids=lambda row: row.name)
+def test_every_trait_says_what_it_is(row):
+    cls = widget_class(row)
+    missing = [name for name in cls.public_trait_names() if not (cls.class_traits()[name].help or "").strip()]
+    assert not missing, f"{row.name}: give these traits a help= text: {missing}"
+
+
+def test_the_interface_parser_reads_nested_types_and_unions():
+    source = 'interface State {\n  a: { x?: number[]; y: [string, number][] };\n  b: "p" | "q";\n  c: number | null; // note\n  d: Record<string, string>;\n}'
+    fields = interface_fields(source)
+    assert fields == {"a": "{ x?: number[]; y: [string, number][] }", "b": '"p" | "q"', "c": "number | null", "d": "Record<string, string>"}
+    assert ts_kind(fields["a"]) == ("dict", False, None)
+    assert ts_kind(fields["b"]) == ("string", False, frozenset({"p", "q"}))
+    assert ts_kind(fields["c"]) == ("number", True, None)
+    assert ts_kind("(string | number)[][]") == ("list", False, None)
