@@ -29,6 +29,7 @@ interface State {
   n_heads: number;
   selected: { direction?: string; cell?: number[]; metric?: number; top?: [string, number][] };
   warnings: string[];
+  gap_note: string;
   title: string;
   progress: string;
 }
@@ -45,7 +46,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   form.append(element("span", "iw-caption", "clean"), cleanInput, element("span", "iw-caption", "corrupt"), corruptInput, run);
   const componentSelect = element("select", "iw-input");
   componentSelect.setAttribute("aria-label", "component");
-  // the kernel's registry of components (compute/patching_components.py), sent as data
+  // the kernel's registry of components (compute/patching/components.py), sent as data
   for (const { name, description } of model.get("components")) {
     componentSelect.append(Object.assign(element("option", "", name), { value: name, title: description }));
   }
@@ -157,7 +158,9 @@ export default routedWidget<State>(({ model, el, router }) => {
     const scale: Scale = { kind: "diverging", min: -bound, max: bound };
     // the cell under a shown tooltip is about to go (a new component, say): no mouseleave will come for it
     tip.hide();
-    maps.replaceChildren(heatmap("denoise", denoise, scale), heatmap("noise", noise, scale));
+    const gapNote = model.get("gap_note");
+    if (gapNote) maps.replaceChildren(element("div", "iw-stale-note iw-gap-note", `The maps are not drawn: ${gapNote}`));
+    else maps.replaceChildren(heatmap("denoise", denoise, scale), heatmap("noise", noise, scale));
     drawDetail();
   });
   // a long map's progress (the kernel's `progress` trait) in the status line, without redrawing the maps

@@ -24,14 +24,17 @@ from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, Sh
 from interp_widgets.widgets._snapshot import visible
 
 TOP_K = 5
+SMALL_GAP = 0.25
+"""A clean-corrupt gap under this share of the metric's size across the runs (clean, corrupt, every patched run) is
+too small to divide by: the view says so instead of drawing the normalised maps."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class PatchingInputs(Inputs):
     """A model, a metric of its logits, the two prompts, the component patched and how."""
 
-    model: Any
-    metric: Any
+    model: Model
+    metric: LogitDiff | AnswerProb | UserMetric
     clean: str
     corrupt: str
     component: str = "resid_pre"
@@ -63,6 +66,7 @@ class PatchingView(BaseWidget):
     n_heads = traitlets.Int(0, help="Heads per layer of the model.").tag(sync=True)
     selected = traitlets.Dict(default_value={}, help="The clicked cell: direction, cell, metric and the run's top predictions.").tag(sync=True)
     warnings = traitlets.List(traitlets.Unicode(), default_value=[], help="Warnings on the prompts (a special token at a differing position, …).").tag(sync=True)
+    gap_note = traitlets.Unicode("", help="Why the maps are not drawn, when the two runs hardly differ on the metric ('' when they do).").tag(sync=True)
     title = traitlets.Unicode("", help="Title shown above the maps.").tag(sync=True)
     progress = traitlets.Unicode("", help="While a long map is computed: how far it is.").tag(sync=True)
 
@@ -106,7 +110,7 @@ class PatchingView(BaseWidget):
                 "corrupt_tokens": [str(t) for t in model.to_str_tokens(corrupt_tokens[0])], "differing": differing,
                 "axes": list(denoise.axes), "denoise": denoise.normalised, "noise": noise.normalised - 1,
                 "clean_metric": denoise.clean, "corrupt_metric": denoise.corrupt, "selected": {},
-                "warnings": special_token_warnings(model, corrupt_tokens[0], differing)}
+                "warnings": special_token_warnings(model, corrupt_tokens[0], differing), "gap_note": gap_note(denoise, noise)}
 
     def set_prompts(self, clean: str, corrupt: str) -> None:
         """New clean and corrupt prompts (same number of tokens); both maps are recomputed."""
@@ -154,6 +158,8 @@ class PatchingView(BaseWidget):
                 index = [int(i) for i in torch.unravel_index(flat, values.shape)]
                 lines.append(f"  {name}: strongest cell {dict(zip(self.axes, index))} {float(values[tuple(index)]):+.3f}")
         lines += [f"  warning: {w}" for w in self.warnings]
+        if self.gap_note:
+            lines.append(f"  not drawn: {self.gap_note}")
         return "\n".join(lines)
 
     def to_static_html(self) -> str:
@@ -170,8 +176,22 @@ class PatchingView(BaseWidget):
                     f'<td title="{v:+.3f}" style="background:{_colors.rgba(max(-1.0, min(1.0, v)))}">&nbsp;</td>' for v in row.tolist()) + "</tr>"
                 for label_, row in zip(labels, grid))
             tables.append(f"<div><b>{html.escape(label)}</b><table><tr><th></th>{head}</tr>{body}</table></div>")
+        if self.gap_note:
+            tables = [f"<div><b>The maps are not drawn:</b> {html.escape(self.gap_note)}</div>"]
         heading = html.escape(f"{self.title} · {self.component} · {self.metric_label}")
         return f"<div><div><b>{heading}</b> <small>(static snapshot)</small></div>{''.join(tables)}</div>"
+
+
+def gap_note(denoise: Any, noise: Any) -> str:
+    """'' when the clean and corrupt runs differ enough on the metric to normalise by their gap; else why not."""
+    gap = denoise.clean - denoise.corrupt
+    spread = max(abs(denoise.clean), abs(denoise.corrupt), float(denoise.values.abs().max()), float(noise.values.abs().max()))
+    if abs(gap) >= SMALL_GAP * spread:
+        return ""
+    return (f"the clean and corrupt runs hardly differ on the metric (clean {denoise.clean:.3f}, corrupt {denoise.corrupt:.3f}: "
+            f"a gap of {gap:.3f} against values up to {spread:.3f} across the runs), so every cell divided by that gap "
+            "would be noise. Type a corrupt prompt that changes the answer (a name, a number, the word the prediction "
+            "depends on).")
 
 
 def _metric_label(model: Any, metric: Any) -> str:

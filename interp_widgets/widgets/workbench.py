@@ -186,7 +186,7 @@ class Workbench(SnapshotDisplay, ipywidgets.VBox):
             if percent >= shown[0] + 5 or done == total:  # a message every 5 %, not every batch
                 shown[0] = percent
                 line.value = (f"<b>{tab.label}</b>: building the activation index of the {_escape(self.selection.sae)} SAE: "
-                              f"{done:,} of {total:,} tokens ({percent} %)")
+                              f"{done:,} of {total:,} sequences ({percent} %)")
 
         self.selection.index(progress=progress)
 

@@ -25,7 +25,7 @@ def target_notebook(lab_server, lab_root):
     write_notebook(lab_root / "scoped_css.ipynb", [
         "import interp_widgets as iw\nmodel, sae = iw.load_model(), iw.load_sae('4x')\n"
         "index = iw.models.held_out_index(model, sae, max_tokens=64 * 40, progress=False)",
-        f"iw.LogitLensGrid.from_model(model, {PROMPT!r}, target=' and')",
+        f"iw.LogitLensGrid.from_model(model, {PROMPT!r}, target_token=' and')",
         f"iw.FeatureAblation.from_model(model, {PROMPT!r}, (sae, 495), name='4x')",
         "iw.FeatureDashboard.from_model(model, sae, 495, name='4x', index=index)",
     ])

@@ -69,15 +69,15 @@ def test_logit_lens_grid_holds_top_k_and_follows_a_target():
 
     assert view.to_text().splitlines()[-1].endswith(f"{visible(final_top)[:8]:>8} {float(lens.top_probs[-1, -1, 0]):.2f}")
 
-    reply = view.handle_request({"kind": "request", "id": "x-1", "type": "set", "payload": {"target": " mat"}})
-    assert reply["ok"] and view.target == " mat"
+    reply = view.handle_request({"kind": "request", "id": "x-1", "type": "set", "payload": {"target_token": " mat"}})
+    assert reply["ok"] and view.target_token == " mat"
     rank = from_wire(view.target_rank)
     assert rank.shape == (3, len(view.tokens)) and int(rank.min()) >= 0
-    reply = view.handle_request({"kind": "request", "id": "x-2", "type": "set", "payload": {"target": "Baskervilles"}})
+    reply = view.handle_request({"kind": "request", "id": "x-2", "type": "set", "payload": {"target_token": "Baskervilles"}})
     assert not reply["ok"] and "is not one token: the tokenizer splits it into" in reply["error"]
-    assert "try ' Baskervilles'" in reply["error"] and view.target == " mat"
+    assert "try ' Baskervilles'" in reply["error"] and view.target_token == " mat"
     reply = view.handle_request({"kind": "request", "id": "x-3", "type": "set", "payload": {"prompt": "Der Hund"}})
     assert reply["ok"] and "".join(view.tokens[1:]) == "Der Hund" and from_wire(view.target_rank).shape == (3, len(view.tokens))
-    view.set_target("")
+    view.set_target_token("")
     assert from_wire(view.target_rank).numel() == 0
     assert "<script" not in view.to_static_html()

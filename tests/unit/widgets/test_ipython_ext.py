@@ -110,3 +110,23 @@ def test_unloading_restores_the_plain_displays(shell, objects):
     text, page = shown(shell, model)
     assert "hook points" not in text and not page
     shell.run_line_magic("load_ext", "interp_widgets")
+
+
+def test_explore_with_a_typo_says_so_in_one_line(shell, objects):
+    """`%explore embeded-6l` or an unknown name: one line naming what was not found (and the nearest names), not a
+    chained traceback from the model-hub look-up."""
+    from IPython.core.error import UsageError
+
+    shell.run_line_magic("load_ext", "interp_widgets")
+    shell.user_ns.update(my_model=objects[0])
+    with pytest.raises(UsageError) as typo:
+        shell.run_line_magic("explore", "embeded-6l")
+    assert str(typo.value).startswith("no variable or model named 'embeded-6l'; did you mean 'embedded-6l'") and "\n" not in str(typo.value)
+    with pytest.raises(UsageError) as variable:
+        shell.run_line_magic("explore", "my_modle")
+    assert "did you mean 'my_model'?" in str(variable.value)
+    with pytest.raises(UsageError) as unknown:
+        shell.run_line_magic("explore", "no_such_variable")
+    message = str(unknown.value)
+    assert message.startswith("no variable or model named 'no_such_variable'") and "\n" not in message
+    assert unknown.value.__cause__ is None and unknown.value.__suppress_context__
