@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import os
 import pickle
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -321,9 +322,11 @@ def read_checkpoint(path: Path, map_location: Any = "cpu", keys: Sequence[str] =
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
-        found = next((line.strip() for line in str(error).splitlines() if "GLOBAL" in line or "nsupported" in line), "")
+        found = re.search(r"GLOBAL ([\w.]+)", str(error))
+        if found is None:  # not a pickle torch can read at all
+            raise InterpWidgetsError(f"{path} is not a readable checkpoint (not torch.save's format): {fix}.") from None
         raise InterpWidgetsError(
-            f"{path} holds Python objects besides tensors and plain containers ({found or 'not a tensor'}), so it is "
+            f"{path} holds Python objects besides tensors and plain containers (it names {found.group(1)}), so it is "
             f"not a checkpoint of ours and is not loaded (unpickling it could run code from the file): {fix}.") from None
     except (RuntimeError, EOFError, OSError, ValueError) as error:
         raise InterpWidgetsError(f"{path} is not a readable checkpoint ({type(error).__name__}: {str(error)[:200]}): {fix}.") from None
