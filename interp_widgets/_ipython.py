@@ -146,7 +146,9 @@ def describe_cache(cache: Any) -> tuple[str, str]:
 
 
 def describe_selection(selection: Any) -> tuple[str, str]:
-    tokens = [visible(str(t)) for t in selection.model.to_str_tokens(selection.prompt)] if selection.prompt else []
+    from interp_widgets.compute.core.hooks import token_strings
+
+    tokens = [visible(t) for t in token_strings(selection.model, selection.prompt)] if selection.prompt else []
     rows = [("SAE", f"{selection.sae or 'none'} of {sorted(selection.saes) or 'no SAEs'}"), ("feature", str(selection.feature)),
             ("prompt", selection.prompt), ("target", "where the feature peaks" if selection.target < 0 else f"position {selection.target}")]
     return _page("Selection (shared by linked views)", rows, [("prompt tokens", [" | ".join(tokens)])] if tokens else [],

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.core.hooks import as_tokens, resolve_hook_name
+from interp_widgets.compute.core.hooks import as_tokens, resolve_hook_name, token_strings
 from interp_widgets.compute.core.readouts import SAEFeatureReadout, as_readout, sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
 
@@ -118,5 +118,5 @@ def direction_ablation(model: Any, prompt_or_tokens: str | Tensor, hook: str, di
             ablated = next_token_logprobs(model(tokens), tokens)
     if "mode" not in state:
         raise InterpWidgetsError(f"hook {hook!r} did not fire in the forward pass.")
-    str_tokens = [str(t) for t in model.to_str_tokens(tokens[0])]
+    str_tokens = token_strings(model, tokens[0])
     return DirectionAblation(str_tokens, clean, ablated, chosen, state["mode"])

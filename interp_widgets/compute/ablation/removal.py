@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.core.hooks import activations_at, as_tokens, one_token_id, resolve_hook_name
+from interp_widgets.compute.core.hooks import activations_at, as_tokens, one_token_id, resolve_hook_name, token_strings
 from interp_widgets.compute.core.prefix_runner import PrefixRunner
 from interp_widgets.compute.core.readouts import Readout, SAEFeatureReadout, as_readout, sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
@@ -272,7 +272,7 @@ def leave_one_out(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout
     values = torch.full((tokens.shape[1],), float("nan"))
     if positions:
         values[positions] = reader.removal_values(tokens, target, [[i] for i in positions], mode, replacement_id, stop)
-    str_tokens = [str(t) for t in model.to_str_tokens(tokens[0])]
+    str_tokens = token_strings(model, tokens[0])
     return LeaveOneOut(str_tokens, target, float(clean_values[target]), values, mode, target_chosen=chosen)
 
 

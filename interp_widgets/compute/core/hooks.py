@@ -10,6 +10,7 @@ layers above it.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import weakref
 from typing import Any, Sequence
@@ -95,6 +96,66 @@ def as_tokens(model: Any, prompt_or_tokens: str | Tensor | Sequence[int]) -> Ten
     if int(tokens.max()) >= model.cfg.d_vocab or int(tokens.min()) < 0:
         raise InterpWidgetsError(f"token ids must lie in 0..{model.cfg.d_vocab - 1} (this model's vocabulary).")
     return tokens
+
+
+REPLACEMENT = "\ufffd"  # what a token that is only part of a character's UTF-8 bytes decodes to on its own
+MAX_CHARACTER_TOKENS = 4  # a character is at most 4 UTF-8 bytes, so at most 4 byte tokens
+
+
+def token_strings(model: Any, prompt_or_tokens: str | Tensor | Sequence[int]) -> list[str]:
+    """Each token's text (`model.to_str_tokens`), with byte tokens made readable.
+
+    Byte-level BPE splits a character it has no token for (an emoji, most CJK) into byte tokens;
+    decoded one by one each is "\ufffd". Here the first token of such a run shows the whole
+    character (the run decoded together: "🍕") and each following one its own bytes in hex,
+    `<0x8D>` (the form byte-fallback tokenizers use), so the positions stay one per token.
+    `prompt_or_tokens`: a prompt (BOS prepended, as `to_str_tokens` does) or ids `[pos]` / `[1, pos]`.
+    """
+    ids = [int(i) for i in as_tokens(model, prompt_or_tokens)[0]]
+    texts = [str(t) for t in model.to_str_tokens(torch.tensor(ids))]
+    i = 0
+    while i < len(ids):
+        if REPLACEMENT not in texts[i]:
+            i += 1
+            continue
+        for end in range(i + 2, min(len(ids), i + MAX_CHARACTER_TOKENS) + 1):
+            joined = model.tokenizer.decode(ids[i:end])
+            if REPLACEMENT not in joined:
+                texts[i] = joined
+                for k in range(i + 1, end):
+                    raw = _token_bytes(model.tokenizer, ids[k])
+                    texts[k] = "".join(f"<0x{b:02X}>" for b in raw) if raw is not None else texts[k]
+                i = end
+                break
+        else:
+            i += 1
+    return texts
+
+
+def _token_bytes(tokenizer: Any, token_id: int) -> bytes | None:
+    """The raw bytes of one token of a byte-level BPE (GPT-2's byte-to-character map) or a byte-fallback
+    tokenizer (`<0x8D>`); None for other tokenizers."""
+    piece = tokenizer.convert_ids_to_tokens(int(token_id))
+    if not isinstance(piece, str):
+        return None
+    fallback = re.fullmatch(r"<0x([0-9A-Fa-f]{2})>", piece)
+    if fallback:
+        return bytes([int(fallback.group(1), 16)])
+    table = _byte_level_table()
+    return bytes(table[ch] for ch in piece) if piece and all(ch in table for ch in piece) else None
+
+
+@functools.lru_cache(maxsize=1)
+def _byte_level_table() -> dict[str, int]:
+    """GPT-2's byte-level BPE alphabet: each byte stands for a printable character; this maps it back."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("\u00a1"), ord("\u00ac") + 1), *range(ord("\u00ae"), ord("\u00ff") + 1)]
+    characters, shifted = list(printable), 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            characters.append(256 + shifted)
+            shifted += 1
+    return {chr(c): b for b, c in zip(printable, characters)}
 
 
 def pack_texts(model: Any, texts: Sequence[str], context: int) -> Tensor:

@@ -36,7 +36,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.core.hooks import as_tokens, one_token_id
+from interp_widgets.compute.core.hooks import as_tokens, one_token_id, token_strings
 from interp_widgets.compute.patching.components import COMPONENTS, Component, component
 from interp_widgets.compute.patching.engines import HookEngine, Pace, checked_engine, evaluate, row_patcher
 from interp_widgets.errors import InterpWidgetsError, Superseded
@@ -157,7 +157,7 @@ def token_pair(model: Any, clean: str | Tensor, corrupt: str | Tensor) -> tuple[
     """Both prompts as `[1, pos]` tokens of the same length, or an error naming where they differ."""
     clean_tokens, corrupt_tokens = as_tokens(model, clean), as_tokens(model, corrupt)
     if clean_tokens.shape != corrupt_tokens.shape:
-        a, b = [str(t) for t in model.to_str_tokens(clean_tokens[0])], [str(t) for t in model.to_str_tokens(corrupt_tokens[0])]
+        a, b = token_strings(model, clean_tokens[0]), token_strings(model, corrupt_tokens[0])
         first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
         raise InterpWidgetsError(
             f"the clean prompt is {len(a)} tokens and the corrupt one {len(b)}: patching needs equal lengths. They first differ "
@@ -205,7 +205,7 @@ def patch(model: Any, clean: str | Tensor, corrupt: str | Tensor, metric: Any, c
         clean_value = float(evaluate(metric, clean_cache["logits"][None])[0])
         corrupt_value = float(evaluate(metric, corrupt_cache["logits"][None])[0])
     return PatchingResult(component, direction, row.axes, values, clean_value, corrupt_value,
-                          [str(t) for t in model.to_str_tokens(tokens[0])])
+                          token_strings(model, tokens[0]))
 
 
 def attribution_patch(model: Any, clean: str | Tensor, corrupt: str | Tensor, metric: Any, component: str = "resid_pre",
@@ -253,7 +253,7 @@ def attribution_patch(model: Any, clean: str | Tensor, corrupt: str | Tensor, me
         corrupt_logits = logits.detach() if direction == "denoise" else source_logits
         clean_value, corrupt_value = float(evaluate(metric, clean_logits)[0]), float(evaluate(metric, corrupt_logits)[0])
     return PatchingResult(component, direction, row.axes, estimate, clean_value, corrupt_value,
-                          [str(t) for t in model.to_str_tokens(target_tokens[0])])
+                          token_strings(model, target_tokens[0]))
 
 
 def _evaluate_with_grad(metric: Any, logits: Tensor) -> Tensor:

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from interp_widgets.compute.core.decoding import cached_site, make_decoder, sample_next
-from interp_widgets.compute.core.hooks import activations_at, model_device, resolve_hook_name, tokenize
+from interp_widgets.compute.core.hooks import activations_at, model_device, resolve_hook_name, token_strings, tokenize
 from interp_widgets.compute.core.readouts import SAEFeatureReadout, sae_hook_name, sae_shape
 from interp_widgets.errors import InterpWidgetsError
 
@@ -345,11 +345,11 @@ def _run(model: Any, prompt_ids: Tensor, prepared: list[PreparedSteer], steered_
 
     def completion(row: int, other: np.ndarray) -> Completion:
         row_ids = ids[row]
-        tokens = [str(t) for t in model.to_str_tokens(torch.tensor(row_ids))] if row_ids else []
+        tokens = token_strings(model, row_ids) if row_ids else []
         return Completion(row_ids, tokens, model.tokenizer.decode(row_ids), logprobs[row], other,
                           activations[:, row, : len(row_ids)], rows[row])
 
-    prompt_tokens = [str(t) for t in model.to_str_tokens(prompt_ids)]
+    prompt_tokens = token_strings(model, prompt_ids)
     labels = [p.label for p in prepared]
     return [SteeringResult(prompt_tokens, completion(0, crossed[n + r]), completion(r + 1, crossed[r]), labels, engine)
             for r in range(n)]
