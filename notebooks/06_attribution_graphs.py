@@ -62,6 +62,16 @@ gap = (graph.adjacency[targets].sum(1) + graph.bias[targets] - graph.values[targ
 print(f"largest gap between a node's value and its edges + bias: {float(gap):.1e}")
 
 # %% [markdown]
+# **BOS is held, as circuit-tracer holds it.** The first token (BOS) attends only to itself, so what the MLPs write there says nothing about the prompt; but it is large (an attention sink), and kept as nodes its features and errors take a big share of every target's input and crowd the pruning and the `max_features` ranking. So by default, like circuit-tracer (`zero_bos`), the features and errors at BOS are left out of the graph and what the MLPs write there is held at its value, inside `graph.bias` (the graph stays exact). `keep_bos=True` keeps them as nodes:
+
+# %%
+kept = attribute(model, transcoders, prompt, keep_bos=True)
+at_bos = kept.features[:, 1] == 0
+share = kept.adjacency[kept.logit_offset :, : kept.n_features][:, at_bos].abs().sum() / kept.adjacency[kept.logit_offset :].abs().sum()
+print(f"BOS held: {graph.bos_held}; with keep_bos=True {int(at_bos.sum())} more features, "
+      f"carrying {float(share):.0%} of the logits' direct input")
+
+# %% [markdown]
 # ## 2. Pruning, and the strongest paths
 #
 # As circuit-tracer does: a node's *influence* on the logits sums over every path, each edge counted as its share of its target's total input. Pruning keeps the nodes that carry 80 % of the influence (tokens and logits always), then the edges that carry 98 %. A path's share (one definition for this notebook, notebook 08 and the graph view): the product of its edges' shares of their target's input over the kept edges, times the logit's probability — the part of the prediction that flows along it. The sign is the product of the edges' signs.

@@ -1,11 +1,13 @@
 """Attribution graphs over transcoders: `attribute` computes the graph (`graph` holds it and
 prunes it), `reference` is the slow hook-loop check, `intervene` sets features and reruns,
+`attention_paths` splits an edge by the heads it passes and `qk` says why a head attends,
 `drawn` flattens a pruned graph for a view, `graph_json` writes circuit-tracer's JSON and
 `graph_file` reads it, checked against its schema and a size budget at the door.
 """
 
 from interp_widgets.compute.attribution.attribute import (  # noqa: F401
     FrozenRun, center, frozen_run, LinearReplacement, SourceTable, active_sources, salient_logits, check_transcoders, attribute, token_strings,
+    starts_with_special_token,
 )
 from interp_widgets.compute.attribution.graph import (  # noqa: F401
     normalised, influence, partial_influence, cumulative_threshold, PrunedGraph, AttributionGraph,
@@ -25,8 +27,21 @@ from interp_widgets.compute.attribution.graph_json import (  # noqa: F401
 from interp_widgets.compute.attribution.graph_file import (  # noqa: F401
     FEATURE_TYPES, MAX_BYTES, MAX_LAYERS, MAX_LINKS, MAX_NODES, MAX_POSITIONS, from_circuit_tracer, load_graph_json, read_json,
 )
+from interp_widgets.compute.attribution.attention_paths import (  # noqa: F401
+    FrozenPrompt, HeadLoadings, NodeRef, drawn_node, edge_head_loadings, freeze, graph_node,
+)
+from interp_widgets.compute.attribution.qk import QKAttribution, qk_attribution  # noqa: F401
 
 __all__ = [
+    "FrozenPrompt",
+    "HeadLoadings",
+    "NodeRef",
+    "QKAttribution",
+    "drawn_node",
+    "edge_head_loadings",
+    "freeze",
+    "graph_node",
+    "qk_attribution",
     "AttributionGraph",
     "DrawnGraph",
     "ERROR",
@@ -69,6 +84,7 @@ __all__ = [
     "partial_influence",
     "read_json",
     "salient_logits",
+    "starts_with_special_token",
     "save_graph_json",
     "strongest_paths",
     "to_circuit_tracer",

@@ -22,6 +22,13 @@ Sources are read at each layer with one small matmul per position. Nodes are ord
 circuit-tracer: [features, errors (layer-major), tokens, logits]; rows are targets, columns sources.
 With `max_features` below the number of active features, features are visited in order of their
 influence on the logits so far (as circuit-tracer does) and the rest are left out of the graph.
+
+BOS, as circuit-tracer does it (`zero_bos`): when the prompt starts with a special token, the
+features and errors at that position are left out of the graph (no feature nodes there, error
+nodes with no edges), and what the MLPs write there is held at its value, part of `graph.bias`.
+The first position attends only to itself, so its MLP outputs carry no information about the
+prompt, but they are large (attention sinks): kept, they take much of every target's input and
+crowd the pruning and the `max_features` ranking. `keep_bos=True` keeps them as nodes.
 """
 
 from __future__ import annotations
@@ -95,6 +102,12 @@ class LinearReplacement:
         self.b_enc = [f32(tc.b_enc) for tc in transcoders]
         self.W_dec = [f32(tc.W_dec) for tc in transcoders]  # [d_tc, d]
         self.b_dec = [f32(tc.b_dec) for tc in transcoders]
+        # what each MLP writes that is no source: b_dec, and at a held BOS the whole output `[L, n, d]`
+        self.constant_output = torch.stack(self.b_dec)[:, None].expand(-1, run.tokens.shape[0], -1).clone()
+
+    def hold_bos(self) -> None:
+        """Hold every MLP's output at the first position at its value on the prompt (circuit-tracer's zero_bos)."""
+        self.constant_output[:, 0] = self.run.mlp_output[:, 0]
 
     # ---- the forward pieces --------------------------------------------------------------
 
@@ -123,7 +136,7 @@ class LinearReplacement:
         for layer in range(self.L):
             resid = resid + self.attention(layer, resid)
             offsets.append(self.pre_activations(layer, resid))
-            resid = resid + self.b_dec[layer]
+            resid = resid + self.constant_output[layer]
         final = center(resid[-1]) / self.run.final_scale[-1] * self.final_w + self.final_b
         rows, bias = self.demeaned_unembedding(logit_tokens)
         return offsets, rows @ final + bias
@@ -216,9 +229,10 @@ class SourceTable:
     n_columns: int
 
 
-def active_sources(replacement: LinearReplacement, transcoders: Sequence[Any]) -> tuple[SourceTable, list[Tensor]]:
+def active_sources(replacement: LinearReplacement, transcoders: Sequence[Any], hold_bos: bool = False) -> tuple[SourceTable, list[Tensor]]:
     """Every active feature (a nonzero transcoder activation), its scaled decoder row, and the error vectors.
-    Also returns each layer's pre-activations `[n, d_tc]`."""
+    Also returns each layer's pre-activations `[n, d_tc]`. With `hold_bos` the first position has no
+    active features and zero errors (`replacement.hold_bos()` puts its MLP outputs in the constant)."""
     run = replacement.run
     n = run.tokens.shape[0]
     layers, positions, indices, values, groups, errors, pres = [], [], [], [], [], [], []
@@ -227,9 +241,11 @@ def active_sources(replacement: LinearReplacement, transcoders: Sequence[Any]) -
         x = run.mlp_input[layer]
         with torch.inference_mode():
             acts = transcoder.encode(x.to(device=transcoder.W_enc.device, dtype=transcoder.W_enc.dtype)).float().cpu()
+        if hold_bos:
+            acts[0] = 0
         pre = x @ replacement.W_enc[layer] + replacement.b_enc[layer]
         pres.append(pre)
-        errors.append(run.mlp_output[layer] - (acts @ replacement.W_dec[layer] + replacement.b_dec[layer]))
+        errors.append(run.mlp_output[layer] - (acts @ replacement.W_dec[layer] + replacement.constant_output[layer]))
         pos, feat = acts.nonzero(as_tuple=True)
         layer_groups = []
         for position in pos.unique().tolist():
@@ -271,13 +287,23 @@ def check_transcoders(model: Any, transcoders: Sequence[Any]) -> None:
             raise InterpWidgetsError(f"transcoder {layer} subtracts b_dec from its input, which a transcoder cannot do (its input and output differ).")
 
 
+def starts_with_special_token(model: Any, tokens: Tensor) -> bool:
+    """Whether the prompt's first token is one of the tokenizer's special tokens (BOS and the like)."""
+    tokenizer = getattr(model, "tokenizer", None)
+    special = set(getattr(tokenizer, "all_special_ids", None) or [])
+    special.add(getattr(tokenizer, "bos_token_id", None))
+    return tokens.numel() > 0 and int(tokens[0]) in special
+
+
 def attribute(model: Any, transcoders: Sequence[Any], prompt: str | Tensor, max_logits: int = 10, logit_probability: float = 0.95,
-              max_features: int | None = None, batch_size: int = 256) -> AttributionGraph:
+              max_features: int | None = None, batch_size: int = 256, keep_bos: bool = False) -> AttributionGraph:
     """The attribution graph of `prompt` (text, or token ids `[pos]` with BOS) through `transcoders` (one per layer).
 
     Logit nodes: the most likely next tokens at the last position until `logit_probability` of the
     probability (at most `max_logits`). Feature nodes: every active feature, or the `max_features`
-    most influential ones. Returns the unpruned graph; `graph.prune(node_share, edge_share)` prunes it.
+    most influential ones. When the prompt starts with BOS (a special token) its features and errors
+    are left out and held constant, as circuit-tracer does; `keep_bos=True` keeps them as nodes.
+    Returns the unpruned graph; `graph.prune(node_share, edge_share)` prunes it.
     """
     check_transcoders(model, transcoders)
     if max_features is not None and max_features < 0:
@@ -287,7 +313,10 @@ def attribute(model: Any, transcoders: Sequence[Any], prompt: str | Tensor, max_
     run = FrozenRun(*(t.cpu() if isinstance(t, Tensor) else t for t in vars(run).values()))
     with torch.inference_mode():
         replacement = LinearReplacement(model, transcoders, run)
-        sources, pres = active_sources(replacement, transcoders)
+        hold_bos = not keep_bos and starts_with_special_token(model, tokens)
+        if hold_bos:
+            replacement.hold_bos()
+        sources, pres = active_sources(replacement, transcoders, hold_bos)
         logit_tokens, logit_p = salient_logits(run.last_logits, max_logits, logit_probability)
         k, L, n = len(logit_tokens), replacement.L, tokens.shape[0]
         last = torch.full((k,), n - 1)
@@ -317,7 +346,7 @@ def attribute(model: Any, transcoders: Sequence[Any], prompt: str | Tensor, max_
         n_layers=L, features=torch.stack([f_layers, f_pos, f_idx], 1), activations=sources.activations[selected],
         logit_tokens=logit_tokens.clone(), logit_probabilities=logit_p.clone(),
         logit_strings=token_strings(model, logit_tokens.tolist()),
-        adjacency=adjacency, bias=bias, values=values, n_active_features=n_active,
+        adjacency=adjacency, bias=bias, values=values, n_active_features=n_active, bos_held=hold_bos,
     )
 
 

@@ -87,6 +87,7 @@ class AttributionGraph:
     values: Tensor  # [n_nodes] feature pre-activations; logits relative to the mean logit; 0 elsewhere
     n_active_features: int  # active on the prompt; `len(features)` of them are nodes
     extra: dict[str, Any] = field(default_factory=dict)
+    bos_held: bool = False  # BOS's features and errors left out, its MLP outputs in `bias` (circuit-tracer's default)
 
     # ---- node bookkeeping ------------------------------------------------------------------
 

@@ -78,6 +78,8 @@ def _source_vectors(transcoders: Sequence[Any], graph: AttributionGraph, clean: 
         transcoder = transcoders[layer]
         with torch.inference_mode():
             error = clean[f"blocks.{layer}.hook_mlp_out"][0].float() - transcoder(x.to(transcoder.W_enc.dtype)).float()
+        if graph.bos_held:  # held at its value: no error node's vector at BOS
+            error = torch.cat([torch.zeros_like(error[:1]), error[1:]])
         first = graph.error_offset + layer * graph.n_pos
         listed.setdefault(f"blocks.{layer}.hook_mlp_out", []).extend((p, error[p].cpu(), first + p) for p in range(graph.n_pos))
     embedding = clean["blocks.0.hook_resid_pre"][0].float().cpu()

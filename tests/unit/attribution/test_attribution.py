@@ -129,13 +129,14 @@ def test_ablating_features_changes_the_output_as_the_graph_predicts(setup, graph
     none = lambda layer: torch.zeros(1, 1, dtype=torch.bool)  # noqa: E731
     unchanged = replacement_logits(model, transcoders, tokens, none)[graph.logit_tokens]
     assert torch.allclose(unchanged, graph.values[graph.logit_offset :], atol=1e-4)
-    every = lambda layer: torch.ones(1, 1, dtype=torch.bool)  # noqa: E731
+    assert graph.bos_held  # BOS's features are held at their values: ablate only the graph's features
+    every = lambda layer: (torch.arange(tokens.shape[1]) > 0)[None, :, None]  # noqa: E731
     ablated = replacement_logits(model, transcoders, tokens, every)[graph.logit_tokens]
     predicted = unchanged - graph.adjacency[graph.logit_offset :, : graph.n_features].sum(1)
     assert torch.allclose(ablated, predicted, atol=1e-4), float((ablated - predicted).abs().max())
     assert (ablated - unchanged).abs().max() > 0.1  # the features matter: the test can fail
     # only the first layer's features: later features stay at their values, so again only direct edges count
-    first = lambda layer: torch.tensor(layer == 0).expand(1, 1)  # noqa: E731
+    first = lambda layer: (torch.arange(tokens.shape[1]) > 0)[None, :, None] & (layer == 0)  # noqa: E731
     in_first = graph.features[:, 0] == 0
     partly = replacement_logits(model, transcoders, tokens, first)[graph.logit_tokens]
     predicted = unchanged - graph.adjacency[graph.logit_offset :, : graph.n_features][:, in_first].sum(1)
@@ -206,3 +207,26 @@ def test_bad_transcoders_are_refused_with_the_fix(setup):
         attribute(model, narrow, "hello")
     with pytest.raises(InterpWidgetsError, match="max_features"):
         attribute(model, transcoders, "hello", max_features=-1)
+
+
+def test_bos_is_held_as_circuit_tracer_does_unless_kept(setup, graphs):
+    _, model, transcoders = setup
+    held = graphs[0]
+    assert held.bos_held and int(held.tokens[0]) == model.tokenizer.bos_token_id
+    assert (held.features[:, 1] > 0).all()  # no feature node at BOS
+    bos_errors = held.error_offset + torch.arange(held.n_layers) * held.n_pos
+    assert not held.adjacency[:, bos_errors].any()  # BOS error nodes carry nothing
+    kept = attribute(model, transcoders, PROMPTS[0], keep_bos=True)
+    assert not kept.bos_held and (kept.features[:, 1] == 0).any()
+    assert kept.adjacency[:, kept.error_offset + torch.arange(kept.n_layers) * kept.n_pos].any()
+    # the same logits either way, each still its incoming edges plus its constant
+    assert torch.allclose(held.values[held.logit_offset :], kept.values[kept.logit_offset :], atol=1e-5)
+    for graph in (held, kept):
+        completed = graph.adjacency[graph.logit_offset :].sum(1) + graph.bias[graph.logit_offset :]
+        assert torch.allclose(completed, graph.values[graph.logit_offset :], atol=1e-4)
+    # the features off BOS are the same nodes with the same activations
+    off_bos = kept.features[:, 1] > 0
+    assert torch.equal(kept.features[off_bos], held.features) and torch.allclose(kept.activations[off_bos], held.activations)
+    # a prompt given as ids without BOS holds nothing
+    plain = attribute(model, transcoders, held.tokens[1:])
+    assert not plain.bos_held and (plain.features[:, 1] == 0).any()
