@@ -1,8 +1,8 @@
-"""What attention does inside an attribution graph: the heads an edge passes through, and why a head attends.
+"""Attention inside an attribution graph: the frozen model of a prompt, and an edge split by the heads it passes.
 
 The graph freezes attention patterns and LayerNorm scales (compute/attribution/attribute.py), so
 the residual stream at any layer is affine in the graph's sources (features, errors, token
-embeddings) plus a constant (the biases carried forward). Two exact decompositions follow.
+embeddings) plus a constant (the biases carried forward).
 
 Head loadings of an edge. The edge s -> t is `v_s · G(k)`: the source's vector at its position k
 dotted with the target's gradient at the layer where s is written. Walking the gradient down,
@@ -15,15 +15,7 @@ at the target's position); each other term is the part whose path *from the sour
 attention first at head h of layer m (a path through heads at two layers is counted at the lower
 one: the one the source's information reaches first). The parts sum to the edge exactly.
 
-QK attribution. Head h's pre-softmax score at (query q, key k) is `rot_q(W_Q^T x_q + b_Q) ·
-rot_k(W_K^T x_k + b_K) / attn_scale` with `x = ln1(resid_pre)` at frozen scale. Each side is
-affine in the sources: `q = sum_i a_i + a_bias`, `k = sum_j b_j + b_bias` (a_i: source i's
-contribution carried through the frozen attention below the layer, then ln1's linear part and W_Q).
-So the score is bilinear: `score = sum_{i,j} rot_q(a_i) · rot_k(b_j) / attn_scale`, a pair matrix
-over query-side x key-side nodes whose entries sum to the score. Rotary positions are a rotation
-of each side at its own position, applied to every contribution vector before the product (the
-rotation is linear, so it splits exactly); the rotation is the model's own, read from its rotary
-module. With an attention soft-cap the decomposed number is the score before the cap.
+QK attribution (why a head attends where it does) builds on the same frozen model: compute/attribution/qk.py.
 
 Shapes: `n` positions, `d` model width, `dh` head width, `N` source columns (features, then
 errors layer-major, then tokens, as in `SourceTable`).
@@ -41,8 +33,8 @@ from torch import Tensor
 from interp_widgets.compute.attribution.attribute import (
     FrozenRun, LinearReplacement, SourceTable, active_sources, center, check_transcoders, frozen_run,
 )
+from interp_widgets.compute.attribution.drawn import KINDS
 from interp_widgets.compute.core.hooks import tokenize
-from interp_widgets.compute.core.prefix_runner import raw_module
 from interp_widgets.errors import InterpWidgetsError
 
 
@@ -137,167 +129,82 @@ class HeadLoadings:
         return [(int(i) // H, int(i) % H, float(flat[i])) for i in order if float(flat[i]) != 0.0]
 
 
-def graph_target(frozen: FrozenPrompt, graph: Any, node: int) -> tuple[int, int, Tensor]:
-    """A graph node as a target: (level, position, gradient start `[d]`). Feature and logit nodes only."""
-    rep, F, n, L = frozen.replacement, graph.features.shape[0], frozen.n, graph.n_layers
-    logit_first = graph.adjacency.shape[0] - graph.logit_tokens.shape[0]
-    if node < F:
-        layer, position, feature = (int(v) for v in graph.features[node])
-        start = rep.feature_starts(torch.tensor([layer]), torch.tensor([position]), torch.tensor([feature]))[0]
-        return layer, position, start
-    if node >= logit_first:
-        return L, n - 1, rep.logit_starts(graph.logit_tokens[node - logit_first : node - logit_first + 1])[0]
-    raise InterpWidgetsError(f"node {node} is an error or token node, which has no incoming edges: pick a feature or logit node as the target.")
+@dataclass(frozen=True)
+class NodeRef:
+    """A graph node by what it is: kind ("feature", "error", "token", "logit"), layer (-1 for tokens and
+    logits), position, feature index (the vocabulary id for a logit, -1 otherwise)."""
+
+    kind: str
+    layer: int
+    position: int
+    feature: int = -1
 
 
-def graph_source(frozen: FrozenPrompt, graph: Any, node: int) -> tuple[int, int, Tensor]:
-    """A graph node as a source: (layer it writes after, -1 for tokens; position; its vector `[d]`)."""
-    rep, F, n, L = frozen.replacement, graph.features.shape[0], frozen.n, graph.n_layers
+def graph_node(graph: Any, node: int) -> NodeRef:
+    """Node `node` of an `AttributionGraph` (features, errors layer-major, tokens, logits)."""
+    F, n, L = graph.features.shape[0], graph.tokens.shape[0], graph.n_layers
+    if not 0 <= node < graph.adjacency.shape[0]:
+        raise InterpWidgetsError(f"node {node} is out of range: the graph has nodes 0 to {graph.adjacency.shape[0] - 1}.")
     if node < F:
         layer, position, feature = (int(v) for v in graph.features[node])
-        return layer, position, float(graph.activations[node]) * rep.W_dec[layer][feature]
+        return NodeRef("feature", layer, position, feature)
     if node < F + L * n:
         layer, position = divmod(node - F, n)
-        return layer, position, frozen.sources.errors[layer, position]
+        return NodeRef("error", layer, position)
     if node < F + (L + 1) * n:
-        position = node - F - L * n
-        return -1, position, rep.run.embedding[position]
-    raise InterpWidgetsError(f"node {node} is a logit node, which has no outgoing edges: pick a feature, error or token node as the source.")
+        return NodeRef("token", -1, node - F - L * n)
+    return NodeRef("logit", -1, n - 1, int(graph.logit_tokens[node - F - (L + 1) * n]))
+
+
+def drawn_node(drawn: Any, node: int) -> NodeRef:
+    """Node `node` of a `DrawnGraph` (rows: tokens 0, layer l at l + 1, logits on top)."""
+    kind = KINDS[int(drawn.kinds[node])]
+    layer = int(drawn.rows[node]) - 1 if kind in ("feature", "error") else -1
+    return NodeRef(kind, layer, int(drawn.positions[node]), int(drawn.features[node]) if kind in ("feature", "logit") else -1)
+
+
+def target_start(frozen: FrozenPrompt, node: NodeRef) -> tuple[int, Tensor]:
+    """A node as a target: (level it reads, its gradient start `[d]` at its position). Features and logits only."""
+    rep = frozen.replacement
+    if node.kind == "feature":
+        return node.layer, rep.feature_starts(torch.tensor([node.layer]), torch.tensor([node.position]), torch.tensor([node.feature]))[0]
+    if node.kind == "logit":
+        return rep.L, rep.logit_starts(torch.tensor([node.feature]))[0]
+    raise InterpWidgetsError(f"a {node.kind} node has no incoming edges: pick a feature or logit node as the edge's target.")
+
+
+def source_vector(frozen: FrozenPrompt, node: NodeRef) -> tuple[int, Tensor]:
+    """A node as a source: (the layer it writes after, -1 for token embeddings; its vector `[d]`)."""
+    rep, sources = frozen.replacement, frozen.sources
+    if node.kind == "feature":
+        column = ((sources.layers == node.layer) & (sources.positions == node.position) & (sources.indices == node.feature)).nonzero()
+        if not len(column):
+            raise InterpWidgetsError(f"feature {node.feature} of layer {node.layer} is not active at position {node.position} "
+                                     "on this prompt: the graph belongs to another prompt or other transcoders.")
+        column = int(column[0, 0])
+        return node.layer, float(sources.activations[column]) * rep.W_dec[node.layer][node.feature]
+    if node.kind == "error":
+        return node.layer, sources.errors[node.layer, node.position]
+    if node.kind == "token":
+        return -1, rep.run.embedding[node.position]
+    raise InterpWidgetsError("a logit node has no outgoing edges: pick a feature, error or token node as the edge's source.")
 
 
 @torch.inference_mode()
-def edge_head_loadings(frozen: FrozenPrompt, graph: Any, target: int, source: int) -> HeadLoadings:
-    """The edge `graph.adjacency[target, source]` split by head (see the module's docstring).
-
-    `frozen` must be `freeze(model, transcoders, graph.tokens)`: the same prompt and transcoders."""
-    level, query, start = graph_target(frozen, graph, target)
-    written_after, key, vector = graph_source(frozen, graph, source)
-    rep = frozen.replacement
-    H = rep.W_V.shape[1]
-    by_head = torch.zeros(rep.L, H)
+def edge_head_loadings(frozen: FrozenPrompt, target: NodeRef, source: NodeRef) -> HeadLoadings:
+    """The edge source -> target split by head (see the module's docstring); `frozen` is the graph's prompt."""
+    level, start = target_start(frozen, target)
+    written_after, vector = source_vector(frozen, source)
+    rep, query, key = frozen.replacement, (frozen.n - 1 if target.kind == "logit" else target.position), source.position
+    by_head = torch.zeros(rep.L, rep.W_V.shape[1])
+    if key > query or written_after >= (level if target.kind == "feature" else rep.L):
+        return HeadLoadings(0.0, by_head, 0.0)  # no path: the source comes after the target
     grad = torch.zeros(query + 1, start.shape[0])
     grad[query] = start
-    direct = float(grad[key] @ vector) if key <= query else 0.0
+    direct = float(grad[key] @ vector)
     top = level if level < rep.L else rep.L - 1  # a feature target reads resid_mid: its own layer's attention is crossed
     for layer in range(top, written_after, -1):
-        if key > query:
-            break
         parts = attention_backward_by_head(rep, layer, grad)  # [H, query + 1, d]
         by_head[layer] = parts[:, key] @ vector
         grad = grad + parts.sum(0)
     return HeadLoadings(direct, by_head, direct + float(by_head.sum()))
-
-
-# ---- QK attribution -----------------------------------------------------------------------------
-
-@dataclass
-class QKAttribution:
-    """Why head `head` of `layer` gives key `key_pos` the score it does at query `query_pos`.
-
-    score       the pre-softmax score, `pairs.sum()` (its softmax over the keys is the model's pattern row;
-                note that the bridge's `hook_attn_scores` holds the pattern, not the scores)
-    weight      the model's attention weight at (query, key), from the frozen run's pattern
-    query_nodes / key_nodes   the nodes on each side (dicts from `FrozenPrompt.describe`, the last one
-                the bias: LayerNorm and projection biases carried forward), only those that contribute
-    pairs       `[n_query_nodes, n_key_nodes]` each pair's part of the score; `pairs.sum() == score`
-    query_marginal `[n_query_nodes]` = pairs.sum(1): each query-side node against the whole key;
-    key_marginal   `[n_key_nodes]`   = pairs.sum(0)
-    """
-
-    layer: int
-    head: int
-    query_pos: int
-    key_pos: int
-    score: float
-    weight: float
-    query_nodes: list[dict[str, Any]]
-    key_nodes: list[dict[str, Any]]
-    pairs: Tensor
-    query_marginal: Tensor
-    key_marginal: Tensor
-
-    def top_pairs(self, k: int = 10) -> list[tuple[dict[str, Any], dict[str, Any], float]]:
-        """The `k` pairs with the largest |part|: (query node, key node, part)."""
-        flat = self.pairs.flatten()
-        order = flat.abs().argsort(descending=True)[: min(k, flat.numel())]
-        width = self.pairs.shape[1]
-        return [(self.query_nodes[int(i) // width], self.key_nodes[int(i) % width], float(flat[i])) for i in order]
-
-
-def rotation(model: Any, layer: int, position: int, d_head: int) -> Tensor | None:
-    """The rotary rotation of `layer` at `position` as a matrix `R [dh, dh]` (rotated = x @ R), None without rotary."""
-    if getattr(model.cfg, "positional_embedding_type", "standard") != "rotary":
-        return None
-    attention = raw_module(getattr(raw_module(model.blocks[layer]), "attn", None))
-    rotary = getattr(attention, "rotary", None)
-    if rotary is None or not hasattr(rotary, "cos_cached"):
-        raise InterpWidgetsError("QK attribution on a rotary model needs the rotary module of a TransformerLens native model "
-                                 "(the embedded models, TransformerBridge.boot_native); this model's attention does not expose one.")
-    identity = torch.eye(d_head)
-    cos, sin = rotary.cos_cached[position].float(), rotary.sin_cached[position].float()
-    dims = rotary.rotary_dim
-    turned = identity[:, :dims] * cos + rotary._rotate_half(identity[:, :dims]) * sin
-    return torch.cat([turned, identity[:, dims:]], dim=-1)
-
-
-def side(frozen: FrozenPrompt, layer: int, position: int, W: Tensor, b: Tensor) -> Tensor:
-    """One side of a head (query or key) at `position`: each source's contribution `[N + 1, dh]`, the bias last.
-
-    `W [d, dh]`, `b [dh]`: the head's W_Q, b_Q (or W_K, b_K). Contributions come from a backward pass
-    of the dh output coordinates to `resid_pre[layer]` (through frozen attention below it)."""
-    rep, dh = frozen.replacement, W.shape[1]
-    w1, b1 = rep.ln[layer][0], rep.ln[layer][1]
-    scale = rep.run.ln1_scale[layer, position]
-    starts = center(W.T * w1 / scale)  # [dh, d]: the gradient of each coordinate at resid_pre[layer][position]
-    rows = up_to_layer(rep, layer).rows(torch.full((dh,), layer), torch.full((dh,), position), starts, frozen.sources)  # [dh, N]
-    constant = (center(constant_stream(rep, layer)[position]) / scale * w1 + b1) @ W + b
-    return torch.cat([rows.T, constant[None]])
-
-
-@torch.inference_mode()
-def qk_attribution(model: Any, transcoders: Sequence[Any], prompt: str | Tensor, layer: int, head: int, query_pos: int,
-                   key_pos: int, frozen: FrozenPrompt | None = None) -> QKAttribution:
-    """Head `head` of `layer`: its pre-softmax score at (`query_pos`, `key_pos`) as pairs of query-side and
-    key-side nodes (features, errors, token embeddings, the bias), LayerNorm scales frozen as in the graph.
-
-    Pass `frozen` (from `freeze`) to reuse one forward pass for several heads or positions."""
-    L, H = model.cfg.n_layers, model.cfg.n_heads
-    if not 0 <= layer < L:
-        raise InterpWidgetsError(f"layer {layer} is out of range: this model has layers 0 to {L - 1}.")
-    if not 0 <= head < H:
-        raise InterpWidgetsError(f"head {head} is out of range: this model has heads 0 to {H - 1}.")
-    frozen = frozen or freeze(model, transcoders, prompt)
-    n = frozen.n
-    if not 0 <= query_pos < n or not 0 <= key_pos <= query_pos:
-        raise InterpWidgetsError(f"need 0 <= key_pos <= query_pos < {n} (the prompt's {n} tokens; a causal head attends only "
-                                 f"backwards), got query_pos={query_pos}, key_pos={key_pos}.")
-    f32 = lambda t: t.detach().float().cpu()  # noqa: E731
-    W_K = f32(model.W_K)
-    key_head = head * W_K.shape[1] // H  # grouped-query attention: the key/value head this query head reads
-    query = side(frozen, layer, query_pos, f32(model.W_Q)[layer, head], f32(model.b_Q)[layer, head])
-    key = side(frozen, layer, key_pos, W_K[layer, key_head], f32(model.b_K)[layer, key_head])
-    dh = query.shape[1]
-    for position, vectors in ((query_pos, query), (key_pos, key)):
-        turn = rotation(model, layer, position, dh)
-        if turn is not None:
-            vectors.copy_(vectors @ turn)
-    kept_q = (query.abs().sum(1) > 0).nonzero()[:, 0]
-    kept_k = (key.abs().sum(1) > 0).nonzero()[:, 0]
-    pairs = query[kept_q] @ key[kept_k].T / attention_scale(model, layer, dh)
-    describe = lambda columns: [frozen.describe(int(c)) for c in columns]  # noqa: E731
-    weight = float(frozen.replacement.run.pattern[layer, head, query_pos, key_pos])
-    return QKAttribution(layer, head, query_pos, key_pos, float(pairs.sum()), weight, describe(kept_q), describe(kept_k),
-                         pairs, pairs.sum(1), pairs.sum(0))
-
-
-def attention_scale(model: Any, layer: int, d_head: int) -> float:
-    """What the model divides q·k by: its attention module's own scale where it has one, else the
-    config's `attn_scale` when set, else sqrt(d_head) (1 when the config turns scaling off)."""
-    own = getattr(raw_module(getattr(raw_module(model.blocks[layer]), "attn", None)), "scale", None)
-    if isinstance(own, (int, float)) and own > 0:
-        return float(own)
-    if getattr(model.cfg, "use_attn_scale", True) is False:
-        return 1.0
-    scale = getattr(model.cfg, "attn_scale", None)
-    return float(scale) if isinstance(scale, (int, float)) and scale > 0 else d_head ** 0.5
-

@@ -8,9 +8,10 @@ import torch
 
 import interp_widgets as iw
 from interp_widgets.compute.attribution.attention_paths import (
-    attention_backward_by_head, constant_stream, edge_head_loadings, freeze, qk_attribution,
+    attention_backward_by_head, constant_stream, edge_head_loadings, freeze, graph_node,
 )
 from interp_widgets.compute.attribution.attribute import attribute, center
+from interp_widgets.compute.attribution.qk import attention_scale, qk_attribution, rotation
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.models.bridge import boot_from_config
 from interp_widgets.models.toy import toy_tokenizer
@@ -57,7 +58,7 @@ def test_edges_split_by_head_sum_to_the_edge(setup):
     for target in targets:
         row = graph.adjacency[target, : F + (L + 1) * n]
         for source in row.abs().argsort(descending=True)[:6].tolist() + [F + L * n + 1]:
-            loadings = edge_head_loadings(frozen, graph, target, source)
+            loadings = edge_head_loadings(frozen, graph_node(graph, target), graph_node(graph, source))
             edge = float(graph.adjacency[target, source])
             assert loadings.total == pytest.approx(edge, abs=1e-5 * max(1.0, float(row.abs().max())))
             checked += 1
@@ -100,7 +101,6 @@ def key_side_score_without(frozen, model, layer, head, query_pos, key_pos, featu
         w1, b1 = rep.ln[layer][0], rep.ln[layer][1]
         return (center(resid[position]) / rep.run.ln1_scale[layer, position] * w1 + b1) @ W + b
 
-    from interp_widgets.compute.attribution.attention_paths import attention_scale, rotation
     q = projected(stream(False), query_pos, model.W_Q[layer, head].float(), model.b_Q[layer, head].float())
     k = projected(stream(True), key_pos, model.W_K[layer, head].float(), model.b_K[layer, head].float())
     turn_q, turn_k = rotation(model, layer, query_pos, q.shape[0]), rotation(model, layer, key_pos, k.shape[0])
