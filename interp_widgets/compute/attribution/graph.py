@@ -190,15 +190,21 @@ class AttributionGraph:
 
     def strongest_paths(self, k: int = 10, logit: int = 0, pruned: PrunedGraph | None = None) -> list[dict[str, Any]]:
         """The `k` paths from a token or error node to logit node `logit` (0: the most likely) that
-        carry the largest share of that logit's input: the product, edge by edge, of the edge's share
-        of its target's total absolute input. Within `pruned`'s edges when given."""
+        carry the largest share of the prediction. A path's share (one definition, as `drawn.strongest_paths`
+        and the graph view give it): the product, edge by edge, of the edge's share of its target's total
+        absolute input over the edges kept (`pruned`'s, between its kept nodes, when given), times the
+        logit's probability."""
         if not 0 <= logit < self.logit_tokens.numel():
             raise InterpWidgetsError(f"logit {logit} does not exist: the graph has {self.logit_tokens.numel()} logit nodes.")
-        shares = normalised(self.adjacency)
-        mask = (self.adjacency != 0) if pruned is None else pruned.edge_mask
+        if pruned is None:
+            mask = self.adjacency != 0
+        else:
+            mask = pruned.edge_mask & pruned.node_mask[:, None] & pruned.node_mask[None, :]
+        shares = normalised(self.adjacency * mask)
         signs = torch.sign(self.adjacency)
         target = self.logit_offset + logit
-        best: dict[int, list[tuple[float, float, tuple[int, ...]]]] = {target: [(1.0, 1.0, (target,))]}
+        probability = float(self.logit_probabilities[logit])
+        best: dict[int, list[tuple[float, float, tuple[int, ...]]]] = {target: [(probability, 1.0, (target,))]}
         for node in sorted(range(self.n_nodes), key=self.level, reverse=True):
             paths = best.get(node)
             if not paths or self.kind(node) in ("token", "error"):

@@ -182,11 +182,12 @@ def test_strongest_paths_are_products_of_edge_shares(graphs):
     pruned = graph.prune()
     paths = graph.strongest_paths(8, pruned=pruned)
     assert paths and [p["share"] for p in paths] == sorted((p["share"] for p in paths), reverse=True)
-    shares = graph.adjacency.abs() / graph.adjacency.abs().sum(1, keepdim=True).clamp_min(1e-10)
+    kept = pruned.edge_mask & pruned.node_mask[:, None] & pruned.node_mask[None, :]
+    shares = (graph.adjacency * kept).abs() / (graph.adjacency * kept).abs().sum(1, keepdim=True).clamp_min(1e-10)
     for path in paths:
         nodes = path["nodes"]
         assert graph.kind(nodes[0]) in ("token", "error") and nodes[-1] == graph.logit_offset
-        product = 1.0
+        product = float(graph.logit_probabilities[0])  # one definition of a path's share: edge shares x the logit's probability
         sign = 1.0
         for source, target in zip(nodes, nodes[1:]):
             assert pruned.edge_mask[target, source]
@@ -230,3 +231,16 @@ def test_bos_is_held_as_circuit_tracer_does_unless_kept(setup, graphs):
     # a prompt given as ids without BOS holds nothing
     plain = attribute(model, transcoders, held.tokens[1:])
     assert not plain.bos_held and (plain.features[:, 1] == 0).any()
+
+def test_a_paths_share_is_the_same_in_the_graph_and_in_the_drawn_graph(graphs):
+    """One definition (notebooks 06 and 08 once printed 0.158 and 0.077 for one path): the graph's strongest path
+    into its top logit and the drawn graph's, under the same pruning, carry the same share."""
+    from interp_widgets.compute.attribution.drawn import drawn_graph, strongest_paths
+
+    graph = graphs[0]
+    pruned = graph.prune()
+    drawn = drawn_graph(graph, pruned)
+    into_top = [p for p in strongest_paths(drawn, 50) if drawn.graph_nodes[p["nodes"][-1]] == graph.logit_offset]
+    best = graph.strongest_paths(1, pruned=pruned)[0]
+    assert into_top and [int(drawn.graph_nodes[i]) for i in into_top[0]["nodes"]] == best["nodes"]  # the same path
+    assert into_top[0]["share"] == pytest.approx(best["share"], rel=1e-4)
