@@ -21,7 +21,7 @@ import traitlets
 
 from interp_widgets.compute.residual.attention_patterns import check_head, check_layer, layer_patterns, pack_lower_triangle, unpack_lower_triangle
 from interp_widgets.compute.residual.head_scores import HEAD_SCORE_LABELS, bos_score, head_scores, previous_token_score
-from interp_widgets.compute.core.hooks import tokenize
+from interp_widgets.compute.core.hooks import token_strings, tokenize
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
 from interp_widgets.widgets._snapshot import visible
@@ -113,7 +113,7 @@ class AttentionView(BaseWidget):
             ids = tokenize(inputs.model, inputs.prompt)
             found = head_scores(inputs.model, ids)
             scores = torch.stack([found[name] for name in SCORE_NAMES])
-            tokens = [str(t) for t in inputs.model.to_str_tokens(ids[0])]
+            tokens = token_strings(inputs.model, ids[0])
         return {"tokens": tokens, "scores": scores, "patterns": pack_lower_triangle(inputs.layer(self.layer))}
 
     def _load_layer(self) -> None:

@@ -17,7 +17,7 @@ import torch
 import traitlets
 
 from interp_widgets.compute.features.dashboard import feature_table, features_on_prompt, features_on_token
-from interp_widgets.compute.core.hooks import one_token_id
+from interp_widgets.compute.core.hooks import one_token_id, token_strings
 from interp_widgets.compute.core.readouts import sae_hook_name
 from interp_widgets.sae.compare import decoder_max_cosine_similarity
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
@@ -99,7 +99,7 @@ class FeatureBrowser(BaseWidget):
         inputs: BrowserInputs = self._need_inputs()
         model, sae = inputs.selection.model, inputs.selection.saes[inputs.sae]
         found = features_on_prompt(model, sae, prompt, sae_hook_name(sae))
-        tokens = model.to_str_tokens(prompt)
+        tokens = token_strings(model, prompt)
         self.results = [[f, peak, f"peaks at {visible(str(tokens[p]))!r} (position {p})"] for f, peak, p in found]
         self.results_label = f"features most active on {prompt[:40]!r}"
         return self.results

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import traitlets
 
-from interp_widgets.compute.core.hooks import tokenize
+from interp_widgets.compute.core.hooks import token_strings, tokenize
 from interp_widgets.compute.residual.lens import logit_lens, token_rank
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
@@ -101,7 +101,7 @@ class LogitLensGrid(BaseWidget):
         if not (same_grid and self.tokens):
             lens = logit_lens(model, tokens, k=inputs.k)
             vocab = {str(i): model.tokenizer.decode([i]) for i in sorted(set(lens.top_ids.flatten().tolist()))}
-            out.update(tokens=[str(t) for t in model.to_str_tokens(tokens[0])], labels=lens.labels, top_ids=lens.top_ids,
+            out.update(tokens=token_strings(model, tokens[0]), labels=lens.labels, top_ids=lens.top_ids,
                        top_probs=lens.top_probs, kl=lens.kl)
         if target_id is None:
             out.update(target_rank=torch.zeros(0, 0), target_prob=torch.zeros(0, 0))

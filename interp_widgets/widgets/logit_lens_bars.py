@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import torch
 import traitlets
 
-from interp_widgets.compute.core.hooks import as_tokens
+from interp_widgets.compute.core.hooks import as_tokens, token_strings
 from interp_widgets.compute.core.readouts import as_readout
 from interp_widgets.compute.features.logit_lens import feature_logit_lens, next_token_probability
 from interp_widgets.errors import InterpWidgetsError
@@ -90,7 +90,7 @@ class LogitLensBars(BaseWidget):
                "ln_applied": lens.ln_applied, "left_out": [list(item) for item in lens.left_out]}
         if inputs.prompt != self.prompt or not self.tokens:
             tokens = as_tokens(inputs.model, inputs.prompt)[0] if inputs.prompt else []
-            out.update(tokens=[str(t) for t in inputs.model.to_str_tokens(tokens)] if inputs.prompt else [],
+            out.update(tokens=token_strings(inputs.model, tokens) if inputs.prompt else [],
                        where_token="", where_values=torch.zeros(0))
         return out
 

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 import traitlets
 
+from interp_widgets.compute.core.hooks import token_strings
 from interp_widgets.compute.patching.default_pair import patching_pair
 from interp_widgets.compute.patching.activation import COMPONENTS, as_metric, patch_both_ways, patched_predictions, token_pair
 from interp_widgets.compute.patching.tasks import special_token_warnings
@@ -106,8 +107,8 @@ class PatchingView(BaseWidget):
                                       progress, should_stop)
         differing = (clean_tokens[0] != corrupt_tokens[0]).nonzero()[:, 0].tolist()
         return {"clean_prompt": inputs.clean, "corrupt_prompt": inputs.corrupt,
-                "tokens": [str(t) for t in model.to_str_tokens(clean_tokens[0])],
-                "corrupt_tokens": [str(t) for t in model.to_str_tokens(corrupt_tokens[0])], "differing": differing,
+                "tokens": token_strings(model, clean_tokens[0]),
+                "corrupt_tokens": token_strings(model, corrupt_tokens[0]), "differing": differing,
                 "axes": list(denoise.axes), "denoise": denoise.normalised, "noise": noise.normalised - 1,
                 "clean_metric": denoise.clean, "corrupt_metric": denoise.corrupt, "selected": {},
                 "warnings": special_token_warnings(model, corrupt_tokens[0], differing), "gap_note": gap_note(denoise, noise)}

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import torch
 import traitlets
 
-from interp_widgets.compute.core.hooks import tokenize
+from interp_widgets.compute.core.hooks import token_strings, tokenize
 from interp_widgets.compute.residual.norms import ResidualNorms as NormsResult
 from interp_widgets.compute.residual.norms import exponential_fit, residual_norms
 from interp_widgets.errors import InterpWidgetsError
@@ -136,7 +136,7 @@ class ResidualNorms(BaseWidget):
                 "fits": [vars(exponential_fit(mean, depths)) for mean in means],
                 "attn_norms": torch.stack([r.attn[:, 0, positions].mean(-1) for r in results]),
                 "mlp_norms": torch.stack([r.mlp[:, 0, positions].mean(-1) for r in results]),
-                "tokens": [str(t) for t in model.to_str_tokens(tokenize(model, prompt)[0])],
+                "tokens": token_strings(model, tokenize(model, prompt)[0]),
                 "position_norms": first.stream[:, 0], "prompt": prompt}
 
     def set_prompt(self, prompt: str) -> None:

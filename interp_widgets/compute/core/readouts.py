@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.core.hooks import activations_at, resolve_hook_name, tokenize
+from interp_widgets.compute.core.hooks import activations_at, resolve_hook_name, token_strings, tokenize
 from interp_widgets.errors import InterpWidgetsError
 
 
@@ -186,5 +186,5 @@ def token_values(
 
     with torch.inference_mode():
         values = torch.stack([read(readout).float() for readout in readouts]).cpu()
-    str_tokens = [str(t) for t in model.to_str_tokens(tokens[0])]
+    str_tokens = token_strings(model, tokens[0])
     return str_tokens, values
