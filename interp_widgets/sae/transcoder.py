@@ -66,8 +66,11 @@ def load_transcoder(path: str | Path, device: str | torch.device = "cpu", dtype:
     cfg = read_config(path)
     if cfg.get("kind") != "transcoder" or cfg.get("layer") is None:
         raise InterpWidgetsError(f"{path} holds an SAE, not a transcoder (its cfg.json has no kind 'transcoder' and layer).")
+    layer = cfg["layer"]
+    if isinstance(layer, bool) or not isinstance(layer, int) or layer < 0:
+        raise InterpWidgetsError(f"{path}'s cfg.json has layer {layer!r}, not a layer number (0, 1, ...): fix the file.")
     sae = load_sae_from_disk(path, device=device, dtype=dtype)
-    transcoder = Transcoder(sae.d_in, sae.d_sae, k=sae.k, layer=int(cfg["layer"]), model_name=sae.cfg.model_name, device="meta")
+    transcoder = Transcoder(sae.d_in, sae.d_sae, k=sae.k, layer=layer, model_name=sae.cfg.model_name, device="meta")
     transcoder.load_state_dict(sae.state_dict(), assign=True)
     transcoder.hook_name_out = cfg.get("hook_name_out") or output_hook(transcoder.layer)
     return transcoder.to(device=device, dtype=dtype)

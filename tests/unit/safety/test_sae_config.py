@@ -10,6 +10,7 @@ import torch
 
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.sae import ReluSAE, TopKSAE, load_sae_from_disk, save_sae
+from interp_widgets.sae.transcoder import Transcoder, load_transcoder, save_transcoder
 
 
 @pytest.fixture()
@@ -92,3 +93,14 @@ def test_a_cfg_that_is_not_json_and_a_broken_weights_file(saved):
     (saved["topk"] / "sae_weights.safetensors").write_bytes(b"\x00" * 12)
     with pytest.raises(InterpWidgetsError, match="is not a readable safetensors file"):
         load_sae_from_disk(saved["topk"])
+
+
+@pytest.mark.parametrize("layer", ["1", -1, 1.5, True, [1]])
+def test_a_transcoders_layer_is_a_layer_number(tmp_path, layer):
+    path = save_transcoder(Transcoder(8, 16, k=4, layer=1, seed=0), tmp_path / "tc")
+    assert load_transcoder(path).layer == 1
+    cfg = json.loads((path / "cfg.json").read_text())
+    cfg["metadata"]["layer"] = layer
+    (path / "cfg.json").write_text(json.dumps(cfg))
+    with pytest.raises(InterpWidgetsError, match="not a layer number"):
+        load_transcoder(path)
