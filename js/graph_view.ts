@@ -34,6 +34,7 @@ interface State {
   intervention: { description?: string; rows?: [string, number, number, number, number][] };
   can_intervene: boolean;
   counts: string;
+  scores: string;
   title: string;
 }
 
@@ -70,6 +71,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   const prune = button("prune", () => void setInputs(router, { node_share: Number(nodeShare.value), edge_share: Number(edgeShare.value) }, status, banner));
   toolbar.append(prompt.form, prompt.status, element("span", "iw-caption", "nodes"), nodeShare, element("span", "iw-caption", "edges"), edgeShare, prune, status);
   const counts = element("div", "iw-caption iw-graph-counts");
+  const scores = element("div", "iw-caption iw-graph-scores");
   const styles = getComputedStyle(document.documentElement);
   const colors = (): Colors => {
     const css = getComputedStyle(root);
@@ -122,7 +124,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     scale,
     intervene,
   );
-  root.append(counts, legend, graph.canvas, tokenRow, pinsBox, supernodeList, results, tip.node);
+  root.append(scores, counts, legend, graph.canvas, tokenRow, pinsBox, supernodeList, results, tip.node);
   el.appendChild(root);
 
   const tooltipLines = (i: number): string[] => {
@@ -210,6 +212,8 @@ export default routedWidget<State>(({ model, el, router }) => {
     prompt.sync(model.get("prompt"));
     nodeShare.value = String(model.get("node_share"));
     edgeShare.value = String(model.get("edge_share"));
+    scores.textContent = model.get("scores");
+    scores.hidden = !model.get("scores");
     counts.textContent = `${model.get("counts")} · rows: tokens (bottom), layers 0–${model.get("n_layers") - 1}, logits (top); columns: token positions · drag to pan, wheel to zoom, double-click to fit`;
     labels = model.get("labels");
     const kind = decodeArray(model.get("node_kind")).data as Uint8Array;

@@ -80,6 +80,7 @@ class GraphView(BaseWidget):
     intervention = traitlets.Dict(default_value={}, help='The last intervention: {"description", "rows": [[token, clean p, new p, clean logit, new logit]]}.').tag(sync=True)
     can_intervene = traitlets.Bool(False, help="Whether interventions can be run (the model and one transcoder per layer are at hand).").tag(sync=True)
     counts = traitlets.Unicode("", help="How many nodes and edges are drawn, in words.").tag(sync=True)
+    scores = traitlets.Unicode("", help="The graph's replacement and completeness scores (circuit-tracer's), in words; '' for a graph from a file.").tag(sync=True)
     title = traitlets.Unicode("Attribution graph", help="Title shown above the graph.").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -153,6 +154,7 @@ class GraphView(BaseWidget):
         traits.update(labels=list(drawn.labels), contexts=contexts, contexts_from=source, token_strings=list(drawn.token_strings),
                       n_layers=drawn.n_layers, intervention={}, supernodes=self._supernode_indices(drawn),
                       can_intervene=inputs.model is not None and len(inputs.transcoders) == drawn.n_layers,
+                      scores=graph_scores_text(graph) if isinstance(graph, AttributionGraph) else "",
                       counts=f"{drawn.n_nodes} nodes ({n_features} features{total}), {drawn.weights.numel()} edges"
                              + (f" ({drawn.metadata['note']})" if drawn.metadata.get("note") else ""))
         return traits
@@ -253,7 +255,7 @@ class GraphView(BaseWidget):
 
     def to_text(self) -> str:
         drawn = self._drawn()
-        lines = [f"{self.title} of {drawn.prompt!r}: {self.counts}", "strongest paths (share of the logit's input x its probability):"]
+        lines = [f"{self.title} of {drawn.prompt!r}: {self.counts}" + (f"; {self.scores}" if self.scores else ""), "strongest paths (share of the logit's input x its probability):"]
         lines += [f"  {p['share']:.4f} {p['sign']}  {_snapshot.one_line(p['path'])}" for p in strongest_paths(drawn, 10)]
         lines += [f"supernode {group[0]!r}: " + ", ".join(drawn.labels[n] for n in group[1:]) for group in self.supernodes]
         if self.intervention:
@@ -289,7 +291,13 @@ class GraphView(BaseWidget):
                 f"<div>strongest paths:</div><pre>{html.escape(paths)}</pre>")
         left_out = (f" Drawn: the {SNAPSHOT_NODES:,} most influential of {drawn.n_nodes:,} nodes and the {len(strongest):,} strongest "
                     "edges between them." if drawn.n_nodes > SNAPSHOT_NODES else "")
-        footer = html.escape(f"{self.counts}. Rows: tokens (bottom), layers, logits (top); columns: positions. "
+        footer = html.escape(f"{self.counts}{'; ' + self.scores if self.scores else ''}. Rows: tokens (bottom), layers, logits (top); columns: positions. "
                              f"Edges: orange excites, blue inhibits; width by |weight|.{left_out}")
         return _snapshot.page("iw-graph-view", f"{self.title} · {drawn.prompt}", body, footer)
 
+
+def graph_scores_text(graph: AttributionGraph) -> str:
+    """The header's line of scores: how much of the computation goes through features, not errors."""
+    scores = graph.scores()
+    return (f"replacement score {scores['replacement']:.2f} (influence from tokens, not errors) · "
+            f"completeness score {scores['completeness']:.2f} (inputs not from errors)")

@@ -10,6 +10,15 @@ share of a node's input each source gives; then a node's influence on the logits
 the nodes that carry `node_share` of the total influence (tokens and logits always), then the
 edges that carry `edge_share` of the edge influence in what is left, then drops nodes left without
 an outgoing edge (and features without an incoming one) until nothing changes.
+
+Graph scores (circuit-tracer's `compute_graph_scores`, on the unpruned graph), how much of the
+computation the features explain rather than the error nodes:
+- replacement score: of the influence on the logits that starts at a token or an error node, the
+  share that starts at a token, i.e. reaches the logits through features alone (strict);
+- completeness score: each node's share of its input that does not come straight from an error
+  node, averaged over nodes weighted by their influence on the logits (logits weighted by their
+  probability): partial credit for a node mostly explained by features.
+Both are 1 for a graph whose transcoders are exact.
 """
 
 from __future__ import annotations
@@ -151,6 +160,27 @@ class AttributionGraph:
         return weights
 
     # ---- influence and pruning -------------------------------------------------------------
+
+    def scores(self) -> dict[str, float]:
+        """`{"replacement": .., "completeness": ..}`, as circuit-tracer computes them (see the module docstring)."""
+        shares = normalised(self.adjacency)
+        weights = self.logit_weights()
+        node_influence = influence(shares, weights)
+        errors = slice(self.error_offset, self.token_offset)
+        from_tokens = node_influence[self.token_offset : self.logit_offset].sum()
+        from_errors = node_influence[errors].sum()
+        not_from_errors = 1 - shares[:, errors].sum(1)
+        weighted = node_influence + weights
+        return {"replacement": float(from_tokens / (from_tokens + from_errors).clamp_min(1e-30)),
+                "completeness": float((not_from_errors * weighted).sum() / weighted.sum().clamp_min(1e-30))}
+
+    @property
+    def replacement_score(self) -> float:
+        return self.scores()["replacement"]
+
+    @property
+    def completeness_score(self) -> float:
+        return self.scores()["completeness"]
 
     def node_influence(self) -> Tensor:
         """Every node's influence on the logits (weighted by their probabilities), `[n_nodes]`."""

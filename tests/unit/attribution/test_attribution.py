@@ -232,6 +232,7 @@ def test_bos_is_held_as_circuit_tracer_does_unless_kept(setup, graphs):
     plain = attribute(model, transcoders, held.tokens[1:])
     assert not plain.bos_held and (plain.features[:, 1] == 0).any()
 
+
 def test_a_paths_share_is_the_same_in_the_graph_and_in_the_drawn_graph(graphs):
     """One definition (notebooks 06 and 08 once printed 0.158 and 0.077 for one path): the graph's strongest path
     into its top logit and the drawn graph's, under the same pruning, carry the same share."""
@@ -244,3 +245,34 @@ def test_a_paths_share_is_the_same_in_the_graph_and_in_the_drawn_graph(graphs):
     best = graph.strongest_paths(1, pruned=pruned)[0]
     assert into_top and [int(drawn.graph_nodes[i]) for i in into_top[0]["nodes"]] == best["nodes"]  # the same path
     assert into_top[0]["share"] == pytest.approx(best["share"], rel=1e-4)
+
+
+def plain_scores(adjacency, n_features, n_layers, n_pos, logit_p):
+    """circuit-tracer's replacement and completeness scores, written from their definition with a
+    matrix inverse: influence = w (I - A)^-1 - w over row-normalised absolute edges."""
+    n = adjacency.shape[0]
+    A = adjacency.double().abs()
+    A = A / A.sum(1, keepdim=True).clamp_min(1e-10)
+    w = torch.zeros(n, dtype=torch.float64)
+    w[n - len(logit_p):] = logit_p.double()
+    influence = w @ torch.linalg.inv(torch.eye(n, dtype=torch.float64) - A) - w
+    errors = slice(n_features, n_features + n_layers * n_pos)
+    tokens = slice(errors.stop, errors.stop + n_pos)
+    replacement = influence[tokens].sum() / (influence[tokens].sum() + influence[errors].sum())
+    completeness = ((1 - A[:, errors].sum(1)) * (influence + w)).sum() / (influence + w).sum()
+    return float(replacement), float(completeness)
+
+
+def test_graph_scores_are_circuit_tracers(graphs):
+    for graph in graphs:
+        scores = graph.scores()
+        expected = plain_scores(graph.adjacency, graph.n_features, graph.n_layers, graph.n_pos, graph.logit_probabilities)
+        assert (scores["replacement"], scores["completeness"]) == pytest.approx(expected, rel=1e-4)
+        assert 0 < scores["replacement"] < scores["completeness"] < 1
+        assert graph.replacement_score == scores["replacement"] and graph.completeness_score == scores["completeness"]
+    # with the error nodes' edges gone (exact transcoders) both are 1
+    exact = graphs[0]
+    import dataclasses
+    adjacency = exact.adjacency.clone()
+    adjacency[:, exact.error_offset : exact.token_offset] = 0
+    assert dataclasses.replace(exact, adjacency=adjacency).scores() == pytest.approx({"replacement": 1.0, "completeness": 1.0})

@@ -190,3 +190,10 @@ def test_snapshot_is_escaped_and_script_free(view):
     view.drawn.labels[:] = ["<script>alert(1)</script>"] * len(view.drawn.labels)
     snapshot = view.to_static_html()
     assert "<script" not in snapshot and "&lt;script&gt;" in snapshot and "<svg" in snapshot
+
+
+def test_header_shows_the_graph_scores(view):
+    scores = view.graph.scores()
+    assert f"replacement score {scores['replacement']:.2f}" in view.scores
+    assert f"completeness score {scores['completeness']:.2f}" in view.scores
+    assert view.scores in view.to_text()
