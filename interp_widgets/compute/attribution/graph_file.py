@@ -27,7 +27,6 @@ escape) becomes U+FFFD so the text can travel to the browser.
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any, Sequence
@@ -141,8 +140,10 @@ def _layer_of(node: dict[str, Any], kind: int, where: Any) -> int | None:
 
 
 def _model_limits(model: Any) -> tuple[int | None, int | None, int | None]:
-    cfg = getattr(model, "cfg", None)
-    return tuple(getattr(cfg, name, None) if isinstance(getattr(cfg, name, None), int) else None for name in ("n_layers", "n_ctx", "d_vocab"))  # type: ignore[return-value]
+    """The model's (n_layers, n_ctx, d_vocab), each None where its config does not say."""
+    values = [getattr(getattr(model, "cfg", None), name, None) for name in ("n_layers", "n_ctx", "d_vocab")]
+    n_layers, n_ctx, d_vocab = (value if isinstance(value, int) and not isinstance(value, bool) else None for value in values)
+    return n_layers, n_ctx, d_vocab
 
 
 def from_circuit_tracer(data: Any, model: Any = None, transcoders: Sequence[Any] = (), max_nodes: int = MAX_NODES,
@@ -187,29 +188,29 @@ def from_circuit_tracer(data: Any, model: Any = None, transcoders: Sequence[Any]
         kind_name = _need(node, "feature_type", where)
         if not isinstance(kind_name, str) or kind_name not in FEATURE_TYPES:
             raise _fail(where, f"has feature_type {_shown(kind_name)}; known: {sorted(FEATURE_TYPES)}.")
-        position = _whole(_need(node, "ctx_idx", where), "ctx_idx", where, 0, max(len(tokens) - 1, 0),
-                          f" (the prompt has {len(tokens)} tokens, metadata.prompt_tokens)")
         if not tokens:
             raise _fail(where, "has a ctx_idx, but metadata.prompt_tokens is empty: the file names no token positions.")
+        position = _whole(_need(node, "ctx_idx", where), "ctx_idx", where, 0, len(tokens) - 1,
+                          f" (the prompt has {len(tokens)} tokens, metadata.prompt_tokens)")
         kind = FEATURE_TYPES[kind_name]
-        checked.append((number, where, node, kind, position, _layer_of(node, kind, where)))
-    logit_layers = {layer for _, _, _, kind, _, layer in checked if kind == LOGIT}
-    inner_layers = [layer for _, _, _, kind, _, layer in checked if kind in (FEATURE, ERROR)]
+        checked.append((where, node, kind, position, _layer_of(node, kind, where)))
+    logit_layers = {layer for _, _, kind, _, layer in checked if kind == LOGIT}
+    inner_layers = [layer for _, _, kind, _, layer in checked if kind in (FEATURE, ERROR)]
     if len(logit_layers) > 1:
         raise _fail("nodes", f"put logits on layers {sorted(logit_layers)[:4]}: circuit-tracer writes every logit on layer n_layers + 1.")
     n_layers = next(iter(logit_layers)) - 1 if logit_layers else (max(inner_layers) + 1 if inner_layers else 0)
     if model_layers is not None and (n_layers != model_layers if logit_layers else n_layers > model_layers):
-        raise _fail("nodes", f"describe a {n_layers}-layer model (logits on layer {n_layers + 1}), but the model has {model_layers} "
-                             "layers: pass the model the graph was made with.")
+        logits = f" (logits on layer {n_layers + 1})" if logit_layers else ""
+        raise _fail("nodes", f"describe a {n_layers}-layer model{logits}, but the model has {model_layers} layers: "
+                             "pass the model the graph was made with.")
     if transcoders and len(transcoders) != (model_layers or n_layers):
         raise InterpWidgetsError(f"{len(transcoders)} transcoders for a {model_layers or n_layers}-layer graph: pass one per layer.")
     widths = [int(tc.W_enc.shape[1]) for tc in transcoders]
     # pass 2: what depends on the layers, and the arrays
     kinds, rows, positions, features, activations, influence, labels = [], [], [], [], [], [], []
-    for number, where, node, kind, pos, layer in checked:
-        node_id = node["node_id"]
-        parts = node_id.split("_")
-        vocab_limit = (d_vocab or LARGEST_ID + 1) - 1
+    vocab_limit = (d_vocab or LARGEST_ID + 1) - 1
+    for where, node, kind, pos, layer in checked:
+        parts = node["node_id"].split("_")
         if kind in (FEATURE, ERROR):
             layer = _whole(layer, "layer", where, 0, n_layers - 1, f" (the graph has {n_layers} layers)")
         if kind == FEATURE:  # "layer_feature_pos": the feature index without circuit-tracer's scan offset
