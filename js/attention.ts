@@ -2,7 +2,8 @@
 // Hover a token (or a row of the large pattern) to see that query's attention over earlier tokens
 // as highlights; click to lock it. Each head arrives as its causal lower triangle in float16;
 // another layer is fetched from the kernel on demand. Head scores for every head, sortable.
-import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
+import { at, decodeCached, type Decoded, type WireArray } from "./lib/codec";
+import { POSITIVE_RGB, rgb } from "./lib/palette";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { activate, element, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
@@ -34,7 +35,7 @@ function drawPattern(canvas: HTMLCanvasElement, packed: Decoded, head: number, s
   canvas.height = size * px;
   const context = canvas.getContext("2d");
   if (!context) return;
-  const colour = getComputedStyle(canvas).getPropertyValue("--iw-positive").trim() || "rgb(230, 97, 1)";
+  const colour = getComputedStyle(canvas).getPropertyValue("--iw-positive").trim() || rgb(POSITIVE_RGB);
   context.clearRect(0, 0, canvas.width, canvas.height);
   context.fillStyle = colour;
   for (let q = 0; q < size; q++) {
@@ -125,7 +126,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     const labels = model.get("score_labels") ?? [];
     // what each score is measured on: previous-token on the prompt, induction on repeated random tokens
     scoreNotes.replaceChildren(...labels.map((label) => element("li", "", label)));
-    const scores = decodeArray(model.get("scores"));
+    const scores = decodeCached(model.get("scores"));
     const [, nLayers, nHeads] = scores.shape;
     const score = (i: number, l: number, h: number) => at(scores, (i * nLayers + l) * nHeads + h);
     const header = element("tr");
@@ -171,7 +172,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     prompt.sync(model.get("prompt"));
     const tokens = model.get("tokens");
     const size = tokens.length;
-    packed = decodeArray(model.get("patterns"));
+    packed = decodeCached(model.get("patterns"));
     const layer = model.get("layer");
     const head = model.get("head");
     layers.replaceChildren(

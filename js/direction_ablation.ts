@@ -1,11 +1,11 @@
 // Direction ablation: the text coloured by how much less likely each token became when a feature or
 // direction was removed from the residual stream (orange: less likely, a positive log-prob drop), a
 // colour bar, and the largest drops.
-import { at, decodeArray, type WireArray } from "./lib/codec";
+import { at, decodeCached, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { element, tooltip } from "./lib/dom";
 import { colorBar } from "./lib/legend";
-import { promptBox } from "./lib/prompt";
+import { promptBox, staleNote } from "./lib/prompt";
 import { frame, redrawOnChange, routedWidget } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
 
@@ -21,17 +21,16 @@ interface State {
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-direction-ablation");
-  const staleNote = element("div", "iw-stale-note", "These tokens are from the previous prompt: the new one failed (see the message above).");
-  staleNote.hidden = true;
+  const stale = staleNote();
   const prompt = promptBox(router, banner, (ok) => {
-    staleNote.hidden = ok;
+    stale.hidden = ok;
   });
   toolbar.append(prompt.form, prompt.status);
   const caption = element("div", "iw-row-label");
   const tokensBox = element("div", "iw-tokens");
   const legend = element("div");
   const list = element("ol", "iw-caption iw-largest");
-  root.append(staleNote, caption, tokensBox, legend, element("div", "iw-row-label", "largest log-prob drops (clean − without the direction; negative: more likely without it)"), list);
+  root.append(stale, caption, tokensBox, legend, element("div", "iw-row-label", "largest log-prob drops (clean − without the direction; negative: more likely without it)"), list);
   const tip = tooltip(root);
   root.append(tip.node);
   el.appendChild(root);
@@ -41,7 +40,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     title.textContent = `${model.get("title")} · ${model.get("label")}`;
     prompt.sync(model.get("prompt"));
     caption.textContent = `log-prob drop of each token = clean − with the direction removed (${model.get("mode")}): orange = less likely without it (drop > 0), blue = more likely`;
-    const values = decodeArray(model.get("decrease"));
+    const values = decodeCached(model.get("decrease"));
     const scale = chooseScale(values.data as ArrayLike<number>, "diverging");
     legend.replaceChildren(colorBar(scale, "log-prob drop: orange = less likely without the direction, blue = more likely"));
     tokensBox.replaceChildren();

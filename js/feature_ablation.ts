@@ -3,10 +3,10 @@
 // feature at the target; click to toggle its removal, several at once), the activation with the
 // removals, and the pairs whose joint removal matters more than the two alone. Every number comes
 // from the kernel; this view only draws the traits and sends clicks.
-import { at, decodeArray, type WireArray } from "./lib/codec";
+import { at, decodeCached, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
-import { activate, element, submitOnEnter, tooltip, typedIndex } from "./lib/dom";
-import { promptBox } from "./lib/prompt";
+import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
+import { featureIndexForm, promptBox, staleNote } from "./lib/prompt";
 import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
 
@@ -38,29 +38,13 @@ const quote = (token: string) => JSON.stringify(visibleToken(token));
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-feature-ablation");
-  const staleNote = element("div", "iw-stale-note", "These tokens are from the previous prompt: the new one failed (see the message above).");
-  staleNote.hidden = true;
+  const stale = staleNote();
   const prompt = promptBox(router, banner, (ok) => {
-    staleNote.hidden = ok;
+    stale.hidden = ok;
   });
 
-  const featureForm = element("form", "iw-prompt");
-  const featureInput = element("input", "iw-prompt-input iw-number");
-  featureInput.type = "number";
-  featureInput.min = "0";
-  featureInput.setAttribute("aria-label", "feature index");
-  const featureCaption = element("span", "iw-caption", "feature"); // "neuron" when the view reads a neuron
-  featureForm.append(featureCaption, featureInput);
-  const sendFeature = async () => {
-    const feature = typedIndex(featureInput, "feature index", banner);
-    // an empty or bad box changes nothing; a refused index puts the kernel's feature back in the box
-    if (feature === null || (await setInputs(router, { feature }, prompt.status, banner)) === false) featureInput.value = String(model.get("feature"));
-  };
-  featureForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    sendFeature();
-  });
-  submitOnEnter(featureInput, sendFeature);
+  // its caption says "neuron" when the view reads a neuron
+  const { form: featureForm, input: featureInput, caption: featureCaption } = featureIndexForm(router, banner, prompt.status, () => model.get("feature"));
 
   const saeSelect = element("select", "iw-input");
   saeSelect.setAttribute("aria-label", "SAE");
@@ -97,7 +81,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   readout.setAttribute("aria-live", "polite");
   const modeNote = element("div", "iw-mode-note");
   const pairsBox = element("div", "iw-pairs-box");
-  root.append(staleNote, activationLabel, activationRow, mapLabel, mapRow, readout, modeNote, pairsBox);
+  root.append(stale, activationLabel, activationRow, mapLabel, mapRow, readout, modeNote, pairsBox);
   const tip = tooltip(root);
   root.append(tip.node);
   el.appendChild(root);
@@ -108,7 +92,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   };
 
   function drawActivations(tokens: string[]) {
-    const values = decodeArray(model.get("activations"));
+    const values = decodeCached(model.get("activations"));
     const scale = chooseScale(values.data as ArrayLike<number>, "sequential");
     const kind = model.get("readout_kind");
     const where = model.get("target_given") ? "is the token chosen" : `starts where the ${kind} is largest, not at the last token`;
@@ -128,7 +112,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   }
 
   function drawMap(tokens: string[]) {
-    const drops = decodeArray(model.get("drops"));
+    const drops = decodeCached(model.get("drops"));
     const target = model.get("target");
     const removed = new Set(model.get("removed"));
     const scale = chooseScale(drops.data as ArrayLike<number>, "diverging");
@@ -173,9 +157,9 @@ export default routedWidget<State>(({ model, el, router }) => {
     pairsBox.replaceChildren();
     if (!pairs.positions || !pairs.joint || !pairs.single || !pairs.interaction) return;
     const positions = pairs.positions;
-    const joint = decodeArray(pairs.joint);
-    const single = decodeArray(pairs.single);
-    const interaction = decodeArray(pairs.interaction);
+    const joint = decodeCached(pairs.joint);
+    const single = decodeCached(pairs.single);
+    const interaction = decodeCached(pairs.interaction);
     const k = positions.length;
     const rows: { a: number; b: number; joint: number; inter: number }[] = [];
     for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++) rows.push({ a: i, b: j, joint: at(joint, i * k + j), inter: at(interaction, i * k + j) });

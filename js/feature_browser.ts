@@ -1,7 +1,7 @@
 // Feature browser: every feature of an SAE as a table (sortable by a header click, filtered by a
 // token substring and a minimum density), searches by token and by prompt answered in the kernel,
 // and a row click that selects the feature in every linked view.
-import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
+import { at, decodeCached, type Decoded, type WireArray } from "./lib/codec";
 import { formatValue } from "./lib/colors";
 import { activate, element, submitOnEnter } from "./lib/dom";
 import { ask, frame, redrawOnChange, routedWidget } from "./lib/widget";
@@ -74,7 +74,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   }
 
   function draw() {
-    const arrays = { density: decodeArray(model.get("density")), max: decodeArray(model.get("max")), mcs: decodeArray(model.get("mcs")) };
+    const arrays = { density: decodeCached(model.get("density")), max: decodeCached(model.get("max")), mcs: decodeCached(model.get("mcs")) };
     const tokens = model.get("top_tokens");
     const hasMcs = arrays.mcs.data.length > 0;
     const needle = filter.value.replace(/\u00b7/g, " ").toLowerCase();

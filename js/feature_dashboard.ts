@@ -2,9 +2,10 @@
 // logit lens. Each example is a context coloured by the feature with its activating token marked;
 // clicking one opens it in the linked ablation explorer (through the shared selection).
 import { barRow } from "./lib/bars";
-import { at, decodeArray, type WireArray } from "./lib/codec";
+import { at, decodeCached, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
-import { activate, element, submitOnEnter, tooltip, typedIndex } from "./lib/dom";
+import { activate, element, numberInput, submitOnEnter, tooltip } from "./lib/dom";
+import { featureIndexForm } from "./lib/prompt";
 import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { tokenSpan, visibleToken } from "./lib/tokens";
 
@@ -31,24 +32,13 @@ interface State {
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-feature-dashboard");
-  const featureForm = element("form", "iw-prompt");
-  const featureInput = element("input", "iw-prompt-input iw-number");
-  featureInput.type = "number";
-  featureInput.min = "0";
-  featureInput.setAttribute("aria-label", "feature index");
-  const leftInput = element("input", "iw-prompt-input iw-number");
-  const rightInput = element("input", "iw-prompt-input iw-number");
-  for (const [input, label] of [[leftInput, "context before"], [rightInput, "context after"]] as const) {
-    input.type = "number";
-    input.min = "0";
-    input.max = "64";
-    input.setAttribute("aria-label", label);
-  }
+  const status = element("span", "iw-status");
+  const { form: featureForm, input: featureInput } = featureIndexForm(router, banner, status, () => model.get("feature"));
+  const leftInput = numberInput("context before", 0, 64);
+  const rightInput = numberInput("context after", 0, 64);
   leftInput.title = "tokens of context shown before the activating token";
   rightInput.title = "tokens of context shown after the activating token";
-  featureForm.append(element("span", "iw-caption", "feature"), featureInput, element("span", "iw-caption", "context: tokens before"), leftInput,
-    element("span", "iw-caption", "after"), rightInput);
-  const status = element("span", "iw-status");
+  featureForm.append(element("span", "iw-caption", "context: tokens before"), leftInput, element("span", "iw-caption", "after"), rightInput);
   const progress = element("span", "iw-status iw-progress");
   toolbar.append(featureForm, status, progress);
   const summary = element("div", "iw-caption iw-dashboard-summary");
@@ -61,16 +51,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   root.append(tip.node);
   el.appendChild(root);
 
-  const sendFeature = async () => {
-    const feature = typedIndex(featureInput, "feature index", banner);
-    if (feature === null || (await setInputs(router, { feature }, status, banner)) === false) featureInput.value = String(model.get("feature"));
-  };
   const sendContext = () => setInputs(router, { left: Number(leftInput.value), right: Number(rightInput.value) }, status, banner);
-  featureForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    sendFeature();
-  });
-  submitOnEnter(featureInput, sendFeature);
   submitOnEnter(leftInput, sendContext);
   submitOnEnter(rightInput, sendContext);
 
@@ -95,8 +76,8 @@ export default routedWidget<State>(({ model, el, router }) => {
   function histogram(): HTMLDivElement {
     const box = element("div", "iw-bars");
     box.append(element("div", "iw-chart-title", "activation histogram (where it fires)"));
-    const counts = decodeArray(model.get("histogram_counts"));
-    const edges = decodeArray(model.get("histogram_edges"));
+    const counts = decodeCached(model.get("histogram_counts"));
+    const edges = decodeCached(model.get("histogram_edges"));
     const n = counts.data.length;
     let largest = 1;
     for (let i = 0; i < n; i++) largest = Math.max(largest, at(counts, i));

@@ -3,7 +3,8 @@
 // inhibit, wider when stronger. Hover: a node's label, activation and top contexts (as text). Click:
 // pin (shift: add to the pins); a feature is published to a linked selection. Pinned nodes: show
 // only their ancestors or descendants, name them as a supernode, or intervene on them in the model.
-import { decodeArray, type WireArray } from "./lib/codec";
+import { decodeCached, type WireArray } from "./lib/codec";
+import { NEGATIVE_RGB, NODE_KINDS, POSITIVE_RGB, rgb } from "./lib/palette";
 import { formatValue } from "./lib/colors";
 import { element, tooltip } from "./lib/dom";
 import { GraphCanvas, type Colors, type GraphData } from "./lib/graph_canvas";
@@ -76,9 +77,9 @@ export default routedWidget<State>(({ model, el, router }) => {
   const colors = (): Colors => {
     const css = getComputedStyle(root);
     const read = (name: string, fallback: string) => css.getPropertyValue(name).trim() || styles.getPropertyValue(name).trim() || fallback;
-    return { positive: read("--iw-positive", "rgb(230, 97, 1)"), negative: read("--iw-negative", "rgb(33, 102, 172)"), fg: read("--iw-fg", "#1f1f1f"),
+    return { positive: read("--iw-positive", rgb(POSITIVE_RGB)), negative: read("--iw-negative", rgb(NEGATIVE_RGB)), fg: read("--iw-fg", "#1f1f1f"),
       muted: read("--iw-fg-muted", "#616161"), accent: read("--iw-accent", "#1976d2"),
-      kinds: [read("--iw-fg", "#1f1f1f"), "#1b9e77", read("--iw-fg-muted", "#9e9e9e"), "#7570b3"] };
+      kinds: [read("--iw-fg", NODE_KINDS[0]), NODE_KINDS[1], read("--iw-fg-muted", NODE_KINDS[2]), NODE_KINDS[3]] };
   };
   const graph = new GraphCanvas(colors, Math.max(400, (el.clientWidth || 900) - 8), 480);
   Object.defineProperty(graph.canvas, "graphCanvas", { value: graph }); // for the browser test and the render benchmark
@@ -216,15 +217,15 @@ export default routedWidget<State>(({ model, el, router }) => {
     scores.hidden = !model.get("scores");
     counts.textContent = `${model.get("counts")} · rows: tokens (bottom), layers 0–${model.get("n_layers") - 1}, logits (top); columns: token positions · drag to pan, wheel to zoom, double-click to fit`;
     labels = model.get("labels");
-    const kind = decodeArray(model.get("node_kind")).data as Uint8Array;
-    decoded = { kind, activation: decodeArray(model.get("node_activation")).data as ArrayLike<number>, influence: decodeArray(model.get("node_influence")).data as ArrayLike<number> };
-    const row = decodeArray(model.get("node_row")).data as Int32Array;
-    const pos = decodeArray(model.get("node_pos")).data as Int32Array;
+    const kind = decodeCached(model.get("node_kind")).data as Uint8Array;
+    decoded = { kind, activation: decodeCached(model.get("node_activation")).data as ArrayLike<number>, influence: decodeCached(model.get("node_influence")).data as ArrayLike<number> };
+    const row = decodeCached(model.get("node_row")).data as Int32Array;
+    const pos = decodeCached(model.get("node_pos")).data as Int32Array;
     let nPos = model.get("token_strings").length;
     for (let i = 0; i < pos.length; i++) nPos = Math.max(nPos, pos[i] + 1);
     const data: GraphData = { kind, row, pos, influence: decoded.influence as Float32Array,
-      source: decodeArray(model.get("edge_source")).data as Int32Array, target: decodeArray(model.get("edge_target")).data as Int32Array,
-      weight: decodeArray(model.get("edge_weight")).data as Float32Array, nRows: model.get("n_layers") + 2, nPos };
+      source: decodeCached(model.get("edge_source")).data as Int32Array, target: decodeCached(model.get("edge_target")).data as Int32Array,
+      weight: decodeCached(model.get("edge_weight")).data as Float32Array, nRows: model.get("n_layers") + 2, nPos };
     const c = colors();
     legend.replaceChildren(
       lineKey([{ label: "edge excites (+)", color: c.positive }, { label: "edge inhibits (−)", color: c.negative }, { label: "width: |direct effect|", color: c.muted, width: 4 }]),

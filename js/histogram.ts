@@ -1,10 +1,9 @@
 // A histogram (e.g. max cosine similarity per feature between two dictionaries), with its mean.
-import type { AnyModel } from "@anywidget/types";
-import { at, decodeArray, type WireArray } from "./lib/codec";
+import { toNumbers, type WireArray } from "./lib/codec";
 import { barChart } from "./lib/chart";
 import { formatValue } from "./lib/colors";
 import { element } from "./lib/dom";
-import { ensureStyles } from "./lib/style";
+import { frame, redrawOnChange, routedWidget } from "./lib/widget";
 
 interface State {
   counts: WireArray;
@@ -18,15 +17,12 @@ interface State {
   unit: string;
 }
 
-function toNumbers(wire: WireArray): number[] {
-  const decoded = decodeArray(wire);
-  return Array.from({ length: decoded.data.length }, (_, i) => at(decoded, i));
-}
-
-function render({ model, el }: { model: AnyModel<State>; el: HTMLElement }) {
-  ensureStyles();
-  const root = element("div", "iw-root iw-histogram");
+// The shared routed front-end (lib/widget.ts): save menu, error banners, redraw on change, as every view.
+export default routedWidget<State>(({ model, el }) => {
+  const { root } = frame("iw-histogram");
+  const body = element("div");
   const caption = element("div", "iw-caption");
+  root.append(body, caption);
   el.appendChild(root);
   function draw() {
     const mean = model.get("mean");
@@ -35,11 +31,7 @@ function render({ model, el }: { model: AnyModel<State>; el: HTMLElement }) {
     const chart = barChart(toNumbers(model.get("counts")), toNumbers(model.get("edges")), {
       title: model.get("title"), xLabel: model.get("x_label"), yLabel: model.get("y_label"), unit: model.get("unit"), marker,
     });
-    root.replaceChildren(chart, caption);
+    body.replaceChildren(chart);
   }
-  draw();
-  model.on("change", draw);
-  return () => model.off("change", draw);
-}
-
-export default { render };
+  return redrawOnChange(model, draw);
+});

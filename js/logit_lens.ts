@@ -3,7 +3,7 @@
 // Enter on it) for its top-k bars; type a target token to see its rank in every cell; the column
 // beside the layer names is the KL divergence from the final layer. Only top-k ids and probabilities arrive, as arrays.
 import { barRow } from "./lib/bars";
-import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
+import { at, decodeCached, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
@@ -74,11 +74,11 @@ export default routedWidget<State>(({ model, el, router }) => {
     const tokens = model.get("tokens");
     const labels = model.get("labels");
     const vocab = model.get("vocab");
-    const ids = decodeArray(model.get("top_ids"));
-    const probs = decodeArray(model.get("top_probs"));
-    const kl = decodeArray(model.get("kl"));
-    const rank = decodeArray(model.get("target_rank"));
-    const targetProb = decodeArray(model.get("target_prob"));
+    const ids = decodeCached(model.get("top_ids"));
+    const probs = decodeCached(model.get("top_probs"));
+    const kl = decodeCached(model.get("kl"));
+    const rank = decodeCached(model.get("target_rank"));
+    const targetProb = decodeCached(model.get("target_prob"));
     const hasTarget = rank.data.length > 0;
     const [nB, nPos, k] = ids.shape;
     caption.textContent = hasTarget

@@ -2,7 +2,7 @@
 // unembedding; a toggle that leaves out outlier-norm tokens and lists them; click a bar to see where
 // in the prompt the model predicts that token.
 import { barRow } from "./lib/bars";
-import { at, decodeArray, type WireArray } from "./lib/codec";
+import { at, decodeCached, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { activate, element, tooltip } from "./lib/dom";
 import { promptBox } from "./lib/prompt";
@@ -72,7 +72,7 @@ export default routedWidget<State>(({ model, el, router }) => {
       tokens.forEach((t) => whereRow.append(tokenSpan(t, "iw-token")));
       return;
     }
-    const values = decodeArray(model.get("where_values"));
+    const values = decodeCached(model.get("where_values"));
     const scale = chooseScale(values.data as ArrayLike<number>, "sequential", 0);
     whereLabel.textContent = `probability that the next token is ${JSON.stringify(visibleToken(token))}, after each token`;
     tokens.forEach((t, p) => {

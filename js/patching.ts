@@ -2,7 +2,7 @@
 // Each cell is one patched run; hover for its value, click (or Enter) for its top predictions.
 // The clean and corrupt prompts and the component are edited here and recomputed in the kernel.
 import { barRow } from "./lib/bars";
-import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
+import { at, decodeCached, type Decoded, type WireArray } from "./lib/codec";
 import { colorFor, finiteRange, formatValue, type Scale } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
 import { gridLayout } from "./lib/grid";
@@ -151,8 +151,8 @@ export default routedWidget<State>(({ model, el, router }) => {
     const changes = model.get("differing").map((p) => `${quote(tokens[p] ?? "")} → ${quote(corrupt[p] ?? "")} at ${p}`).join(", ");
     caption.textContent = `${model.get("metric_label")}: clean ${formatValue(model.get("clean_metric"))}, corrupt ${formatValue(model.get("corrupt_metric"))}; corruption ${changes}. Colour: the patch's change of the metric as a fraction of the clean−corrupt gap.`;
     warnings.replaceChildren(...model.get("warnings").map((w) => element("li", "", w)));
-    const denoise = decodeArray(model.get("denoise"));
-    const noise = decodeArray(model.get("noise"));
+    const denoise = decodeCached(model.get("denoise"));
+    const noise = decodeCached(model.get("noise"));
     const ranges = [finiteRange(denoise.data as ArrayLike<number>), finiteRange(noise.data as ArrayLike<number>)].filter((r): r is [number, number] => r !== null);
     const bound = Math.max(1e-9, ...ranges.flatMap(([lo, hi]) => [Math.abs(lo), Math.abs(hi)]));
     const scale: Scale = { kind: "diverging", min: -bound, max: bound };

@@ -2,10 +2,10 @@
 // position coloured early (blue) to late (orange), position 0 ringed apart; the chosen components
 // over position; the variance each explains; and the kernel's verdict in words. Choosing the
 // components is view state (pc_x, pc_y), saved with the widget; nothing is recomputed.
-import { at, decodeArray, type WireArray } from "./lib/codec";
+import { at, decodeCached, type WireArray } from "./lib/codec";
 import { lineChart, PALETTE } from "./lib/chart";
 import { formatValue } from "./lib/colors";
-import { element } from "./lib/dom";
+import { element, svg } from "./lib/dom";
 import { frame, redrawOnChange, routedWidget } from "./lib/widget";
 
 interface State {
@@ -22,14 +22,6 @@ interface State {
   pc_x: number;
   pc_y: number;
   title: string;
-}
-
-const SVG = "http://www.w3.org/2000/svg"; // the SVG namespace name (an identifier, never fetched)
-
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
-  return node;
 }
 
 /** Early positions blue, late ones orange. */
@@ -96,10 +88,10 @@ export default routedWidget<State>(({ model, el }) => {
 
   function draw() {
     title.textContent = model.get("title");
-    const decoded = decodeArray(model.get("components"));
+    const decoded = decodeCached(model.get("components"));
     const [k, n] = decoded.shape.length === 2 ? decoded.shape : [0, 0];
     const component = (c: number) => Array.from({ length: n }, (_, i) => at(decoded, c * n + i));
-    const firstDecoded = decodeArray(model.get("first_token"));
+    const firstDecoded = decodeCached(model.get("first_token"));
     const cx = Math.min(model.get("pc_x"), k - 1);
     const cy = Math.min(model.get("pc_y"), k - 1);
     const set = (name: "pc_x" | "pc_y") => (i: number) => {

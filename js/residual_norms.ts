@@ -2,7 +2,7 @@
 // (dashed), the first prompt's norm per position (one line per boundary), and the norms of what
 // each block writes beside the stream's. A new prompt, BOS in or out and the mid-block boundary
 // are requests to the kernel, which recomputes; the log/linear toggle and hover stay in the view.
-import { at, decodeArray, type WireArray } from "./lib/codec";
+import { at, decodeCached, toRows, type WireArray } from "./lib/codec";
 import { lineChart, PALETTE, type LineStyle } from "./lib/chart";
 import { formatValue } from "./lib/colors";
 import { element } from "./lib/dom";
@@ -26,11 +26,6 @@ interface State {
   prompt: string;
   editable: boolean;
   title: string;
-}
-function rows(wire: WireArray): number[][] {
-  const decoded = decodeArray(wire);
-  const [n, m] = decoded.shape;
-  return Array.from({ length: n }, (_, i) => Array.from({ length: m }, (_, j) => at(decoded, i * m + j)));
 }
 
 function checkbox(label: string): { node: HTMLLabelElement; input: HTMLInputElement } {
@@ -65,9 +60,9 @@ export default routedWidget<State>(({ model, el, router }) => {
     const labels = model.get("labels");
     const names = model.get("series_names");
     const fits = model.get("fits");
-    const depthsDecoded = decodeArray(model.get("depths"));
+    const depthsDecoded = decodeCached(model.get("depths"));
     const depths = Array.from({ length: depthsDecoded.data.length }, (_, i) => at(depthsDecoded, i));
-    const means = rows(model.get("mean_norms"));
+    const means = toRows(model.get("mean_norms"));
     const log = model.get("log_scale");
 
     fitsBox.replaceChildren(
@@ -97,7 +92,7 @@ export default routedWidget<State>(({ model, el, router }) => {
 
     // The first series per position: one line per boundary, darker with depth.
     const tokens = model.get("tokens");
-    const perPosition = rows(model.get("position_norms"));
+    const perPosition = toRows(model.get("position_norms"));
     const positions = tokens.map((_, i) => i);
     const positionChart = lineChart(positions, perPosition, {
       title: `per position: ${names[0] ?? ""}`, xLabel: "position", yLabel: "L2 norm", log, names: labels, width: 420,
@@ -110,8 +105,8 @@ export default routedWidget<State>(({ model, el, router }) => {
     });
 
     // What each block writes, beside the stream it writes into (first series).
-    const attn = rows(model.get("attn_norms"))[0] ?? [];
-    const mlp = rows(model.get("mlp_norms"))[0] ?? [];
+    const attn = toRows(model.get("attn_norms"))[0] ?? [];
+    const mlp = toRows(model.get("mlp_norms"))[0] ?? [];
     const layers = attn.map((_, l) => l);
     const streamIn = layers.map((l) => means[0]?.[labels.indexOf(`${l}_pre`)] ?? NaN);
     const writesChart = lineChart(layers, [streamIn, attn, mlp], {

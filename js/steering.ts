@@ -3,7 +3,7 @@
 // request (the kernel re-generates both runs, streaming; a newer request stops the older one).
 // The first token where the runs differ is marked; hover a token for its log-prob under both runs
 // and the steer's activation. A sweep shows n strengths as small multiples with two charts.
-import { at, decodeArray, type Decoded, type WireArray } from "./lib/codec";
+import { at, decodeCached, numbersOf, toNumbers, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { lineChart } from "./lib/chart";
 import { element, tooltip } from "./lib/dom";
@@ -54,10 +54,6 @@ const METHODS = ["add", "set", "cap"];
 function sliderValue(slider: HTMLInputElement): number {
   const step = Number(slider.step);
   return Number((Math.round(Number(slider.value) / step) * step).toPrecision(6));
-}
-
-function values(decoded: Decoded): number[] {
-  return Array.from({ length: decoded.data.length }, (_, i) => at(decoded, i));
 }
 
 export default routedWidget<State>(({ model, el, router }) => {
@@ -174,11 +170,11 @@ export default routedWidget<State>(({ model, el, router }) => {
     const names = ["unsteered", "steered"] as const;
     runs = names.map((name) => ({
       tokens: model.get(`${name}_tokens`),
-      own: decodeArray(model.get(`${name}_logprobs`)),
-      other: decodeArray(model.get(`${name}_other`)),
-      activations: decodeArray(model.get(`${name}_activations`)),
+      own: decodeCached(model.get(`${name}_logprobs`)),
+      other: decodeCached(model.get(`${name}_other`)),
+      activations: decodeCached(model.get(`${name}_activations`)),
     }));
-    const scale = chooseScale([...values(runs[0].activations), ...values(runs[1].activations)], "auto");
+    const scale = chooseScale([...numbersOf(runs[0].activations), ...numbersOf(runs[1].activations)], "auto");
     const divergence = model.get("first_divergence");
     const strengths = model.get("steers").map((s) => `${s.label} ${s.method} ${formatValue(s.strength)}`).join(", ");
     const steered = model.get("steers")[0]?.label ?? "the steer";
@@ -213,7 +209,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   function drawSweep() {
     if (model.get("sweep_tokens") === sweepDrawn) return;
     sweepDrawn = model.get("sweep_tokens");
-    const strengths = values(decodeArray(model.get("sweep_strengths")));
+    const strengths = toNumbers(model.get("sweep_strengths"));
     if (!strengths.length) return sweepBox.replaceChildren();
     const texts = model.get("sweep_tokens");
     const grid = element("div", "iw-steer-multiples");
@@ -225,9 +221,9 @@ export default routedWidget<State>(({ model, el, router }) => {
     const charts = element("div", "iw-charts");
     const label = model.get("steers")[0]?.label ?? "steer";
     charts.append(
-      lineChart(strengths, [values(decodeArray(model.get("sweep_activation")))], { title: `${label}: mean activation`, xLabel: "strength", yLabel: "activation", names: ["activation"], log: false }),
+      lineChart(strengths, [toNumbers(model.get("sweep_activation"))], { title: `${label}: mean activation`, xLabel: "strength", yLabel: "activation", names: ["activation"], log: false }),
       // Its key sits under it (lineChart's own), naming each line as drawn.
-      lineChart(strengths, [values(decodeArray(model.get("sweep_logprob"))), values(decodeArray(model.get("sweep_logprob_unsteered")))], {
+      lineChart(strengths, [toNumbers(model.get("sweep_logprob")), toNumbers(model.get("sweep_logprob_unsteered"))], {
         title: "completion: mean log-prob", xLabel: "strength", yLabel: "log-prob",
         names: ["log-prob under the steered run", "under the default run"], log: false,
       }),

@@ -4,10 +4,10 @@
 // feature directions (m = 2; a line for m = 1) or Wᵀ W (m > 2), with each feature's norm as a bar
 // coloured by its superposition; beside it the training trajectory, the MCS histogram between the
 // two best seeds and, on request, the phase diagram.
-import { at, decodeArray, type WireArray } from "./lib/codec";
+import { toNumbers, toRows, type WireArray } from "./lib/codec";
 import { barChart, lineChart, PALETTE } from "./lib/chart";
 import { formatValue } from "./lib/colors";
-import { element } from "./lib/dom";
+import { element, svg } from "./lib/dom";
 import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 
 interface State {
@@ -38,25 +38,7 @@ interface State {
   title: string;
 }
 
-const SVG = "http://www.w3.org/2000/svg"; // the SVG namespace name (an identifier, never fetched)
-const PHASE_COLORS = ["#999999", PALETTE[0], PALETTE[1]];
-
-function numbers(wire: WireArray): number[] {
-  const decoded = decodeArray(wire);
-  return Array.from({ length: decoded.data.length }, (_, i) => at(decoded, i));
-}
-
-function matrix(wire: WireArray): number[][] {
-  const decoded = decodeArray(wire);
-  const [rows, columns] = decoded.shape.length === 2 ? decoded.shape : [0, 0];
-  return Array.from({ length: rows }, (_, i) => Array.from({ length: columns }, (_, j) => at(decoded, i * columns + j)));
-}
-
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
-  return node;
-}
+const PHASE_COLORS = [PALETTE[7], PALETTE[0], PALETTE[1]]; // grey, blue, orange
 
 /** A labelled range input; `commit` runs when the user lets go. */
 function slider(label: string, min: number, max: number, step: number, show: (v: number) => string, commit: (v: number) => void) {
@@ -211,38 +193,38 @@ export default routedWidget<State>(({ model, el, router }) => {
     if (progress) status.textContent = progress;
     else if (showingProgress) status.textContent = "";
     showingProgress = Boolean(progress);
-    const W = matrix(model.get("W"));
-    const norms = numbers(model.get("norms"));
-    const superposition = numbers(model.get("superposition"));
+    const W = toRows(model.get("W"));
+    const norms = toNumbers(model.get("norms"));
+    const superposition = toNumbers(model.get("superposition"));
     const picture = element("div", "iw-chart iw-toy-picture");
     picture.setAttribute("data-step", String(model.get("step")));
     picture.setAttribute("data-probability", String(model.get("feature_probability")));
     const m = W.length;
     picture.append(element("div", "iw-chart-title", m <= 2 ? `feature directions (step ${model.get("step")})` : `WᵀW (step ${model.get("step")})`));
-    picture.append(m <= 2 ? directions(W, norms, superposition) : gramGrid(matrix(model.get("gram"))));
+    picture.append(m <= 2 ? directions(W, norms, superposition) : gramGrid(toRows(model.get("gram"))));
     const bars = element("div", "iw-chart");
     bars.append(element("div", "iw-chart-title", "norm per feature (colour: superposition, blue none \u2192 orange)"), normBars(norms, superposition));
     pictures.replaceChildren(picture, bars);
 
     const seeds = model.get("seed_losses");
-    const dims = numbers(model.get("trajectory_dims"));
+    const dims = toNumbers(model.get("trajectory_dims"));
     caption.textContent = `loss ${formatValue(model.get("loss"))} (best of ${seeds.length} seeds)` +
       (dims.length ? ` \u00b7 ${formatValue(dims[dims.length - 1])} dimensions per feature` : "");
-    const steps = numbers(model.get("trajectory_steps"));
+    const steps = toNumbers(model.get("trajectory_steps"));
     const shown: HTMLElement[] = [];
     if (steps.length > 1) {
       shown.push(lineChart(steps, [dims], { title: "dimensions per feature over training", xLabel: "step", yLabel: "m / \u2016W\u2016\u00b2", names: ["dimensions per feature"], log: false }));
-      shown.push(lineChart(steps, [numbers(model.get("trajectory_loss"))], { title: "loss over training", xLabel: "step", yLabel: "loss", names: ["loss"] }));
+      shown.push(lineChart(steps, [toNumbers(model.get("trajectory_loss"))], { title: "loss over training", xLabel: "step", yLabel: "loss", names: ["loss"] }));
     }
-    const counts = numbers(model.get("mcs_counts"));
+    const counts = toNumbers(model.get("mcs_counts"));
     const mean = model.get("mcs_mean");
     if (counts.length) {
-      shown.push(barChart(counts, numbers(model.get("mcs_edges")), {
+      shown.push(barChart(counts, toNumbers(model.get("mcs_edges")), {
         title: "MCS between the two best seeds", xLabel: "max cosine similarity", yLabel: "features", unit: "features",
         marker: mean === null ? undefined : { value: mean, label: `mean ${formatValue(mean)}` },
       }));
     }
-    const phase = matrix(model.get("phase"));
+    const phase = toRows(model.get("phase"));
     if (phase.length) shown.push(phaseGrid(phase, model.get("phase_probabilities"), model.get("phase_importances"), model.get("phase_names")));
     charts.replaceChildren(...shown);
   }

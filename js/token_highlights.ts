@@ -1,10 +1,10 @@
 // Token highlights: a prompt's tokens coloured by one of several per-token series.
 // Durable state (tokens, values, series) lives in traits; a new prompt is a request to the
 // kernel, which re-tokenizes, recomputes and updates the traits, or answers with an error.
-import { decodeArray, at, type Decoded, type WireArray } from "./lib/codec";
+import { at, decodeCached, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorClass, formatValue, legendGradient, scaleCaption } from "./lib/colors";
 import { element, tooltip } from "./lib/dom";
-import { promptBox } from "./lib/prompt";
+import { promptBox, staleNote } from "./lib/prompt";
 import { frame, redrawOnChange, routedWidget } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
 
@@ -33,14 +33,13 @@ export default routedWidget<State>(({ model, el, router }) => {
   toolbar.append(seriesBar);
 
   // Editable prompt; after a failed one, the tokens shown are the previous prompt's: say so.
-  const staleNote = element("div", "iw-stale-note", "These tokens are from the previous prompt: the new one failed (see the message above).");
-  staleNote.hidden = true;
+  const stale = staleNote();
   const prompt = promptBox(router, banner, (ok) => {
     tokensBox.classList.toggle("iw-stale", !ok);
-    staleNote.hidden = ok;
+    stale.hidden = ok;
   });
   toolbar.append(prompt.form, prompt.status);
-  root.append(staleNote, tokensBox, legend);
+  root.append(stale, tokensBox, legend);
   const tip = tooltip(root);
   root.append(tip.node);
   el.appendChild(root);
@@ -133,7 +132,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     prompt.form.hidden = !model.get("editable");
     prompt.sync(model.get("prompt"));
     try {
-      decoded = decodeArray(model.get("values"));
+      decoded = decodeCached(model.get("values"));
     } catch (error) {
       decoded = null;
       banner.show(String(error));
@@ -145,7 +144,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   // New tokens (from a prompt set in code, say) are no longer the previous prompt's.
   const onTokens = () => {
     tokensBox.classList.remove("iw-stale");
-    staleNote.hidden = true;
+    stale.hidden = true;
   };
   model.on("change:tokens", onTokens);
   const stopRedrawing = redrawOnChange(model, drawAll);

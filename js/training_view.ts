@@ -1,10 +1,9 @@
 // Live SAE training view: one small chart per metric, one line per SAE, redrawn as the kernel
 // appends logged points (history [n_saes, n_points, n_metrics] as a binary float32 buffer).
-import type { AnyModel } from "@anywidget/types";
-import { decodeArray, type WireArray } from "./lib/codec";
+import { decodeCached, type WireArray } from "./lib/codec";
 import { lineChart, PALETTE } from "./lib/chart";
 import { element } from "./lib/dom";
-import { ensureStyles } from "./lib/style";
+import { frame, redrawOnChange, routedWidget } from "./lib/widget";
 
 interface State {
   history: WireArray;
@@ -14,22 +13,21 @@ interface State {
   title: string;
 }
 
-function render({ model, el }: { model: AnyModel<State>; el: HTMLElement }) {
-  ensureStyles();
-  const root = element("div", "iw-root iw-training-view");
-  const title = element("div", "iw-title");
+// The shared routed front-end (lib/widget.ts): save menu, error banners, redraw on change, as every view.
+export default routedWidget<State>(({ model, el }) => {
+  const { root, title } = frame("iw-training-view");
   const legend = element("div", "iw-legend");
   const charts = element("div", "iw-charts");
   const waiting = element("div", "iw-caption iw-training-waiting");
   waiting.setAttribute("aria-live", "polite");
-  root.append(title, legend, waiting, charts);
+  root.append(legend, waiting, charts);
   el.appendChild(root);
 
   function draw() {
     title.textContent = model.get("title");
     const names = model.get("sae_names");
     const metrics = model.get("metrics");
-    const { data, shape } = decodeArray(model.get("history"));
+    const { data, shape } = decodeCached(model.get("history"));
     const [nSaes, nPoints, nMetrics] = shape;
     const value = (s: number, p: number, m: number) => Number(data[(s * nPoints + p) * nMetrics + m]);
     legend.replaceChildren(
@@ -51,9 +49,5 @@ function render({ model, el }: { model: AnyModel<State>; el: HTMLElement }) {
       }),
     );
   }
-  draw();
-  model.on("change", draw);
-  return () => model.off("change", draw);
-}
-
-export default { render };
+  return redrawOnChange(model, draw);
+});

@@ -11,9 +11,9 @@ import html
 import math
 from typing import Sequence
 
-from interp_widgets.widgets._colors import NEGATIVE_RGB, POSITIVE_RGB, format_value
+from interp_widgets.widgets._colors import NEGATIVE_RGB, POSITIVE_RGB, SERIES, format_value
 
-PALETTE = ("#e69f00", "#0072b2", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000")  # Okabe-Ito
+PALETTE = SERIES  # the live charts' series colours, in the same order
 FONT = 10
 
 

@@ -1,7 +1,10 @@
-"""The colour scale of `js/lib/colors.ts`, for the static HTML snapshot.
+"""The palette and colour scale of the front-end (`js/lib/palette.ts`, `js/lib/colors.ts`), for
+static snapshots and SVG pictures: one palette on each side, checked equal by
+tests/unit/widgets/test_palette.py.
 
 Colours are laid over the background with an alpha proportional to |value|; blue below zero,
-orange above (a colour-blind-aware pair). Keep the two files in step.
+orange above (a colour-blind-aware pair), which also colour an attribution graph's inhibiting and
+exciting edges.
 """
 
 from __future__ import annotations
@@ -10,11 +13,23 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-NEGATIVE_RGB = (33, 102, 172)  # --iw-negative in js/lib/style.ts
-POSITIVE_RGB = (230, 97, 1)  # --iw-positive
-NEGATIVE_RGB_DARK = (94, 166, 232)  # the same in dark themes
+NEGATIVE_RGB = (33, 102, 172)
+"""Below zero, a suppressed token, an inhibiting edge: blue (`--iw-negative`)."""
+POSITIVE_RGB = (230, 97, 1)
+"""Above zero, a promoted token, an exciting edge: orange (`--iw-positive`)."""
+NEGATIVE_RGB_DARK = (94, 166, 232)
+"""The same pair in dark themes."""
 POSITIVE_RGB_DARK = (250, 140, 50)
+SERIES = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
+"""Series of a chart, in order (Okabe & Ito's colour-blind-safe set)."""
+NODE_KINDS = ("#444444", "#1B9E77", "#999999", "#7570B3")
+"""Attribution-graph nodes by kind: token, feature, error, logit."""
 MAX_ALPHA = 0.85
+
+
+def hex_color(rgb: tuple[int, int, int]) -> str:
+    """`#rrggbb` of a palette triple."""
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import torch
 import traitlets
 
+from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.residual.attention_patterns import check_head, check_layer, layer_patterns, pack_lower_triangle, unpack_lower_triangle
 from interp_widgets.compute.residual.head_scores import HEAD_SCORE_LABELS, bos_score, head_scores, previous_token_score
 from interp_widgets.compute.core.hooks import token_strings, tokenize
@@ -34,7 +35,7 @@ SNAPSHOT_TOKENS = 48  # the static snapshot draws the first tokens' pattern
 class AttentionInputs(Inputs):
     """A model on a prompt, or fixed patterns `[n_layers, n_heads, T, T]` over fixed tokens."""
 
-    model: Any = None
+    model: Model | None = None
     prompt: str = ""
     patterns: torch.Tensor | None = None
     tokens: tuple[str, ...] = ()

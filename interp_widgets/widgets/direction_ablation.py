@@ -15,7 +15,8 @@ import torch
 import traitlets
 
 from interp_widgets.compute.ablation.direction import direction_ablation
-from interp_widgets.compute.core.readouts import as_readout, default_hook
+from interp_widgets.compute.core.model import Model
+from interp_widgets.compute.core.readouts import ReadoutSpec, as_readout, default_hook
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
 
@@ -24,9 +25,9 @@ from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, Sh
 class DirectionAblationInputs(Inputs):
     """What is removed (a feature `(sae, index)` or a direction `[d]`) at which hook, on which prompt."""
 
-    model: Any
+    model: Model
     prompt: str
-    feature: Any
+    feature: ReadoutSpec
     hook: str
     label: str
     positions: tuple[int, ...] | None = None
@@ -42,7 +43,7 @@ class DirectionAblation(BaseWidget):
 
     tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The prompt's tokens, exactly as the tokenizer decodes them.").tag(sync=True)
     decrease = Array(help="`[pos]` clean minus ablated log-prob of token t (NaN at BOS): positive = less likely without the direction.")
-    largest = traitlets.List(default_value=[], help="[position, token, change] of the largest changes, largest |change| first.").tag(sync=True)
+    largest = traitlets.List(traitlets.List(), default_value=[], help="[position, token, change] of the largest changes, largest |change| first.").tag(sync=True)
     label = traitlets.Unicode("", help="What was removed: the feature or direction and its hook.").tag(sync=True)
     mode = traitlets.Unicode("", help="How the direction was removed: 'feature' (the SAE feature's own contribution subtracted) or 'project' (projected out).").tag(sync=True)
     prompt = traitlets.Unicode("", help="The prompt the tokens come from (editable in the view).").tag(sync=True)

@@ -18,8 +18,10 @@ import traitlets
 
 from interp_widgets.compute.ablation.removal import default_replacement, remove_tokens
 from interp_widgets.compute.ablation.removal_map import pairs_as_arrays, removal_map_in_slices
+from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.core.readouts import DirectionReadout, NeuronReadout, Readout, SAEFeatureReadout, as_readout, default_hook, sae_hook_name, sae_shape
 from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.sae.model import SparseAutoencoder
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler, with_arrays
 
@@ -28,13 +30,13 @@ from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, Sh
 class AblationInputs(Inputs):
     """One readout (an SAE feature, a neuron or a fixed direction) on one prompt, and how tokens are removed."""
 
-    model: Any
+    model: Model
     prompt: str
     feature: int = -1
     """The SAE feature or neuron index (-1 for a fixed direction)."""
     sae: str | None = None
     """The name in `saes` of the SAE read (None: a neuron or a direction)."""
-    saes: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    saes: Mapping[str, SparseAutoencoder] = dataclasses.field(default_factory=dict)
     direction: DirectionReadout | None = None
     """A fixed direction `[d]` (then `feature` is -1)."""
     hook: str | None = None
@@ -98,7 +100,7 @@ class FeatureAblation(BaseWidget):
     drops = Array(help="`[pos]` clean minus the activation with that token removed (NaN at BOS and from the target on).")
     removed = traitlets.List(traitlets.Int(), default_value=[], help="Positions removed at once (what clicks toggle).").tag(sync=True)
     removed_value = traitlets.Float(None, allow_none=True, help="The activation at the target with every removed position gone (None when none is).").tag(sync=True)
-    pairs = with_arrays(traitlets.Dict(default_value={}, help="Pairs among the top-k single tokens: positions, single/joint drops and interaction."))
+    pairs = with_arrays(traitlets.Dict(key_trait=traitlets.Unicode(), default_value={}, help="Pairs among the top-k single tokens: positions, single/joint drops and interaction."))
     top_k = traitlets.Int(5, help="How many of the most important single tokens the pairs panel pairs up.").tag(sync=True)
     mode = traitlets.Enum(["delete", "replace"], default_value="delete", help="delete: the token is removed and later ones shift left; replace: `replacement` takes its place.").tag(sync=True)
     replacement = traitlets.Unicode("", help="The token put in place of a removed one in replace mode.").tag(sync=True)

@@ -20,6 +20,7 @@ from interp_widgets.compute.features.dashboard import feature_table, features_on
 from interp_widgets.compute.core.hooks import one_token_id, token_strings
 from interp_widgets.compute.core.readouts import sae_hook_name
 from interp_widgets.sae.compare import decoder_max_cosine_similarity
+from interp_widgets.sae.model import SparseAutoencoder
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
 from interp_widgets.widgets._snapshot import visible
 from interp_widgets.widgets.selection import Selection
@@ -33,7 +34,7 @@ class BrowserInputs(Inputs):
 
     selection: Selection
     sae: str
-    compare_to: Any = None
+    compare_to: SparseAutoencoder | None = None
 
 
 class FeatureBrowser(BaseWidget):
@@ -46,9 +47,9 @@ class FeatureBrowser(BaseWidget):
     max = Array(help="`[d_sae]` each feature's largest activation on the indexed tokens.")
     mcs = Array(help="`[d_sae]` max cosine similarity to `compare_to` (empty when none is given).")
     compare_label = traitlets.Unicode("", help="What the MCS column compares to ('' without `compare_to`).").tag(sync=True)
-    top_tokens = traitlets.List(default_value=[], help="Per feature, its top tokens (strings).").tag(sync=True)
+    top_tokens = traitlets.List(traitlets.List(traitlets.Unicode()), default_value=[], help="Per feature, its top tokens (strings).").tag(sync=True)
     selected = traitlets.Int(-1, help="The feature of the clicked row (-1: none); moves the selection's feature.").tag(sync=True)
-    results = traitlets.List(default_value=[], help="The last search: [feature, score, detail].").tag(sync=True)
+    results = traitlets.List(traitlets.List(), default_value=[], help="The last search: [feature, score, detail].").tag(sync=True)
     results_label = traitlets.Unicode("", help="What the last search looked for (shown above its results).").tag(sync=True)
     progress = traitlets.Unicode("", help="While the index is built: how far it is.").tag(sync=True)
     title = traitlets.Unicode("", help="Title shown above the table.").tag(sync=True)

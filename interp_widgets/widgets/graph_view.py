@@ -26,8 +26,11 @@ from interp_widgets.compute.attribution.intervene import intervene
 from interp_widgets.compute.attribution.drawn import ERROR, FEATURE, DrawnGraph, drawn_graph, logit_lens_tokens, strongest_paths, top_contexts
 from interp_widgets.compute.attribution.graph_file import load_graph_json
 from interp_widgets.compute.attribution.graph_json import save_graph_json
+from interp_widgets.compute.core.model import Model
+from interp_widgets.compute.features.index import ActivationIndex
 from interp_widgets.errors import InterpWidgetsError
-from interp_widgets.widgets import _snapshot
+from interp_widgets.sae.transcoder import Transcoder
+from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
 
 NODE_ARRAYS = {"node_kind": "kinds", "node_row": "rows", "node_pos": "positions", "node_feature": "features", "node_activation": "activations",
@@ -35,20 +38,21 @@ NODE_ARRAYS = {"node_kind": "kinds", "node_row": "rows", "node_pos": "positions"
 """trait -> DrawnGraph field"""
 SNAPSHOT_NODES = 2_000  # the static snapshot draws at most this many nodes (the most influential) ...
 SNAPSHOT_EDGES = 2_000  # ... and edges (the strongest between them): 10^6 nodes once wrote 54 MB into the notebook
+EXCITES, INHIBITS = _colors.hex_color(_colors.POSITIVE_RGB), _colors.hex_color(_colors.NEGATIVE_RGB)  # an edge's colour in the snapshot, as live
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class GraphInputs(Inputs):
     """The graph of `prompt` through `transcoders`, or a `graph` computed elsewhere; pruning shares; indexes for contexts."""
 
-    model: Any
-    transcoders: tuple[Any, ...]
+    model: Model | None
+    transcoders: tuple[Transcoder, ...]
     prompt: str
     node_share: float = 0.8
     edge_share: float = 0.98
     max_features: int | None = None
-    graph: Any = None  # an AttributionGraph, or a DrawnGraph (already pruned, e.g. from a file); None: attribute the prompt
-    indexes: tuple[Any, ...] = ()  # one activation index per layer (for top contexts), or none
+    graph: AttributionGraph | DrawnGraph | None = None  # an AttributionGraph, or a DrawnGraph (already pruned, e.g. from a file); None: attribute the prompt
+    indexes: tuple[ActivationIndex, ...] = ()  # one activation index per layer (for top contexts), or none
 
     EDITABLE = ("prompt", "node_share", "edge_share")
     RESETS = {"prompt": {"graph": None}}
@@ -76,8 +80,8 @@ class GraphView(BaseWidget):
     prompt = traitlets.Unicode("", help="The prompt the graph attributes (editable in the view).").tag(sync=True)
     node_share = traitlets.Float(0.8, help="Pruning: keep the nodes carrying this cumulative share of the influence on the logits.").tag(sync=True)
     edge_share = traitlets.Float(0.98, help="Pruning: keep the edges carrying this cumulative share of the influence.").tag(sync=True)
-    supernodes = traitlets.List(default_value=[], help="[[name, node, node, ...]] named groups of drawn nodes.").tag(sync=True)
-    intervention = traitlets.Dict(default_value={}, help='The last intervention: {"description", "rows": [[token, clean p, new p, clean logit, new logit]]}.').tag(sync=True)
+    supernodes = traitlets.List(traitlets.List(), default_value=[], help="[[name, node, node, ...]] named groups of drawn nodes.").tag(sync=True)
+    intervention = traitlets.Dict(key_trait=traitlets.Unicode(), default_value={}, help='The last intervention: {"description", "rows": [[token, clean p, new p, clean logit, new logit]]}.').tag(sync=True)
     can_intervene = traitlets.Bool(False, help="Whether interventions can be run (the model and one transcoder per layer are at hand).").tag(sync=True)
     counts = traitlets.Unicode("", help="How many nodes and edges are drawn, in words.").tag(sync=True)
     scores = traitlets.Unicode("", help="The graph's replacement and completeness scores (circuit-tracer's), in words; '' for a graph from a file.").tag(sync=True)
@@ -281,10 +285,10 @@ class GraphView(BaseWidget):
         strongest = between[drawn.weights[between].abs().argsort(descending=True, stable=True)[:SNAPSHOT_EDGES]].tolist()
         scale = float(drawn.weights.abs().max()) if drawn.weights.numel() else 0.0
         scale = scale or 1.0  # every weight 0: hairlines
-        lines = [f'<line x1="{xy[s][0]:.1f}" y1="{xy[s][1]:.1f}" x2="{xy[t][0]:.1f}" y2="{xy[t][1]:.1f}" stroke="{"#e66101" if w > 0 else "#2166ac"}" '
+        lines = [f'<line x1="{xy[s][0]:.1f}" y1="{xy[s][1]:.1f}" x2="{xy[t][0]:.1f}" y2="{xy[t][1]:.1f}" stroke="{EXCITES if w > 0 else INHIBITS}" '
                  f'stroke-width="{0.3 + 3 * abs(w) / scale:.2f}" stroke-opacity="0.5"/>'
                  for s, t, w in ((int(drawn.sources[e]), int(drawn.targets[e]), float(drawn.weights[e])) for e in strongest)]
-        circles = [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{("#444", "#1b9e77", "#999", "#7570b3")[int(k)]}"/>'
+        circles = [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{_colors.NODE_KINDS[int(k)]}"/>'
                    for (x, y), k, keep in zip(xy, drawn.kinds.tolist(), shown.tolist()) if keep]
         paths = "\n".join(f"{p['share']:.4f} {p['sign']}  {_snapshot.one_line(p['path'])}" for p in strongest_paths(drawn, 5))
         body = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{"".join(lines)}{"".join(circles)}</svg>'

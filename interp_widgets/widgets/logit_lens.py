@@ -19,6 +19,7 @@ import torch
 import traitlets
 
 from interp_widgets.compute.core.hooks import token_strings, tokenize
+from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.residual.lens import logit_lens, token_rank
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
@@ -43,7 +44,7 @@ def single_token(model: Any, text: str) -> int:
 class GridInputs(Inputs):
     """A model on a prompt, the top k per cell, and a token to follow ('' for none)."""
 
-    model: Any
+    model: Model
     prompt: str
     target_token: str = ""
     """A token to follow (not `target`: that name is the selection's position, which this view does not read)."""

@@ -15,7 +15,8 @@ import torch
 import traitlets
 
 from interp_widgets.compute.core.hooks import as_tokens, token_strings
-from interp_widgets.compute.core.readouts import as_readout
+from interp_widgets.compute.core.model import Model
+from interp_widgets.compute.core.readouts import ReadoutSpec, as_readout
 from interp_widgets.compute.features.logit_lens import feature_logit_lens, next_token_probability
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
@@ -27,8 +28,8 @@ from interp_widgets.widgets._charts import bar_chart
 class BarsInputs(Inputs):
     """A direction (`(sae, index)` or `[d_model]`) through the unembedding, and a prompt to find its tokens in."""
 
-    model: Any
-    feature: Any
+    model: Model
+    feature: ReadoutSpec
     label: str
     prompt: str = ""
     k: int = 10
@@ -44,11 +45,11 @@ class LogitLensBars(BaseWidget):
 
     _esm = bundle_path("logit_lens_bars.js")
 
-    top = traitlets.List(default_value=[], help="[token, id, score] the direction promotes most, strongest first.").tag(sync=True)
-    bottom = traitlets.List(default_value=[], help="[token, id, score] it suppresses most, strongest first.").tag(sync=True)
+    top = traitlets.List(traitlets.List(), default_value=[], help="[token, id, score] the direction promotes most, strongest first.").tag(sync=True)
+    bottom = traitlets.List(traitlets.List(), default_value=[], help="[token, id, score] it suppresses most, strongest first.").tag(sync=True)
     ln_applied = traitlets.Bool(False, help="Whether the final LayerNorm's centring and scale were applied.").tag(sync=True)
     exclude_outliers = traitlets.Bool(False, help="Leave out tokens whose unembedding norm is an outlier (toggle in the view).").tag(sync=True)
-    left_out = traitlets.List(default_value=[], help="[token, id, reason] for each token the filter left out.").tag(sync=True)
+    left_out = traitlets.List(traitlets.List(), default_value=[], help="[token, id, reason] for each token the filter left out.").tag(sync=True)
     k = traitlets.Int(10, help="How many tokens each bar list shows.").tag(sync=True)
     label = traitlets.Unicode("", help="The direction read (feature, neuron or vector and its hook).").tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The current prompt's tokens (where a clicked token is predicted).").tag(sync=True)

@@ -17,8 +17,9 @@ import torch
 import traitlets
 
 from interp_widgets.compute.core.hooks import token_strings
+from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.patching.default_pair import patching_pair
-from interp_widgets.compute.patching.activation import COMPONENTS, as_metric, patch_both_ways, patched_predictions, token_pair
+from interp_widgets.compute.patching.activation import COMPONENTS, AnswerProb, LogitDiff, UserMetric, as_metric, patch_both_ways, patched_predictions, token_pair
 from interp_widgets.compute.patching.tasks import special_token_warnings
 from interp_widgets.widgets import _colors
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
@@ -65,7 +66,7 @@ class PatchingView(BaseWidget):
     corrupt_metric = traitlets.Float(0.0, help="The metric on the corrupt run.").tag(sync=True)
     metric_label = traitlets.Unicode("", help="What the metric is (e.g. the logit difference of two tokens).").tag(sync=True)
     n_heads = traitlets.Int(0, help="Heads per layer of the model.").tag(sync=True)
-    selected = traitlets.Dict(default_value={}, help="The clicked cell: direction, cell, metric and the run's top predictions.").tag(sync=True)
+    selected = traitlets.Dict(key_trait=traitlets.Unicode(), default_value={}, help="The clicked cell: direction, cell, metric and the run's top predictions.").tag(sync=True)
     warnings = traitlets.List(traitlets.Unicode(), default_value=[], help="Warnings on the prompts (a special token at a differing position, …).").tag(sync=True)
     gap_note = traitlets.Unicode("", help="Why the maps are not drawn, when the two runs hardly differ on the metric ('' when they do).").tag(sync=True)
     title = traitlets.Unicode("", help="Title shown above the maps.").tag(sync=True)

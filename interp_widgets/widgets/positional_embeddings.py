@@ -17,6 +17,7 @@ from typing import Any
 
 import traitlets
 
+from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.residual.positions import positional_picture
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
 from interp_widgets.widgets._colors import format_value
@@ -26,7 +27,7 @@ from interp_widgets.widgets._colors import format_value
 class PositionalInputs(Inputs):
     """A model with learned positions (or `W_pos [n_ctx, d_model]` itself) and how many components to keep."""
 
-    model: Any
+    model: Model
     k: int = 6
 
 

@@ -18,6 +18,7 @@ import torch
 import traitlets
 
 from interp_widgets.compute.core.hooks import token_strings, tokenize
+from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.residual.norms import ResidualNorms as NormsResult
 from interp_widgets.compute.residual.norms import exponential_fit, residual_norms
 from interp_widgets.errors import InterpWidgetsError
@@ -30,7 +31,7 @@ from interp_widgets.widgets._colors import format_value
 class NormsInputs(Inputs):
     """Each model on each prompt (one series per pair), with or without BOS and the mid-block boundary."""
 
-    models: tuple[Any, ...]
+    models: tuple[Model, ...]
     prompts: tuple[str, ...]
     names: tuple[str, ...] | None = None
     mid: bool = False

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 import traitlets
 
+from interp_widgets.compute.core.model import Model
+from interp_widgets.compute.features.index import ActivationIndex
 from interp_widgets.compute.steering.steer import Steer, neuron_label, stream
 from interp_widgets.compute.steering.strength import steer_site, strength_limit, sweep_summary
 from interp_widgets.errors import InterpWidgetsError
@@ -46,14 +48,14 @@ def _number(value: Any) -> Any:
 class SteeringInputs(Inputs):
     """A prompt, the steers, how to sample, and how many strengths to sweep (0: none)."""
 
-    model: Any
+    model: Model
     prompt: str
     steers: tuple[Steer, ...]
     max_new_tokens: int = 32
     temperature: float = 0.0
     seed: int = 0
     sweep_points: int = 0
-    index: Any = None  # the first steer's SAE activation index, for the slider's range
+    index: ActivationIndex | None = None  # the first steer's SAE activation index, for the slider's range
 
     EDITABLE = ("prompt", "strengths", "methods", "max_new_tokens", "temperature", "seed", "sweep_points")
     ALIASES = {"strengths": _with_steer_field("strength", _number), "methods": _with_steer_field("method", str)}
@@ -79,7 +81,7 @@ class SteeringView(BaseWidget):
     title = traitlets.Unicode("Steering", help="Title shown above the view.").tag(sync=True)
     prompt = traitlets.Unicode("", help="The prompt both runs continue (editable in the view).").tag(sync=True)
     prompt_tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The prompt's tokens.").tag(sync=True)
-    steers = traitlets.List(default_value=[], help="[{label, hook, method, strength, positions, limit}] per steer; `limit` is the slider's half-range.").tag(sync=True)
+    steers = traitlets.List(traitlets.Dict(), default_value=[], help="[{label, hook, method, strength, positions, limit}] per steer; `limit` is the slider's half-range.").tag(sync=True)
     max_new_tokens = traitlets.Int(32, help="How many tokens each run generates.").tag(sync=True)
     temperature = traitlets.Float(0.0, help="Sampling temperature (0: greedy); both runs share one seed.").tag(sync=True)
     seed = traitlets.Int(0, help="The sampling seed, the same for both runs.").tag(sync=True)
@@ -99,7 +101,7 @@ class SteeringView(BaseWidget):
     sweep_activation = Array(help="[k] the first steer's mean activation over the steered completion")
     sweep_logprob = Array(help="[k] mean log-prob under the steered run")
     sweep_logprob_unsteered = Array(help="[k] mean log-prob under the unsteered run")
-    sweep_tokens = traitlets.List(default_value=[], help="[k][n] token strings").tag(sync=True)
+    sweep_tokens = traitlets.List(traitlets.List(traitlets.Unicode()), default_value=[], help="[k][n] token strings").tag(sync=True)
 
     @classmethod
     def from_model(cls, model: Any, prompt: str, steers: Steer | Sequence[Steer], max_new_tokens: int = 32,

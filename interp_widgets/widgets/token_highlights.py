@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import traitlets
 
+from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.core.readouts import Readout, as_readout, default_hook, token_values
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
@@ -50,7 +51,7 @@ def as_series(values: Any) -> torch.Tensor:
 class HighlightInputs(Inputs):
     """A model read at one hook with one or more readouts, on a prompt."""
 
-    model: Any
+    model: Model
     prompt: str
     hook: str
     readouts: tuple[Readout, ...]

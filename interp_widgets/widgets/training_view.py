@@ -33,7 +33,7 @@ class TrainingView(BaseWidget):
 
     history = Array(shape=(1, 0, len(DEFAULT_METRICS)), help="Logged values `[n_saes, n_points, n_metrics]`; the first metric is the step.")
     metrics = traitlets.List(traitlets.Unicode(), list(DEFAULT_METRICS), help="Names of the logged metrics, `step` first.").tag(sync=True)
-    metric_labels = traitlets.Dict(METRIC_LABELS, help="A chart title per metric (a metric without one is titled by its name).").tag(sync=True)
+    metric_labels = traitlets.Dict(traitlets.Unicode(), default_value=METRIC_LABELS, help="A chart title per metric (a metric without one is titled by its name).").tag(sync=True)
     sae_names = traitlets.List(traitlets.Unicode(), ["sae"], help="A name per SAE.").tag(sync=True)
     title = traitlets.Unicode("SAE training", help="Title above the charts.").tag(sync=True)
 

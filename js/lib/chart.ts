@@ -7,10 +7,11 @@ import { scaleLinear, scaleLog, type ScaleContinuousNumeric } from "d3-scale";
 import { element } from "./dom";
 import { finiteRange, formatValue } from "./colors";
 import { lineKey, type KeyEntry } from "./legend";
+import { SERIES } from "./palette";
 
 const SVG = "http://www.w3.org/2000/svg"; // the SVG namespace name (an identifier, never fetched)
-/** Colour-blind-safe categorical colours (Okabe & Ito), readable on light and dark backgrounds. */
-export const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999"];
+/** Colour-blind-safe categorical colours for series (lib/palette.ts). */
+export const PALETTE = SERIES;
 
 export type Frame = { width: number; height: number; left: number; right: number; top: number; bottom: number };
 const FRAME: Frame = { width: 330, height: 190, left: 52, right: 22, top: 10, bottom: 38 };

@@ -87,6 +87,39 @@ function decodeDense(wire: WireArray): Decoded {
   }
 }
 
+const decodedWires = new WeakMap<object, Decoded>();
+
+/**
+ * `decodeArray`, once per wire object: a trait that has not changed hands back the same object, so a
+ * redraw after some other trait changed costs a lookup, not a decode. Treat the result as read-only
+ * (every later redraw sees it).
+ */
+export function decodeCached(wire: WireArray): Decoded {
+  let decoded = decodedWires.get(wire);
+  if (!decoded) {
+    decoded = decodeArray(wire);
+    decodedWires.set(wire, decoded);
+  }
+  return decoded;
+}
+
+/** A decoded array as a plain list of numbers, flattened. */
+export function numbersOf(decoded: Decoded): number[] {
+  return Array.from({ length: decoded.data.length }, (_, i) => at(decoded, i));
+}
+
+/** A (cached) wire array as a plain list of numbers, flattened. */
+export function toNumbers(wire: WireArray): number[] {
+  return numbersOf(decodeCached(wire));
+}
+
+/** A (cached) 2-D wire array `[n, m]` as n rows of m numbers (no rows unless it is 2-D). */
+export function toRows(wire: WireArray): number[][] {
+  const decoded = decodeCached(wire);
+  const [n, m] = decoded.shape.length === 2 ? decoded.shape : [0, 0];
+  return Array.from({ length: n }, (_, i) => Array.from({ length: m }, (_, j) => at(decoded, i * m + j)));
+}
+
 /** Element i of a decoded array as a JS number (int64 values beyond 2^53 lose precision). */
 export function at(decoded: Decoded, i: number): number {
   return Number(decoded.data[i]);

@@ -11,6 +11,25 @@ export function element<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+const SVG_NAMESPACE = "http://www.w3.org/2000/svg"; // the SVG namespace name (an identifier, never fetched)
+
+/** An SVG element with `attributes` set (text, if any, goes in through textContent). */
+export function svg<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<string, string | number> = {}): SVGElementTagNameMap[K] {
+  const node = document.createElementNS(SVG_NAMESPACE, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, String(value));
+  return node;
+}
+
+/** A box for a whole number from `min` (an index, a count of tokens), named `label` for screen readers. */
+export function numberInput(label: string, min = 0, max?: number): HTMLInputElement {
+  const input = element("input", "iw-prompt-input iw-number");
+  input.type = "number";
+  input.min = String(min);
+  if (max !== undefined) input.max = String(max);
+  input.setAttribute("aria-label", label);
+  return input;
+}
+
 /**
  * Run `action` when Enter is pressed in a text box. The box keeps every key it is typed: notebook
  * front-ends bind Enter (and others) to their own commands.

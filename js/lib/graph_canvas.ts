@@ -2,6 +2,7 @@
 // drawn once into a cached bitmap (bucketed by sign and width, one path per bucket) so that a pan
 // frame is one bitmap copy, a spatial grid for hover hit-tests, and an overlay for the hovered and
 // pinned nodes and the supernodes. Everything drawn is numbers and shapes; labels stay in the DOM.
+import { GROUPS } from "./palette";
 
 export type GraphData = {
   kind: Uint8Array; // [N] 0 token, 1 feature, 2 error, 3 logit
@@ -242,7 +243,7 @@ export class GraphCanvas {
     }
     context.lineWidth = 2;
     this.groups.forEach((members, g) => {
-      context.strokeStyle = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02"][g % 6];
+      context.strokeStyle = GROUPS[g % GROUPS.length];
       for (const i of members) this.ring(context, i, 7);
     });
     context.strokeStyle = colors.accent;

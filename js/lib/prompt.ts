@@ -3,7 +3,7 @@
 // request, Shift+Enter inserting a line break; Enter on an unchanged prompt sends nothing, a status while the kernel computes, and the
 // kernel's error in the view's banner. While the banner shows an error, the view still shows the
 // previous prompt's tokens: `onOutcome(false)` lets it mark them as such.
-import { element, submitOnEnter } from "./dom";
+import { element, numberInput, submitOnEnter, typedIndex } from "./dom";
 import type { Router } from "./router";
 import { setInputs, type Banner } from "./widget";
 
@@ -48,6 +48,44 @@ export function promptBox(
       showText(input, prompt);
     },
   };
+}
+
+/**
+ * The note a token view shows (hidden until then) while its tokens are the previous prompt's because
+ * the new one failed: pass `(ok) => { note.hidden = ok; }` as the prompt box's `onOutcome`.
+ */
+export function staleNote(): HTMLDivElement {
+  const note = element("div", "iw-stale-note", "These tokens are from the previous prompt: the new one failed (see the message above).");
+  note.hidden = true;
+  return note;
+}
+
+export interface FeatureIndexForm {
+  form: HTMLFormElement;
+  input: HTMLInputElement;
+  /** "feature" before the box (a view reading a neuron says "neuron"). */
+  caption: HTMLSpanElement;
+}
+
+/**
+ * A form with a feature index box: Enter (or submit) sets the widget's `feature` input. An empty or
+ * bad box changes nothing (the banner says why); a refused index puts the kernel's `current()` back.
+ */
+export function featureIndexForm(router: Router, banner: Banner, status: { textContent: string | null }, current: () => number): FeatureIndexForm {
+  const form = element("form", "iw-prompt");
+  const input = numberInput("feature index");
+  const caption = element("span", "iw-caption", "feature");
+  form.append(caption, input);
+  const send = async () => {
+    const feature = typedIndex(input, "feature index", banner);
+    if (feature === null || (await setInputs(router, { feature }, status, banner)) === false) input.value = String(current());
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send();
+  });
+  submitOnEnter(input, send);
+  return { form, input, caption };
 }
 
 /** A multi-line prompt box (Enter is the caller's to handle; Shift+Enter adds a line), as tall as its lines up to 8. */

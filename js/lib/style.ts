@@ -12,6 +12,7 @@
 // ablation explorer and the dashboard as a full-width bar.) Add a class here only if it is shared.
 
 import { colorClassRules } from "./colors";
+import { NEGATIVE_RGB, NEGATIVE_RGB_DARK, POSITIVE_RGB, POSITIVE_RGB_DARK, rgb } from "./palette";
 
 /** Classes that a rule may start with besides a widget's root class; `iw-c-*` is the colour-class family. */
 export const SHARED_COMPONENTS: readonly string[] = [
@@ -44,8 +45,8 @@ const CSS = `
   --iw-accent: var(--jp-brand-color1, var(--vscode-focusBorder, #1976d2));
   --iw-error-bg: var(--jp-error-color3, #fdecea);
   --iw-error-fg: var(--jp-error-color0, #b71c1c);
-  --iw-negative: rgb(33, 102, 172);
-  --iw-positive: rgb(230, 97, 1);
+  --iw-negative: ${rgb(NEGATIVE_RGB)};
+  --iw-positive: ${rgb(POSITIVE_RGB)};
   color: var(--iw-fg);
   font-family: var(--jp-ui-font-family, system-ui, sans-serif);
   font-size: var(--jp-ui-font-size1, 13px);
@@ -53,8 +54,8 @@ const CSS = `
 }
 /* Dark themes (JupyterLab, VS Code, Colab): lighter hues, as legible as on white. */
 body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vscode-high-contrast .iw-root, html[theme="dark"] .iw-root {
-  --iw-negative: rgb(94, 166, 232);
-  --iw-positive: rgb(250, 140, 50);
+  --iw-negative: ${rgb(NEGATIVE_RGB_DARK)};
+  --iw-positive: ${rgb(POSITIVE_RGB_DARK)};
 }
 .iw-root [hidden] { display: none !important; }
 .iw-toolbar { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-bottom: 6px; }

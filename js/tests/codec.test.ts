@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { at, bfloat16ToFloat, decodeArray, halfToFloat, restoreBuffers } from "../lib/codec";
+import { at, bfloat16ToFloat, decodeArray, decodeCached, halfToFloat, numbersOf, restoreBuffers, toNumbers, toRows } from "../lib/codec";
 
 function viewOf(bytes: number[]): DataView {
   return new DataView(new Uint8Array(bytes).buffer);
@@ -82,5 +82,28 @@ describe("restoreBuffers", () => {
     restoreBuffers(content, [["result", "values", "view"]], [buffer]);
     const decoded = decodeArray((content.result as any).values);
     expect(Array.from(decoded.data as Float32Array)).toEqual([3]);
+  });
+});
+
+describe("decodeCached", () => {
+  const wire = () => ({ view: new DataView(new Float32Array([1, 2, 3, 4, 5, 6]).buffer), dtype: "float32", shape: [2, 3] });
+
+  it("decodes a wire object once: the same (unchanged) trait value gives the same decoded array", () => {
+    const first = wire();
+    expect(decodeCached(first)).toBe(decodeCached(first));
+    expect(Array.from(decodeCached(first).data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("decodes a new wire object (a changed trait) afresh", () => {
+    const a = wire();
+    const b = { ...wire(), view: new DataView(new Float32Array([7, 8, 9, 10, 11, 12]).buffer) };
+    expect(decodeCached(a)).not.toBe(decodeCached(b));
+    expect(toNumbers(b)).toEqual([7, 8, 9, 10, 11, 12]);
+  });
+
+  it("gives rows of a 2-D array, and no rows of a 1-D one", () => {
+    expect(toRows(wire())).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(toRows({ view: new DataView(new Float32Array([1, 2]).buffer), dtype: "float32", shape: [2] })).toEqual([]);
+    expect(numbersOf(decodeArray(wire()))).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });

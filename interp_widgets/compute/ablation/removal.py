@@ -13,7 +13,7 @@ target position (`incremental.PrefixRunner`; exact, checked against the clean ru
 prepared). Where that does not apply (another model class, a hook inside a block), the variants
 run as plain batched forwards to the hook's block. Each result equals a separate forward pass.
 The clean run is kept per (model, hook) for the latest prompt, so clicks on one prompt cost one
-variant each. BOS is never removed.
+variant each. BOS is never removed (a model trained without BOS, e.g. Pythia, has none: its first token can be).
 
 One sign convention throughout (results, views, text forms, notebooks):
 drop = clean - ablated, positive where removing the token lowers the readout; and for a pair,
@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.core.hooks import activations_at, as_tokens, one_token_id, resolve_hook_name, token_strings
+from interp_widgets.compute.core.hooks import activations_at, as_tokens, one_token_id, resolve_hook_name, starts_with_bos, token_strings
 from interp_widgets.compute.core.prefix_runner import PrefixRunner
 from interp_widgets.compute.core.readouts import Readout, SAEFeatureReadout, as_readout, sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
@@ -185,19 +185,24 @@ class _Reader:
         return torch.cat(values) if values else torch.zeros(0)
 
 
+def first_removable(model: Any, tokens: Tensor) -> int:
+    """The first position an ablation may remove: 1 after a BOS, 0 where the prompt has none (a model trained without)."""
+    return 1 if starts_with_bos(model, tokens) else 0
+
+
 def _target(model: Any, tokens: Tensor, reader: _Reader, target: int | None) -> tuple[int, Tensor]:
     """The target position (given, or where the clean readout is largest, at least 2) and the clean readout `[pos]`."""
     values = reader.all_positions(tokens)
-    n = tokens.shape[1]
-    if n < 3:
+    n, first = tokens.shape[1], first_removable(model, tokens)
+    if n < first + 2:
         raise InterpWidgetsError("the prompt needs at least two tokens after BOS: one to remove and a target after it.")
     if target is None:
-        target = 1 + int(values[1:].argmax())
-        target = max(target, 2)  # at least one removable token before it
+        target = first + int(values[first:].argmax())
+        target = max(target, first + 1)  # at least one removable token before it
     if target < 0:
         target += n
-    if not 2 <= target < n:
-        raise InterpWidgetsError(f"target position {target} is out of range: choose 2 to {n - 1} (0 is BOS, and at least one "
+    if not first + 1 <= target < n:
+        raise InterpWidgetsError(f"target position {target} is out of range: choose {first + 1} to {n - 1} (0 is BOS, and at least one "
                                  "token must come before the target).")
     return target, values
 
@@ -267,7 +272,7 @@ def leave_one_out(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout
     chosen = target is None
     target, clean_values = _target(model, tokens, reader, target)
     replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
-    every = range(1, target)
+    every = range(first_removable(model, tokens), target)
     positions = list(every) if positions is None else sorted(set(int(p) for p in positions) & set(every))
     values = torch.full((tokens.shape[1],), float("nan"))
     if positions:
@@ -283,9 +288,10 @@ def remove_tokens(model: Any, prompt_or_tokens: str | Tensor, hook: str, readout
     tokens = as_tokens(model, prompt_or_tokens)
     reader = _Reader(model, hook, readout)
     target, clean = _target(model, tokens, reader, target)
-    bad = [p for p in positions if not 1 <= p < target]
+    first = first_removable(model, tokens)
+    bad = [p for p in positions if not first <= p < target]
     if bad:
-        raise InterpWidgetsError(f"positions {bad} cannot be removed: choose positions 1 to {target - 1} (after BOS, before the target).")
+        raise InterpWidgetsError(f"positions {bad} cannot be removed: choose positions {first} to {target - 1} (after BOS, before the target).")
     if not positions:
         return float(clean[target])
     replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
@@ -302,11 +308,12 @@ def pairwise_removal(model: Any, prompt_or_tokens: str | Tensor, hook: str, read
     if single is None or single.mode != mode or (target is not None and single.target != target):
         single = leave_one_out(model, prompt_or_tokens, hook, readout, target, mode, replacement)
     tokens = as_tokens(model, prompt_or_tokens)
-    drops = single.drop[1 : single.target]
+    first = first_removable(model, tokens)
+    drops = single.drop[first : single.target]
     k = min(top_k, drops.numel())
     if k < 2:
         raise InterpWidgetsError("pairs need at least two tokens before the target: choose a later target.")
-    order = (1 + drops.argsort(descending=True)[:k]).tolist()  # largest drop first
+    order = (first + drops.argsort(descending=True)[:k]).tolist()  # largest drop first
     pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1 :]]
     replacement_id = _replacement_id(model, replacement) if mode == "replace" else None
     reader = _Reader(model, hook, readout)

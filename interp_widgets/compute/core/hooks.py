@@ -67,8 +67,13 @@ def stop_layer(model: Any, hook_name: str) -> int | None:
     return None
 
 
-def tokenize(model: Any, prompt: str, prepend_bos: bool = True) -> Tensor:
-    """Tokens of a prompt, `[1, pos]`, checked against the model's context length."""
+def tokenize(model: Any, prompt: str, prepend_bos: bool | None = None) -> Tensor:
+    """Tokens of a prompt, `[1, pos]`, checked against the model's context length.
+
+    BOS: `prepend_bos=None` follows the model (`cfg.default_prepend_bos`), as transformer-lens'
+    `to_tokens` does: BOS first where the model was trained with it (GPT-2, Llama, Gemma, the
+    embedded models), none where it was not (Pythia, Qwen, Phi, BLOOM, Granite).
+    """
     if not isinstance(prompt, str):
         raise InterpWidgetsError(f"the prompt must be a string, got {type(prompt).__name__}.")
     if not prompt:
@@ -83,8 +88,14 @@ def tokenize(model: Any, prompt: str, prepend_bos: bool = True) -> Tensor:
     return tokens
 
 
+def starts_with_bos(model: Any, tokens: Tensor) -> bool:
+    """Whether `tokens [1, pos]` begin with the tokenizer's BOS (the position no ablation removes)."""
+    bos = getattr(getattr(model, "tokenizer", None), "bos_token_id", None)
+    return bos is not None and tokens.shape[-1] > 0 and int(tokens.reshape(-1)[0]) == int(bos)
+
+
 def as_tokens(model: Any, prompt_or_tokens: str | Tensor | Sequence[int]) -> Tensor:
-    """`[1, pos]` token ids from a prompt (BOS prepended) or from ids given as they are."""
+    """`[1, pos]` token ids from a prompt (BOS as the model was trained: see `tokenize`) or from ids given as they are."""
     if isinstance(prompt_or_tokens, str):
         return tokenize(model, prompt_or_tokens)
     tokens = torch.as_tensor(prompt_or_tokens, dtype=torch.long)

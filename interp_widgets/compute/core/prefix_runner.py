@@ -71,13 +71,14 @@ class PrefixRunner:
         self.blocks = []
         for bridge in self.model.blocks[: self.layer + 1]:
             block = raw_module(bridge)
-            attn, mlp = raw_module(block.attn), raw_module(block.mlp)
+            attn = raw_module(block.attn)
+            mlp = None if block.cfg.attn_only else raw_module(block.mlp)  # an attention-only block has no MLP at all
             if getattr(attn, "kv_repeats", 1) != 1 or not getattr(attn, "causal", False):
                 return "grouped-query or non-causal attention"
             if not block.cfg.attn_only and (not hasattr(mlp, "fc_in") or getattr(mlp, "ln", None) is not None):
                 return "a gated or SoLU MLP"
             self.blocks.append({
-                "ln1": raw_module(block.ln1), "ln2": raw_module(block.ln2), "attn_only": block.cfg.attn_only,
+                "ln1": raw_module(block.ln1), "ln2": None if block.cfg.attn_only else raw_module(block.ln2), "attn_only": block.cfg.attn_only,
                 # the projections through `linear`: oneDNN's fp32 kernel where it is faster (compute/core/linear.py)
                 "q": FastLinear(raw_module(attn.q)), "k": FastLinear(raw_module(attn.k)), "v": FastLinear(raw_module(attn.v)),
                 "o": FastLinear(raw_module(attn.o)),

@@ -4,7 +4,7 @@ The seed: "directly unembed the feature direction". A direction `v [d_model]` wr
 residual stream (an SAE feature's decoder row, or any vector) changes the logits by about
 `v @ W_U [d_vocab]` if it reached the end unchanged. Before the unembedding the model applies its
 final LayerNorm: with `apply_ln=True` the direction is centred (LayerNorm subtracts the mean) and
-multiplied by the final norm's scale `w`, as it would be on its way out (the division by the
+multiplied by the final norm's scale (`w`, or Gemma's `1 + w`), as it would be on its way out (the division by the
 stream's norm is a positive number per position, so it does not change the order). Whether that
 was applied is reported.
 
@@ -81,12 +81,26 @@ def token_scores(model: Any, direction: Tensor, apply_ln: bool = True) -> tuple[
 
 
 def _final_norm_weight(model: Any) -> Tensor | None:
+    """The final norm's per-dimension scale `[d_model]` as the model applies it (None: the norm has none).
+
+    An RMSNorm's scale is read off the norm itself, on the all-ones vector (RMS 1): the stored
+    weight `w` (Llama) or `1 + w` (Gemma 1/2/3, whose stored weight starts at zero), whichever the
+    module computes. A LayerNorm (which centres: the ones vector would vanish) scales by its weight.
+    """
     module = getattr(model, "ln_final", None)
     module = getattr(module, "_original_component", module)
-    weight = getattr(module, "weight", None) if module is not None else None
-    if weight is None and module is not None:
+    if module is None:
+        return None
+    weight = getattr(module, "weight", None)
+    if weight is None:
         weight = getattr(module, "w", None)
-    return weight.detach().float() if isinstance(weight, Tensor) else None
+    if not isinstance(weight, Tensor):
+        return None
+    if str(getattr(model.cfg, "normalization_type", "") or "").upper().startswith("RMS"):
+        with torch.inference_mode():
+            ones = torch.ones(1, 1, weight.shape[-1], dtype=weight.dtype, device=weight.device)
+            return module(ones)[0, 0].detach().float()
+    return weight.detach().float()
 
 
 def outlier_tokens(model: Any, z: float = 4.0) -> Tensor:

@@ -36,7 +36,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.core.hooks import as_tokens, one_token_id, token_strings
+from interp_widgets.compute.core.hooks import as_tokens, hook_names, one_token_id, token_strings
 from interp_widgets.compute.patching.components import COMPONENTS, Component, component
 from interp_widgets.compute.patching.engines import HookEngine, Pace, checked_engine, evaluate, row_patcher
 from interp_widgets.errors import InterpWidgetsError, Superseded
@@ -168,10 +168,14 @@ def token_pair(model: Any, clean: str | Tensor, corrupt: str | Tensor) -> tuple[
 
 # ---- the API ------------------------------------------------------------------------------
 
-def _check(name: str, direction: str) -> Component:
+def _check(name: str, direction: str, model: Any = None) -> Component:
     if direction not in ("denoise", "noise"):
         raise InterpWidgetsError(f'direction must be "denoise" (clean into corrupt) or "noise" (corrupt into clean), got {direction!r}.')
-    return component(name)
+    row = component(name)
+    if model is not None and row.hook_name(0) not in hook_names(model):
+        raise InterpWidgetsError(f"this model has no {row.hook_name(0)!r} (an attention-only model has no MLP output): "
+                                 f"patch another component than {name!r}.")
+    return row
 
 
 def patch(model: Any, clean: str | Tensor, corrupt: str | Tensor, metric: Any, component: str = "resid_pre",
@@ -185,7 +189,7 @@ def patch(model: Any, clean: str | Tensor, corrupt: str | Tensor, metric: Any, c
     Between batches of patched runs it reports `progress(done, total, what)` and asks `should_stop()`
     (raising `Superseded` when it answers True).
     """
-    row = _check(component, direction)
+    row = _check(component, direction, model)
     clean_tokens, corrupt_tokens = token_pair(model, clean, corrupt)
     metric = as_metric(model, metric)
     engine = checked_engine(model, clean_tokens) if fast else HookEngine(model)
@@ -217,7 +221,7 @@ def attribution_patch(model: Any, clean: str | Tensor, corrupt: str | Tensor, me
     the sum taken over the cell (its position, head, and the model dimension). Exact where the
     metric is linear in the cell's activation; a map to pick cells from, then patch those exactly.
     """
-    row = _check(component, direction)
+    row = _check(component, direction, model)
     clean_tokens, corrupt_tokens = token_pair(model, clean, corrupt)
     metric = as_metric(model, metric)
     source_tokens, target_tokens = (clean_tokens, corrupt_tokens) if direction == "denoise" else (corrupt_tokens, clean_tokens)
@@ -263,7 +267,7 @@ def _evaluate_with_grad(metric: Any, logits: Tensor) -> Tensor:
 def patched_logits(model: Any, clean: str | Tensor, corrupt: str | Tensor, component: str, direction: str,
                    cell: Sequence[int]) -> Tensor:
     """The logits `[pos, vocab]` of one patched run (what a click on a heatmap cell shows)."""
-    row = _check(component, direction)
+    row = _check(component, direction, model)
     clean_tokens, corrupt_tokens = token_pair(model, clean, corrupt)
     source_tokens, target_tokens = (clean_tokens, corrupt_tokens) if direction == "denoise" else (corrupt_tokens, clean_tokens)
     cell = tuple(int(i) for i in cell)

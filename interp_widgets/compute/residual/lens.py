@@ -1,5 +1,6 @@
 """Logit lens (nostalgebraist, 2020). Read the stream after each block as if it were the last: apply
-the final LayerNorm with statistics recomputed from that layer's stream, then the unembedding.
+the final LayerNorm with statistics recomputed from that layer's stream, then the unembedding
+(and the final logit soft-cap where the model has one, Gemma 2).
 The prediction builds up layer by layer; the KL divergence of each layer's next-token
 distribution from the final one says how far it still has to go. Only the top-k ids and
 probabilities per (layer, position) leave this module — never the full vocabulary distribution.
@@ -46,8 +47,18 @@ def layer_logits(model: object, tokens: Tensor) -> tuple[list[str], Tensor]:
         # a model split across GPUs caches each block's stream on its own device: gather on the last one's
         device = cache[names[-1]].device
         stack = torch.cat([cache[name].to(device) for name in names])  # [n_boundaries, pos, d_model]
-        logits = model.unembed(model.ln_final(stack))  # type: ignore[attr-defined]
+        logits = soft_capped(model, model.unembed(model.ln_final(stack)))  # type: ignore[attr-defined]
     return labels, logits.float()
+
+
+def soft_capped(model: object, logits: Tensor) -> Tensor:
+    """The model's final logit soft-cap, `cap * tanh(logits / cap)` (Gemma 2: cap 30), where it has one.
+
+    The model applies it after the unembedding; a lens that left it out would report other
+    probabilities, ranks and KL than the model's own at the last boundary.
+    """
+    cap = float(getattr(model.cfg, "output_logits_soft_cap", -1.0) or -1.0)  # type: ignore[attr-defined]
+    return cap * torch.tanh(logits / cap) if cap > 0 else logits
 
 
 def logit_lens(model: object, tokens: Tensor, k: int = 5) -> LogitLens:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from interp_widgets.compute.core.hooks import hook_names
 from interp_widgets.errors import InterpWidgetsError
 
 
@@ -144,6 +145,10 @@ def residual_norms(model: object, tokens: Tensor, mid: bool = False, include_bos
         raise InterpWidgetsError("the prompt has only the BOS token, which is left out: give a longer prompt or include_bos=True.")
     mask = real_token_mask(model, tokens, attention_mask)
     names, labels, depths = boundary_hooks(n_layers, mid)
+    if mid and "blocks.0.hook_resid_mid" not in hook_names(model):
+        raise InterpWidgetsError("this model has no residual stream between attention and MLP (no blocks.L.hook_resid_mid): "
+                                 "its attention and MLP read the same stream (parallel attention: Pythia, GPT-J, Phi, Falcon) "
+                                 "or it has no MLP. Show the block boundaries only (mid=False).")
     writes = [f"blocks.{layer}.hook_{part}_out" for layer in range(n_layers) for part in ("attn", "mlp")]
     wanted = set(names) | set(writes)
     with torch.inference_mode():

@@ -54,6 +54,25 @@ def ts_kind(ts_type: str) -> tuple[str, bool, frozenset[str] | None]:
     return {"WireArray": "array", "string": "string", "number": "number", "boolean": "boolean"}.get(single, "?" + single), nullable, None
 
 
+def element_type(ts_type: str, source: str) -> str | None:
+    """The element type of a TypeScript array type `T[]` (named types resolved in `source`); None for a tuple."""
+    ts_type = named_type(ts_type.strip(), source)
+    if ts_type.endswith("[]"):
+        element = ts_type[:-2].strip()
+        return named_type(element[1:-1] if element.startswith("(") and element.endswith(")") else element, source)
+    return None
+
+
+def named_type(ts_type: str, source: str) -> str:
+    """A `type Name = ...` alias replaced by what it stands for; an `interface Name` by an object type."""
+    alias = re.search(rf"^(?:export )?type {re.escape(ts_type)} = (.+?);?$", source, re.M)
+    if alias:
+        return alias.group(1).strip()
+    if re.search(rf"^(?:export )?interface {re.escape(ts_type)} ", source, re.M):
+        return "{}"
+    return ts_type
+
+
 def trait_kind(trait: traitlets.TraitType) -> str:
     if isinstance(trait, Array):
         return "array"
@@ -74,7 +93,8 @@ def widget_class(row):
 @pytest.mark.parametrize("row", WIDGETS, ids=lambda row: row.name)
 def test_front_end_state_matches_the_traits(row):
     cls = widget_class(row)
-    fields = interface_fields((JS / f"{row.bundle}.ts").read_text())
+    source = (JS / f"{row.bundle}.ts").read_text()
+    fields = interface_fields(source)
     traits = {name: cls.class_traits()[name] for name in cls.public_trait_names()}
     assert sorted(fields) == sorted(traits), (
         f"js/{row.bundle}.ts State and {row.name}'s traits differ: only in TypeScript {sorted(set(fields) - set(traits))}, "
@@ -83,6 +103,12 @@ def test_front_end_state_matches_the_traits(row):
         kind, nullable, literals = ts_kind(fields[name])
         assert kind == trait_kind(trait), f"{row.name}.{name}: TypeScript says {fields[name]!r}, the trait is {type(trait).__name__}"
         assert nullable == bool(trait.allow_none), f"{row.name}.{name}: `| null` in TypeScript exactly when the trait allows None"
+        if kind == "list":
+            assert getattr(trait, "_trait", None) is not None, f"{row.name}.{name}: say what the list holds (traitlets.List(traitlets.X()))"
+            element = element_type(fields[name], source)
+            if element is not None:
+                assert ts_kind(element)[0] == trait_kind(trait._trait), (
+                    f"{row.name}.{name}: TypeScript's elements are {element!r}, the trait's {type(trait._trait).__name__}")
         if literals is not None and isinstance(trait, traitlets.Enum):
             assert literals == set(trait.values), f"{row.name}.{name}: TypeScript lists {sorted(literals)}, the trait {sorted(trait.values)}"
 
@@ -102,3 +128,7 @@ def test_the_interface_parser_reads_nested_types_and_unions():
     assert ts_kind(fields["b"]) == ("string", False, frozenset({"p", "q"}))
     assert ts_kind(fields["c"]) == ("number", True, None)
     assert ts_kind("(string | number)[][]") == ("list", False, None)
+    assert element_type("(string | number)[][]", "") == "(string | number)[]"
+    assert element_type("Item[]", "type Item = [string, number];\n") == "[string, number]"
+    assert element_type("Example[]", "interface Example {\n  a: number;\n}") == "{}"
+    assert element_type("[string, number]", "") is None
