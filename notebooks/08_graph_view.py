@@ -84,6 +84,70 @@ print(f"' D': p {d_row[1]:.3f} -> {d_row[2]:.3f}, rank {d_rank_after} after the 
 # ` D` drops from the most likely token to an unlikely one: the features at the first ` D` are what the induction mechanism copies, as the graph said.
 
 # %% [markdown]
+# ## 1b. Why the induction head attends there: QK attribution
+#
+# The graph froze attention: an edge through a head says information *moved*, not why the head looked there. `qk_attribution` answers that. A head's pre-softmax score at (query, key) is `q · k / sqrt(d_head)`, and with LayerNorm scales frozen both `q` and `k` are sums over the graph's nodes (features, error nodes, token embeddings, and the biases), so the score splits exactly into **pairs** of a query-side node and a key-side node. Rotary positions are the model's own rotation, applied to each side at its position.
+#
+# First find the induction head by its score on repeated random tokens, and where it looks from the last token:
+
+# %%
+from interp_widgets.compute.attribution import NodeRef, edge_head_loadings, freeze, qk_attribution
+from interp_widgets.compute.attribution.qk import node_words
+from interp_widgets.compute.residual.head_scores import head_scores
+
+tokens = model.to_tokens(prompt)[0]
+strings = induction.token_strings
+induction_scores = head_scores(model, tokens[None])["induction"]
+layer, head = divmod(int(induction_scores.argmax()), induction_scores.shape[1])
+frozen = freeze(model, transcoders, tokens)  # one forward pass, reused for every head and position below
+query = len(strings) - 1
+weights = frozen.replacement.run.pattern[layer, head, query]
+print(f"induction head: L{layer}H{head} (induction score {float(induction_scores.max()):.2f})")
+print(f"from the last token {strings[query]!r} it attends most to position {int(weights.argmax())} {strings[int(weights.argmax())]!r} "
+      f"(weight {float(weights.max()):.2f}); the token after the first copy of {strings[query]!r} is position {first_d} {strings[first_d]!r}")
+assert int(weights.argmax()) == first_d
+
+# %% [markdown]
+# Now *why*: the strongest query x key pairs behind the score at (last token, first ` D`), and each side's nodes against the whole other side. The view does the same: click an edge into the logit (it fills "why attend?" with the head that edge passes through most), press *why attend?*, and click a feature in the table to open it in the dashboard (with a linked Selection).
+
+# %%
+why = qk_attribution(model, transcoders, tokens, layer, head, query, first_d, frozen=frozen)
+print(f"score {why.score:.2f} (sum of {why.pairs.numel()} pairs), attention weight {why.weight:.2f}")
+for query_node, key_node, part in why.top_pairs(6):
+    print(f"  {part:+.3f}  {node_words(query_node, strings):<28} x  {node_words(key_node, strings)}")
+query_feature = why.query_nodes[int(why.query_marginal.argmax())]
+key_feature = why.key_nodes[int(why.key_marginal.argmax())]
+print("strongest query side:", node_words(query_feature, strings), "| strongest key side:", node_words(key_feature, strings))
+
+# %% [markdown]
+# Read the two strongest nodes' own inputs, with each edge split by the attention head its path goes through (`edge_head_loadings`). The query-side feature reads the **current** token: its edge from the token at its own position passes through no attention. The key-side feature reads the **previous** token (the first copy's last piece, one position before ` D`) through a layer-0 head with a high previous-token score:
+
+# %%
+def inputs_from_tokens(node):
+    """The node's edges from the token before it and from its own token, each split by head."""
+    feature = NodeRef("feature", node["layer"], node["position"], node["feature"])
+    splits = []
+    for source in (node["position"] - 1, node["position"]):
+        split = edge_head_loadings(frozen, feature, NodeRef("token", -1, source))
+        heads = ", ".join(f"L{l}H{h} {part:+.2f}" for l, h, part in split.strongest(2))
+        print(f"  token {strings[source]!r} @{source} -> {node_words(node, strings)}: {split.total:+.2f} "
+              f"(not through attention {split.direct:+.2f}; through {heads or 'no head'})")
+        splits.append(split)
+    return splits
+
+print("query side:")
+current = inputs_from_tokens(query_feature)[1]  # from its own token
+print("key side:")
+previous = inputs_from_tokens(key_feature)[0]  # from the token before it
+previous_layer, previous_head, previous_part = previous.strongest(1)[0]
+print(f"L{previous_layer}H{previous_head} previous-token score: {float(head_scores(model, tokens[None])['previous_token'][previous_layer, previous_head]):.2f}")
+assert current.direct > 0.5 * current.total and strings[key_feature["position"] - 1] == strings[query]
+assert previous.direct == 0.0 and previous_part > 0.5 * previous.total
+
+# %% [markdown]
+# So the induction head attends to ` D` because a **previous-token feature on the key side** (at ` D`, it says "the token before me was the same piece the query is") matches the **current-token feature on the query side** (the query's own piece): the two make the largest part of the score. The layer-0 head that writes the previous token into ` D`'s stream is the previous-token head: the two-head induction circuit, read off the numbers.
+
+# %% [markdown]
 # ## 2. An " and" prompt, and the graph's limit
 #
 # Lists of pairs, ending on ` and`: the next token should start the second half of a pair. Layer-0 features fire on every ` and`; group those at the last one.

@@ -139,3 +139,16 @@ def attention_scale(model: Any, layer: int, d_head: int) -> float:
     scale = getattr(model.cfg, "attn_scale", None)
     return float(scale) if isinstance(scale, (int, float)) and scale > 0 else d_head ** 0.5
 
+
+
+def node_words(node: dict[str, Any], token_strings: Sequence[str]) -> str:
+    """A side's node in words: "L1F23 @5 ' cat'", "error L0 @5", "token ' cat' @5", or "biases"."""
+    position = node["position"]
+    token = repr(token_strings[position]) if 0 <= position < len(token_strings) else ""
+    if node["kind"] == "feature":
+        return f"L{node['layer']}F{node['feature']} @{position} {token}"
+    if node["kind"] == "error":
+        return f"error L{node['layer']} @{position} {token}"
+    if node["kind"] == "token":
+        return f"token {token} @{position}"
+    return "biases (LayerNorm, projections, attention below)"
