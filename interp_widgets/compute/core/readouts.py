@@ -99,6 +99,8 @@ class SAEFeatureReadout:
 
 
 Readout = Union[NeuronReadout, DirectionReadout, SAEFeatureReadout]
+ReadoutSpec = Union[int, Tensor, np.ndarray, tuple[Any, int], Readout]
+"""What a user passes as a direction (`as_readout`): a neuron index, a vector `[d]`, `(sae, feature)` or a readout."""
 
 
 def sae_shape(sae: Any) -> tuple[int, int]:
