@@ -3,6 +3,8 @@
 // inhibit, wider when stronger. Hover: a node's label, activation and top contexts (as text). Click:
 // pin (shift: add to the pins); a feature is published to a linked selection. Pinned nodes: show
 // only their ancestors or descendants, name them as a supernode, or intervene on them in the model.
+// Hover an edge: its split by the attention head its path enters first (asked of the kernel); click
+// it to fill "why attend?", which lists the query x key node pairs behind a head's score there.
 import { decodeCached, type WireArray } from "./lib/codec";
 import { NEGATIVE_RGB, NODE_KINDS, POSITIVE_RGB, rgb } from "./lib/palette";
 import { formatValue } from "./lib/colors";
@@ -33,6 +35,10 @@ interface State {
   edge_share: number;
   supernodes: (string | number)[][];
   intervention: { description?: string; rows?: [string, number, number, number, number][] };
+  attention: {
+    description?: string; score?: number; weight?: number;
+    pairs?: [string, string, number, number[] | null, number[] | null][]; query?: [string, number][]; key?: [string, number][];
+  };
   can_intervene: boolean;
   counts: string;
   scores: string;
@@ -93,6 +99,17 @@ export default routedWidget<State>(({ model, el, router }) => {
   const results = element("div", "iw-graph-intervention");
   const supernodeList = element("div", "iw-caption");
   const tip = tooltip(root);
+  const why = { layer: numberInput(0, "1", "layer of the head"), head: numberInput(0, "1", "head"),
+    query: numberInput(0, "1", "query position (the position attending)"), key: numberInput(0, "1", "key position (the position attended to)") };
+  const whyPanel = element("div", "iw-graph-why");
+  const whyBox = element("div", "iw-graph-why-form");
+  whyBox.append(element("span", "iw-caption", "why does head L"), why.layer, element("span", "iw-caption", "H"), why.head,
+    element("span", "iw-caption", " at query"), why.query, element("span", "iw-caption", "attend to key"), why.key,
+    button("why attend?", () => void ask(router, "why_attend", { layer: Number(why.layer.value), head: Number(why.head.value),
+      query: Number(why.query.value), key: Number(why.key.value) }, status, banner, "attributing the score\u2026")));
+  const loadings = new Map<string, { direct: number; total: number; heads: [number, number, number][] } | string>();
+  let hoveredEdge = -1;
+  let edges: { source: Int32Array; target: Int32Array; weight: Float32Array; pos: Int32Array; kind: Uint8Array } | null = null;
   let pins: number[] = [];
   let labels: string[] = [];
   let shownKind: WireArray | null = null;
@@ -125,7 +142,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     scale,
     intervene,
   );
-  root.append(scores, counts, legend, graph.canvas, tokenRow, pinsBox, supernodeList, results, tip.node);
+  root.append(scores, counts, legend, graph.canvas, tokenRow, pinsBox, supernodeList, results, whyBox, whyPanel, tip.node);
   el.appendChild(root);
 
   const tooltipLines = (i: number): string[] => {
@@ -164,7 +181,7 @@ export default routedWidget<State>(({ model, el, router }) => {
       graph.draw();
     }
     if (node >= 0) tip.show(tooltipLines(node), event.clientX, event.clientY);
-    else tip.hide();
+    else showEdge(graph.hitEdge(px, py), event.clientX, event.clientY);
   });
   graph.canvas.addEventListener("mouseleave", () => {
     graph.hovered = -1;
@@ -177,7 +194,10 @@ export default routedWidget<State>(({ model, el, router }) => {
     if (moved) return;
     const [px, py] = point(event);
     const node = graph.hit(px, py);
-    if (node < 0) return;
+    if (node < 0) {
+      fillWhy(graph.hitEdge(px, py));
+      return;
+    }
     pins = event.shiftKey ? (pins.includes(node) ? pins.filter((p) => p !== node) : [...pins, node]) : [node];
     showPins();
     if (decoded && decoded.kind[node] === 1) void ask(router, "select", { node }, status, banner, "");
@@ -192,6 +212,72 @@ export default routedWidget<State>(({ model, el, router }) => {
     graph.fit();
     placeTokens();
   });
+
+  const edgeKey = (e: number) => (edges ? `${edges.source[e]}-${edges.target[e]}` : "");
+  const edgeLines = (e: number): string[] => {
+    if (!edges) return [];
+    const s = edges.source[e], t = edges.target[e], found = loadings.get(edgeKey(e));
+    const lines = [`edge ${labels[s]} \u2192 ${labels[t]}: ${formatValue(edges.weight[e])}`];
+    if (found === undefined) lines.push("by head: asking the kernel\u2026");
+    else if (typeof found === "string") lines.push(found);
+    else {
+      lines.push("the heads its path enters first (from the source):", ...found.heads.map(([l, h, part]) => `  L${l}H${h}: ${formatValue(part)}`));
+      lines.push(`not through attention: ${formatValue(found.direct)}`, "click: fill \u201cwhy attend?\u201d with its strongest head");
+    }
+    return lines.map(oneLine);
+  };
+  const showEdge = (e: number, x: number, y: number) => {
+    hoveredEdge = e;
+    if (e < 0 || !edges) {
+      tip.hide();
+      return;
+    }
+    tip.show(edgeLines(e), x, y);
+    const key = edgeKey(e);
+    if (loadings.has(key) || !model.get("can_intervene")) {
+      if (!model.get("can_intervene")) loadings.set(key, "by head: needs the model and its transcoders");
+      return;
+    }
+    void router.latest<{ direct: number; total: number; heads: [number, number, number][] }>("edge_heads", { source: edges.source[e], target: edges.target[e] })
+      .then((outcome) => {
+        if (outcome.status === "stale") return;
+        loadings.set(key, outcome.status === "ok" ? outcome.result : `by head: ${outcome.error}`);
+        if (hoveredEdge === e) tip.show(edgeLines(e), x, y); // a stale reply never replaces the hovered edge's
+      });
+  };
+  const fillWhy = (e: number) => {
+    if (e < 0 || !edges) return;
+    const s = edges.source[e], t = edges.target[e];
+    const found = loadings.get(edgeKey(e));
+    if (typeof found === "object" && found.heads.length) {
+      why.layer.value = String(found.heads[0][0]);
+      why.head.value = String(found.heads[0][1]);
+    }
+    why.query.value = String(edges.kind[t] === 3 ? model.get("token_strings").length - 1 : edges.pos[t]);
+    why.key.value = String(edges.pos[s]);
+  };
+  const drawWhy = () => {
+    const found = model.get("attention");
+    whyPanel.replaceChildren();
+    if (!found.pairs) return;
+    whyPanel.append(element("div", "iw-row-label", `${found.description}: score ${formatValue(found.score ?? 0)} (weight ${formatValue(found.weight ?? 0)}); `
+      + "the strongest query \u00d7 key pairs (click a feature to open it in the dashboard):"));
+    const table = element("table", "iw-score-table");
+    table.append(element("tr", "", ""));
+    table.rows[0].append(...["query side", "key side", "part of the score"].map((h) => element("th", "", h)));
+    const opener = (label: string, feature: number[] | null) => {
+      const cell = element("td", "", "");
+      if (!feature) cell.textContent = oneLine(label);
+      else cell.append(button(oneLine(label), () => void ask(router, "open_feature", { layer: feature[0], feature: feature[1], position: feature[2] }, status, banner, "")));
+      return cell;
+    };
+    for (const [query, key, part, qFeature, kFeature] of found.pairs) {
+      const tr = element("tr", "iw-score-row");
+      tr.append(opener(query, qFeature), opener(key, kFeature), element("td", "", formatValue(part)));
+      table.append(tr);
+    }
+    whyPanel.append(table);
+  };
 
   const placeTokens = () => {
     const tokens = model.get("token_strings");
@@ -226,6 +312,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     const data: GraphData = { kind, row, pos, influence: decoded.influence as Float32Array,
       source: decodeCached(model.get("edge_source")).data as Int32Array, target: decodeCached(model.get("edge_target")).data as Int32Array,
       weight: decodeCached(model.get("edge_weight")).data as Float32Array, nRows: model.get("n_layers") + 2, nPos };
+    edges = { source: data.source, target: data.target, weight: data.weight, pos, kind };
     const c = colors();
     legend.replaceChildren(
       lineKey([{ label: "edge excites (+)", color: c.positive }, { label: "edge inhibits (−)", color: c.negative }, { label: "width: |direct effect|", color: c.muted, width: 4 }]),
@@ -240,6 +327,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     graph.groups = model.get("supernodes").map((group) => group.slice(1) as number[]);
     if (model.get("node_kind") !== shownKind) { // new graph (not just a new intervention or supernode)
       shownKind = model.get("node_kind");
+      loadings.clear();
       pins = pins.filter((i) => i < kind.length);
       graph.setData(data);
     } else graph.draw();
@@ -247,6 +335,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     placeTokens();
     supernodeList.textContent = model.get("supernodes").map((group) => `supernode ${String(group[0])}: ${group.slice(1).map((i) => labels[i as number]).join(", ")}`).join("\n");
     intervene.disabled = !model.get("can_intervene");
+    drawWhy();
     const result = model.get("intervention");
     results.replaceChildren();
     if (result.rows) {

@@ -20,9 +20,11 @@ from typing import Any, Sequence
 import torch
 import traitlets
 
+from interp_widgets.compute.attribution.attention_paths import FrozenPrompt, drawn_node, edge_head_loadings, freeze
 from interp_widgets.compute.attribution.attribute import attribute
 from interp_widgets.compute.attribution.graph import AttributionGraph
 from interp_widgets.compute.attribution.intervene import intervene
+from interp_widgets.compute.attribution.qk import node_words, qk_attribution
 from interp_widgets.compute.attribution.drawn import ERROR, FEATURE, DrawnGraph, drawn_graph, logit_lens_tokens, strongest_paths, top_contexts
 from interp_widgets.compute.attribution.graph_file import load_graph_json
 from interp_widgets.compute.attribution.graph_json import save_graph_json
@@ -82,6 +84,9 @@ class GraphView(BaseWidget):
     edge_share = traitlets.Float(0.98, help="Pruning: keep the edges carrying this cumulative share of the influence.").tag(sync=True)
     supernodes = traitlets.List(traitlets.List(), default_value=[], help="[[name, node, node, ...]] named groups of drawn nodes.").tag(sync=True)
     intervention = traitlets.Dict(key_trait=traitlets.Unicode(), default_value={}, help='The last intervention: {"description", "rows": [[token, clean p, new p, clean logit, new logit]]}.').tag(sync=True)
+    attention = traitlets.Dict(key_trait=traitlets.Unicode(), default_value={}, help='Why a head attends where it does (the last "why attend?"): '
+                               '{"description", "score", "weight", "pairs": [[query label, key label, part, query feature or null, key feature or null]], '
+                               '"query": [[label, part]], "key": [[label, part]]}; a feature is [layer, index, position].').tag(sync=True)
     can_intervene = traitlets.Bool(False, help="Whether interventions can be run (the model and one transcoder per layer are at hand).").tag(sync=True)
     counts = traitlets.Unicode("", help="How many nodes and edges are drawn, in words.").tag(sync=True)
     scores = traitlets.Unicode("", help="The graph's replacement and completeness scores (circuit-tracer's), in words; '' for a graph from a file.").tag(sync=True)
@@ -91,6 +96,7 @@ class GraphView(BaseWidget):
         self.drawn: DrawnGraph | None = None
         self.graph: AttributionGraph | None = None  # the full graph of the current prompt, when computed here
         self._groups: dict[str, list[str]] = {}  # supernode name -> circuit-tracer node ids (they survive re-pruning)
+        self._frozen_prompt: tuple[tuple, FrozenPrompt] | None = None  # the prompt's frozen model, for head loadings and QK
         super().__init__(**kwargs)
 
     @classmethod
@@ -117,16 +123,20 @@ class GraphView(BaseWidget):
         return cls.from_graph(load_graph_json(path, model, transcoders, **budget), model, transcoders, **kwargs)
 
     @classmethod
-    def from_selection(cls, selection: Any, transcoders: Sequence[Any], use_index: bool = True, **kwargs: Any) -> "GraphView":
-        """The graph of the selection's prompt; a clicked feature selects its transcoder (an SAE of the selection) and index.
-        Where the selection holds every transcoder as an SAE, features show top contexts from its activation
+    def from_selected(cls, selection: Any, selected: dict[str, Any], transcoders: Sequence[Any] = (), use_index: bool = True,
+                      **options: Any) -> "GraphView":
+        """`from_selection(selection, transcoders)`: a clicked feature selects its transcoder (an SAE of the selection) and
+        index. Where the selection holds every transcoder as an SAE, features show top contexts from its activation
         indexes (built once per transcoder over `selection.index_tokens` tokens; `use_index=False`: logit lens)."""
+        if not transcoders:
+            raise InterpWidgetsError("pass the model's transcoders: GraphView.from_selection(selection, transcoders=iw.load_transcoders(...)).")
         names = [next((name for name, sae in selection.saes.items() if sae is tc), None) for tc in transcoders]
-        if use_index and "indexes" not in kwargs and all(names):
-            kwargs["indexes"] = [selection.index(sae=name) for name in names]
-        widget = cls.from_model(selection.model, transcoders, selection.prompt, **kwargs)
-        widget.link(selection)
-        return widget
+        if use_index and "indexes" not in options and all(names):
+            options["indexes"] = [selection.index(sae=name) for name in names]
+        return cls.from_model(selection.model, transcoders, selected["prompt"], **options)
+
+    SELECTION = {"prompt": "prompt"}
+    """The graph of the selection's prompt (a prompt typed here is published)."""
 
     # ---- compute ---------------------------------------------------------------------------
 
@@ -141,22 +151,22 @@ class GraphView(BaseWidget):
             same = cached is not None and cached.prompt == inputs.prompt and getattr(self.inputs, "model", None) is inputs.model
             graph = cached if same and getattr(self.inputs, "max_features", None) == inputs.max_features else attribute(
                 inputs.model, list(inputs.transcoders), inputs.prompt, max_features=inputs.max_features)
+        groups = dict(self._groups)
         if isinstance(graph, AttributionGraph):
-            self.graph = graph
-            drawn = drawn_graph(graph, graph.prune(inputs.node_share, inputs.edge_share))
+            full, drawn = graph, drawn_graph(graph, graph.prune(inputs.node_share, inputs.edge_share))
         else:
             if self.drawn is graph and (inputs.node_share, inputs.edge_share) != (self.node_share, self.edge_share):
                 raise InterpWidgetsError("a graph loaded from a file is already pruned: its shares cannot change here.")
-            self.graph, drawn = None, graph
+            full, drawn = None, graph
             for group in graph.supernodes:  # a file's supernodes
-                self._groups.setdefault(str(group[0]), [graph.node_ids()[n] for n in group[1:]])
+                groups.setdefault(str(group[0]), [graph.node_ids()[n] for n in group[1:]])
         contexts, source = self._contexts(inputs, drawn)
-        self.drawn = drawn
         traits: dict[str, Any] = {name: getattr(drawn, field) for name, field in NODE_ARRAYS.items()}
+        traits.update(graph=full, drawn=drawn, _groups=groups)  # the view's kernel-side state: committed with the traits, on success only
         n_features = int((drawn.kinds == FEATURE).sum())
         total = f" of {graph.n_active_features} active" if isinstance(graph, AttributionGraph) else ""
         traits.update(labels=list(drawn.labels), contexts=contexts, contexts_from=source, token_strings=list(drawn.token_strings),
-                      n_layers=drawn.n_layers, intervention={}, supernodes=self._supernode_indices(drawn),
+                      n_layers=drawn.n_layers, intervention={}, attention={}, supernodes=self._supernode_indices(drawn, groups),
                       can_intervene=inputs.model is not None and len(inputs.transcoders) == drawn.n_layers,
                       scores=graph_scores_text(graph) if isinstance(graph, AttributionGraph) else "",
                       counts=f"{drawn.n_nodes} nodes ({n_features} features{total}), {drawn.weights.numel()} edges"
@@ -180,9 +190,9 @@ class GraphView(BaseWidget):
             out[node] = f"promotes {quoted(up)}\nsuppresses {quoted(down)}"
         return out, "logit lens of the feature's decoder direction"
 
-    def _supernode_indices(self, drawn: DrawnGraph) -> list[list[Any]]:
+    def _supernode_indices(self, drawn: DrawnGraph, groups: dict[str, list[str]] | None = None) -> list[list[Any]]:
         where = {node_id: i for i, node_id in enumerate(drawn.node_ids())}
-        groups = [[name, *(where[n] for n in ids if n in where)] for name, ids in self._groups.items()]
+        groups = [[name, *(where[n] for n in ids if n in where)] for name, ids in (self._groups if groups is None else groups).items()]
         return [group for group in groups if len(group) > 1]
 
     # ---- actions ---------------------------------------------------------------------------
@@ -213,15 +223,61 @@ class GraphView(BaseWidget):
         """Publish a feature node to the linked selection: its layer's transcoder (by name in the selection) and index."""
         drawn = self._drawn()
         (node,) = drawn.check_nodes([node])
-        if drawn.kinds[node] != FEATURE or self._selection is None or self.inputs is None:
+        if drawn.kinds[node] != FEATURE:
             return {"published": False}
-        layer = int(drawn.rows[node]) - 1
-        names = [name for name, sae in self._selection.saes.items() if layer < len(self.inputs.transcoders) and sae is self.inputs.transcoders[layer]]
+        return self.open_feature(int(drawn.rows[node]) - 1, int(drawn.features[node]), int(drawn.positions[node]))
+
+    @request_handler("open_feature")
+    def open_feature(self, layer: int, feature: int, position: int) -> dict[str, Any]:
+        """Publish feature `feature` of layer `layer`'s transcoder at `position` to the linked selection (dashboard, explorer)."""
+        if self._selection is None or self.inputs is None:
+            return {"published": False}
+        names = [name for name, sae in self._selection.saes.items() if 0 <= layer < len(self.inputs.transcoders) and sae is self.inputs.transcoders[layer]]
         if not names:
             raise InterpWidgetsError(f"the selection has no SAE that is layer {layer}'s transcoder: build it with "
                                      "iw.Selection(model, saes={f'transcoder L{l}': tc for l, tc in enumerate(transcoders)}).")
-        self._publish(sae=names[0], feature=int(drawn.features[node]), target=int(drawn.positions[node]))
+        self._publish(sae=names[0], feature=int(feature), target=int(position))
         return {"published": True, "sae": names[0]}
+
+    # ---- attention: head loadings of an edge, and why a head attends (compute.attribution.attention_paths, .qk)
+
+    def _frozen(self) -> FrozenPrompt:
+        """The drawn prompt's frozen model (one forward pass and the encodings), kept while the prompt stays."""
+        drawn, inputs = self._drawn(), self._need_inputs()
+        if inputs.model is None or len(inputs.transcoders) != drawn.n_layers:
+            raise InterpWidgetsError("head loadings and QK attribution need the model and its transcoders: "
+                                     "GraphView.from_json(path, model=..., transcoders=...) or GraphView.from_model.")
+        tokens = self.graph.tokens if self.graph is not None else inputs.model.to_tokens(drawn.prompt)[0]
+        key = (id(inputs.model), tuple(int(t) for t in tokens), tuple(id(tc) for tc in inputs.transcoders))
+        if self._frozen_prompt is None or self._frozen_prompt[0] != key:
+            self._frozen_prompt = (key, freeze(inputs.model, list(inputs.transcoders), tokens))
+        return self._frozen_prompt[1]
+
+    @request_handler("edge_heads")
+    def edge_heads(self, source: int, target: int) -> dict[str, Any]:
+        """The drawn edge source -> target split by the head its path enters first: the strongest heads and the direct part."""
+        drawn = self._drawn()
+        source, target = drawn.check_nodes([source, target])
+        loadings = edge_head_loadings(self._frozen(), drawn_node(drawn, target), drawn_node(drawn, source))
+        return {"direct": loadings.direct, "total": loadings.total,
+                "heads": [[layer, head, part] for layer, head, part in loadings.strongest(5)]}
+
+    @request_handler("why_attend", supersedes=True)
+    def why_attend(self, layer: int, head: int, query: int, key: int) -> dict[str, Any]:
+        """QK attribution of head `head` of `layer` at (`query`, `key`): the strongest query x key node pairs, shown in the panel."""
+        inputs, frozen = self._need_inputs(), self._frozen()
+        result = qk_attribution(inputs.model, list(inputs.transcoders), frozen.replacement.run.tokens, int(layer), int(head), int(query), int(key),
+                                frozen=frozen)
+        tokens = [_snapshot.one_line(t) for t in self.token_strings]
+        words = lambda node: node_words(node, tokens)  # noqa: E731
+        feature = lambda node: [node["layer"], node["feature"], node["position"]] if node["kind"] == "feature" else None  # noqa: E731
+        marginal = lambda nodes, values: [[words(nodes[i]), float(values[i])] for i in values.abs().argsort(descending=True)[:8].tolist()]  # noqa: E731
+        self.attention = {
+            "description": f"head L{layer}H{head}, query {query} {tokens[query]!r} -> key {key} {tokens[key]!r}",
+            "score": result.score, "weight": result.weight,
+            "pairs": [[words(q), words(k), part, feature(q), feature(k)] for q, k, part in result.top_pairs(10)],
+            "query": marginal(result.query_nodes, result.query_marginal), "key": marginal(result.key_nodes, result.key_marginal)}
+        return {"pairs": len(self.attention["pairs"])}
 
     @request_handler("intervene", supersedes=True)
     def intervene(self, nodes: Sequence[int], scale: float = 0.0) -> dict[str, Any]:
@@ -265,7 +321,16 @@ class GraphView(BaseWidget):
         if self.intervention:
             lines.append(f"intervention: {self.intervention['description']}")
             lines += [f"  {text!r}: p {clean:.3f} -> {new:.3f}" for text, clean, new, _, _ in self.intervention["rows"]]
+        lines += self._attention_lines()
         return "\n".join(lines)
+
+    def _attention_lines(self) -> list[str]:
+        """The "why attend?" panel as text (for to_text and the snapshot)."""
+        if not self.attention:
+            return []
+        found = self.attention
+        lines = [f"why {found['description']}: score {found['score']:.4f} (attention weight {found['weight']:.3f}); strongest query x key pairs:"]
+        return lines + [f"  {part:+.4f}  {query}  x  {key}" for query, key, part, _, _ in found["pairs"]]
 
     def to_static_html(self) -> str:
         """An SVG of the drawn graph (its SNAPSHOT_NODES most influential nodes and the SNAPSHOT_EDGES strongest
@@ -292,7 +357,8 @@ class GraphView(BaseWidget):
                    for (x, y), k, keep in zip(xy, drawn.kinds.tolist(), shown.tolist()) if keep]
         paths = "\n".join(f"{p['share']:.4f} {p['sign']}  {_snapshot.one_line(p['path'])}" for p in strongest_paths(drawn, 5))
         body = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{"".join(lines)}{"".join(circles)}</svg>'
-                f"<div>strongest paths:</div><pre>{html.escape(paths)}</pre>")
+                f"<div>strongest paths:</div><pre>{html.escape(paths)}</pre>"
+                + (f"<pre>{html.escape(chr(10).join(self._attention_lines()))}</pre>" if self.attention else ""))
         left_out = (f" Drawn: the {SNAPSHOT_NODES:,} most influential of {drawn.n_nodes:,} nodes and the {len(strongest):,} strongest "
                     "edges between them." if drawn.n_nodes > SNAPSHOT_NODES else "")
         footer = html.escape(f"{self.counts}{'; ' + self.scores if self.scores else ''}. Rows: tokens (bottom), layers, logits (top); columns: positions. "

@@ -285,6 +285,28 @@ export class GraphCanvas {
     return best;
   }
 
+  /** The visible edge passing nearest the canvas point (within a few pixels), or -1. */
+  hitEdge(px: number, py: number): number {
+    const data = this.data;
+    if (!data) return -1;
+    const wx = (px - this.tx) / this.zoom, wy = (py - this.ty) / this.zoom;
+    const radius = Math.max(3, 4 / this.zoom);
+    let best = -1, bestDistance = radius * radius;
+    for (let e = 0; e < data.weight.length; e++) {
+      const s = data.source[e], t = data.target[e];
+      if (this.visible && !(this.visible[s] && this.visible[t])) continue;
+      const ax = this.x[s], ay = this.y[s], dx = this.x[t] - ax, dy = this.y[t] - ay;
+      const length = dx * dx + dy * dy;
+      const along = length > 0 ? Math.max(0, Math.min(1, ((wx - ax) * dx + (wy - ay) * dy) / length)) : 0;
+      const d = (ax + along * dx - wx) ** 2 + (ay + along * dy - wy) ** 2;
+      if (d < bestDistance) {
+        best = e;
+        bestDistance = d;
+      }
+    }
+    return best;
+  }
+
   pan(dx: number, dy: number): void {
     this.tx += dx;
     this.ty += dy;

@@ -205,6 +205,8 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-graph-view .iw-graph-swatch { display: inline-block; width: 8px; height: 8px; vertical-align: middle; }
 .iw-graph-view .iw-graph-pins { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
 .iw-graph-view .iw-graph-pins > .iw-caption:first-child { flex-basis: 100%; }
+.iw-graph-view .iw-graph-why-form { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 4px 0; }
+.iw-graph-view .iw-graph-why .iw-button { font-family: monospace; white-space: pre; }
 .iw-graph-view input { color: var(--iw-fg); background: var(--iw-bg); border: 1px solid var(--iw-border); border-radius: 3px; font: inherit; }
 .iw-graph-view .iw-number { width: 5em; }
 .iw-graph-view .iw-graph-intervention td { font-family: var(--jp-code-font-family, monospace); padding: 0 6px; text-align: right; }

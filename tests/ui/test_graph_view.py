@@ -100,3 +100,52 @@ def test_the_dark_theme_recolours_the_canvas(page, graph_notebook):
     assert dark["positive"] == "rgb(250, 140, 50)" and light["positive"] == "rgb(230, 97, 1)"
     assert brightness(dark["fg"]) > brightness(light["fg"])  # token nodes and the hover ring stay visible on a dark page
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+
+
+def edge_point(canvas, edge):
+    """A page point on drawn edge `edge` where the canvas's own hit test finds that edge and no node."""
+    canvas.scroll_into_view_if_needed()
+    return canvas.evaluate("""(el, e) => { const g = el.graphCanvas, box = el.getBoundingClientRect();
+        const [sx, sy] = g.toScreen(g.data.source[e]), [tx, ty] = g.toScreen(g.data.target[e]);
+        for (const f of [0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8]) {
+          const x = sx + f * (tx - sx), y = sy + f * (ty - sy);
+          if (g.hitEdge(x, y) === e && g.hit(x, y) < 0) return [box.left + x, box.top + y];
+        }
+        return null; }""", edge)
+
+
+def test_an_edges_heads_and_why_the_head_attends(page, graph_notebook, expected):
+    open_notebook(page, graph_notebook, "graph.ipynb")
+    run_all_cells(page, ".iw-graph-view canvas")
+    view = page.locator(".iw-graph-view")
+    canvas = view.locator("canvas.iw-graph-canvas")
+    # the strongest edges between two positions (every such path passes through attention), first one we can point at
+    last = len(expected.token_strings) - 1
+    target_pos = lambda t: last if int(expected.node_kind[t]) == 3 else int(expected.node_pos[t])  # noqa: E731
+    crossing = [e for e in expected.edge_weight.abs().argsort(descending=True).tolist()
+                if int(expected.node_pos[int(expected.edge_source[e])]) != target_pos(int(expected.edge_target[e]))]
+    edge, point = next((e, p) for e in crossing[:40] if (p := edge_point(canvas, e)) is not None)
+    source, target = int(expected.edge_source[edge]), int(expected.edge_target[edge])
+    heads = expected.handle_request({"kind": "request", "id": 1, "type": "edge_heads", "payload": {"source": source, "target": target}})["result"]
+    layer, head, _ = heads["heads"][0]
+
+    page.mouse.move(*point)
+    tip = page.locator(".iw-tooltip:visible")
+    tip.wait_for(timeout=10_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.iw-tooltip')].some(t => t.textContent.includes('enters first'))", timeout=30_000)
+    text = tip.inner_text()
+    assert f"{expected.labels[source]} → {expected.labels[target]}" in text and f"L{layer}H{head}:" in text
+
+    page.mouse.click(*point)  # fills "why attend?" with the edge's strongest head and its two positions
+    form = view.locator(".iw-graph-why-form input.iw-number")
+    assert [form.nth(i).input_value() for i in range(4)] == [str(layer), str(head), str(target_pos(target)), str(int(expected.node_pos[source]))]
+    view.get_by_role("button", name="why attend?").click()
+    rows = view.locator(".iw-graph-why tr.iw-score-row")
+    rows.first.wait_for(timeout=60_000)
+    expected.handle_request({"kind": "request", "id": 2, "type": "why_attend",
+                             "payload": {"layer": layer, "head": head, "query": target_pos(target), "key": int(expected.node_pos[source])}})
+    query_label, key_label, part, _, _ = expected.attention["pairs"][0]
+    first = rows.first.inner_text()
+    assert query_label.split(" @")[0] in first and key_label.split(" @")[0] in first and re.search(r"[-+]?\d", first)
+    assert rows.count() == len(expected.attention["pairs"])
+    assert "score" in view.locator(".iw-graph-why .iw-row-label").inner_text()
