@@ -23,7 +23,7 @@ from interp_widgets.widgets._snapshot import no_maths
 VIEW_MIME = "application/vnd.interp-widgets.view+json"
 """Marks an output as an interp-widgets view with a static snapshot in its text/html."""
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
-SNAPSHOT_NOTE = ('<div class="iw-snapshot-note"><small>Saved with the notebook as the view was when a cell last ran: '
+SNAPSHOT_NOTE = ('<div class="iw-snapshot-edits"><small>Saved with the notebook as the view was when a cell last ran: '
                  "edits made in the view after that (a prompt typed in it, a click) are not in this snapshot until "
                  "the next cell runs.</small></div>")
 """Under every snapshot: what it holds, so a saved notebook reopened without its kernel does not surprise (see the

@@ -120,4 +120,69 @@ const plugin: JupyterFrontEndPlugin<void> = {
   },
 };
 
-export default plugin;
+// A notebook just opened is not "modified" because its kernel started: JupyterLab writes the running
+// kernel's name and language info (Python's exact version, say) into the notebook's metadata, which
+// marks it dirty although the user changed nothing (the quickstart showed as modified right after
+// `scripts/lab.sh` opened it). When a notebook turns dirty and nothing but those two metadata keys
+// differs from what was loaded or last saved, it is marked clean again; the info is still saved with
+// the next save. Duck-typed on the document widget, so it needs nothing beyond JupyterLab's shell.
+const KERNEL_KEYS = ["kernelspec", "language_info"];
+
+type Change = { name: string; newValue: unknown };
+type NotebookModelLike = {
+  dirty: boolean;
+  toJSON(): { cells?: unknown; metadata?: Record<string, unknown> };
+  stateChanged: { connect(slot: (sender: unknown, change: Change) => void): void };
+};
+type DocumentLike = { context?: { model?: Partial<NotebookModelLike>; ready?: Promise<void> } };
+
+const watched = new WeakSet<object>();
+
+/** Everything a user can change in a notebook but the kernel's own metadata, as text. */
+function userContent(model: NotebookModelLike): string {
+  const json = model.toJSON();
+  const metadata = { ...(json.metadata ?? {}) };
+  for (const key of KERNEL_KEYS) delete metadata[key];
+  return JSON.stringify([json.cells ?? null, metadata]);
+}
+
+export function keepCleanOnKernelInfo(widget: unknown): void {
+  const context = (widget as DocumentLike | null)?.context;
+  const model = context?.model as NotebookModelLike | undefined;
+  if (!model || typeof model.toJSON !== "function" || !model.stateChanged || watched.has(model)) return;
+  watched.add(model);
+  let clean: string | null = null; // the user content when the notebook was last clean (loaded or saved)
+  const remember = () => {
+    if (!model.dirty) clean = userContent(model);
+  };
+  void context?.ready?.then(remember);
+  model.stateChanged.connect((_sender, change) => {
+    if (change.name !== "dirty") return;
+    if (!change.newValue) return remember();
+    setTimeout(() => {
+      if (model.dirty && clean !== null && userContent(model) === clean) model.dirty = false;
+    }, 0);
+  });
+}
+
+type ShellLike = {
+  currentWidget?: unknown;
+  currentChanged?: { connect(slot: (sender: unknown, args: { newValue?: unknown }) => void): void };
+  widgets?: (area?: string) => Iterable<unknown>;
+};
+
+const kernelInfo: JupyterFrontEndPlugin<void> = {
+  id: "interp-widgets:kernel-info-is-not-an-edit",
+  description: "A notebook whose only change is the kernel info JupyterLab wrote on opening stays unmodified.",
+  autoStart: true,
+  activate: (app: JupyterFrontEnd) => {
+    const shell = app.shell as unknown as ShellLike;
+    shell.currentChanged?.connect((_sender, args) => keepCleanOnKernelInfo(args.newValue));
+    void app.restored.then(() => {
+      keepCleanOnKernelInfo(shell.currentWidget);
+      for (const widget of shell.widgets?.("main") ?? []) keepCleanOnKernelInfo(widget);
+    });
+  },
+};
+
+export default [plugin, kernelInfo];

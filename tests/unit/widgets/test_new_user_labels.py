@@ -56,4 +56,4 @@ def test_every_snapshot_says_edits_made_in_the_view_are_not_in_it(model):
     view = iw.TokenHighlights.from_model(model, PROMPT, hook="blocks.0.hook_resid_post", directions=[3])
     data, _ = view._repr_mimebundle_()
     assert "edits made in the view after that (a prompt typed in it, a click) are not in this snapshot" in data["text/html"]
-    assert data["text/html"].count("iw-snapshot-note") == 1
+    assert data["text/html"].count("iw-snapshot-edits") == 1
