@@ -203,15 +203,18 @@ def faithfulness_curve(model: Any, pairs: Any, scores: EdgeScores, sizes: Sequen
                        should_stop: Callable[[], bool] | None = None) -> FaithfulnessCurve:
     """Exact faithfulness of the top-k circuits (`selection` "top_n" or "greedy") for each k in `sizes`."""
     prep = prepared or prepare(model, pairs, metric)
-    if selection == "top_n":
-        order = scores.ranked()
-    elif selection == "greedy":
-        order = greedy_order(scores)
-    else:
+    if selection not in ("top_n", "greedy"):
         raise InterpWidgetsError(f'selection must be "top_n" or "greedy", got {selection!r}.')
-    sizes = default_sizes(len(order)) if sizes is None else [int(k) for k in sizes]
-    if any(k < 0 or k > scores.graph.n_edges for k in sizes):
-        raise InterpWidgetsError(f"circuit sizes must lie in 0..{scores.graph.n_edges} (the graph's edges).")
+    ranked = scores.ranked()
+    sizes = default_sizes(len(ranked)) if sizes is None else [int(k) for k in sizes]
+    if any(k < 0 or k > len(ranked) for k in sizes):
+        raise InterpWidgetsError(f"circuit sizes must lie in 0..{len(ranked)} (the graph's edges).")
+    order = ranked
+    if selection == "greedy":  # greedy as far as the largest circuit needs, then the rest by |score| (never read)
+        chosen = greedy_order(scores, max(sizes, default=0))
+        rest = torch.ones(scores.scores.numel(), dtype=torch.bool)
+        rest[chosen] = False
+        order = torch.cat([chosen, ranked[rest[ranked]]])
     rank = torch.full((scores.scores.numel(),), len(order) + scores.scores.numel(), dtype=torch.long)
     rank[order] = torch.arange(len(order))
     rank = rank.view(scores.scores.shape)
