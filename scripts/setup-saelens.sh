@@ -12,6 +12,6 @@ if ! python -c "import torch" 2>/dev/null; then
 fi
 if ! python -c "import sae_lens, interp_widgets, pytest" 2>/dev/null || [ pyproject.toml -nt .venv-saelens/.installed ]; then
   echo "== installing sae-lens and interp-widgets in .venv-saelens"
-  pip install -q -e . sae-lens pytest
+  pip install -q -e ".[multi-device]" sae-lens pytest
   touch .venv-saelens/.installed
 fi

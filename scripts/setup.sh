@@ -45,8 +45,8 @@ if [ ! -f interp_widgets/labextension/package.json ] || [ -n "$(find js/labexten
 fi
 
 if ! python -c "import interp_widgets, pytest, jupyterlab, playwright" 2>/dev/null || [ pyproject.toml -nt .venv/.interp-widgets-installed ]; then
-  echo "== installing interp-widgets and its development extras"
-  pip install -q -e ".[dev]"
+  echo "== installing interp-widgets and its development extras (multi-device: accelerate, for the device-map test)"
+  pip install -q -e ".[dev,multi-device]"
   touch .venv/.interp-widgets-installed
 fi
 # The editable install copies the extension into the environment; link it instead, so a rebuild shows.

@@ -1,4 +1,4 @@
-"""The curriculum notebooks (10-15): each runs offline within its time, and every numeric or named
+"""The curriculum notebooks (10-15): each runs offline (its time budget: benchmarks/bench_notebooks.py), and every numeric or named
 claim in its markdown has a named assertion here against the numbers the notebook itself printed
 (its last cell prints them as `numbers: {...}`). The one line that switches a notebook to GPT-2 or
 Pythia (`MODEL = ...`) is run on a random-weight GPT-2-shaped model."""
@@ -18,7 +18,6 @@ NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 CURRICULUM = ["10_superposition", "11_embeddings_and_positions", "12_detokenization_and_gates", "13_mlps_as_storage",
               "14_layer_norm_and_norm_growth", "15_where_saes_fall_short"]
 SWITCHABLE = ["11_embeddings_and_positions", "12_detokenization_and_gates", "13_mlps_as_storage", "14_layer_norm_and_norm_growth"]
-CPU_SECONDS = 90  # the issue's budget per notebook, measured as the kernel's own CPU time (the machine may be shared)
 CLOCK = "import time as _clock\n_cpu0 = _clock.process_time()"
 CLOCK_END = "print('cpu seconds:', _clock.process_time() - _cpu0)"
 
@@ -57,28 +56,16 @@ def ran(runs, name):
 
 
 @pytest.mark.parametrize("name", CURRICULUM)
-def test_runs_offline_within_its_time(runs, name):
+def test_runs_offline_and_prints_its_numbers(runs, name):
+    # how long it takes (its 90 s budget) is benchmarks/bench_notebooks.py's to judge, not a test's
     result = ran(runs, name)
     assert result["numbers"] is not None, f"{name} printed no numbers line"
-    assert result["cpu"] <= CPU_SECONDS, f"{name}: {result['cpu']:.0f} s of CPU (wall {result['wall']:.0f} s)"
 
 
 @pytest.fixture(scope="module")
-def gpt2_shaped(tmp_path_factory):
+def gpt2_shaped(random_gpt2):
     """A random-weight GPT-2 saved as a hub model is, with the toy tokenizer: what `MODEL = "gpt2"` would load."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from interp_widgets.models import toy_tokenizer
-
-    tokenizer = toy_tokenizer()
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=4, n_positions=128, vocab_size=len(tokenizer),
-                                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id))
-    path = tmp_path_factory.mktemp("gpt2-shaped")
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return random_gpt2(n_layer=2, n_embd=64, n_positions=128)[0]
 
 
 @pytest.mark.parametrize("name", SWITCHABLE)

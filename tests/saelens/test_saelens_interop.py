@@ -4,14 +4,14 @@ SAELens loads the files we write, we load the files it writes, and its `SAE` obj
 wherever ours do.
 """
 
-import os
 
 import pytest
 import torch
 
-if os.environ.get("IW_REQUIRE_SAELENS"):
-    import sae_lens  # noqa: F401  (the test command's second environment must have it)
-sae_lens = pytest.importorskip("sae_lens")
+from tests.parts import need_module  # noqa: E402
+
+# the test command's second environment must have it (IW_REQUIRE_SAELENS); the first one lists it as a missing part
+sae_lens = need_module("sae_lens", "the second environment has it: bash scripts/setup-saelens.sh", required_by="IW_REQUIRE_SAELENS")
 from sae_lens import SAE, StandardSAE, StandardSAEConfig, TopKSAE as SaeLensTopK, TopKSAEConfig  # noqa: E402
 from sae_lens.saes.sae import SAEMetadata  # noqa: E402
 

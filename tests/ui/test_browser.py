@@ -12,7 +12,7 @@ import pytest
 from interp_widgets.compute import NeuronReadout, token_values
 from interp_widgets.widgets._colors import format_value
 from interp_widgets.widgets._snapshot import visible as _visible
-from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
+from tests.ui.helpers import brightness, light_and_dark, open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -112,14 +112,7 @@ def test_token_strings_are_text_never_html(page, ui_notebook):
 
 def test_dark_mode_follows_the_jupyterlab_theme(page, ui_notebook):
     run_all(page, ui_notebook)
-    colour = "() => getComputedStyle(document.querySelector('.iw-root')).color"
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
-    light = page.evaluate(colour)
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
-    page.wait_for_function(f"(light) => ({colour})() !== light", arg=light, timeout=30_000)
-    dark = page.evaluate(colour)
-    brightness = lambda rgb: sum(map(int, re.findall(r"\d+", rgb)[:3]))
+    light, dark = light_and_dark(page, "() => getComputedStyle(document.querySelector('.iw-root')).color", restore=False)
     assert brightness(dark) > brightness(light)
 
     # The negative (blue) end stands out from the dark background as much as the positive one does.

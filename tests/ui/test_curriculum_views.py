@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
+from tests.ui.helpers import brightness, light_and_dark, open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -61,11 +61,5 @@ def test_positional_view_and_the_dark_theme(page, curriculum_notebook):
     page.wait_for_function("(root) => root.querySelector('.iw-chart-title').textContent.startsWith('PC3 against PC2')",
                            arg=positions.element_handle(), timeout=30_000)
 
-    colour = "() => getComputedStyle(document.querySelector('.iw-toy-directions')).color"
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
-    light = page.evaluate(colour)
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
-    page.wait_for_function(f"(light) => ({colour})() !== light", arg=light, timeout=30_000)
-    brightness = lambda rgb: sum(map(int, re.findall(r"\d+", rgb)[:3]))
-    assert brightness(page.evaluate(colour)) > brightness(light)  # axes and outlines are drawn in the text colour
+    light, dark = light_and_dark(page, "() => getComputedStyle(document.querySelector('.iw-toy-directions')).color", restore=False)
+    assert brightness(dark) > brightness(light)  # axes and outlines are drawn in the text colour

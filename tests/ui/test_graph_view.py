@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
+from tests.ui.helpers import brightness, light_and_dark, open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -90,16 +90,9 @@ def test_the_dark_theme_recolours_the_canvas(page, graph_notebook):
     open_notebook(page, graph_notebook, "graph.ipynb")
     run_all_cells(page, ".iw-graph-view canvas")
     drawn = "() => document.querySelector('canvas.iw-graph-canvas').graphCanvas.drawnWith"
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
-    light = page.evaluate(drawn)
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
-    page.wait_for_function(f"(light) => ({drawn})().positive !== light.positive", arg=light, timeout=30_000)
-    dark = page.evaluate(drawn)
-    brightness = lambda rgb: sum(map(int, re.findall(r"\d+", rgb)[:3]))  # noqa: E731
+    light, dark = light_and_dark(page, drawn, changed=f"(light) => ({drawn})().positive !== light.positive")
     assert dark["positive"] == "rgb(250, 140, 50)" and light["positive"] == "rgb(230, 97, 1)"
     assert brightness(dark["fg"]) > brightness(light["fg"])  # token nodes and the hover ring stay visible on a dark page
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
 
 
 def edge_point(canvas, edge):

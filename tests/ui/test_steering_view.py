@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.ui.helpers import open_notebook, run_all_cells, write_notebook
+from tests.ui.helpers import brightness, light_and_dark, open_notebook, run_all_cells, write_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -81,12 +81,5 @@ def test_moving_the_slider_streams_a_new_steered_completion(page, steering_noteb
 def test_the_dark_theme_reaches_the_controls(page, steering_notebook):
     open_notebook(page, steering_notebook, "steering.ipynb")
     run_all_cells(page, ".iw-steering .iw-steer-steered .iw-token")
-    colour = "() => getComputedStyle(document.querySelector('.iw-steering select')).color"
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
-    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
-    light = page.evaluate(colour)
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
-    page.wait_for_function(f"(light) => ({colour})() !== light", arg=light, timeout=30_000)
-    brightness = lambda rgb: sum(map(int, re.findall(r"\d+", rgb)[:3]))  # noqa: E731
-    assert brightness(page.evaluate(colour)) > brightness(light)
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    light, dark = light_and_dark(page, "() => getComputedStyle(document.querySelector('.iw-steering select')).color")
+    assert brightness(dark) > brightness(light)

@@ -17,6 +17,7 @@ from interp_widgets.compute.attribution.drawn import drawn_graph
 from interp_widgets.compute.attribution.graph_file import from_circuit_tracer, load_graph_json
 from interp_widgets.compute.attribution.graph_json import save_graph_json, to_circuit_tracer
 from interp_widgets.errors import InterpWidgetsError
+from tests.parts import MISSING
 
 CIRCUIT_TRACER = Path(__file__).parents[3] / ".venv-circuit-tracer" / "bin" / "python"
 
@@ -64,7 +65,7 @@ def circuit_tracer_python():
     if not CIRCUIT_TRACER.exists():
         if os.environ.get("IW_REQUIRE_CIRCUIT_TRACER"):
             pytest.fail("IW_REQUIRE_CIRCUIT_TRACER is set but .venv-circuit-tracer is missing: run scripts/setup-circuit-tracer.sh")
-        pytest.skip("circuit-tracer's environment is absent (scripts/setup-circuit-tracer.sh builds it)")
+        pytest.skip(f"{MISSING}circuit-tracer's environment (scripts/setup-circuit-tracer.sh builds it)")
     return str(CIRCUIT_TRACER)
 
 

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from interp_widgets.errors import InterpWidgetsError
+from tests.parts import need_module
 
-pytest.importorskip("accelerate")
+need_module("accelerate", "pip install -e '.[multi-device]'; scripts/setup.sh installs it")  # in CI: a failure, not a skip
 
 SPLIT = {"transformer.wte": "cpu", "transformer.wpe": "cpu", "transformer.drop": "cpu", "transformer.h.0": "cpu",
          "transformer.h.1": "disk", "transformer.h.2": "disk", "transformer.ln_f": "disk", "lm_head": "cpu"}
@@ -28,19 +29,8 @@ def bridge_takes_disk() -> bool:
 
 
 @pytest.fixture(scope="module")
-def gpt2_dir(tmp_path_factory):
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from interp_widgets.models import toy_tokenizer
-
-    tokenizer = toy_tokenizer()
-    directory = tmp_path_factory.mktemp("tiny_gpt2")
-    torch.manual_seed(0)
-    config = GPT2Config(n_layer=3, n_embd=64, n_head=4, n_positions=64, vocab_size=len(tokenizer),
-                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    GPT2LMHeadModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+def gpt2_dir(random_gpt2):
+    return random_gpt2(n_layer=3, n_embd=64, n_positions=64)[0]
 
 
 @pytest.fixture(scope="module")

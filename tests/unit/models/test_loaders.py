@@ -1,7 +1,5 @@
 """Loaders: local Hugging Face directories, hub names offline (a fast, clear error), SAEs."""
 
-import time
-
 import pytest
 import torch
 
@@ -12,20 +10,9 @@ from interp_widgets.sae import ReluSAE, save_sae
 
 
 @pytest.fixture(scope="module")
-def tiny_gpt2_dir(tmp_path_factory):
+def tiny_gpt2_dir(random_gpt2):
     """A 2-layer GPT-2 saved the way `save_pretrained` saves a hub model, with the toy tokenizer."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from interp_widgets.models import toy_tokenizer
-
-    tokenizer = toy_tokenizer()
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=4, n_positions=64, vocab_size=len(tokenizer),
-                                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id))
-    path = tmp_path_factory.mktemp("tiny-gpt2")
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path, model.eval()
+    return random_gpt2(n_layer=2, n_embd=32, n_positions=64)
 
 
 def test_local_hugging_face_directory(tiny_gpt2_dir):
@@ -46,11 +33,20 @@ def no_hub_cache(tmp_path, monkeypatch):
 
 
 def test_hub_name_offline_fails_fast_and_clearly(no_hub_cache, monkeypatch):
-    monkeypatch.setattr(loaders, "hub_reachable", lambda timeout=loaders.HUB_TIMEOUT_S: False)
-    start = time.monotonic()
+    """Fast: one probe of the hub (bounded by its timeout), then the error; no download is tried."""
+    import socket
+
+    probes = []
+    monkeypatch.setattr(loaders, "hub_reachable", lambda timeout=loaders.HUB_TIMEOUT_S: probes.append(timeout) or False)
+
+    def no_connection(*args, **kwargs):
+        raise AssertionError(f"load_model tried to connect {args} after the hub was found unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", no_connection)
+    monkeypatch.setattr(socket.socket, "connect", no_connection)
     with pytest.raises(InterpWidgetsError, match="cannot be reached from here. Use the embedded model"):
         load_model("EleutherAI/pythia-70m")
-    assert time.monotonic() - start < 2.0
+    assert probes == [loaders.HUB_TIMEOUT_S]
 
 
 def test_hf_hub_offline_is_respected(no_hub_cache, monkeypatch):
@@ -60,17 +56,27 @@ def test_hf_hub_offline_is_respected(no_hub_cache, monkeypatch):
 
 
 def test_hub_probe_gives_up_within_its_timeout(monkeypatch):
+    """A connection that never opens (a black-holed network): the probe answers False while it still hangs."""
+    import socket
+    import threading
+
     from huggingface_hub import constants
 
-    import socket
+    asked, ended, release = [], [], threading.Event()
 
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
-    start = time.monotonic()
-    assert loaders.hub_reachable(timeout=1.0) is False
-    assert time.monotonic() - start < 1.5
+    def hanging(address, timeout=None):
+        asked.append((address, timeout))
+        release.wait(60)  # never answers while the probe waits
+        ended.append(True)
+        raise OSError("timed out")
+
+    monkeypatch.setattr(constants, "ENDPOINT", "https://hub.example:443")
+    monkeypatch.setattr(socket, "create_connection", hanging)
+    try:
+        assert loaders.hub_reachable(timeout=0.05) is False
+        assert asked == [(("hub.example", 443), 0.05)] and not ended  # it gave up while the connection still hung
+    finally:
+        release.set()
 
 
 def test_missing_path_is_named():

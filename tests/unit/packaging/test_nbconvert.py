@@ -3,9 +3,9 @@
 import json
 from pathlib import Path
 
-import pytest
+from tests.parts import need_module
 
-pytest.importorskip("nbconvert", reason="nbconvert is a development extra (not in the sae-lens environment)")
+need_module("nbconvert", "a development extra, not in the sae-lens environment: pip install -e '.[dev]'", required_by=None)
 
 import nbformat  # noqa: E402
 from nbformat.v4 import new_code_cell, new_notebook, new_output  # noqa: E402

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.parts import need_module
+
 NOTEBOOKS = Path(__file__).parents[3] / "notebooks"
-nbformat = pytest.importorskip("nbformat", reason="nbformat comes with the dev extras: pip install -e '.[dev]'")
-pytest.importorskip("jupytext", reason="jupytext comes with the dev extras: pip install -e '.[dev]'")
+nbformat = need_module("nbformat", "a development extra, not in the sae-lens environment: pip install -e '.[dev]'", required_by=None)
+need_module("jupytext", "a development extra, not in the sae-lens environment: pip install -e '.[dev]'", required_by=None)
 
 
 def load_sync():

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from interp_widgets.compute.patching.task_accuracy import IOI_HELDOUT_NAMES, IOI_HELDOUT_TEMPLATES, IOI_NAMES, ioi_prompts
+from tests.parts import need_module
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts" / "embedded"))
-ioi = pytest.importorskip("ioi")
+ioi = need_module("ioi", "scripts/embedded/ioi.py, the training-text generator, comes with a git checkout")
 
 
 def _words(text: str) -> set[str]:

@@ -12,19 +12,9 @@ from interp_widgets.models import load_model
 
 
 @pytest.fixture(scope="module")
-def gpt2_shaped(tmp_path_factory):
+def gpt2_shaped(random_gpt2):
     """A random-weight GPT-2 (learned positions) built from a config and loaded like a hub model."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    from interp_widgets.models import toy_tokenizer
-
-    tokenizer = toy_tokenizer()
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=48, n_head=4, n_positions=96, vocab_size=len(tokenizer),
-                                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id))
-    path = tmp_path_factory.mktemp("gpt2-shaped")
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    path, model = random_gpt2(n_layer=2, n_embd=48, n_positions=96)
     return load_model(str(path)), model.transformer.wpe.weight.detach()
 
 

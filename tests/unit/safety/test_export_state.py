@@ -5,9 +5,10 @@ found through the state's references; an unrelated widget keeps its state and wh
 import json
 
 import ipywidgets
-import pytest
 
-pytest.importorskip("nbconvert", reason="nbconvert is a development extra (not in the sae-lens environment)")
+from tests.parts import need_module
+
+need_module("nbconvert", "a development extra, not in the sae-lens environment: pip install -e '.[dev]'", required_by=None)
 
 from nbformat.v4 import new_code_cell, new_notebook, new_output  # noqa: E402
 
