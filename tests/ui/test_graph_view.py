@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.ui.helpers import brightness, light_and_dark, open_notebook, run_all_cells, write_notebook
+from tests.widget_requests import ask, request
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -77,7 +78,7 @@ def test_hover_pin_ancestors_and_intervene(page, graph_notebook, expected):
     view.get_by_role("button", name="intervene").click()
     table = view.locator(".iw-graph-intervention tr.iw-score-row")
     table.first.wait_for(timeout=60_000)
-    reply = expected.handle_request({"kind": "request", "id": 1, "type": "intervene", "payload": {"nodes": [node], "scale": 0.0}})
+    reply = request(expected, "intervene", {"nodes": [node], "scale": 0.0})
     assert reply["ok"], reply
     rows = expected.intervention["rows"]
     assert table.count() == len(rows)
@@ -119,7 +120,7 @@ def test_an_edges_heads_and_why_the_head_attends(page, graph_notebook, expected)
                 if int(expected.node_pos[int(expected.edge_source[e])]) != target_pos(int(expected.edge_target[e]))]
     edge, point = next((e, p) for e in crossing[:40] if (p := edge_point(canvas, e)) is not None)
     source, target = int(expected.edge_source[edge]), int(expected.edge_target[edge])
-    heads = expected.handle_request({"kind": "request", "id": 1, "type": "edge_heads", "payload": {"source": source, "target": target}})["result"]
+    heads = ask(expected, "edge_heads", source=source, target=target)["result"]
     layer, head, _ = heads["heads"][0]
 
     page.mouse.move(*point)
@@ -135,8 +136,7 @@ def test_an_edges_heads_and_why_the_head_attends(page, graph_notebook, expected)
     view.get_by_role("button", name="why attend?").click()
     rows = view.locator(".iw-graph-why tr.iw-score-row")
     rows.first.wait_for(timeout=60_000)
-    expected.handle_request({"kind": "request", "id": 2, "type": "why_attend",
-                             "payload": {"layer": layer, "head": head, "query": target_pos(target), "key": int(expected.node_pos[source])}})
+    ask(expected, "why_attend", layer=layer, head=head, query=target_pos(target), key=int(expected.node_pos[source]))
     query_label, key_label, part, _, _ = expected.attention["pairs"][0]
     first = rows.first.inner_text()
     assert query_label.split(" @")[0] in first and key_label.split(" @")[0] in first and re.search(r"[-+]?\d", first)

@@ -7,6 +7,7 @@ import interp_widgets as iw
 from interp_widgets.compute.ablation.removal import leave_one_out, pairwise_removal, remove_tokens
 from interp_widgets.compute.ablation.direction import direction_ablation
 from interp_widgets.widgets._wire import from_wire
+from tests.widget_requests import FrontEnd, ask
 
 HOOK = "blocks.0.hook_resid_post"
 PROMPT = "salt and pepper, bread and butter, fish and chips"
@@ -15,10 +16,6 @@ PROMPT = "salt and pepper, bread and butter, fish and chips"
 @pytest.fixture(scope="module")
 def model_and_sae():
     return iw.load_model(), iw.load_sae("4x")
-
-
-def ask(widget, type_, **payload):
-    return widget.handle_request({"kind": "request", "id": "t-1", "type": type_, "payload": payload})
 
 
 def test_feature_ablation_clicks_match_the_maths(model_and_sae):
@@ -107,20 +104,18 @@ def test_a_newer_request_stops_the_older_computation_which_fills_in_meanwhile(mo
     direction = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(0))
     view = iw.FeatureAblation.from_model(model, "bread and butter", direction, hook="blocks.1.hook_resid_post")
     view.PROGRESS_AFTER_S = 0.0
-    replies = []
-    view.send = lambda message, buffers=None: replies.append(message)
+    front_end = FrontEnd(view)
+    replies = front_end.replies
     long_prompt = " ".join(["the cat sat on the mat and the dog ran to the park"] * 14)
-    view._on_custom_message(view, {"kind": "request", "id": "old", "type": "set", "payload": {"prompt": long_prompt}}, [])
-    deadline = time.time() + 60
+    front_end.send("set", "old", prompt=long_prompt)
+    deadline = time.time() + 60  # a guard against a hang, not a judgment of speed
     while not view.progress and not replies and time.time() < deadline:
         time.sleep(0.01)
     assert view.progress.startswith("computing the map"), (view.progress, replies)
     partial = from_wire(view.drops)
     assert partial[1:4].isfinite().all() and partial[view.target - 2].isnan()  # filled in from the left
-    view._on_custom_message(view, {"kind": "request", "id": "new", "type": "set", "payload": {"prompt": "cats and dogs and"}}, [])
-    while len(replies) < 2 and time.time() < deadline:
-        time.sleep(0.01)
-    by_id = {reply["id"]: reply for reply in replies}
+    front_end.send("set", "new", prompt="cats and dogs and")
+    by_id = front_end.by_id(2)
     assert by_id["old"]["ok"] is False and by_id["old"]["superseded"], by_id["old"]
     assert by_id["new"]["ok"] is True and view.prompt == "cats and dogs and" and view.progress == ""
     assert from_wire(view.drops)[1 : view.target].isfinite().all()
@@ -146,8 +141,7 @@ def test_closing_a_widget_ends_its_worker_thread(model_and_sae):
 
     model, sae = model_and_sae
     view = iw.FeatureAblation.from_model(model, PROMPT, (sae, 495))
-    view.send = lambda message, buffers=None: None
-    view._on_custom_message(view, {"kind": "request", "id": "a", "type": "set", "payload": {"target": 3}}, [])
+    FrontEnd(view).send("set", "a", target=3)
     name = "FeatureAblation-requests"
     deadline = time.time() + 30
     while view.target != 3 and time.time() < deadline:

@@ -18,6 +18,7 @@ from interp_widgets.compute.attribution.graph_file import from_circuit_tracer, l
 from interp_widgets.compute.attribution.graph_json import save_graph_json, to_circuit_tracer
 from interp_widgets.errors import InterpWidgetsError
 from tests.parts import MISSING
+from tests.widget_requests import request
 
 CIRCUIT_TRACER = Path(__file__).parents[3] / ".venv-circuit-tracer" / "bin" / "python"
 
@@ -139,5 +140,5 @@ def test_bad_files_get_clear_errors(tmp_path, content, message):
 
 def test_a_file_graph_without_a_model_cannot_attribute_a_new_prompt(drawn):
     view = iw.GraphView.from_graph(from_circuit_tracer(to_circuit_tracer(drawn)))
-    reply = view.handle_request({"kind": "request", "id": 1, "type": "set", "payload": {"prompt": "new text"}})
+    reply = request(view, "set", {"prompt": "new text"}, id=1)
     assert reply["ok"] is False and "came from a file" in reply["error"]

@@ -8,6 +8,7 @@ import interp_widgets as iw
 from interp_widgets.compute.attribution.attribute import attribute
 from interp_widgets.compute.attribution.intervene import intervene
 from interp_widgets.compute.attribution.drawn import FEATURE, drawn_graph, strongest_paths, top_contexts
+from tests.widget_requests import request
 
 PROMPT = "When Mary and John went to the store, John gave a drink to"
 
@@ -21,10 +22,6 @@ def setup():
 def view(setup):
     model, transcoders = setup
     return iw.GraphView.from_model(model, transcoders, PROMPT, node_share=0.8, edge_share=0.98)
-
-
-def request(widget, kind, payload, id=1):
-    return widget.handle_request({"kind": "request", "id": id, "type": kind, "payload": payload})
 
 
 def features_of(widget):

@@ -7,6 +7,7 @@ import pytest
 import interp_widgets as iw
 from interp_widgets.compute.attribution.drawn import FEATURE, LOGIT
 from interp_widgets.compute.attribution.qk import qk_attribution
+from tests.widget_requests import request
 
 PROMPT = "The cat sat on the mat. The cat sat on the"
 
@@ -20,10 +21,6 @@ def setup():
 def view(setup):
     model, transcoders = setup
     return iw.GraphView.from_model(model, transcoders, PROMPT)
-
-
-def request(widget, kind, payload, id=1):
-    return widget.handle_request({"kind": "request", "id": id, "type": kind, "payload": payload})
 
 
 def test_a_hovered_edges_head_parts_sum_to_the_drawn_weight(view):

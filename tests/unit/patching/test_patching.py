@@ -1,10 +1,13 @@
 """Activation patching equals transformer-lens' patching module, in both directions, fast path and hooks."""
 
+import functools
+
 import pytest
 import torch
 
 from interp_widgets.compute.patching.activation import LogitDiff, patch, token_pair
 from interp_widgets.errors import InterpWidgetsError
+from tests.widget_requests import ask
 
 ORACLE = {
     "resid_pre": "get_act_patch_resid_pre",
@@ -113,7 +116,7 @@ def test_patching_view_through_its_requests():
     torch.testing.assert_close(from_wire(view.denoise), denoise.normalised)
     torch.testing.assert_close(from_wire(view.noise), noise.normalised - 1)
     assert view.differing == tasks.differing_positions(model, pair.clean, pair.corrupt)
-    request = lambda type_, **payload: view.handle_request({"kind": "request", "id": "1", "type": type_, "payload": payload})  # noqa: E731
+    request = functools.partial(ask, view)
     position = view.differing[0]
     reply = request("inspect", direction="denoise", cell=[0, position])
     assert reply["ok"] and view.selected["metric"] == pytest.approx(float(denoise.values[0, position]), abs=1e-3)

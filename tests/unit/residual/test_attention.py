@@ -9,6 +9,7 @@ from interp_widgets.compute.residual.head_scores import attention_patterns
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import AttentionView
 from interp_widgets.widgets._wire import from_wire
+from tests.widget_requests import request
 
 PROMPT = "When Mary and John went to the store, John gave a drink to"
 
@@ -38,14 +39,14 @@ def test_view_sends_one_layer_in_float16_and_fetches_another(toy):
     assert wire["dtype"] == "float16" and wire["shape"] == [4, n * (n + 1) // 2]
     full = attention_patterns(toy, tokens)
     torch.testing.assert_close(view.pattern(2), full[0, 0, 2], atol=1e-3, rtol=1e-3)
-    reply = view.handle_request({"kind": "request", "id": "v-1", "type": "show", "payload": {"layer": 1, "head": 3}})
+    reply = request(view, "show", {"layer": 1, "head": 3}, id="v-1")
     assert reply["ok"] and (view.layer, view.head) == (1, 3)
     torch.testing.assert_close(view.pattern(), full[1, 0, 3], atol=1e-3, rtol=1e-3)
-    reply = view.handle_request({"kind": "request", "id": "v-2", "type": "show", "payload": {"layer": 5, "head": 0}})
+    reply = request(view, "show", {"layer": 5, "head": 0}, id="v-2")
     assert not reply["ok"] and "layer 5 is out of range" in reply["error"] and view.layer == 1
-    reply = view.handle_request({"kind": "request", "id": "v-3", "type": "show", "payload": {"layer": 0, "head": 9}})
+    reply = request(view, "show", {"layer": 0, "head": 9}, id="v-3")
     assert not reply["ok"] and "head 9 is out of range: each layer has 4 heads" in reply["error"]
-    reply = view.handle_request({"kind": "request", "id": "v-4", "type": "set", "payload": {"prompt": "A B A B"}})
+    reply = request(view, "set", {"prompt": "A B A B"}, id="v-4")
     assert reply["ok"] and view.layer == 1 and len(view.tokens) == len(toy.to_str_tokens("A B A B"))
     scores = from_wire(view.scores)
     assert scores.shape == (4, 2, 4) and not scores.isnan().any()

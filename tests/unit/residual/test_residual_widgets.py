@@ -8,6 +8,7 @@ from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.models import toy_model
 from interp_widgets.widgets import ResidualNorms
 from interp_widgets.widgets._wire import from_wire
+from tests.widget_requests import request
 
 PROMPT = "The residual stream is a shared memory."
 
@@ -25,14 +26,14 @@ def test_norms_view_holds_the_computed_norms_and_fit(toy):
 
 def test_norms_view_requests_prompt_options_and_errors(toy):
     view = ResidualNorms.from_model(toy, PROMPT)
-    reply = view.handle_request({"kind": "request", "id": "a-1", "type": "set", "payload": {"prompt": "Hello there"}})
+    reply = request(view, "set", {"prompt": "Hello there"}, id="a-1")
     assert reply["ok"] and view.prompt == "Hello there" and view.tokens[1:] == [str(t) for t in toy.to_str_tokens("Hello there", prepend_bos=False)]
     before = from_wire(view.mean_norms).clone()
-    reply = view.handle_request({"kind": "request", "id": "a-2", "type": "set", "payload": {"include_bos": True, "mid": True}})
+    reply = request(view, "set", {"include_bos": True, "mid": True}, id="a-2")
     assert reply["ok"] and view.include_bos and view.mid
     assert view.labels == ["0_pre", "0_mid", "1_pre", "1_mid", "final_post"]
     assert not torch.equal(from_wire(view.mean_norms)[0, [0, 2, 4]], before[0])  # BOS now counted
-    reply = view.handle_request({"kind": "request", "id": "a-3", "type": "set", "payload": {"prompt": "word " * 300}})
+    reply = request(view, "set", {"prompt": "word " * 300}, id="a-3")
     assert not reply["ok"] and "context is 128 tokens" in reply["error"] and view.prompt == "Hello there"
 
 
@@ -69,14 +70,14 @@ def test_logit_lens_grid_holds_top_k_and_follows_a_target():
 
     assert view.to_text().splitlines()[-1].endswith(f"{visible(final_top)[:8]:>8} {float(lens.top_probs[-1, -1, 0]):.2f}")
 
-    reply = view.handle_request({"kind": "request", "id": "x-1", "type": "set", "payload": {"target_token": " mat"}})
+    reply = request(view, "set", {"target_token": " mat"}, id="x-1")
     assert reply["ok"] and view.target_token == " mat"
     rank = from_wire(view.target_rank)
     assert rank.shape == (3, len(view.tokens)) and int(rank.min()) >= 0
-    reply = view.handle_request({"kind": "request", "id": "x-2", "type": "set", "payload": {"target_token": "Baskervilles"}})
+    reply = request(view, "set", {"target_token": "Baskervilles"}, id="x-2")
     assert not reply["ok"] and "is not one token: the tokenizer splits it into" in reply["error"]
     assert "try ' Baskervilles'" in reply["error"] and view.target_token == " mat"
-    reply = view.handle_request({"kind": "request", "id": "x-3", "type": "set", "payload": {"prompt": "Der Hund"}})
+    reply = request(view, "set", {"prompt": "Der Hund"}, id="x-3")
     assert reply["ok"] and "".join(view.tokens[1:]) == "Der Hund" and from_wire(view.target_rank).shape == (3, len(view.tokens))
     view.set_target_token("")
     assert from_wire(view.target_rank).numel() == 0

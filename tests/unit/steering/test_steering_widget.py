@@ -9,6 +9,7 @@ from interp_widgets.compute.steering.steer import Steer, generate, sweep
 from interp_widgets.compute.steering.strength import largest_activation, strength_limit, sweep_summary
 from interp_widgets.models.loaders import feature_catalogue
 from interp_widgets.widgets.steering import SteeringView
+from tests.widget_requests import FrontEnd, request
 
 PROMPT = "The weather today is"
 
@@ -22,10 +23,6 @@ def embedded():
 def german(embedded):
     entry = next(f for f in feature_catalogue() if f["concept"] == "German text")
     return iw.load_sae(entry["sae"]), entry["feature"]
-
-
-def request(widget, payload, type_="set"):
-    return widget.handle_request({"kind": "request", "id": "1", "type": type_, "payload": payload})
 
 
 def assert_shows(widget, result):
@@ -45,11 +42,11 @@ def test_the_view_shows_both_runs_and_a_slider_move_regenerates(embedded, german
     assert view.steered_tokens == view.unsteered_tokens  # strength 0
     limit = view.steers[0]["limit"]
     assert limit == pytest.approx(strength_limit(embedded, PROMPT, steer)) and limit >= 2 * largest_activation(embedded, PROMPT, steer)
-    reply = request(view, {"strengths": [20.0]})
+    reply = request(view, "set", {"strengths": [20.0]})
     assert reply["ok"], reply
     assert_shows(view, generate(embedded, PROMPT, [Steer(None, german, 20.0)], max_new_tokens=12))
     assert view.steered_tokens != view.unsteered_tokens and view.steers[0]["strength"] == 20.0
-    reply = request(view, {"methods": ["set"], "seed": 3, "temperature": 0.7, "max_new_tokens": 8})
+    reply = request(view, "set", {"methods": ["set"], "seed": 3, "temperature": 0.7, "max_new_tokens": 8})
     assert reply["ok"], reply
     assert_shows(view, generate(embedded, PROMPT, [Steer(None, german, 20.0, "set")], max_new_tokens=8, temperature=0.7, seed=3))
 
@@ -58,7 +55,7 @@ def test_tokens_stream_in_before_the_generation_ends(embedded, german):
     view = SteeringView.from_model(embedded, PROMPT, Steer(None, german, 10.0), max_new_tokens=6)
     seen = []
     view.observe(lambda change: seen.append((len(change["new"]), view.generating)), names=["steered_tokens"])
-    assert request(view, {"strengths": [15.0]})["ok"]
+    assert request(view, "set", {"strengths": [15.0]})["ok"]
     streamed = [n for n, generating in seen if generating]
     assert streamed[:3] == [1, 2, 3]  # one token at a time
     assert streamed[-1] == 6 and len(view.steered_tokens) == 6 and not view.generating
@@ -76,7 +73,7 @@ def test_tokens_stream_in_before_the_generation_ends(embedded, german):
 def test_bad_input_answers_with_an_error_and_keeps_the_view(embedded, german, payload, message):
     view = SteeringView.from_model(embedded, PROMPT, Steer(None, german, 10.0), max_new_tokens=6)
     before = (list(view.steered_tokens), view.steered_logprobs.clone(), [dict(s) for s in view.steers], view.max_new_tokens, view.prompt)
-    reply = request(view, payload)
+    reply = request(view, "set", payload)
     assert not reply["ok"] and message in reply["error"]
     assert (view.steered_tokens, view.steers, view.max_new_tokens, view.prompt) == (before[0], before[2], before[3], before[4])
     torch.testing.assert_close(view.steered_logprobs, before[1])
@@ -126,22 +123,16 @@ def test_the_six_layer_model_steers_the_selections_feature():
     view = SteeringView.from_selection(selection, strength=15.0, max_new_tokens=6)
     assert view.engine == "kv-cache" and view.steers[0]["hook"] == "blocks.2.hook_resid_post"
     assert_shows(view, generate(model, PROMPT, [Steer(None, (sae, entry["feature"]), 15.0)], max_new_tokens=6))
-    assert request(view, {"strengths": [-15.0]})["ok"]
+    assert request(view, "set", {"strengths": [-15.0]})["ok"]
     assert_shows(view, generate(model, PROMPT, [Steer(None, (sae, entry["feature"]), -15.0)], max_new_tokens=6))
 
 
 def test_a_newer_request_stops_the_older_generation(embedded, german):
-    import time
-
     view = SteeringView.from_model(embedded, PROMPT, Steer(None, german, 0.0), max_new_tokens=48)
-    replies = []
-    view.send = lambda message, buffers=None: replies.append(message)
+    front_end = FrontEnd(view)
     for request_id, strength in (("a", 20.0), ("b", -20.0)):
-        view._on_custom_message(view, {"kind": "request", "id": request_id, "type": "set", "payload": {"strengths": [strength]}}, [])
-    deadline = time.time() + 60
-    while len(replies) < 2 and time.time() < deadline:
-        time.sleep(0.05)
+        front_end.send("set", request_id, strengths=[strength])
+    by_id = front_end.by_id(2)
     view.close()
-    by_id = {reply["id"]: reply for reply in replies}
     assert by_id["a"].get("superseded") and by_id["b"]["ok"]
     assert_shows(view, generate(embedded, PROMPT, [Steer(None, german, -20.0)], max_new_tokens=48))

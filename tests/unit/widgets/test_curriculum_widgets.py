@@ -12,15 +12,12 @@ from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.models import load_model, toy_model
 from interp_widgets.widgets.positional_embeddings import PositionalEmbeddings
 from interp_widgets.widgets.superposition_toy import SuperpositionToy, ToyInputs
+from tests.widget_requests import ask
 
 
 @pytest.fixture(scope="module")
 def toy():
     return SuperpositionToy.from_settings(n_features=5, n_hidden=2, feature_probability=0.05, seeds=2, steps=600)
-
-
-def request(widget, type_, **payload):
-    return widget.handle_request({"kind": "request", "id": 1, "type": type_, "payload": payload})
 
 
 def test_toy_shows_the_best_seeds_geometry(toy):
@@ -46,19 +43,19 @@ def test_training_yields_pictures_before_it_ends():
 
 def test_a_slider_move_retrains_and_a_bad_one_keeps_the_view(toy):
     before = toy.W.clone()
-    reply = request(toy, "set", feature_probability=1.0)
+    reply = ask(toy, "set", feature_probability=1.0)
     assert reply["ok"], reply
     assert toy.feature_probability == 1.0 and not torch.equal(toy.W, before)
     assert geometry(toy.W)["dimensions_per_feature"] > 0.9  # dense: no superposition
     kept = toy.W.clone()
-    reply = request(toy, "set", n_hidden=0)
+    reply = ask(toy, "set", n_hidden=0)
     assert not reply["ok"] and "1-20 dimensions" in reply["error"]
     assert toy.n_hidden == 2 and torch.equal(toy.W, kept)
-    assert request(toy, "set", feature_probability=0.05)["ok"]
+    assert ask(toy, "set", feature_probability=0.05)["ok"]
 
 
 def test_phase_diagram_request_fills_the_grid(toy):
-    reply = request(toy, "phase_diagram", steps=300)
+    reply = ask(toy, "phase_diagram", steps=300)
     assert reply["ok"] and reply["result"]["cells"] == 64
     assert toy.phase.shape == (8, 8) and set(toy.phase.unique().tolist()) <= {0, 1, 2}
     assert len(toy.phase_probabilities) == 8 and "phase diagram" in toy.to_text()

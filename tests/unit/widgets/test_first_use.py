@@ -8,6 +8,7 @@ import torch
 import interp_widgets as iw
 from interp_widgets.compute.ablation.removal import default_replacement, leave_one_out
 from interp_widgets.compute.core.hooks import one_token_id
+from tests.widget_requests import ask
 
 HOOK = "blocks.0.hook_resid_post"
 PROMPT = "salt and pepper, bread and butter, fish and chips"
@@ -16,10 +17,6 @@ PROMPT = "salt and pepper, bread and butter, fish and chips"
 @pytest.fixture(scope="module")
 def model_and_sae():
     return iw.load_model(), iw.load_sae("4x")
-
-
-def ask(widget, type_, **payload):
-    return widget.handle_request({"kind": "request", "id": "t-1", "type": type_, "payload": payload})
 
 
 def test_default_replacement_is_one_token_of_the_vocabulary(toy, model_and_sae):

@@ -7,12 +7,9 @@ import interp_widgets as iw
 from interp_widgets.compute.ablation.removal import leave_one_out
 from interp_widgets.compute.features.dashboard import feature_dashboard
 from interp_widgets.widgets._wire import from_wire
+from tests.widget_requests import ask
 
 HOOK = "blocks.0.hook_resid_post"
-
-
-def ask(widget, type_, **payload):
-    return widget.handle_request({"kind": "request", "id": "t", "type": type_, "payload": payload})
 
 
 @pytest.fixture(scope="module")

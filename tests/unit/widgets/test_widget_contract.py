@@ -13,6 +13,7 @@ import traitlets
 from interp_widgets.errors import InterpWidgetsError, Superseded
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, bundle_path, request_handler
 from interp_widgets.widgets.selection import Selection
+from tests.widget_requests import FrontEnd
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -105,16 +106,12 @@ def test_arrays_travel_through_the_wire_codec():
 def test_a_newer_set_supersedes_the_running_one():
     widget = built("abc")
     widget.gate = threading.Event()  # holds the computation between slices until released
-    replies = []
-    widget.send = lambda message, buffers=None: replies.append(message)
-    widget._on_custom_message(widget, {"kind": "request", "id": "old", "type": "set", "payload": {"prompt": "old!"}}, [])
-    time.sleep(0.1)
-    widget._on_custom_message(widget, {"kind": "request", "id": "new", "type": "set", "payload": {"prompt": "newer"}}, [])
+    front_end = FrontEnd(widget)
+    front_end.send("set", "old", prompt="old!")
+    time.sleep(0.1)  # the old computation is held at its gate
+    front_end.send("set", "new", prompt="newer")
     widget.gate.set()
-    deadline = time.time() + 10
-    while len(replies) < 2 and time.time() < deadline:
-        time.sleep(0.01)
-    by_id = {reply["id"]: reply for reply in replies}
+    by_id = front_end.by_id(2)
     assert by_id["old"]["superseded"] and by_id["new"]["ok"], by_id
     assert widget.prompt == "newer" and widget.counts.tolist() == [5.0, 10.0, 15.0]
     widget.close()

@@ -14,6 +14,7 @@ from interp_widgets.tokens import colored_tokens, colored_tokens_multi
 from interp_widgets.widgets import TokenHighlights
 from interp_widgets.widgets._display import SNAPSHOT_NOTE
 from interp_widgets.widgets._snapshot import no_maths
+from tests.widget_requests import FrontEnd
 
 HOOK = "blocks.0.hook_resid_post"
 
@@ -82,23 +83,16 @@ def test_front_end_switches_series_and_the_snapshot_follows():
 
 
 def answer(widget, sent, request):
-    """Send a request as the front-end does; a setter runs on the widget's worker thread, so wait for its reply."""
-    import time
-
-    widget._on_custom_message(widget, {"kind": "request", **request}, [])
-    deadline = time.time() + 30
-    while not sent and time.time() < deadline:
-        time.sleep(0.01)
-    (reply, buffers), = sent
+    """Send a request as the front-end does (`sent`: its FrontEnd); a setter runs on the widget's worker thread, so wait for its reply."""
+    sent.send(request["type"], request["id"], **request["payload"])
+    (reply,) = sent.wait(1)
     return reply
 
 
 @pytest.fixture()
 def live(toy):
     widget = TokenHighlights.from_model(toy, "The cat sat", hook=HOOK, directions=[3, 7], names=["n3", "n7"])
-    sent = []
-    widget.send = lambda content, buffers=None: sent.append((content, buffers))
-    return widget, sent
+    return widget, FrontEnd(widget)
 
 
 def test_set_prompt_request_recomputes(toy, live):

@@ -11,13 +11,10 @@ from interp_widgets.compute.patching.tasks import differing_positions
 from interp_widgets.widgets._base import BaseWidget
 from interp_widgets.widgets._wire import from_wire
 from interp_widgets.widgets.registry import BENCH_TABS, WIDGETS
+from tests.widget_requests import ask
 
 PROMPT = "salt and pepper, bread and butter"
 OTHER = "The cat sat on the mat and the dog sat on the rug"
-
-
-def ask(widget, type_, **payload):
-    return widget.handle_request({"kind": "request", "id": "t", "type": type_, "payload": payload})
 
 
 @pytest.fixture(scope="module")
