@@ -8,8 +8,12 @@ seen runs only the new token through the blocks, attending over that cache: the 
 The `TransformerBridge` around a TransformerLens native model (the embedded models, `boot_native`)
 keeps no such cache: its `generate(use_past_kv_cache=True)` re-runs the whole sequence every step
 (its hooks see `[batch, 9]`, `[batch, 10]`, ... activations; checked on transformer-lens 4.3 and 3.9).
-So `CachedDecoder` runs the native model's own modules (the pieces `compute.core.prefix_runner.PrefixRunner`
-collects) and calls `edit(site, x, positions)` where a TransformerLens hook would fire:
+Around a Hugging Face model (transformer-lens 4.3 with transformers 5.x) the bridge's own cache
+stays empty on GPT-2 and Llama (its attention bridge looks for `past_key_values` / `layer_past`,
+transformers now passes `cache=`), so the bridge's `generate()` returns wrong tokens from the
+second token on; nothing here relies on it. `CachedDecoder` runs the model's own modules (the
+pieces `compute.core.block_maths.model_maths` reads: native models and the Hugging Face families
+listed there; others get `RerunDecoder`) and calls `edit(site, x, positions)` where a TransformerLens hook would fire:
 `blocks.L.hook_resid_pre`, `hook_attn_out`, `hook_resid_mid`, `hook_mlp_out`, `hook_resid_post`.
 Any other hook or model gets `RerunDecoder`: the whole sequence each step, with real hooks.
 Edits mean what the bridge's hooks mean: its `hook_resid_mid` is the MLP's input (`ln2.hook_in`), so an
@@ -21,12 +25,14 @@ cache `[B, T_max, heads, d_head]`; `forward` returns the logits of the last `kee
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.core.prefix_runner import SITE_ALIASES, SUPPORTED_HOOK, PrefixRunner, raw_module
+from interp_widgets.compute.core.hooks import model_device
+from interp_widgets.compute.core.prefix_runner import SITE_ALIASES, SUPPORTED_HOOK, PrefixRunner
 
 Edit = Callable[[str, Tensor, Tensor], Tensor]  # (site, x [B, t, d], positions [t]) -> edited x
 CACHED_SITES = ("resid_pre", "attn_out", "resid_mid", "mlp_out", "resid_post")
@@ -43,27 +49,21 @@ def cached_site(hook: str) -> str | None:
 
 def cache_unsupported(model: Any) -> str | None:
     """Why the cached decoder cannot run this model (None: it can)."""
-    runner = PrefixRunner(model, f"blocks.{model.cfg.n_layers - 1}.hook_resid_post")
-    if runner.reason is not None:
-        return runner.reason
-    if float(getattr(model.original_model.cfg, "output_logits_soft_cap", -1.0)) > 0:
-        return "output logit soft-capping"
-    return None
+    return PrefixRunner(model, f"blocks.{model.cfg.n_layers - 1}.hook_resid_post").reason
 
 
 class CachedDecoder:
-    """Decode `rows` sequences in lockstep over a native model, keeping every layer's keys and values."""
+    """Decode `rows` sequences in lockstep, keeping every layer's keys and values (grouped heads repeated)."""
 
     engine = "kv-cache"
 
     def __init__(self, model: Any, rows: int, max_length: int, edit: Edit, sites: Sequence[str]) -> None:
         self.runner = PrefixRunner(model, f"blocks.{model.cfg.n_layers - 1}.hook_resid_post")
         assert self.runner.reason is None, self.runner.reason
-        native = model.original_model
-        self.ln_final, self.unembed = raw_module(native.ln_out), raw_module(native.head)
+        self.maths = self.runner.maths
         self.edit, self.sites = edit, frozenset(sites)
-        weight = self.ln_final.weight if getattr(self.ln_final, "weight", None) is not None else self.unembed.weight
-        shape = [(rows, max_length, block["heads"], block["d_head"]) for block in self.runner.blocks]
+        weight = self.maths.unembed.weight
+        shape = [(rows, max_length, block.heads, block.d_head) for block in self.runner.blocks]
         self.keys = [torch.zeros(s, dtype=weight.dtype, device=weight.device) for s in shape]
         self.values = [torch.zeros(s, dtype=weight.dtype, device=weight.device) for s in shape]
         self.length = 0
@@ -74,29 +74,32 @@ class CachedDecoder:
 
     def forward(self, tokens: Tensor, keep: int = 1) -> Tensor:
         """Run new tokens `[B, t]` after the cached ones; the logits of the last `keep` of them, `[B, keep, vocab]`."""
-        runner, start, t = self.runner, self.length, tokens.shape[1]
+        start, t = self.length, tokens.shape[1]
         positions = torch.arange(start, start + t, device=tokens.device)  # [t]
         grid = positions.expand(tokens.shape[0], t)  # [B, t]
-        x = runner._embed(tokens, grid)  # [B, t, d]
-        hidden = torch.arange(start + t, device=tokens.device)[None, :] > positions[:, None]  # [t, start + t]
-        for layer, block in enumerate(runner.blocks):
+        x = self.maths.embed(tokens, grid)  # [B, t, d]
+        for layer, block in enumerate(self.runner.blocks):
             x = self._site(layer, "resid_pre", x, positions)
-            normed = block["ln1"](x)
-            queries = runner._rotate(block, runner._heads(block, block["q"], normed), grid)  # [B, t, heads, d_head]
-            self.keys[layer][:, start:start + t] = runner._rotate(block, runner._heads(block, block["k"], normed), grid)
-            self.values[layer][:, start:start + t] = runner._heads(block, block["v"], normed)
+            queries = block.queries(x, grid)  # [B, t, heads, d_head]
+            self.keys[layer][:, start:start + t], self.values[layer][:, start:start + t] = block.keys_values(x, grid)
             keys, values = self.keys[layer][:, :start + t], self.values[layer][:, :start + t]
-            scores = torch.einsum("bqhd,bkhd->bhqk", queries, keys) / block["scale"]  # [B, heads, t, start + t]
+            scores = block.scores(torch.einsum("bqhd,bkhd->bhqk", queries, keys))  # [B, heads, t, start + t]
+            hidden = block.hidden(positions, torch.arange(start + t, device=tokens.device))  # [t, start + t]
             pattern = torch.softmax(scores.masked_fill(hidden, float("-inf")), dim=-1)
             mixed = torch.einsum("bhqk,bkhd->bqhd", pattern, values)  # [B, t, heads, d_head]
-            x = x + self._site(layer, "attn_out", block["o"](mixed.flatten(-2)), positions)
-            if not block["attn_only"]:
+            attn_out = self._site(layer, "attn_out", block.attention_output(mixed), positions)
+            if block.mlp is None:
+                x = x + attn_out
+            elif block.parallel:
+                x = x + attn_out + self._site(layer, "mlp_out", block.mlp_output(x, x), positions)
+            else:
+                x = x + attn_out
                 # the bridge's hook_resid_mid is the MLP's input hook: an edit there reaches the MLP, not the residual
                 mlp_in = self._site(layer, "resid_mid", x, positions)
-                x = x + self._site(layer, "mlp_out", runner._mlp(block, mlp_in), positions)
+                x = x + self._site(layer, "mlp_out", block.mlp_output(mlp_in, mlp_in), positions)
             x = self._site(layer, "resid_post", x, positions)
         self.length += t
-        return self.unembed(self.ln_final(x[:, -keep:]))
+        return self.maths.final(x[:, -keep:])
 
 
 class RerunDecoder:
@@ -120,9 +123,24 @@ class RerunDecoder:
         return logits[:, -keep:]
 
 
+_CHECKED: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
+
+
+def cache_reproduces_model(model: Any) -> bool:
+    """Whether the cached decoder gives the model's own logits (8 tokens at once, then 4 one by one; once per model)."""
+    if model not in _CHECKED:
+        tokens = torch.arange(12, device=model_device(model))[None] % int(model.cfg.d_vocab)
+        with torch.inference_mode():
+            theirs = model(tokens)[0]
+            decoder = CachedDecoder(model, 1, 12, lambda site, x, positions: x, ())
+            ours = torch.cat([decoder.forward(tokens[:, :8], keep=8)[0]] + [decoder.forward(tokens[:, i:i + 1])[0] for i in range(8, 12)])
+        _CHECKED[model] = bool(torch.allclose(ours.float(), theirs.float(), atol=1e-3, rtol=1e-4))
+    return _CHECKED[model]
+
+
 def make_decoder(model: Any, rows: int, max_length: int, edit: Edit, sites: Sequence[str]) -> CachedDecoder | RerunDecoder:
-    """The cached decoder when the model and every site allow it, else the rerun decoder."""
-    if cache_unsupported(model) is None and all(cached_site(site) == site for site in sites):
+    """The cached decoder when the model and every site allow it (and it reproduces the model), else the rerun decoder."""
+    if cache_unsupported(model) is None and all(cached_site(site) == site for site in sites) and cache_reproduces_model(model):
         return CachedDecoder(model, rows, max_length, edit, sites)
     return RerunDecoder(model, rows, max_length, edit, sites)
 

@@ -10,12 +10,17 @@ such pairs (a deletion shifts every later token by the same one position) share 
 
 For a leave-one-out map of n tokens read at the first block this is about n single-position
 block evaluations plus n key/value projections, instead of n forward passes of n tokens.
+Variants of different lengths share a batch: the per-token maths (norms, key/value projections,
+MLPs) runs on their real positions only, packed (`[n_real, d]`), and only attention sees the
+padded batch, where padding sits after every real query (as the patching engine does).
 
-`PrefixRunner(model, hook)` supports TransformerLens native models (`TransformerBridge.boot_native`,
-the embedded models): learned or rotary positions, LayerNorm/RMSNorm, plain MLPs, hooks at the
-residual stream (`hook_resid_pre/mid/post`) and at attention/MLP outputs of a block. `runner.reason`
-says why a model or hook is not supported; callers then run plain batched forwards. Each use
-checks itself: the clean prompt re-run through the runner must give the clean activation.
+`PrefixRunner(model, hook)` supports every model `block_maths.model_maths` reads: TransformerLens
+native models (the embedded ones) and, from Hugging Face weights, GPT-2, GPT-NeoX, Llama, Mistral,
+Qwen 2/3 and Gemma 1/2/3 (grouped-query attention, q/k norms, sandwich norms, soft-caps, sliding
+windows, parallel attention), with hooks at the residual stream (`hook_resid_pre/mid/post`) and at
+attention/MLP outputs of a block. `runner.reason` says why a model or hook is not supported;
+callers then run plain batched forwards. Each use checks itself: the clean prompt re-run through
+the runner must give the clean activation.
 
 Shapes: prompt `[pos]`; a batch of B variants has `starts [B]`, suffix tokens `[B, M]` (padded
 after each suffix's end), `lengths [B]`; the result is the hook's activation at each variant's
@@ -29,20 +34,17 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from interp_widgets.compute.core.linear import FastLinear
+from interp_widgets.compute.core.block_maths import Block, model_maths, raw_module
+
+__all__ = ["PrefixRunner", "ROWS_PER_CHUNK", "SITE_ALIASES", "SUPPORTED_HOOK", "raw_module"]
 
 # The hooks the runner reads and edits at: residual boundaries, attention and MLP outputs, and the
 # bridge's names for them (`SITE_ALIASES` maps those onto the TransformerLens names).
 SUPPORTED_HOOK = re.compile(r"^blocks\.(\d+)\.(hook_resid_pre|hook_resid_mid|hook_resid_post|hook_attn_out|hook_mlp_out|hook_in|hook_out|attn\.hook_out|mlp\.hook_out)$")
 SITE_ALIASES = {"hook_in": "hook_resid_pre", "hook_out": "hook_resid_post", "attn.hook_out": "hook_attn_out", "mlp.hook_out": "hook_mlp_out"}
 ROWS_PER_CHUNK = 4096  # suffix positions (variants x padded length) per batch
-
-
-def raw_module(module: Any) -> Any:
-    """The plain torch module inside a TransformerBridge component (itself if not wrapped)."""
-    return getattr(module, "_original_component", module)
 
 
 class PrefixRunner:
@@ -57,81 +59,42 @@ class PrefixRunner:
             return
         self.layer, site = int(match.group(1)), SITE_ALIASES.get(match.group(2), match.group(2))
         self.site = site.removeprefix("hook_")
-        self.reason = self._collect_modules()
-
-    def _collect_modules(self) -> str | None:
-        native = getattr(self.model, "original_model", None)
-        cfg = getattr(native, "cfg", None)
-        if native is None or type(native).__name__ != "NativeModel" or cfg is None:
-            return "not a TransformerLens native model"
-        if getattr(cfg, "parallel_attn_mlp", False) or float(getattr(cfg, "attn_scores_soft_cap", -1.0)) > 0:
-            return "parallel attention/MLP or attention soft-capping"
-        self.token_embedding = raw_module(native.tok_embed)
-        self.position_embedding = raw_module(native.pos) if native.pos is not None else None
-        self.blocks = []
-        for bridge in self.model.blocks[: self.layer + 1]:
-            block = raw_module(bridge)
-            attn = raw_module(block.attn)
-            mlp = None if block.cfg.attn_only else raw_module(block.mlp)  # an attention-only block has no MLP at all
-            if getattr(attn, "kv_repeats", 1) != 1 or not getattr(attn, "causal", False):
-                return "grouped-query or non-causal attention"
-            if not block.cfg.attn_only and (not hasattr(mlp, "fc_in") or getattr(mlp, "ln", None) is not None):
-                return "a gated or SoLU MLP"
-            self.blocks.append({
-                "ln1": raw_module(block.ln1), "ln2": None if block.cfg.attn_only else raw_module(block.ln2), "attn_only": block.cfg.attn_only,
-                # the projections through `linear`: oneDNN's fp32 kernel where it is faster (compute/core/linear.py)
-                "q": FastLinear(raw_module(attn.q)), "k": FastLinear(raw_module(attn.k)), "v": FastLinear(raw_module(attn.v)),
-                "o": FastLinear(raw_module(attn.o)),
-                "rotary": attn.rotary, "scale": float(attn.scale), "heads": attn.n_heads, "d_head": attn.d_head,
-                "fc_in": FastLinear(raw_module(mlp.fc_in)) if hasattr(mlp, "fc_in") else None,
-                "fc_out": FastLinear(raw_module(mlp.fc_out)) if hasattr(mlp, "fc_out") else None,
-                "act": getattr(mlp, "act", None),
-            })
-        return None
+        maths = model_maths(model)
+        if isinstance(maths, str):
+            self.reason = maths
+            return
+        self.maths, self.blocks = maths, maths.blocks[: self.layer + 1]
+        if self.layer >= len(maths.blocks):
+            self.reason = f"the model has no block {self.layer}"
+        elif self.site == "resid_mid" and not maths.blocks[self.layer].has_mid:
+            self.reason = "no stream between attention and MLP in this model (parallel attention or no MLP)"
+        elif self.site == "mlp_out" and maths.blocks[self.layer].mlp is None:
+            self.reason = "an attention-only block has no MLP output"
 
     # ---- pieces of a block ----------------------------------------------------------------
 
     def _embed(self, tokens: Tensor, positions: Tensor) -> Tensor:
-        x = self.token_embedding(tokens)
-        return x + self.position_embedding(positions) if self.position_embedding is not None else x
+        return self.maths.embed(tokens, positions)
 
-    def _heads(self, block: dict, linear: nn.Module, x: Tensor) -> Tensor:
-        """`[..., d_model]` -> `[..., heads, d_head]`."""
-        return linear(x).unflatten(-1, (block["heads"], block["d_head"]))
-
-    def _rotate(self, block: dict, x: Tensor, positions: Tensor) -> Tensor:
-        """Rotary positions on `x [B, T, heads, d_head]` at `positions [B, T]`, as the model does."""
-        rotary = block["rotary"]
-        if rotary is None:
-            return x
-        cos = rotary.cos_cached[positions].to(x.dtype)[:, :, None]
-        sin = rotary.sin_cached[positions].to(x.dtype)[:, :, None]
-        dims = rotary.rotary_dim
-        turned, kept = x[..., :dims], x[..., dims:]
-        turned = turned * cos + rotary._rotate_half(turned) * sin
-        return torch.cat([turned, kept], dim=-1) if kept.shape[-1] else turned
-
-    def keys_values(self, block: dict, x: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
+    def keys_values(self, block: Block, x: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
         """Keys and values `[B, T, heads, d_head]` of residual `x [B, T, d]` at `positions [B, T]`."""
-        normed = block["ln1"](x)
-        return self._rotate(block, self._heads(block, block["k"], normed), positions), self._heads(block, block["v"], normed)
+        return block.keys_values(x, positions)
 
-    def _mlp(self, block: dict, x: Tensor) -> Tensor:
-        if block["attn_only"]:
-            return torch.zeros_like(x)
-        return block["fc_out"](block["act"](block["fc_in"](block["ln2"](x))))
+    def _mlp(self, block: Block, pre: Tensor, mid: Tensor) -> Tensor:
+        return block.mlp_output(pre, mid)
 
-    def _attend(self, block: dict, x: Tensor, positions: Tensor, query_index: Tensor | None, keys: Tensor, values: Tensor,
+    def _attend(self, block: Block, x: Tensor, positions: Tensor, query_index: Tensor | None, keys: Tensor, values: Tensor,
                 prefix: tuple[Tensor, Tensor], starts: Tensor) -> Tensor:
         """Attention output for the suffix queries (all, or one per variant at `query_index`), `[B, Tq, d]`."""
-        return block["o"](self.head_outputs(block, x, positions, query_index, keys, values, prefix, starts).flatten(-2))
+        return block.attention_output(self.head_outputs(block, x, positions, query_index, keys, values, prefix, starts))
 
-    def head_outputs(self, block: dict, x: Tensor, positions: Tensor, query_index: Tensor | None, keys: Tensor, values: Tensor,
+    def head_outputs(self, block: Block, x: Tensor, positions: Tensor, query_index: Tensor | None, keys: Tensor, values: Tensor,
                      prefix: tuple[Tensor, Tensor], starts: Tensor) -> Tensor:
         """Each head's output before W_O (TransformerLens' `hook_z`), `[B, Tq, heads, d_head]`.
 
         Keys: the clean prefix's `[P, heads, d_head]` (key j visible to variant b when j < starts[b])
-        then the suffix's own `[B, M, heads, d_head]` (causal within the suffix).
+        then the suffix's own `[B, M, heads, d_head]` (causal within the suffix); a sliding window
+        hides keys `window` or more positions back.
         """
         prefix_keys, prefix_values = prefix
         batch, m = keys.shape[:2]
@@ -140,16 +103,20 @@ class PrefixRunner:
         else:
             rows = torch.arange(batch, device=x.device)
             query_x, query_positions, query_slots = x[rows, query_index][:, None], positions[rows, query_index][:, None], query_index[:, None]
-        queries = self._rotate(block, self._heads(block, block["q"], block["ln1"](query_x)), query_positions)
+        queries = block.queries(query_x, query_positions)
         # scores [B, heads, Tq, P + M]
-        before = torch.einsum("bqhd,khd->bhqk", queries, prefix_keys)
-        within = torch.einsum("bqhd,bkhd->bhqk", queries, keys)
-        hidden_before = torch.arange(prefix_keys.shape[0], device=x.device)[None, :] >= starts[:, None]  # [B, P]
-        hidden_within = torch.arange(m, device=x.device)[None, None, :] > query_slots[:, :, None]  # [B, Tq, M]
-        before = before.masked_fill(hidden_before[:, None, None, :], float("-inf"))
-        within = within.masked_fill(hidden_within[:, None], float("-inf"))
-        pattern = F.softmax(torch.cat([before, within], dim=-1) / block["scale"], dim=-1)
         p = prefix_keys.shape[0]
+        before = block.scores(torch.einsum("bqhd,khd->bhqk", queries, prefix_keys))
+        within = block.scores(torch.einsum("bqhd,bkhd->bhqk", queries, keys))
+        prefix_positions = torch.arange(p, device=x.device)
+        hidden_before = prefix_positions[None, None, :] >= starts[:, None, None]  # [B, 1, P]
+        hidden_within = torch.arange(m, device=x.device)[None, None, :] > query_slots[:, :, None]  # [B, Tq, M]
+        if block.window:
+            hidden_before = hidden_before | block.hidden(query_positions, prefix_positions.expand(batch, p))
+            hidden_within = hidden_within | block.hidden(query_positions, positions)
+        before = before.masked_fill(hidden_before[:, None], float("-inf"))
+        within = within.masked_fill(hidden_within[:, None], float("-inf"))
+        pattern = F.softmax(torch.cat([before, within], dim=-1), dim=-1)
         return torch.einsum("bhqk,khd->bqhd", pattern[..., :p], prefix_values) + torch.einsum("bhqk,bkhd->bqhd", pattern[..., p:], values)
 
     # ---- the clean prefix and the variants ------------------------------------------------
@@ -170,47 +137,77 @@ class PrefixRunner:
     def last_activations(self, starts: Tensor, suffix: Tensor, lengths: Tensor) -> Tensor:
         """The hook's activation at each variant's last suffix token, `[B, d]` (see the module doc for shapes)."""
         batch, m = suffix.shape
-        positions = (starts[:, None] + torch.arange(m, device=suffix.device)[None]).clamp(max=self.model.cfg.n_ctx - 1)
-        first_keys = self._first_layer_keys_values(suffix, positions)
+        positions = (starts[:, None] + torch.arange(m, device=suffix.device)[None]).clamp(max=self.maths.n_ctx - 1)
+        real = torch.arange(m, device=suffix.device)[None] < lengths[:, None]  # [B, M]
+        first_keys = self._first_layer_keys_values(suffix, positions, real)
 
         def cached(index: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
             return self.prefix[index]
 
-        return self._forward(suffix, positions, starts, lengths - 1, cached, first_keys)
+        return self._forward(suffix, positions, starts, lengths - 1, cached, first_keys, real)
 
     def _forward(self, tokens: Tensor, positions: Tensor, starts: Tensor, last: Tensor | None, prefix_of: Any,
-                 first_keys: tuple[Tensor, Tensor] | None = None) -> Tensor:
+                 first_keys: tuple[Tensor, Tensor] | None = None, real: Tensor | None = None) -> Tensor:
         """Blocks up to the hook: every position before the hook's layer; there, all positions
-        (`last` None, `[B, T, d]`) or each row's position `last` only (`[B, d]`)."""
-        x = self._embed(tokens, positions)
+        (`last` None, `[B, T, d]`) or each row's position `last` only (`[B, d]`). `real [B, T]`: the
+        positions that are not padding (per-token maths runs on those alone)."""
+        x = self._packed(lambda xs, ps: self._embed(xs, ps), tokens, positions, real)
         rows = torch.arange(tokens.shape[0], device=tokens.device)
         pick = (lambda t: t) if last is None else (lambda t: t[rows, last])  # noqa: E731
         final = self.layer if self.site != "resid_pre" else self.layer - 1
         if final < 0:
             return pick(x)
         for index, block in enumerate(self.blocks[: final + 1]):
-            k, v = first_keys if index == 0 and first_keys is not None else self.keys_values(block, x, positions)
+            if index == 0 and first_keys is not None:
+                k, v = first_keys
+            else:
+                k, v = self._packed_pair(block, x, positions, real)
             prefix = prefix_of(index, k, v)
             if index < final:
-                x = x + self._attend(block, x, positions, None, k, v, prefix, starts)
-                x = x + self._mlp(block, x)
+                mid = x + self._attend(block, x, positions, None, k, v, prefix, starts)
+                x = self._packed(lambda a, b, block=block, x=x: block.mlp_output(a, b), x, mid, real, out=mid)
                 continue
             attn_out = self._attend(block, x, positions, last, k, v, prefix, starts)
             attn_out = attn_out if last is None else attn_out[:, 0]
             if self.site == "attn_out":
                 return attn_out
-            mid = pick(x) + attn_out
+            pre = pick(x)
+            mid = pre + attn_out
             if self.site == "resid_mid":
                 return mid
-            mlp_out = self._mlp(block, mid)
+            mlp_out = block.mlp_output(pre, mid)
             return mlp_out if self.site == "mlp_out" else mid + mlp_out
         return pick(x)  # resid_pre: the output of the block before
 
-    def _first_layer_keys_values(self, suffix: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
+    @staticmethod
+    def _packed(fn: Any, a: Tensor, b: Tensor, real: Tensor | None, out: Tensor | None = None) -> Tensor:
+        """`fn(a, b)` per position, on the real positions only where `real` is given; `out + fn(..)` when `out` is."""
+        if real is None or bool(real.all()):
+            value = fn(a, b)
+            return value if out is None else out + value
+        value = fn(a[real], b[real])
+        result = (torch.zeros(*real.shape, value.shape[-1], dtype=value.dtype, device=value.device) if out is None else out.clone())
+        result[real] = value if out is None else result[real] + value
+        return result
+
+    def _packed_pair(self, block: Block, x: Tensor, positions: Tensor, real: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Keys and values `[B, T, heads, d_head]`, computed at the real positions only (zeros in the padding, never attended)."""
+        if real is None or bool(real.all()):
+            return block.keys_values(x, positions)
+        k, v = block.keys_values(x[real][None], positions[real][None])  # [1, n_real, heads, d_head]
+        shape = (*x.shape[:2], *k.shape[2:])
+        padded_k, padded_v = k.new_zeros(shape), v.new_zeros(shape)
+        padded_k[real], padded_v[real] = k[0], v[0]
+        return padded_k, padded_v
+
+    def _first_layer_keys_values(self, suffix: Tensor, positions: Tensor, real: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """First-layer keys/values depend on (token, position) only: compute each distinct pair once."""
-        pairs = suffix * self.model.cfg.n_ctx + positions
+        n_ctx = self.maths.n_ctx
+        pairs = suffix * n_ctx + positions
+        if real is not None:
+            pairs = torch.where(real, pairs, pairs[:, :1])  # padding: any real pair (never attended)
         unique, inverse = torch.unique(pairs, return_inverse=True)
-        tokens, at = unique // self.model.cfg.n_ctx, unique % self.model.cfg.n_ctx
+        tokens, at = unique // n_ctx, unique % n_ctx
         k, v = self.keys_values(self.blocks[0], self._embed(tokens[None], at[None]), at[None])
         return k[0][inverse], v[0][inverse]
 

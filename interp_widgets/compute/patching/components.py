@@ -7,7 +7,7 @@ axes. Each row of `COMPONENTS` says everything the patching code needs about one
 - `axes`: the cell's axes, `layer` first (the views draw `axes[1]` as the columns, and the
   other axes as the rows);
 - `write`: how the hook-based engine copies one cell of the source run into one row of a batch;
-- `start`: how the fast engine starts a patched run (`patching_engines._NativeEngine`): which
+- `start`: how the fast engine starts a patched run (`engines.NativeEngine`): which
   residual stream the run resumes from, from which position, with the patched value in place;
 - `attribution_sum`: the dimensions of `(source - target) * gradient` (`[pos, d]`, or
   `[pos, head, d_head]` at `hook_z`) that attribution patching sums over to reach a cell.
@@ -98,7 +98,7 @@ def _start_resid_pre(engine: Any, cell: Cell, s: dict[str, Tensor], t: dict[str,
 
 def _start_attn_out(engine: Any, cell: Cell, s: dict[str, Tensor], t: dict[str, Tensor]) -> Start:
     layer, p = cell
-    return _resumed(t, "post", p, engine.post(layer, t["pre"][p] + s["attn_out"][p]))
+    return _resumed(t, "post", p, engine.post(layer, t["pre"][p], t["pre"][p] + s["attn_out"][p]))
 
 
 def _start_mlp_out(engine: Any, cell: Cell, s: dict[str, Tensor], t: dict[str, Tensor]) -> Start:
@@ -107,14 +107,16 @@ def _start_mlp_out(engine: Any, cell: Cell, s: dict[str, Tensor], t: dict[str, T
 
 def _start_head_out(engine: Any, cell: Cell, s: dict[str, Tensor], t: dict[str, Tensor]) -> Start:
     layer, head = cell
-    mid = t["mid"] + engine.head_delta(layer, head, s["z"][:, head] - t["z"][:, head])
-    return "post", 0, engine.post(layer, mid)
+    z = t["z"].clone()
+    z[:, head] = s["z"][:, head]
+    return "post", 0, engine.post(layer, t["pre"], t["pre"] + engine.attention_from_heads(layer, z))
 
 
 def _start_head_out_by_pos(engine: Any, cell: Cell, s: dict[str, Tensor], t: dict[str, Tensor]) -> Start:
     layer, p, head = cell
-    mid = t["mid"][p] + engine.head_delta(layer, head, s["z"][p, head] - t["z"][p, head])
-    return _resumed(t, "post", p, engine.post(layer, mid))
+    z = t["z"][p].clone()
+    z[head] = s["z"][p, head]
+    return _resumed(t, "post", p, engine.post(layer, t["pre"][p], t["pre"][p] + engine.attention_from_heads(layer, z)))
 
 
 COMPONENTS: dict[str, Component] = {c.name: c for c in [

@@ -2,11 +2,13 @@
 
 - `HookEngine`: any TransformerLens model. A batch of full forwards, one hook per layer writing
   each row's patched cell (the registry's `write`).
-- `NativeEngine`: TransformerLens native models. A patch at layer L, position p leaves everything
+- `NativeEngine`: every model `block_maths.model_maths` reads (TransformerLens native models, and
+  from Hugging Face weights GPT-2, GPT-NeoX, Llama, Mistral, Qwen 2/3, Gemma 1/2/3). A patch at
+  layer L, position p leaves everything
   before p and before L untouched, so each patched run starts from the target run's cached
   residual stream (the registry's `start`), recomputes only positions p.. (attending over the
   target's cached keys and values for earlier positions), and runs batch by batch, chunked to
-  `ROWS_PER_CHUNK` suffix positions (`incremental.PrefixRunner` does the block maths).
+  `ROWS_PER_CHUNK` suffix positions (`prefix_runner.PrefixRunner` does the block maths).
 
 `checked_engine` picks the fast one where it reproduces the model's own logits (checked once per model).
 """
@@ -92,13 +94,11 @@ def evaluate(metric: Any, logits: Tensor) -> Tensor:
 
 
 class NativeEngine:
-    """TransformerLens native models: each patched run recomputes only what the patch changes."""
+    """Models whose blocks the runner reads: each patched run recomputes only what the patch changes."""
 
     def __init__(self, model: Any, runner: PrefixRunner) -> None:
         self.model, self.runner = model, runner
-        native = model.original_model
-        self.ln_out = getattr(native.ln_out, "_original_component", native.ln_out)
-        self.head = getattr(native.head, "_original_component", native.head)
+        self.maths = runner.maths
 
     def cache(self, tokens: Tensor, component: str) -> dict[str, Any]:
         """Per layer: residual before/after attention and after the block, head outputs, attention and MLP
@@ -112,25 +112,23 @@ class NativeEngine:
             for block in r.blocks:
                 k, v = r.keys_values(block, x, positions)
                 z = r.head_outputs(block, x, positions, None, k, v, (k[0, :0], v[0, :0]), empty)
-                attn_out = block["o"](z.flatten(-2))
+                attn_out = block.attention_output(z)
                 mid = x + attn_out
-                mlp_out = r._mlp(block, mid)
+                mlp_out = block.mlp_output(x, mid)
                 layers.append({"pre": x[0], "k": k[0], "v": v[0], "z": z[0], "attn_out": attn_out[0], "mid": mid[0],
                                "mlp_out": mlp_out[0], "post": (mid + mlp_out)[0]})
                 x = mid + mlp_out
-            logits = self.head(self.ln_out(x))
+            logits = self.maths.final(x)
         return {"layers": layers, "logits": logits[0]}
 
-    def post(self, layer: int, mid: Tensor) -> Tensor:
-        """The residual after block `layer`'s MLP, from the residual between attention and MLP."""
-        block = self.runner.blocks[layer]
-        return mid + self.runner._mlp(block, mid)
+    def post(self, layer: int, pre: Tensor, mid: Tensor) -> Tensor:
+        """The residual after block `layer`, from the stream entering it and the stream after attention
+        (`mid = pre + attn_out`; the MLP reads `mid`, or `pre` in a parallel block)."""
+        return mid + self.runner.blocks[layer].mlp_output(pre, mid)
 
-    def head_delta(self, layer: int, head: int, dz: Tensor) -> Tensor:
-        """What changing head `head`'s output by `dz [.., d_head]` adds to the attention output."""
-        block = self.runner.blocks[layer]
-        d_head = block["d_head"]
-        return dz @ block["o"].weight[:, head * d_head : (head + 1) * d_head].T
+    def attention_from_heads(self, layer: int, z: Tensor) -> Tensor:
+        """Block `layer`'s attention output from its heads' outputs `z [.., heads, d_head]` (after any post-attention norm)."""
+        return self.runner.blocks[layer].attention_output(z)
 
     def patched_start(self, component: str, cell: tuple[int, ...], source: dict, target: dict) -> tuple[int, str, int, Tensor]:
         """(layer, "pre" | "post", first changed position, the residual from there on `[m, d]`): the registry's `start`."""
@@ -188,11 +186,13 @@ class NativeEngine:
                 k, v = self._packed_keys_values(block, x, positions, real)
                 if metric.last_only and layer == n_blocks - 1:
                     # the last block: keys and values for the whole suffix, everything else at the last position only
-                    mid = x[rows, last] + r._attend(block, x, positions, last, k, v, (cached["k"], cached["v"]), begin)[:, 0]
-                    return self._last_metric(metric, mid + r._mlp(block, mid))
-                x = x + r._attend(block, x, positions, None, k, v, (cached["k"], cached["v"]), begin)
-                x[real] = x[real] + r._mlp(block, x[real])
-            suffix_logits = self.head(self.ln_out(x))  # [B, m, vocab]
+                    pre = x[rows, last]
+                    mid = pre + r._attend(block, x, positions, last, k, v, (cached["k"], cached["v"]), begin)[:, 0]
+                    return self._last_metric(metric, mid + block.mlp_output(pre, mid))
+                mid = x + r._attend(block, x, positions, None, k, v, (cached["k"], cached["v"]), begin)
+                mid[real] = mid[real] + block.mlp_output(x[real], mid[real])
+                x = mid
+            suffix_logits = self.maths.final(x)  # [B, m, vocab]
             full = target["logits"].expand(len(starts), -1, -1).clone()
             for row, p in enumerate(begin.tolist()):
                 full[row, p:] = suffix_logits[row, : lengths[row]]
@@ -202,13 +202,16 @@ class NativeEngine:
     def _last_metric(self, metric: Any, last: Tensor) -> Tensor:
         """`metric` of the final residual at the last position `[B, d]`: where the metric names the few
         vocabulary entries it reads (a logit difference: 2 of the vocabulary), only their unembedding rows."""
-        normed = self.ln_out(last)
         reads = getattr(metric, "reads_tokens", None)
         if reads is None:
-            return metric(self.head(normed)).float().cpu()
+            return metric(self.maths.final(last)).float().cpu()
+        maths = self.maths
+        normed = maths.norm(last) if maths.norm is not None else last
         rows = torch.tensor(reads, device=normed.device)
-        bias = self.head.bias[rows] if self.head.bias is not None else None
-        return metric.on_read_logits(torch.nn.functional.linear(normed, self.head.weight[rows], bias)).float().cpu()
+        bias = maths.unembed.bias[rows] if maths.unembed.bias is not None else None
+        read = torch.nn.functional.linear(normed, maths.unembed.weight[rows], bias)
+        read = maths.logit_cap * torch.tanh(read / maths.logit_cap) if maths.logit_cap else read
+        return metric.on_read_logits(read).float().cpu()
 
     def _packed_keys_values(self, block: dict, x: Tensor, positions: Tensor, real: Tensor) -> tuple[Tensor, Tensor]:
         """Keys and values `[B, m, heads, d_head]` computed at the real positions only (zeros in the padding, never attended)."""
@@ -222,8 +225,7 @@ class NativeEngine:
 def fast_engine(model: Any) -> NativeEngine | HookEngine:
     last = f"blocks.{model.cfg.n_layers - 1}.hook_resid_post"
     runner = PrefixRunner(model, last)
-    native = getattr(model, "original_model", None)
-    if runner.reason is None and float(getattr(native.cfg, "output_logits_soft_cap", -1.0)) <= 0:
+    if runner.reason is None:
         return NativeEngine(model, runner)
     return HookEngine(model)
 

@@ -188,3 +188,36 @@ def test_direction_ablation_equals_a_hooked_forward(families, name):
         logits = model(tokens)
     expected = logits[0, :-1].float().log_softmax(-1).gather(-1, tokens[0, 1:, None])[:, 0]
     assert torch.allclose(result.ablated, expected, atol=1e-4)
+
+
+FAST_FAMILIES = ("gpt2", "neox", "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma2-nowindow", "gemma3",
+                 "native-ln", "native-rms-rotary", "native-lnpre", "native-attn-only", "native-gqa", "native-gated", "native-softcap")
+
+
+@pytest.mark.parametrize("name", ALL_FAMILIES)
+def test_fast_paths_run_where_the_blocks_are_read_and_say_why_not_elsewhere(families, name):
+    """Prefix reuse, patching from the patched cell on and cached decoding on the families listed; the
+    others keep the exact fallback (the tests above check both against plain references)."""
+    from interp_widgets.compute.core.decoding import CachedDecoder, make_decoder
+    from interp_widgets.compute.core.prefix_runner import PrefixRunner
+    from interp_widgets.compute.patching import NativeEngine, checked_engine
+
+    model, _ = families(name)
+    runner = PrefixRunner(model, "blocks.1.hook_resid_post")
+    decoder = make_decoder(model, 1, 16, lambda site, x, positions: x, ["blocks.0.hook_resid_post"])
+    engine = checked_engine(model, tokenize(model, PROMPT))
+    if name in FAST_FAMILIES:
+        assert runner.reason is None and isinstance(decoder, CachedDecoder) and isinstance(engine, NativeEngine)
+    else:
+        assert "no fast path" in runner.reason and not isinstance(decoder, CachedDecoder) and not isinstance(engine, NativeEngine)
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama"])
+def test_steering_never_calls_the_bridges_generate(families, name, monkeypatch):
+    """transformer-lens 4.3's bridge keeps no key/value cache on Hugging Face GPT-2 and Llama under transformers 5
+    (its `generate()` goes wrong from the second token): steering decodes with its own cache or reruns."""
+    model, _ = families(name)
+    monkeypatch.setattr(type(model), "generate", lambda *args, **kwargs: pytest.fail("the bridge's generate() was called"))
+    direction = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(5))
+    result = generate(model, PROMPT, [Steer("blocks.0.hook_resid_post", direction, 4.0)], max_new_tokens=4)
+    assert len(result.steered.ids) == 4 and result.engine == "kv-cache"
