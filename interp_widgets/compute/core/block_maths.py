@@ -22,13 +22,14 @@ once per model before trusting it.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.core.linear import FastLinear
+from interp_widgets.compute.core.linear import FastLinear, linear
 
 Fn = Callable[[Tensor], Tensor]
 
@@ -66,11 +67,24 @@ class Rotary:
         return torch.cat([turned, kept], dim=-1) if kept.shape[-1] else turned
 
 
-def projection(weight: Tensor, bias: Tensor | None) -> FastLinear:
-    """`x @ weight.T + bias` (`weight [out, in]`, a view of the model's own tensor where possible)."""
-    holder = type("Weights", (), {})()
-    holder.weight, holder.bias = weight, bias
-    return FastLinear(holder)
+class projection:
+    """`x @ weight.T + bias` with `(weight [out, in], bias) = parts()` read at every call: views of the model's own
+    tensors (a Conv1D's transpose, a fused projection's rows), so edits, `.to(...)` and reloads show."""
+
+    def __init__(self, parts: Callable[[], tuple[Tensor, Tensor | None]]) -> None:
+        self.parts = parts
+
+    @property
+    def weight(self) -> Tensor:
+        return self.parts()[0]
+
+    @property
+    def bias(self) -> Tensor | None:
+        return self.parts()[1]
+
+    def __call__(self, x: Tensor) -> Tensor:
+        weight, bias = self.parts()
+        return linear(x, weight, bias)
 
 
 def heads_of(linear: Callable[[Tensor], Tensor], heads: int, d_head: int, norm: Fn | None = None, norm_width: bool = False) -> Fn:
@@ -169,17 +183,14 @@ class ModelMaths:
         return self.logit_cap * torch.tanh(logits / self.logit_cap) if self.logit_cap else logits
 
 
-_MATHS: dict[int, tuple[Any, ModelMaths | str]] = {}
+_MATHS: "weakref.WeakKeyDictionary[Any, ModelMaths | str]" = weakref.WeakKeyDictionary()
 
 
 def model_maths(model: Any) -> ModelMaths | str:
-    """The model's pieces, or why they cannot be read (cached per model object)."""
-    import weakref
-
-    key = id(model)
-    cached = _MATHS.get(key)
-    if cached is not None and cached[0]() is model:
-        return cached[1]
+    """The model's pieces, or why they cannot be read (cached per model)."""
+    cached = _MATHS.get(model)
+    if cached is not None:
+        return cached
     from interp_widgets.compute.core.hf_blocks import hf_maths, native_maths
 
     native = getattr(model, "original_model", None)
@@ -189,5 +200,5 @@ def model_maths(model: Any) -> ModelMaths | str:
         maths = native_maths(model)
     else:
         maths = hf_maths(model)
-    _MATHS[key] = (weakref.ref(model), maths)
+    _MATHS[model] = maths
     return maths

@@ -1,7 +1,7 @@
 """Reading `block_maths.Block`s off a model: TransformerLens native models and Hugging Face families.
 
 Every piece is the model's own module or a view of its own weights (an edit in place shows);
-nothing is copied but GPT-NeoX's fused query/key/value rows, sliced per call. A family not
+nothing is kept but views, taken at every call (GPT-NeoX's fused query/key/value rows are copied per call). A family not
 listed here, or a configuration a family's reader does not cover (GPT-2's inverse-layer scaling,
 rotary scaling other than the model's own tables, ...), gets a reason instead, and the callers run
 the model itself.
@@ -121,11 +121,12 @@ def _gpt2(hf: Any) -> ModelMaths | str:
         attn, mlp = raw_module(layer.attn), raw_module(layer.mlp)
         qkv, proj = raw_module(attn.c_attn), raw_module(attn.c_proj)
         fc, out = raw_module(mlp.c_fc), raw_module(mlp.c_proj)  # Conv1D: weight [in, out]
-        q, k, v = (projection(qkv.weight[:, i * d:(i + 1) * d].T, qkv.bias[i * d:(i + 1) * d]) for i in range(3))
-        fc_in, fc_out = projection(fc.weight.T, fc.bias), projection(out.weight.T, out.bias)
+        q, k, v = (projection(lambda i=i, qkv=qkv: (qkv.weight[:, i * d:(i + 1) * d].T, qkv.bias[i * d:(i + 1) * d])) for i in range(3))
+        fc_in = projection(lambda fc=fc: (fc.weight.T, fc.bias))
+        fc_out = projection(lambda out=out: (out.weight.T, out.bias))
         blocks.append(Block(
             ln1=raw_module(layer.ln_1), q=heads_of(q, heads, d_head), k=heads_of(k, heads, d_head), v=heads_of(v, heads, d_head),
-            o=projection(proj.weight.T, proj.bias), heads=heads, kv_heads=heads, d_head=d_head, scale=scale,
+            o=projection(lambda proj=proj: (proj.weight.T, proj.bias)), heads=heads, kv_heads=heads, d_head=d_head, scale=scale,
             ln2=raw_module(layer.ln_2), mlp=(lambda x, i=fc_in, o=fc_out, act=raw_module(mlp.act): o(act(i(x)))),
         ))
     return ModelMaths(lambda tokens, positions: wte(tokens) + wpe(positions), blocks, raw_module(transformer.ln_f),
@@ -145,12 +146,12 @@ def _neox(hf: Any) -> ModelMaths | str:
         attn, mlp = raw_module(layer.attention), raw_module(layer.mlp)
         fused = raw_module(attn.query_key_value)  # rows [heads, (q, k, v), d_head]
 
-        def part(i: int, fused: Any = fused) -> Any:
-            def project(x: Tensor) -> Tensor:  # this head-part's rows of the fused projection, sliced per call
+        def part(i: int, fused: Any = fused) -> projection:
+            def rows() -> tuple[Tensor, Tensor | None]:  # this part's rows of the fused projection, sliced per call
                 weight = fused.weight.view(heads, 3, d_head, d)[:, i].reshape(d, d)
                 bias = fused.bias.view(heads, 3, d_head)[:, i].reshape(d) if fused.bias is not None else None
-                return projection(weight, bias)(x)
-            return project
+                return weight, bias
+            return projection(rows)
 
         up, down = FastLinear(raw_module(mlp.dense_h_to_4h)), FastLinear(raw_module(mlp.dense_4h_to_h))
         blocks.append(Block(
