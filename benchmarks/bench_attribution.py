@@ -15,6 +15,11 @@ Peak memory: the rise of the process's peak resident set (Linux VmHWM, reset bef
   is what batching, stopping at each batch's last position and taking the first attention layer
   from one position save; on the small embedded models the per-backward overhead dominates the
   reference.
+- QK attribution (`benchmarks/_qk.py`): every head of every layer at the (query, key) positions of the
+  graph's strongest edges between two positions, on a 64-token prompt of the 6-layer model
+  (--quick: 3 edges, else 10), timed against one graph computation on the same prompt and against
+  one autograd backward per (head, query, key) through the frozen model (which gives each node's
+  marginal part of the score only; the marginals agree, checked here).
 The headline (last line): the 6-layer embedded model, 32 tokens, every active feature.
 
 Run: .venv/bin/python benchmarks/bench_attribution.py [--quick] [--device cuda]
@@ -39,6 +44,7 @@ from interp_widgets.compute.attribution.attribute import attribute  # noqa: E402
 from interp_widgets.compute.attribution.reference import direct_effects_one_by_one  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _qk import qk_figure  # noqa: E402
 from _shapes import GPT2_LABEL, GPT2_SMALL, options  # noqa: E402
 
 PROMPT = ("It was a bright cold day in April, and the clocks were striking thirteen. Winston Smith, his chin nuzzled into his "
@@ -105,6 +111,12 @@ def main() -> None:
     ratio = compare("GPT-2-shaped random, 32 tokens", model, transcoders, tokens, max_features=features)
     print(f"{GPT2_LABEL}: attribution graph, 32 tokens, random TopK transcoders (k 8), {features} most influential features: "
           f"batched vs one backward per node {ratio:.1f}x")
+    model = iw.load_model("embedded-6l", device=args.device)
+    qk = qk_figure(model, iw.load_transcoders("embedded-6l", device=args.device), model.to_tokens(PROMPT * 2)[0, :64], 3 if args.quick else 10)
+    assert qk["max_diff"] < 1e-4, qk
+    print(f"QK attribution, embedded-6l, 64 tokens: every head at the {qk['edges']} strongest attention edges ({qk['calls']} scores) "
+          f"{qk['ours_s']:.2f} s = {qk['ours_s'] / qk['graph_s']:.2f}x one graph ({qk['graph_s']:.2f} s); one autograd backward per "
+          f"(head, query, key) {qk['reference_s']:.2f} s: {qk['reference_s'] / qk['ours_s']:.1f}x (marginals agree to {qk['max_diff']:.1e})")
     print(f"attribution graph, embedded-6l, 32 tokens, every feature: batched vs one backward per node {ratios['embedded-6l']:.1f}x")
 
 

@@ -78,18 +78,29 @@ def rotation(model: Any, layer: int, position: int, d_head: int) -> Tensor | Non
     return torch.cat([turned, identity[:, dims:]], dim=-1)
 
 
-def side(frozen: FrozenPrompt, layer: int, position: int, W: Tensor, b: Tensor) -> Tensor:
-    """One side of a head (query or key) at `position`: each source's contribution `[N + 1, dh]`, the bias last.
+def sides(frozen: FrozenPrompt, layer: int, position: int, W: Tensor, b: Tensor) -> Tensor:
+    """One side (query or key) of several heads at `position`: each source's contribution `[heads, N + 1, dh]`, the bias last.
 
-    `W [d, dh]`, `b [dh]`: the head's W_Q, b_Q (or W_K, b_K). Contributions come from a backward pass
-    of the dh output coordinates to `resid_pre[layer]` (through frozen attention below it)."""
-    rep, dh = frozen.replacement, W.shape[1]
+    `W [heads, d, dh]`, `b [heads, dh]`: the heads' W_Q, b_Q (or W_K, b_K). Contributions come from one
+    batched backward pass of every head's dh output coordinates to `resid_pre[layer]` (through the
+    frozen attention below it)."""
+    rep, (heads, d, dh) = frozen.replacement, W.shape
     w1, b1 = rep.ln[layer][0], rep.ln[layer][1]
     scale = rep.run.ln1_scale[layer, position]
-    starts = center(W.T * w1 / scale)  # [dh, d]: the gradient of each coordinate at resid_pre[layer][position]
-    rows = up_to_layer(rep, layer).rows(torch.full((dh,), layer), torch.full((dh,), position), starts, frozen.sources)  # [dh, N]
-    constant = (center(constant_stream(rep, layer)[position]) / scale * w1 + b1) @ W + b
-    return torch.cat([rows.T, constant[None]])
+    starts = center(W.transpose(1, 2).reshape(heads * dh, d) * w1 / scale)  # the gradient of each coordinate at resid_pre[layer][position]
+    targets, sources = heads * dh, frozen.sources
+    if layer == 0:  # resid_pre[0] is the token (and position) embedding alone
+        rows = up_to_layer(rep, 0).rows(torch.zeros(targets, dtype=torch.long), torch.full((targets,), position), starts, sources)
+    else:
+        # Joined as readers of resid_mid[layer - 1], the targets cross that attention from their one position (cheap);
+        # what MLP `layer - 1` writes at resid_post[layer - 1] = resid_pre[layer] is read here, at that position only.
+        rows = up_to_layer(rep, layer).rows(torch.full((targets,), layer - 1), torch.full((targets,), position), starts, sources)
+        for where, columns, vectors in sources.features[layer - 1]:
+            if where == position:
+                rows[:, columns] = starts @ vectors.T
+        rows[:, sources.error_offset + (layer - 1) * frozen.n + position] = starts @ sources.errors[layer - 1, position]
+    constant = torch.einsum("d,hde->he", center(constant_stream(rep, layer)[position]) / scale * w1 + b1, W) + b  # [heads, dh]
+    return torch.cat([rows.view(heads, dh, -1).transpose(1, 2), constant[:, None]], dim=1)
 
 
 @torch.inference_mode()
@@ -99,11 +110,20 @@ def qk_attribution(model: Any, transcoders: Sequence[Any], prompt: str | Tensor,
     key-side nodes (features, errors, token embeddings, the bias), LayerNorm scales frozen as in the graph.
 
     Pass `frozen` (from `freeze`) to reuse one forward pass for several heads or positions."""
+    return qk_attributions(model, transcoders, prompt, layer, query_pos, key_pos, [head], frozen)[0]
+
+
+@torch.inference_mode()
+def qk_attributions(model: Any, transcoders: Sequence[Any], prompt: str | Tensor, layer: int, query_pos: int, key_pos: int,
+                    heads: Sequence[int] | None = None, frozen: FrozenPrompt | None = None) -> list[QKAttribution]:
+    """`qk_attribution` for several heads of one layer at once (all of them by default): one batched backward per side."""
     L, H = model.cfg.n_layers, model.cfg.n_heads
+    heads = list(range(H)) if heads is None else [int(head) for head in heads]
     if not 0 <= layer < L:
         raise InterpWidgetsError(f"layer {layer} is out of range: this model has layers 0 to {L - 1}.")
-    if not 0 <= head < H:
-        raise InterpWidgetsError(f"head {head} is out of range: this model has heads 0 to {H - 1}.")
+    for head in heads:
+        if not 0 <= head < H:
+            raise InterpWidgetsError(f"head {head} is out of range: this model has heads 0 to {H - 1}.")
     frozen = frozen or freeze(model, transcoders, prompt)
     n = frozen.n
     if not 0 <= query_pos < n or not 0 <= key_pos <= query_pos:
@@ -111,21 +131,24 @@ def qk_attribution(model: Any, transcoders: Sequence[Any], prompt: str | Tensor,
                                  f"backwards), got query_pos={query_pos}, key_pos={key_pos}.")
     f32 = lambda t: t.detach().float().cpu()  # noqa: E731
     W_K = f32(model.W_K)
-    key_head = head * W_K.shape[1] // H  # grouped-query attention: the key/value head this query head reads
-    query = side(frozen, layer, query_pos, f32(model.W_Q)[layer, head], f32(model.b_Q)[layer, head])
-    key = side(frozen, layer, key_pos, W_K[layer, key_head], f32(model.b_K)[layer, key_head])
-    dh = query.shape[1]
+    key_heads = [head * W_K.shape[1] // H for head in heads]  # grouped-query attention: the key/value head each query head reads
+    query = sides(frozen, layer, query_pos, f32(model.W_Q)[layer, heads], f32(model.b_Q)[layer, heads])  # [heads, N + 1, dh]
+    key = sides(frozen, layer, key_pos, W_K[layer, key_heads], f32(model.b_K)[layer, key_heads])
+    dh = query.shape[-1]
     for position, vectors in ((query_pos, query), (key_pos, key)):
         turn = rotation(model, layer, position, dh)
         if turn is not None:
             vectors.copy_(vectors @ turn)
-    kept_q = (query.abs().sum(1) > 0).nonzero()[:, 0]
-    kept_k = (key.abs().sum(1) > 0).nonzero()[:, 0]
-    pairs = query[kept_q] @ key[kept_k].T / attention_scale(model, layer, dh)
-    describe = lambda columns: [frozen.describe(int(c)) for c in columns]  # noqa: E731
-    weight = float(frozen.replacement.run.pattern[layer, head, query_pos, key_pos])
-    return QKAttribution(layer, head, query_pos, key_pos, float(pairs.sum()), weight, describe(kept_q), describe(kept_k),
-                         pairs, pairs.sum(1), pairs.sum(0))
+    results, scale = [], attention_scale(model, layer, dh)
+    for i, head in enumerate(heads):
+        kept_q = (query[i].abs().sum(1) > 0).nonzero()[:, 0]
+        kept_k = (key[i].abs().sum(1) > 0).nonzero()[:, 0]
+        pairs = query[i, kept_q] @ key[i, kept_k].T / scale
+        describe = lambda columns: [frozen.describe(int(c)) for c in columns]  # noqa: E731
+        weight = float(frozen.replacement.run.pattern[layer, head, query_pos, key_pos])
+        results.append(QKAttribution(layer, head, query_pos, key_pos, float(pairs.sum()), weight, describe(kept_q), describe(kept_k),
+                                     pairs, pairs.sum(1), pairs.sum(0)))
+    return results
 
 
 def attention_scale(model: Any, layer: int, d_head: int) -> float:
@@ -138,7 +161,6 @@ def attention_scale(model: Any, layer: int, d_head: int) -> float:
         return 1.0
     scale = getattr(model.cfg, "attn_scale", None)
     return float(scale) if isinstance(scale, (int, float)) and scale > 0 else d_head ** 0.5
-
 
 
 def node_words(node: dict[str, Any], token_strings: Sequence[str]) -> str:
