@@ -20,6 +20,7 @@ class WidgetRow:
 
 WIDGETS: tuple[WidgetRow, ...] = (
     WidgetRow("AttentionView", "attention_view", "attention"),
+    WidgetRow("CircuitView", "circuit_view", "circuit_view"),
     WidgetRow("DirectionAblation", "direction_ablation", "direction_ablation"),
     WidgetRow("FeatureAblation", "feature_ablation", "feature_ablation"),
     WidgetRow("FeatureBrowser", "feature_browser", "feature_browser"),
@@ -60,6 +61,7 @@ BENCH_TABS: tuple[BenchTab, ...] = (
     BenchTab("LogitLensGrid", "Lens grid", False),
     BenchTab("AttentionView", "Attention", False),
     BenchTab("PatchingView", "Patching", False),
+    BenchTab("CircuitView", "Circuit", False),
     BenchTab("SteeringView", "Steering", True),
 )
 """The tabs of `iw.explore` (widgets/workbench.py), in order: a view joins the bench with one row here."""

@@ -175,6 +175,27 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-attention .iw-pattern-large { max-width: 420px; image-rendering: pixelated; border: 1px solid var(--iw-border); cursor: crosshair; }
 .iw-attention .iw-attention-side { flex: 1 1 300px; min-width: 240px; }
 .iw-attention .iw-score-notes { color: var(--iw-fg-muted); }
+.iw-circuit .iw-circuit-pair { flex-wrap: wrap; gap: 4px; }
+.iw-circuit .iw-circuit-answer { flex: 0 1 7em; min-width: 4em; }
+.iw-circuit .iw-circuit-main { display: flex; gap: 12px; align-items: flex-start; flex-wrap: wrap; max-width: 980px; }
+.iw-circuit .iw-circuit-graph { flex: 0 1 600px; overflow: hidden; }
+.iw-circuit .iw-circuit-svg { max-width: 100%; height: auto; background: var(--iw-bg); }
+.iw-circuit .iw-circuit-side { flex: 1 1 320px; min-width: 260px; }
+.iw-circuit .iw-circuit-edge { cursor: pointer; stroke-opacity: 0.7; stroke-linecap: round; }
+.iw-circuit .iw-circuit-edge:hover, .iw-circuit .iw-circuit-edge.iw-selected { stroke-opacity: 1; stroke: var(--iw-fg); }
+.iw-circuit .iw-circuit-positive { stroke: var(--iw-positive); }
+.iw-circuit .iw-circuit-negative { stroke: var(--iw-negative); }
+.iw-circuit .iw-circuit-node { fill: var(--iw-fg-muted); fill-opacity: 0.5; }
+.iw-circuit .iw-circuit-node.iw-circuit-used { fill: var(--iw-fg); fill-opacity: 1; }
+.iw-circuit .iw-circuit-label { fill: var(--iw-fg); font-size: 10px; font-family: var(--jp-code-font-family, monospace); }
+.iw-circuit .iw-circuit-slider-row { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; }
+.iw-circuit .iw-circuit-slider { flex: 1 1 180px; accent-color: var(--iw-accent); }
+.iw-circuit .iw-circuit-size { font-family: var(--jp-code-font-family, monospace); }
+.iw-circuit .iw-circuit-weight { fill: var(--iw-accent); }
+.iw-circuit .iw-circuit-pattern-grid { border: 1px solid var(--iw-border); background: var(--iw-bg); max-width: 100%; height: auto; }
+.iw-circuit .iw-circuit-list { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; columns: 2; margin: 6px 0; }
+.iw-circuit .iw-circuit-row { cursor: pointer; white-space: pre; }
+.iw-circuit .iw-circuit-row:hover, .iw-circuit .iw-circuit-row:focus-visible { color: var(--iw-accent); outline: none; }
 .iw-steering .iw-steer-row { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin: 2px 0; }
 .iw-steering .iw-steer-label { font-family: var(--jp-code-font-family, monospace); }
 .iw-steering .iw-steer-slider { flex: 1 1 220px; max-width: 360px; accent-color: var(--iw-accent); }
