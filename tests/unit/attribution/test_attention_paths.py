@@ -141,3 +141,16 @@ def test_bad_heads_and_positions_are_refused_with_the_fix(setup):
         qk_attribution(model, transcoders, PROMPT, -1, 0, n - 1, 0, frozen=frozen)
     with pytest.raises(InterpWidgetsError, match="key_pos <= query_pos"):
         qk_attribution(model, transcoders, PROMPT, 0, 0, 2, 5, frozen=frozen)
+
+
+def test_all_heads_at_once_equal_one_head_at_a_time(setup):
+    from interp_widgets.compute.attribution.qk import qk_attributions
+
+    model, transcoders, frozen = setup
+    n, layer = frozen.n, model.cfg.n_layers - 1
+    together = qk_attributions(model, transcoders, PROMPT, layer, n - 1, 2, frozen=frozen)
+    assert [result.head for result in together] == list(range(model.cfg.n_heads))
+    for result in together:
+        alone = qk_attribution(model, transcoders, PROMPT, layer, result.head, n - 1, 2, frozen=frozen)
+        torch.testing.assert_close(result.pairs, alone.pairs)
+        assert result.query_nodes == alone.query_nodes and result.key_nodes == alone.key_nodes
