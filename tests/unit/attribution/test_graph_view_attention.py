@@ -53,7 +53,7 @@ def test_why_attend_fills_the_panel_text_and_snapshot(setup, view):
     top = expected.top_pairs(10)
     assert [round(part, 6) for _, _, part, _, _ in found["pairs"]] == [round(part, 6) for _, _, part in top]
     assert any(q is not None or k is not None for _, _, _, q, k in found["pairs"])  # features are clickable
-    assert "why head L1H0" in view.to_text() and "why head L1H0" in view.to_static_html()
+    assert "why head L1H0" in view.to_text() and "why head L1H0" in view.to_static_html() and "why head L1H0" in view.to_svg()
     assert "&#x27;" in view.to_static_html() or "'" not in found["description"]  # token text is escaped
 
 
