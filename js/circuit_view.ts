@@ -68,7 +68,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   form.append(element("span", "iw-caption", "clean"), cleanInput, element("span", "iw-caption", "corrupt"), corruptInput,
     element("span", "iw-caption", "answer"), answerInput, element("span", "iw-caption", "wrong"), wrongInput,
     element("span", "iw-caption", "IG steps"), stepsInput, run);
-  const caption = element("div", "iw-caption");
+  const caption = element("div", "iw-caption iw-circuit-caption");
   const main = element("div", "iw-circuit-main");
   const picture = element("div", "iw-circuit-graph");
   const side = element("div", "iw-circuit-side");

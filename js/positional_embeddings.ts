@@ -24,6 +24,14 @@ interface State {
   title: string;
 }
 
+/** This view's own rules (lib/style.ts holds the shared ones). */
+export const STYLE = `
+.iw-positional-embeddings select { color: var(--iw-fg); background: var(--iw-bg); border: 1px solid var(--iw-border); border-radius: 3px; font: inherit; }
+.iw-positional-embeddings .iw-positions-scatter { color: var(--iw-fg); }
+.iw-positional-embeddings .iw-positions-share { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; }
+.iw-positional-embeddings .iw-positions-verdict { margin: 4px 0; padding-left: 18px; }
+`;
+
 /** Early positions blue, late ones orange. */
 function positionColor(t: number): string {
   const mix = (a: number, b: number) => Math.round(a + (b - a) * t);
@@ -78,7 +86,7 @@ function scatter(xs: number[], ys: number[], first: [number, number], names: [st
 }
 
 export default routedWidget<State>(({ model, el }) => {
-  const { root, toolbar, title } = frame("iw-positional-embeddings");
+  const { root, toolbar, title } = frame("iw-positional-embeddings", STYLE);
   const pickers = element("span");
   toolbar.append(pickers);
   const charts = element("div", "iw-charts");

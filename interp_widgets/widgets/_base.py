@@ -87,7 +87,13 @@ class BaseWidget(SnapshotDisplay, anywidget.AnyWidget):
     """Why the view could not follow a change another linked view made (shown in its error banner)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
+        if "_esm" not in vars(cls):  # a registered widget's front-end is its registry row's bundle (named there only)
+            from interp_widgets.widgets.registry import bundle_of
+
+            bundle = bundle_of(cls.__name__)
+            if bundle is not None:
+                cls._esm = bundle_path(f"{bundle}.js")
+        super().__init_subclass__(**kwargs)  # anywidget reads the bundle's text from the path
         handlers: dict[str, str] = {}
         superseding: set[str] = set()
         for klass in reversed(cls.__mro__):  # BaseWidget's own `set` first; a subclass may override

@@ -24,7 +24,7 @@ from interp_widgets.compute.residual.attention_patterns import check_head, check
 from interp_widgets.compute.residual.head_scores import HEAD_SCORE_LABELS, bos_score, head_scores, previous_token_score
 from interp_widgets.compute.core.hooks import token_strings, tokenize
 from interp_widgets.errors import InterpWidgetsError
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler
 from interp_widgets.widgets._snapshot import visible
 
 SCORE_NAMES = ["previous_token", "induction", "duplicate_token", "bos"]
@@ -52,8 +52,6 @@ class AttentionInputs(Inputs):
 
 class AttentionView(BaseWidget):
     """One layer's attention heads (thumbnails and one large), hover/click-lock on tokens, head scores."""
-
-    _esm = bundle_path("attention.js")
 
     tokens = traitlets.List(traitlets.Unicode(), [], help="The prompt's tokens (queries and keys).").tag(sync=True)
     n_layers = traitlets.Int(0, help="Layers available.").tag(sync=True)

@@ -28,7 +28,7 @@ from interp_widgets.compute.patching.default_pair import patching_pair
 from interp_widgets.compute.residual.attention_patterns import pack_lower_triangle
 from interp_widgets.compute.residual.head_scores import attention_patterns
 from interp_widgets.errors import InterpWidgetsError
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler
 from interp_widgets.widgets._charts import line_chart
 from interp_widgets.widgets._colors import NEGATIVE_RGB, POSITIVE_RGB, format_value, hex_color
 from interp_widgets.widgets._snapshot import page
@@ -62,8 +62,6 @@ def selected_pair(model: Any, prompt: str, corrupt: str = "") -> dict[str, Any]:
 
 class CircuitView(BaseWidget):
     """EAP / EAP-IG edge scores drawn as a circuit, its exact faithfulness curve, and exact edge effects on click."""
-
-    _esm = bundle_path("circuit_view.js")
 
     title = traitlets.Unicode("Circuit discovery", help="Title above the view.").tag(sync=True)
     prompt = traitlets.Unicode("", help="The clean prompt (editable in the view).").tag(sync=True)

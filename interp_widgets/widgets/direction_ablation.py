@@ -18,7 +18,7 @@ from interp_widgets.compute.ablation.direction import direction_ablation
 from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.core.readouts import ReadoutSpec, as_readout, default_hook
 from interp_widgets.widgets import _colors, _snapshot
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -38,8 +38,6 @@ class DirectionAblationInputs(Inputs):
 
 class DirectionAblation(BaseWidget):
     """The prompt coloured by how much less likely each token became with the direction removed."""
-
-    _esm = bundle_path("direction_ablation.js")
 
     tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The prompt's tokens, exactly as the tokenizer decodes them.").tag(sync=True)
     decrease = Array(help="`[pos]` clean minus ablated log-prob of token t (NaN at BOS): positive = less likely without the direction.")

@@ -23,7 +23,7 @@ from interp_widgets.compute.core.readouts import DirectionReadout, NeuronReadout
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.sae.model import SparseAutoencoder
 from interp_widgets.widgets import _colors, _snapshot
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler, with_arrays
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler, with_arrays
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -90,8 +90,6 @@ class AblationInputs(Inputs):
 
 class FeatureAblation(BaseWidget):
     """One feature on one prompt: activations, the leave-one-out map at a target, removals, pairs."""
-
-    _esm = bundle_path("feature_ablation.js")
 
     tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The prompt's tokens.").tag(sync=True)
     activations = Array(help="The feature's activation at every position `[pos]`.")

@@ -21,7 +21,7 @@ from interp_widgets.compute.core.hooks import one_token_id, token_strings
 from interp_widgets.compute.core.readouts import sae_hook_name
 from interp_widgets.sae.compare import decoder_max_cosine_similarity
 from interp_widgets.sae.model import SparseAutoencoder
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler
 from interp_widgets.widgets._snapshot import visible
 from interp_widgets.widgets.selection import Selection
 
@@ -39,8 +39,6 @@ class BrowserInputs(Inputs):
 
 class FeatureBrowser(BaseWidget):
     """The selection's SAE as a table of features; a row click selects that feature everywhere."""
-
-    _esm = bundle_path("feature_browser.js")
 
     label = traitlets.Unicode("", help="The SAE shown (its name and hook).").tag(sync=True)
     density = Array(help="`[d_sae]` fraction of indexed tokens where each feature fires.")

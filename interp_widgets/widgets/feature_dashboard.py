@@ -18,7 +18,7 @@ from interp_widgets.compute.features.dashboard import Example, feature_dashboard
 from interp_widgets.compute.core.readouts import sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler
 from interp_widgets.widgets._snapshot import visible
 from interp_widgets.widgets.selection import Selection
 
@@ -38,8 +38,6 @@ class DashboardInputs(Inputs):
 
 class FeatureDashboard(BaseWidget):
     """One feature of one SAE, read from an activation index."""
-
-    _esm = bundle_path("feature_dashboard.js")
 
     feature = traitlets.Int(0, help="The feature shown (an index into the SAE).").tag(sync=True)
     label = traitlets.Unicode("", help="The feature's name: its SAE and index.").tag(sync=True)

@@ -33,7 +33,7 @@ from interp_widgets.compute.features.index import ActivationIndex
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.sae.transcoder import Transcoder
 from interp_widgets.widgets import _colors, _snapshot
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler
 
 NODE_ARRAYS = {"node_kind": "kinds", "node_row": "rows", "node_pos": "positions", "node_feature": "features", "node_activation": "activations",
                "node_influence": "influence", "edge_source": "sources", "edge_target": "targets", "edge_weight": "weights"}
@@ -62,8 +62,6 @@ class GraphInputs(Inputs):
 
 class GraphView(BaseWidget):
     """An attribution graph on a canvas: hover, pin, ancestors/descendants, supernodes, interventions."""
-
-    _esm = bundle_path("graph_view.js")
 
     node_kind = Array(torch.uint8, help="[N] 0 token, 1 feature, 2 error, 3 logit")
     node_row = Array(torch.int32, help="[N] 0 tokens, l + 1 layer l, n_layers + 1 logits")

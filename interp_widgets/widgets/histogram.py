@@ -8,15 +8,13 @@ from typing import Any
 import torch
 import traitlets
 
-from interp_widgets.widgets._base import Array, BaseWidget, bundle_path
+from interp_widgets.widgets._base import Array, BaseWidget
 from interp_widgets.widgets._charts import histogram
 from interp_widgets.widgets._colors import format_value
 
 
 class HistogramView(BaseWidget):
     """Bars over bin edges, with an optional marker at the mean."""
-
-    _esm = bundle_path("histogram.js")
 
     counts = Array(help="Count per bin `[bins]`.")
     edges = Array(shape=(1,), help="Bin edges `[bins + 1]`.")

@@ -22,7 +22,7 @@ from interp_widgets.compute.core.hooks import token_strings, tokenize
 from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.residual.lens import logit_lens, token_rank
 from interp_widgets.errors import InterpWidgetsError
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop
 from interp_widgets.widgets._snapshot import visible
 
 TEXT_POSITIONS = 12  # positions in the plain-text form
@@ -56,8 +56,6 @@ class GridInputs(Inputs):
 
 class LogitLensGrid(BaseWidget):
     """Top-1 prediction per layer boundary and position, with top-k bars, a target's rank and the KL row."""
-
-    _esm = bundle_path("logit_lens.js")
 
     tokens = traitlets.List(traitlets.Unicode(), [], help="The prompt's tokens (the grid's columns; each cell predicts the token after its column's).").tag(sync=True)
     labels = traitlets.List(traitlets.Unicode(), [], help="Layer boundaries (the grid's rows): `0_pre` (embeddings) ... `final_post` (the model's output).").tag(sync=True)

@@ -20,7 +20,7 @@ from interp_widgets.compute.core.readouts import ReadoutSpec, as_readout
 from interp_widgets.compute.features.logit_lens import feature_logit_lens, next_token_probability
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler
 from interp_widgets.widgets._charts import bar_chart
 
 
@@ -42,8 +42,6 @@ class BarsInputs(Inputs):
 
 class LogitLensBars(BaseWidget):
     """Top/bottom tokens of `direction @ W_U`, the outlier filter, and where the prompt predicts a token."""
-
-    _esm = bundle_path("logit_lens_bars.js")
 
     top = traitlets.List(traitlets.List(), default_value=[], help="[token, id, score] the direction promotes most, strongest first.").tag(sync=True)
     bottom = traitlets.List(traitlets.List(), default_value=[], help="[token, id, score] it suppresses most, strongest first.").tag(sync=True)

@@ -22,7 +22,7 @@ from interp_widgets.compute.patching.default_pair import patching_pair
 from interp_widgets.compute.patching.activation import COMPONENTS, AnswerProb, LogitDiff, UserMetric, as_metric, patch_both_ways, patched_predictions, token_pair
 from interp_widgets.compute.patching.tasks import special_token_warnings
 from interp_widgets.widgets import _colors
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler
 from interp_widgets.widgets._snapshot import visible
 
 TOP_K = 5
@@ -48,8 +48,6 @@ class PatchingInputs(Inputs):
 
 class PatchingView(BaseWidget):
     """Activation patching of one component, both directions, with the prompts editable."""
-
-    _esm = bundle_path("patching.js")
 
     clean_prompt = traitlets.Unicode("", help="The clean prompt (editable in the view).").tag(sync=True)
     corrupt_prompt = traitlets.Unicode("", help="The corrupt prompt, same length in tokens (editable in the view).").tag(sync=True)

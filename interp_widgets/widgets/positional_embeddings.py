@@ -19,7 +19,7 @@ import traitlets
 
 from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.residual.positions import positional_picture
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop
 from interp_widgets.widgets._colors import format_value
 
 
@@ -33,8 +33,6 @@ class PositionalInputs(Inputs):
 
 class PositionalEmbeddings(BaseWidget):
     """PCs of `W_pos`: a scatter of two of them coloured by position, the components over position, a verdict."""
-
-    _esm = bundle_path("positional_embeddings.js")
 
     components = Array(shape=(0, 0), help="`[k, n_ctx - 1]`: each component's value at positions 1 .. n_ctx - 1.")
     first_token = Array(help="`[k]`: position 0 on the same components.")

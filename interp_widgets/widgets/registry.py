@@ -1,9 +1,11 @@
 """Every widget, one row each: the class, its module in `interp_widgets.widgets`, its front-end bundle.
 
-A bundle `b` is the esbuild entry `js/<b>.ts`, built into `interp_widgets/static/<b>.js` (the
-class's `_esm`) and listed in pyproject's ensured targets. `interp_widgets` exports every class
-lazily from here. A test (tests/unit/widgets/test_widget_registry.py) checks that the rows, the lazy
-exports, the esbuild entries and the ensured targets agree. This module imports nothing heavy.
+A bundle `b` is written here only: it is the esbuild entry `js/<b>.ts` (js/build.mjs bundles every
+entry), built into `interp_widgets/static/<b>.js`, which becomes the class's `_esm` (set by
+`BaseWidget` from this row: a widget module does not name its bundle). `interp_widgets` exports every
+class lazily from here. A test (tests/unit/widgets/test_widget_registry.py) checks that the rows, the
+classes, the lazy exports and the esbuild entries agree, and that no widget module names a bundle.
+This module imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -65,6 +67,11 @@ BENCH_TABS: tuple[BenchTab, ...] = (
     BenchTab("SteeringView", "Steering", True),
 )
 """The tabs of `iw.explore` (widgets/workbench.py), in order: a view joins the bench with one row here."""
+
+
+def bundle_of(name: str) -> str | None:
+    """The front-end bundle of the registered widget class `name` (None for a class not in the registry)."""
+    return next((row.bundle for row in WIDGETS if row.name == name), None)
 
 
 def module_of(name: str) -> str:

@@ -22,7 +22,7 @@ from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.residual.norms import ResidualNorms as NormsResult
 from interp_widgets.compute.residual.norms import exponential_fit, residual_norms
 from interp_widgets.errors import InterpWidgetsError
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop
 from interp_widgets.widgets._charts import line_chart
 from interp_widgets.widgets._colors import format_value
 
@@ -73,8 +73,6 @@ def short_prompt(prompt: str) -> str:
 
 class ResidualNorms(BaseWidget):
     """Charts of the residual stream's L2 norm at every layer boundary, with an exponential fit."""
-
-    _esm = bundle_path("residual_norms.js")
 
     labels = traitlets.List(traitlets.Unicode(), [], help="Layer boundaries: `0_pre` (the embeddings), `0_mid` (with mid-block), ..., `final_post`.").tag(sync=True)
     depths = Array(shape=(0,), help="Depth of each boundary in layers `[n_boundaries]` (mid-block boundaries at +0.5).")

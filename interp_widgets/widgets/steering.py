@@ -25,7 +25,7 @@ from interp_widgets.compute.steering.steer import Steer, neuron_label, stream
 from interp_widgets.compute.steering.strength import steer_site, strength_limit, sweep_summary
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop
 
 MAX_SWEEP_POINTS = 16
 
@@ -75,7 +75,6 @@ def _pair(tokens: list[list[str]], logprobs: list[list[float]], activations: lis
 class SteeringView(BaseWidget):
     """Default and steered completions side by side, streamed, with strength sliders and a sweep."""
 
-    _esm = bundle_path("steering.js")
     PROGRESS_AFTER_S = 0.0  # stream every token
 
     title = traitlets.Unicode("Steering", help="Title shown above the view.").tag(sync=True)

@@ -25,7 +25,7 @@ from interp_widgets.compute.superposition import (
     PHASES, ToySetting, dimensions_per_feature, geometry, phase_diagram, seed_mcs, training_steps,
 )
 from interp_widgets.errors import InterpWidgetsError
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler
 from interp_widgets.widgets._colors import format_value
 
 PHASE_PROBABILITIES = tuple(float(p) for p in torch.logspace(0, -2, 8))  # dense (1) to sparse (0.01)
@@ -58,8 +58,6 @@ class ToyInputs(Inputs):
 
 class SuperpositionToy(BaseWidget):
     """n sparse features into m dimensions and back through a ReLU; what the model learned, live."""
-
-    _esm = bundle_path("superposition_toy.js")
 
     n_features = traitlets.Int(5, help="n: how many sparse features the toy model compresses.").tag(sync=True)
     n_hidden = traitlets.Int(2, help="m: the hidden dimensions they are squeezed into.").tag(sync=True)

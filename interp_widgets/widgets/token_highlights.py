@@ -20,7 +20,7 @@ from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.core.readouts import Readout, as_readout, default_hook, token_values
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, bundle_path
+from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop
 
 TEXT_ROWS = 40  # rows of the plain-text form before it is cut short
 
@@ -62,8 +62,6 @@ class HighlightInputs(Inputs):
 
 class TokenHighlights(BaseWidget):
     """Tokens coloured by one of several per-token series, with a legend and hover details."""
-
-    _esm = bundle_path("token_highlights.js")
 
     tokens = traitlets.List(traitlets.Unicode(), default_value=[], help="The tokens, exactly as the tokenizer decodes them.").tag(sync=True)
     values = Array(shape=(1, 0), help="Per-token values `[n_series, n_tokens]` (set a list, array or tensor).")

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 import traitlets
 
-from interp_widgets.widgets._base import Array, BaseWidget, bundle_path
+from interp_widgets.widgets._base import Array, BaseWidget
 from interp_widgets.widgets._charts import line_chart
 from interp_widgets.widgets._colors import format_value
 
@@ -28,8 +28,6 @@ METRIC_LABELS = {
 
 class TrainingView(BaseWidget):
     """Line charts of logged training metrics, one line per SAE."""
-
-    _esm = bundle_path("training_view.js")
 
     history = Array(shape=(1, 0, len(DEFAULT_METRICS)), help="Logged values `[n_saes, n_points, n_metrics]`; the first metric is the step.")
     metrics = traitlets.List(traitlets.Unicode(), list(DEFAULT_METRICS), help="Names of the logged metrics, `step` first.").tag(sync=True)

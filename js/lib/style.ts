@@ -215,10 +215,6 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 .iw-superposition-toy .iw-toy-directions, .iw-superposition-toy .iw-toy-phase svg { color: var(--iw-fg); }
 .iw-superposition-toy .iw-toy-norm-row { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; white-space: nowrap; }
 .iw-superposition-toy .iw-toy-norm-label { display: inline-block; min-width: 2em; text-align: right; }
-.iw-positional-embeddings select { color: var(--iw-fg); background: var(--iw-bg); border: 1px solid var(--iw-border); border-radius: 3px; font: inherit; }
-.iw-positional-embeddings .iw-positions-scatter { color: var(--iw-fg); }
-.iw-positional-embeddings .iw-positions-share { font-family: var(--jp-code-font-family, monospace); font-size: 0.9em; }
-.iw-positional-embeddings .iw-positions-verdict { margin: 4px 0; padding-left: 18px; }
 .iw-graph-view .iw-graph-canvas { display: block; border: 1px solid var(--iw-border); border-radius: 3px; cursor: crosshair; touch-action: none; }
 .iw-graph-view .iw-graph-tokens { position: relative; height: 1.6em; overflow: hidden; font-family: var(--jp-code-font-family, monospace); font-size: 0.8em; }
 .iw-graph-view .iw-graph-token { position: absolute; transform: translateX(-50%); white-space: pre; color: var(--iw-fg-muted); }
@@ -238,6 +234,20 @@ body[data-jp-theme-light="false"] .iw-root, body.vscode-dark .iw-root, body.vsco
 /** The whole stylesheet: the rules above and the colour classes. */
 export function stylesheet(): string {
   return CSS + colorClassRules();
+}
+
+/**
+ * Add a view's own rules once, beside the shared stylesheet: its entry's `export const STYLE`, passed
+ * to `frame(rootClass, STYLE)`. Every selector starts with the view's root class (js/tests/style.test.ts
+ * checks), so a rule written for one view cannot restyle another.
+ */
+export function ensureViewStyles(rootClass: string, css: string): void {
+  const id = `interp-widgets-style-${rootClass}`;
+  if (!css || document.getElementById(id)) return;
+  const style = document.createElement("style");
+  style.id = id;
+  style.textContent = css;
+  document.head.appendChild(style);
 }
 
 /** Add the stylesheet to the document once (as text: nothing in it comes from data). */

@@ -4,7 +4,7 @@ import type { AnyModel } from "@anywidget/types";
 import { element, errorBanner } from "./dom";
 import { Router } from "./router";
 import { addSaveMenu } from "./save_menu";
-import { ensureStyles } from "./style";
+import { ensureStyles, ensureViewStyles } from "./style";
 
 export type Banner = ReturnType<typeof errorBanner>;
 export type Status = { textContent: string | null };
@@ -44,8 +44,12 @@ export function redrawOnChange(model: AnyModel<any>, draw: () => void): () => vo
   return () => model.off("change", onChange);
 }
 
-/** A view's frame: root element (with `className`), toolbar with a title, and an error banner. */
-export function frame(className: string): { root: HTMLDivElement; toolbar: HTMLDivElement; title: HTMLSpanElement; banner: Banner } {
+/**
+ * A view's frame: root element (with `className`), toolbar with a title, and an error banner. `css`:
+ * the view's own rules (its entry's `STYLE`, every selector under `.${className}`), added once.
+ */
+export function frame(className: string, css = ""): { root: HTMLDivElement; toolbar: HTMLDivElement; title: HTMLSpanElement; banner: Banner } {
+  ensureViewStyles(className, css);
   const root = element("div", `iw-root ${className}`);
   const toolbar = element("div", "iw-toolbar");
   const title = element("span", "iw-title");

@@ -16,7 +16,7 @@ const libSources = import.meta.glob("../lib/*.ts", { query: "?raw", import: "def
 /** Each widget's root class: `frame("iw-patching")` or `element("div", "iw-root iw-histogram")`. */
 function widgetRoots(): string[] {
   return Object.values(entrySources).flatMap((text) => [
-    ...[...text.matchAll(/frame\("([^"]+)"\)/g)].map((m) => m[1]),
+    ...[...text.matchAll(/frame\("([^"]+)"[,)]/g)].map((m) => m[1]),
     ...[...text.matchAll(/"iw-root ([^"]+)"/g)].flatMap((m) => m[1].split(/\s+/)),
   ]);
 }
@@ -52,6 +52,15 @@ function unscoped(css: string, roots: string[], shared: readonly string[] = SHAR
   });
 }
 
+/** A view's own rules: its entry's `export const STYLE = \`...\``, and the root class its `frame("...", STYLE)` names. */
+function viewStyles(): { root: string; css: string }[] {
+  return Object.values(entrySources).flatMap((text) => {
+    const css = /export const STYLE = `([^`]*)`/.exec(text);
+    const root = /frame\("([^"]+)", STYLE\)/.exec(text);
+    return css ? [{ root: root ? root[1] : "(STYLE not passed to frame)", css: css[1] }] : [];
+  });
+}
+
 /** Classes a source makes (element(tag, "a b"), classList.add("a"), "iw-..." string literals). */
 function classesIn(text: string): Set<string> {
   return new Set([...text.matchAll(/["'`\s](iw-[a-z0-9-]+)/g)].map((m) => m[1]));
@@ -75,6 +84,16 @@ describe("scoped CSS", () => {
     expect(unscoped(".iw-target { display: flex; flex: 0 1 180px; }", roots)).toEqual([".iw-target"]);
     expect(unscoped(".iw-token.iw-target { outline: 2px solid; }\n.iw-logit-lens .iw-lens-target, div { x: y; }", roots)).toEqual(["div"]);
     expect(unscoped('body.vscode-dark .iw-root { x: y; }\nbody.vscode-dark .iw-lens-grid { x: y; }', roots)).toEqual(["body.vscode-dark .iw-lens-grid"]);
+  });
+
+  it("a view's own rules (its entry's STYLE) all start with that view's root class", () => {
+    const styles = viewStyles();
+    expect(styles.map((s) => s.root)).toContain("iw-positional-embeddings");
+    for (const { root, css } of styles) {
+      expect(selectors(css).length).toBeGreaterThan(0);
+      expect(unscoped(css, [root], [])).toEqual([]); // not even a shared component: those are styled in lib/style.ts
+    }
+    expect(unscoped(".iw-positional-embeddings .a { x: y; }\n.iw-token { x: y; }", ["iw-positional-embeddings"], [])).toEqual([".iw-token"]);
   });
 
   it("a shared component is shared: made by js/lib or by at least two widgets, and no widget's root", () => {
