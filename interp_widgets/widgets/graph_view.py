@@ -267,7 +267,16 @@ class GraphView(BaseWidget):
         result = qk_attribution(inputs.model, list(inputs.transcoders), frozen.replacement.run.tokens, int(layer), int(head), int(query), int(key),
                                 frozen=frozen)
         tokens = [_snapshot.one_line(t) for t in self.token_strings]
-        words = lambda node: node_words(node, tokens)  # noqa: E731
+        promoted: dict[tuple[int, int], str] = {}
+
+        def promotes(layer: int, feature: int) -> str:  # a feature's logit lens: the tokens its decoder direction promotes
+            if (layer, feature) not in promoted:
+                (up, _), = logit_lens_tokens(inputs.model, inputs.transcoders[layer].W_dec[feature].detach().float().cpu()[None], k=3)
+                promoted[(layer, feature)] = " ".join(repr(_snapshot.one_line(token)) for token in up)
+            return promoted[(layer, feature)]
+
+        words = lambda node: node_words(node, tokens) + (  # noqa: E731  a feature also says what it promotes (its logit lens)
+            f" (promotes {promotes(node['layer'], node['feature'])})" if node["kind"] == "feature" else "")
         feature = lambda node: [node["layer"], node["feature"], node["position"]] if node["kind"] == "feature" else None  # noqa: E731
         marginal = lambda nodes, values: [[words(nodes[i]), float(values[i])] for i in values.abs().argsort(descending=True)[:8].tolist()]  # noqa: E731
         self.attention = {
