@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: a random model of GPT-2 small's shape, and the common command-line options.
+"""Shared by the benchmarks: random models of GPT-2 small's shape (native, and Hugging Face models of three
+families saved and loaded the way users load them), and the common command-line options.
 
 Speed depends on shapes, not on trained weights, so GPT-2 small's shape (12 layers, d_model 768,
 12 heads, d_mlp 3,072, vocabulary 50,257) is built from a config with random weights: offline,
@@ -10,17 +11,56 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
-GPT2_SMALL = dict(n_layers=12, d_model=768, n_ctx=1024, d_head=64, n_heads=12, d_mlp=3072, d_vocab=50257, act_fn="gelu",
+GPT2_SMALL = dict(n_layers=12, d_model=768, n_ctx=1024, d_head=64, n_heads=12, d_mlp=3072, d_vocab=50257, act_fn="gelu_new",
                   normalization_type="LN", positional_embedding_type="standard", attn_only=False)
 GPT2_LABEL = "GPT-2-small-shaped random"
 
 
 def gpt2_small_shaped(device: str | None = None, seed: int = 0) -> Any:
-    """A `TransformerBridge` of GPT-2 small's shape with seeded random weights (learned positions, LayerNorm, GELU)."""
+    """A `TransformerBridge` of GPT-2 small's shape with seeded random weights (learned positions, LayerNorm, GPT-2's
+    tanh-approximate GELU, `gelu_new`)."""
     from interp_widgets.models.bridge import boot_from_config
     from interp_widgets.models.toy import toy_tokenizer
 
     return boot_from_config({**GPT2_SMALL, "seed": seed}, toy_tokenizer(), device=device)
+
+
+# The path users take: a Hugging Face model saved with save_pretrained and loaded with iw.load_model(path).
+HF_PREFIX = "HF-path"
+HF_SHAPES = {
+    "GPT-2-small-shaped GPT2LMHeadModel": ("GPT2Config", dict(n_layer=12, n_embd=768, n_head=12, n_positions=1024, vocab_size=50257,
+                                                              activation_function="gelu_new")),
+    "Pythia-160M-shaped GPTNeoX": ("GPTNeoXConfig", dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12,
+                                                         intermediate_size=3072, vocab_size=50304, max_position_embeddings=2048,
+                                                         rotary_pct=0.25, use_parallel_residual=True)),
+    "SmolLM2-135M-shaped Llama": ("LlamaConfig", dict(num_hidden_layers=30, hidden_size=576, num_attention_heads=9, num_key_value_heads=3,
+                                                      intermediate_size=1536, vocab_size=49152, max_position_embeddings=2048,
+                                                      tie_word_embeddings=True)),
+}
+HF_GPT2 = "GPT-2-small-shaped GPT2LMHeadModel"
+
+
+def hf_shaped(name: str, seed: int = 0) -> tuple[Any, str]:
+    """`(iw.load_model(path), path)` for a random Hugging Face model of shape `name` (`HF_SHAPES`), saved with
+    `save_pretrained` (and the toy tokenizer) in a temporary directory: the bridge over Hugging Face modules."""
+    import tempfile
+
+    import torch
+    import transformers
+
+    import interp_widgets as iw
+    from interp_widgets.models.toy import toy_tokenizer
+
+    config_class, keywords = HF_SHAPES[name]
+    tokenizer = toy_tokenizer()
+    config = getattr(transformers, config_class)(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **keywords)
+    torch.manual_seed(seed)
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    path = tempfile.mkdtemp(prefix="iw_bench_hf_")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    del model
+    return iw.load_model(path), path
 
 
 def gpt2_prompt(model: Any, n_tokens: int) -> tuple[Any, list[str]]:
@@ -75,6 +115,12 @@ def save_native(model: Any, directory: Any, dtype: Any) -> None:
             unique[key.replace("._original_component", "")] = tensor.detach().to(dtype).contiguous().clone()
     save_file(unique, str(directory / "model.safetensors"))
     (directory / "config.json").write_text(json.dumps({"config": {**GPT2_SMALL, "seed": 0}}))
+
+
+def hf_options(parser: argparse.ArgumentParser) -> None:
+    """--hf-only (only the Hugging Face path's lines, GPT-2's shape) and --hf-all (with it: all three shapes)."""
+    parser.add_argument("--hf-only", action="store_true", help="only the Hugging Face path's lines (GPT-2's shape)")
+    parser.add_argument("--hf-all", action="store_true", help="with --hf-only: all three Hugging Face shapes")
 
 
 def options(description: str | None, more: Callable[[argparse.ArgumentParser], Any] | None = None) -> argparse.Namespace:

@@ -17,7 +17,11 @@ resident memory before and after them (it should stay flat).
 
 At GPT-2 small's shape (a random model, benchmarks/_shapes.py, with a random TopK SAE: d_sae
 6,144, L0 32, at blocks.6.hook_resid_post; the feature most active at the target): 128 tokens with
-the SAE feature at layer 6, and with a direction at the last layer (--quick: 64 tokens).
+the SAE feature at layer 6, and with a direction at the last layer (--quick: 64 tokens). And on the path
+users take, random Hugging Face models saved with save_pretrained and loaded with iw.load_model (a
+GPT2LMHeadModel with GPT-2's gelu_new, a Pythia-160M-shaped GPT-NeoX, a SmolLM2-135M-shaped Llama with
+grouped-query attention; benchmarks/_shapes.py): a direction at the middle layer (target >= 1.5x on GPT-2:
+removing token i changes every later position, so about 2x is the bound).
 
 Run: .venv/bin/python benchmarks/bench_leave_one_out.py [--quick]
 """
@@ -36,7 +40,7 @@ from interp_widgets.compute.ablation import removal as ablation
 from interp_widgets.compute.ablation.removal import leave_one_out
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shapes import GPT2_LABEL, gpt2_small_shaped, options  # noqa: E402
+from _shapes import GPT2_LABEL, HF_PREFIX, HF_SHAPES, gpt2_small_shaped, hf_options, hf_shaped, options  # noqa: E402
 
 TEXT = ("It was a bright cold day in April, and the clocks were striking thirteen. The hallway smelt of boiled cabbage and old "
         "rag mats. At one end of it a coloured poster, too large for indoor display, had been tacked to the wall. It depicted "
@@ -134,12 +138,31 @@ def gpt2_settings(n_tokens: int) -> list[tuple[str, float]]:
     return lines
 
 
+def hf_settings(n_tokens: int, shapes: list[str]) -> None:
+    """The path users take (Hugging Face weights through iw.load_model): a direction at the middle layer."""
+    for name in shapes:
+        model, _ = hf_shaped(name)
+        layer = model.cfg.n_layers // 2 - 1
+        direction = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(0))
+        hook = f"blocks.{layer}.hook_resid_post"
+        leave_one_out(model, model.to_tokens(TEXT)[0, :16], hook, direction, target=15)  # warm-up, the runner's one-time check
+        ours_s, ref_s, diff = setting(model, n_tokens, hook, direction, lambda act: act @ direction)
+        print(f"{HF_PREFIX} {name}: leave-one-out map, {n_tokens} tokens, direction at layer {layer} of {model.cfg.n_layers} "
+              f"(middle), ours {ours_s * 1000:.0f} ms vs one forward per removed token {ref_s * 1000:.0f} ms: {ref_s / ours_s:.1f}x "
+              f"(max diff {diff:.1e})", flush=True)
+        del model
+
+
 def main() -> None:
     global REPEATS
-    args = options(__doc__)
+    args = options(__doc__, hf_options)
     REPEATS = 1 if args.quick else 3
     torch.set_num_threads(1)
+    if args.hf_only:  # the HF-path lines alone (GPT-2's shape unless --hf-all)
+        hf_settings(64 if args.quick else 128, list(HF_SHAPES) if args.hf_all else list(HF_SHAPES)[:1])
+        return
     gpt2 = gpt2_settings(64 if args.quick else 128)
+    hf_settings(64 if args.quick else 128, list(HF_SHAPES))
     model, sae = iw.load_model(), iw.load_sae("4x")
     feature = next(e for e in iw.models.feature_catalogue() if e["sae"] == "4x")["feature"]
     direction = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(0))

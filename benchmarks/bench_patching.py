@@ -14,7 +14,9 @@ stream in both directions (--quick: 32 tokens). There transformer-lens' function
 thousands of full forwards (12 x 96 cells x 2 directions), so its per-cell step (one full forward of
 the target with one hook that writes the source's activation, what `get_act_patch_resid_pre` runs
 per cell) is timed on a random sample of cells and scaled to the grid; ours runs the whole grid and
-its sampled cells are checked against the reference's values.
+its sampled cells are checked against the reference's values. The same on the path users take: random
+Hugging Face models (GPT-2 small's, Pythia-160M's and SmolLM2-135M's shapes) saved with save_pretrained and
+loaded with iw.load_model (target on GPT-2's: >= 10x; `--hf-only` runs these lines alone).
 
 Run: .venv/bin/python benchmarks/bench_patching.py [--quick]
 """
@@ -35,7 +37,7 @@ from interp_widgets.compute.patching import tasks  # noqa: E402
 from interp_widgets.compute.patching.activation import LogitDiff, patch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _shapes import GPT2_LABEL, gpt2_small_shaped, options  # noqa: E402
+from _shapes import GPT2_LABEL, HF_PREFIX, HF_SHAPES, gpt2_small_shaped, hf_options, hf_shaped, options  # noqa: E402
 
 ORACLE = {"resid_pre": "get_act_patch_resid_pre", "head_out_by_pos": "get_act_patch_attn_head_out_by_pos"}
 TEXT = ("It was a bright cold day in April, and the clocks were striking thirteen. Winston Smith, his chin nuzzled into his "
@@ -94,8 +96,8 @@ def sampled_reference(model, clean, corrupt, metric, direction, n_samples, seed=
     return (time.perf_counter() - start) / len(cells), values
 
 
-def gpt2_shape(n_tokens: int, n_samples: int) -> float:
-    model = gpt2_small_shaped()
+def gpt2_shape(n_tokens: int, n_samples: int, model=None, label: str = GPT2_LABEL) -> float:
+    model = model if model is not None else gpt2_small_shaped()
     clean = model.to_tokens(TEXT)[0, :n_tokens]
     corrupt = clean.clone()
     corrupt[5] = (int(clean[5]) + 1) % 512
@@ -110,16 +112,30 @@ def gpt2_shape(n_tokens: int, n_samples: int) -> float:
         diff = max(abs(float(ours.values[cell]) - value) for cell, value in sampled.items())
         assert diff < 1e-3, diff
     ratio = ref_s / ours_s
-    print(f"{GPT2_LABEL}, {n_tokens} tokens, resid_pre, both directions: ours {ours_s:7.1f} s   transformer-lens "
+    print(f"{label}, {n_tokens} tokens, resid_pre, both directions: ours {ours_s:7.1f} s   transformer-lens "
           f"{ref_s:7.1f} s (per-cell step timed on {n_samples} random cells per direction, scaled to the grid)   {ratio:5.1f}x")
     return ratio
 
 
+def hf_path(n_tokens: int, n_samples: int, shapes: list[str]) -> None:
+    """The path users take: random Hugging Face models saved and loaded with iw.load_model (benchmarks/_shapes.py)."""
+    for name in shapes:
+        model, _ = hf_shaped(name)
+        ratio = gpt2_shape(n_tokens, n_samples, model, f"{HF_PREFIX} {name} (detail)")
+        print(f"{HF_PREFIX} {name}: activation patching, {n_tokens} tokens, resid_pre, both directions vs transformer-lens "
+              f"patching (sampled, scaled): {ratio:.1f}x", flush=True)
+        del model
+
+
 def main() -> None:
-    args = options(__doc__)
+    args = options(__doc__, hf_options)
     torch.set_num_threads(1)
     n_gpt2 = 32 if args.quick else 96
+    if args.hf_only:
+        hf_path(n_gpt2, 8 if args.quick else 24, list(HF_SHAPES) if args.hf_all else list(HF_SHAPES)[:1])
+        return
     gpt2 = gpt2_shape(n_gpt2, 8 if args.quick else 24)
+    hf_path(n_gpt2, 8 if args.quick else 24, list(HF_SHAPES))
     model = iw.load_model()
     model.eval()
     pair = tasks.docstring_pair(model)
