@@ -21,6 +21,11 @@ The contract every widget follows (CONTRIBUTING.md has the recipe):
   a newer one stops the older computation at its next check). Hand-written request handlers
   remain for actions only (toggle, inspect, searches), marked `@request_handler`.
 - Arrays are `Array` traits (`_wire.py`): tensors whose serializer is the wire codec.
+- A view that follows the shared `Selection` declares once how the selection maps onto its inputs
+  (`SELECTION`: input name -> what the selection holds); `from_selection` builds the view from it and
+  `follow` changes, through `set`'s undo path, the inputs whose choices changed (`_linked.py`).
+- `compute`'s dict may also carry kernel-side state the view keeps (plain attributes such as a graph
+  cache, not traits): it is committed with the traits, only when the whole computation succeeds.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import traitlets
 from interp_widgets.errors import InterpWidgetsError, Superseded
 from interp_widgets.widgets._display import VIEW_MIME, WIDGET_VIEW_MIME, SnapshotDisplay
 from interp_widgets.widgets._inputs import Inputs, Progress, ShouldStop
+from interp_widgets.widgets._linked import LinkedView
 from interp_widgets.widgets._wire import Array, extract_buffers, with_arrays
 
 __all__ = ["VIEW_MIME", "WIDGET_VIEW_MIME", "Array", "BaseWidget", "Inputs", "Progress", "ShouldStop", "bundle_path", "request_handler", "with_arrays"]
@@ -75,7 +81,7 @@ def bundle_path(name: str) -> Path:
     return path
 
 
-class BaseWidget(SnapshotDisplay, anywidget.AnyWidget):
+class BaseWidget(SnapshotDisplay, LinkedView, anywidget.AnyWidget):
     """Shared machinery: the inputs -> compute -> traits cycle, requests, text and static HTML forms."""
 
     PROGRESS_AFTER_S: ClassVar[float] = 0.5
@@ -118,6 +124,7 @@ class BaseWidget(SnapshotDisplay, anywidget.AnyWidget):
         self.last_traceback: str | None = None
         self.inputs: Inputs | None = None  # what the view computes from (None: built from fixed data)
         self._selection: Any = None  # the linked Selection, if any
+        self._unfollowed: set[str] = set()  # choices of the selection a failed follow left this view behind on
         self._generation = 0  # bumped by every superseding request that arrives
         self._running_generation: int | None = None  # the generation of the superseding request being computed
         self._queue: "queue.Queue[dict[str, Any]] | None" = None
@@ -306,46 +313,15 @@ class BaseWidget(SnapshotDisplay, anywidget.AnyWidget):
             for name, value in values.items():
                 setattr(self, name, value)
 
-    # ---- linked views ---------------------------------------------------------------------
-
-    def link(self, selection: Any) -> None:
-        """Follow `selection` (every choice another view or code makes) and publish this view's picks to it."""
-        self._selection = selection
-
-        def follow(changed: set[str]) -> None:
-            changes = self.follow(selection, changed)
-            if changes:
-                self._update(changes, publish=False)
-
-        selection.on_choice(self, follow)
-
-    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
-        """The input changes that follow a choice in `selection`. Default: when the choice touches an input this
-        view has (sae, feature, prompt, target), every one of those it has, as the selection holds them now."""
-        from interp_widgets.widgets.selection import SELECTED
-
-        names = [name for name in SELECTED if name in self._need_inputs().input_names()]
-        return {name: getattr(selection, name) for name in names} if changed & set(names) else {}
-
-    def _publish_inputs(self, changes: dict[str, Any], inputs: Inputs) -> None:
-        from interp_widgets.widgets.selection import SELECTED
-
-        published = {name: getattr(inputs, name, changes[name]) for name in changes  # an alias (the norms' prompt): as given
-                     if name in SELECTED and name in inputs.input_names()}
-        if "prompt" in published and "target" not in changes:
-            published["target"] = -1  # a new prompt has no target yet: where the feature peaks
-        self._publish(**published)
-
-    def _publish(self, **changes: Any) -> None:
-        """Announce this view's own pick to every linked view (this one has drawn it already)."""
-        if self._selection is not None and changes:
-            self._selection.choose(source=self, **changes)
-
     @request_handler("set", supersedes=True)
     def _request_set(self, **changes: Any) -> dict[str, Any]:
         """The front-end's change of inputs (only the `EDITABLE` ones)."""
         inputs = self._need_inputs()
-        refused = sorted(name for name in changes if name not in inputs.EDITABLE and name in inputs.input_names())
+        unknown = sorted(set(changes) - set(inputs.input_names()))
+        if unknown:
+            raise InterpWidgetsError(f"{type(self).__name__} has no input {', '.join(map(repr, unknown))}: the view can change "
+                                     f"{', '.join(inputs.EDITABLE) or 'nothing'}.")
+        refused = sorted(name for name in changes if name not in inputs.EDITABLE)
         if refused:
             raise InterpWidgetsError(f"{', '.join(refused)} cannot be changed from the view; it can change {', '.join(inputs.EDITABLE)}.")
         self.set(**changes)

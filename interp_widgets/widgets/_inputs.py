@@ -4,7 +4,10 @@ callbacks its compute step gets."""
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from typing import Any, Callable, ClassVar
+
+from interp_widgets.errors import InterpWidgetsError
 
 Progress = Callable[..., None]
 """`progress(done, total, what="")`: how far a long computation is (shown in the view's `progress` line)."""
@@ -38,10 +41,14 @@ class Inputs:
         return [f.name for f in dataclasses.fields(cls)] + list(cls.ALIASES)
 
     def with_changes(self, changes: dict[str, Any]) -> "Inputs":
-        """A copy with `changes` (fields or aliases), plus the resets they imply; unknown names raise TypeError."""
-        unknown = sorted(set(changes) - set(self.input_names()))
+        """A copy with `changes` (fields or aliases), plus the resets they imply; an unknown name is an error naming the valid ones."""
+        names = self.input_names()
+        unknown = sorted(set(changes) - set(names))
         if unknown:
-            raise TypeError(f"{type(self).__name__} has no input(s) {', '.join(map(repr, unknown))}; it has {', '.join(self.input_names())}.")
+            close = [match for name in unknown for match in difflib.get_close_matches(name, names, n=1)]
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
+            raise InterpWidgetsError(f"{type(self).__name__} has no input {', '.join(map(repr, unknown))}{hint}: "
+                                     f"its inputs are {', '.join(names)}.")
         fields = {f.name for f in dataclasses.fields(self)}
         resolved: dict[str, Any] = {}
         for name, value in changes.items():

@@ -76,12 +76,8 @@ class AttentionView(BaseWidget):
         return cls.computed(AttentionInputs(model, prompt), n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads,
                             editable=True, layer=layer, head=head, **kwargs)
 
-    @classmethod
-    def from_selection(cls, selection: Any, **kwargs: Any) -> "AttentionView":
-        """The model's patterns on the selection's prompt; follows it, and publishes a prompt typed here."""
-        widget = cls.from_model(selection.model, selection.prompt, **kwargs)
-        widget.link(selection)
-        return widget
+    SELECTION = {"prompt": "prompt"}
+    """The model's patterns on the selection's prompt (a prompt typed here is published)."""
 
     @classmethod
     def from_patterns(cls, patterns: Any, tokens: Sequence[str], **kwargs: Any) -> "AttentionView":

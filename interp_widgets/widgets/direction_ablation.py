@@ -27,9 +27,10 @@ class DirectionAblationInputs(Inputs):
 
     model: Model
     prompt: str
-    feature: ReadoutSpec
+    direction: ReadoutSpec
     hook: str
-    label: str
+    name: str = ""
+    """What the direction is called before its label (the SAE's name, as in "4x feature 495")."""
     positions: tuple[int, ...] | None = None
     mode: str | None = None
 
@@ -48,34 +49,22 @@ class DirectionAblation(BaseWidget):
     title = traitlets.Unicode("", help="Title shown above the tokens.").tag(sync=True)
 
     @classmethod
-    def from_model(cls, model: Any, prompt: str, feature: Any, hook: str | None = None, positions: Sequence[int] | None = None,
+    def from_model(cls, model: Any, prompt: str, direction: Any, hook: str | None = None, positions: Sequence[int] | None = None,
                    mode: str | None = None, name: str = "", **kwargs: Any) -> "DirectionAblation":
-        """`feature`: `(sae, index)` or a direction `[d]` at `hook` (default: the SAE's hook)."""
-        readout = as_readout(feature)
-        hook = hook or default_hook([readout])
-        inputs = DirectionAblationInputs(model, prompt, feature, hook, f"{name + ' ' if name else ''}{readout.label} at {hook}",
-                                         tuple(positions) if positions is not None else None, mode)
+        """`direction`: `(sae, index)` or a vector `[d]` at `hook` (default: the SAE's hook); `name`: what to call it."""
+        hook = hook or default_hook([as_readout(direction)])
+        inputs = DirectionAblationInputs(model, prompt, direction, hook, name, tuple(positions) if positions is not None else None, mode)
         return cls.computed(inputs, title=kwargs.pop("title", "Direction ablation"), **kwargs)
 
-    @classmethod
-    def from_selection(cls, selection: Any, **kwargs: Any) -> "DirectionAblation":
-        """Remove the selection's feature on the selection's prompt; follows both."""
-        widget = cls.from_model(selection.model, selection.prompt, (selection.current_sae, selection.feature), name=selection.sae, **kwargs)
-        widget.link(selection)
-        return widget
-
-    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
-        """Another SAE, feature or prompt in the selection: remove that feature on that prompt."""
-        if not changed & {"sae", "feature", "prompt"}:
-            return {}
-        return {"prompt": selection.prompt, "feature": (selection.current_sae, selection.feature), "hook": selection.hook,
-                "label": f"{selection.sae} feature {selection.feature} at {selection.hook}"}
+    SELECTION = {"prompt": "prompt", "direction": "sae_feature", "hook": "hook", "name": "sae"}
+    """Remove the selection's feature (at its SAE's hook) on the selection's prompt."""
 
     def compute(self, inputs: DirectionAblationInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
         """The clean and ablated log-probs of every token (`compute.ablation.direction`), as the view shows them."""
-        result = direction_ablation(inputs.model, inputs.prompt, inputs.hook, inputs.feature,
+        result = direction_ablation(inputs.model, inputs.prompt, inputs.hook, inputs.direction,
                                     list(inputs.positions) if inputs.positions is not None else None, inputs.mode)
-        return {"tokens": result.tokens, "decrease": torch.cat([torch.tensor([float("nan")]), result.drop]),
+        label = f"{inputs.name + ' ' if inputs.name else ''}{as_readout(inputs.direction).label} at {inputs.hook}"
+        return {"label": label, "tokens": result.tokens, "decrease": torch.cat([torch.tensor([float("nan")]), result.drop]),
                 "largest": [[p + 1, token, change] for p, token, change in result.largest_drops(10)], "mode": result.mode}
 
     def set_prompt(self, prompt: str) -> None:

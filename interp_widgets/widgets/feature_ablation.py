@@ -37,8 +37,8 @@ class AblationInputs(Inputs):
     sae: str | None = None
     """The name in `saes` of the SAE read (None: a neuron or a direction)."""
     saes: Mapping[str, SparseAutoencoder] = dataclasses.field(default_factory=dict)
-    direction: DirectionReadout | None = None
-    """A fixed direction `[d]` (then `feature` is -1)."""
+    vector: DirectionReadout | None = None
+    """A fixed direction `[d]` read instead (then `feature` is -1)."""
     hook: str | None = None
     """Where to read; an SAE reads at its own hook."""
     name: str = ""
@@ -54,10 +54,10 @@ class AblationInputs(Inputs):
     RESETS = {"prompt": {"target": -1}, "feature": {"target": -1}, "sae": {"target": -1}}
 
     def readout(self) -> Readout:
-        if self.direction is not None:
+        if self.vector is not None:
             if self.feature != -1:
                 raise InterpWidgetsError("this view reads a fixed direction: build a new view for another one.")
-            return self.direction
+            return self.vector
         if self.sae is None:
             return NeuronReadout(int(self.feature))
         if self.sae not in self.saes:
@@ -114,19 +114,26 @@ class FeatureAblation(BaseWidget):
     progress = traitlets.Unicode("", help="While a long map fills in: how far it is.").tag(sync=True)
 
     @classmethod
-    def from_model(cls, model: Any, prompt: str, feature: Any, hook: str | None = None, target: int | None = None,
+    def from_model(cls, model: Any, prompt: str, direction: Any = None, hook: str | None = None, target: int | None = None,
                    mode: str = "delete", replacement: str = "", top_k: int = 5, name: str = "",
-                   saes: dict[str, Any] | None = None, **kwargs: Any) -> "FeatureAblation":
-        """`feature`: `(sae, index)`, a neuron index or a direction `[d]`; `hook` defaults to the SAE's own.
+                   saes: dict[str, Any] | None = None, sae: str | None = None, feature: int | None = None, **kwargs: Any) -> "FeatureAblation":
+        """`direction`: `(sae, index)`, a neuron index or a vector `[d]`; `hook` defaults to the SAE's own.
 
-        `saes`: named SAEs to switch between in the view (`feature` may then be `(name, index)`).
+        `saes`: named SAEs to switch between in the view (`direction` may then be `(name, index)`). Instead of
+        `direction`: `sae` (a name in `saes`) and `feature` (its index), or `feature` alone (a neuron).
         """
+        if direction is None:
+            if feature is None:
+                raise InterpWidgetsError("say what to read: direction=(sae, index), a neuron index or a vector; or sae=name and feature=index.")
+            direction = (sae, int(feature)) if sae is not None else int(feature)
+        elif sae is not None or feature is not None:
+            raise InterpWidgetsError("pass either direction=... or sae=/feature=, not both.")
         named = dict(saes or {})
-        if isinstance(feature, tuple) and len(feature) == 2 and isinstance(feature[0], str):
-            if feature[0] not in named:
-                raise InterpWidgetsError(f"no SAE named {feature[0]!r}: pass it in saes= (given: {sorted(named)}).")
-            feature = (named[feature[0]], feature[1])
-        readout = as_readout(feature)
+        if isinstance(direction, tuple) and len(direction) == 2 and isinstance(direction[0], str):
+            if direction[0] not in named:
+                raise InterpWidgetsError(f"no SAE named {direction[0]!r}: pass it in saes= (given: {sorted(named)}).")
+            direction = (named[direction[0]], direction[1])
+        readout = as_readout(direction)
         fields: dict[str, Any] = {"feature": -1, "name": name}
         if isinstance(readout, SAEFeatureReadout):
             key = next((key for key, sae in named.items() if sae is readout.sae), name)
@@ -134,24 +141,16 @@ class FeatureAblation(BaseWidget):
         elif isinstance(readout, NeuronReadout):
             fields.update(feature=readout.index)
         else:
-            fields.update(direction=readout)
+            fields.update(vector=readout)
         inputs = AblationInputs(model, prompt, hook=hook or default_hook([readout]) if not isinstance(readout, SAEFeatureReadout) else hook,
                                 target=-1 if target is None else int(target), mode=mode,
                                 replacement=replacement or default_replacement(model), top_k=top_k, **fields)
         sae_names = list(named) if isinstance(readout, SAEFeatureReadout) and named else []
         return cls.computed(inputs, sae_names=sae_names, title=kwargs.pop("title", "Feature ablation"), **kwargs)
 
-    @classmethod
-    def from_selection(cls, selection: Any, **kwargs: Any) -> "FeatureAblation":
-        """The selection's feature, prompt and target; follows them, and publishes what is picked here."""
-        widget = cls.from_model(selection.model, selection.prompt, (selection.sae, selection.feature),
-                                target=selection.target if selection.target >= 0 else None, saes=selection.saes, **kwargs)
-        widget.link(selection)
-        return widget
-
-    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
-        """Whatever the selection changed, explain its feature on its prompt at its target."""
-        return {"sae": selection.sae, "feature": selection.feature, "prompt": selection.prompt, "target": selection.target}
+    SELECTION = {"prompt": "prompt", "sae": "sae", "feature": "feature", "target": "target", "saes": "saes"}
+    """The selection's feature on its prompt at its target (a new feature or prompt without one: where it peaks); a pick
+    here (prompt, SAE, feature, target) is published."""
 
     # ---- the kernel side of clicks --------------------------------------------------------
 
@@ -168,10 +167,10 @@ class FeatureAblation(BaseWidget):
             if not step.complete:
                 yield view
         return {**view, "pairs": pairs_as_arrays(step.pairs), "removed": [], "removed_value": None,
-                "feature": inputs.feature, "feature_editable": inputs.direction is None, "sae_name": inputs.sae or "",
+                "feature": inputs.feature, "feature_editable": inputs.vector is None, "sae_name": inputs.sae or "",
                 "replacement": inputs.replacement or default_replacement(inputs.model),
                 "feature_label": inputs.label(readout, hook), "target_given": inputs.target >= 0,
-                "readout_kind": "direction" if inputs.direction is not None else "neuron" if inputs.sae is None else "feature"}
+                "readout_kind": "direction" if inputs.vector is not None else "neuron" if inputs.sae is None else "feature"}
 
     def set_prompt(self, prompt: str) -> None:
         """A new prompt: tokens, activations, the map at the strongest position, pairs."""

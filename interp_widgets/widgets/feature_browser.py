@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import torch
 import traitlets
@@ -23,17 +23,21 @@ from interp_widgets.sae.compare import decoder_max_cosine_similarity
 from interp_widgets.sae.model import SparseAutoencoder
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler
 from interp_widgets.widgets._snapshot import visible
-from interp_widgets.widgets.selection import Selection
 
 TEXT_ROWS = 20
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class BrowserInputs(Inputs):
-    """The selection (model, SAEs, their activation indexes), which SAE, and a dictionary to compare with."""
+    """Named SAEs and their activation indexes, which SAE, the feature selected, and a dictionary to compare with."""
 
-    selection: Selection
+    model: Any
+    saes: Mapping[str, Any]
+    indexes: Callable[..., Any]
+    """`indexes(progress, sae=name)`: the activation index of the SAE `name`, built once (a selection's `index`)."""
     sae: str
+    feature: int = -1
+    """The selected row (-1, or a feature the SAE does not have: none)."""
     compare_to: SparseAutoencoder | None = None
 
 
@@ -53,42 +57,43 @@ class FeatureBrowser(BaseWidget):
     title = traitlets.Unicode("", help="Title shown above the table.").tag(sync=True)
 
     @classmethod
-    def from_selection(cls, selection: Selection, compare_to: Any = None, compare_label: str = "", **kwargs: Any) -> "FeatureBrowser":
-        """The selection's SAE; `compare_to`: another dictionary (same hook) for the MCS column."""
-        widget = cls(title=kwargs.pop("title", "Feature browser"), compare_label=compare_label, **kwargs)
-        widget.link(selection)
-        widget.set_inputs(BrowserInputs(selection, selection.sae, compare_to))
+    def from_selected(cls, selection: Any, selected: dict[str, Any], compare_to: Any = None, compare_label: str = "",
+                      **options: Any) -> "FeatureBrowser":
+        """Read from the selection's activation indexes; `compare_to`: another dictionary (same hook) for the MCS column."""
+        widget = cls(title=options.pop("title", "Feature browser"), compare_label=compare_label, **options)
+        widget.set_inputs(BrowserInputs(selection.model, compare_to=compare_to, **selected))
         return widget
 
-    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
-        """Another SAE: its table; another feature: that row selected."""
-        if "feature" in changed:
-            self.selected = selection.feature
-        return {"sae": selection.sae} if "sae" in changed else {}
+    SELECTION = {"sae": "sae", "feature": "feature", "saes": "saes", "indexes": "index"}
+    """The selection's SAE as the table, its feature as the selected row; a row clicked here is published."""
 
     def compute(self, inputs: BrowserInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
-        """The dictionary's table (`compute.features.dashboard.feature_table`) over the SAE's activation index."""
-        selection = inputs.selection
-        index = selection.index(lambda done, total: progress(done, total, "building the activation index"), sae=inputs.sae)
+        """The dictionary's table (`compute.features.dashboard.feature_table`) over the SAE's activation index;
+        another feature of the same table only moves the selected row."""
+        index = inputs.indexes(lambda done, total: progress(done, total, "building the activation index"), sae=inputs.sae)
+        selected = int(inputs.feature) if 0 <= int(inputs.feature) < index.d_sae else -1
+        shown = self.inputs
+        if (shown is not None and self.top_tokens and shown.model is inputs.model and shown.sae == inputs.sae
+                and shown.compare_to is inputs.compare_to and shown.indexes == inputs.indexes):
+            return {"selected": selected}
         table = feature_table(index)
-        decode = selection.model.tokenizer.decode
-        sae = selection.saes[inputs.sae]
+        decode = inputs.model.tokenizer.decode
+        sae = inputs.saes[inputs.sae]
         mcs = decoder_max_cosine_similarity(sae, inputs.compare_to).cpu() if inputs.compare_to is not None else torch.zeros(0)
         return {"label": f"{inputs.sae} SAE at {sae_hook_name(sae)}: {index.d_sae} features over {index.n_tokens} tokens",
                 "density": table.density, "max": table.max, "mcs": mcs,
-                "top_tokens": [[decode([t]) for t in row if t >= 0] for row in table.top_tokens.tolist()], "selected": selection.feature}
+                "top_tokens": [[decode([t]) for t in row if t >= 0] for row in table.top_tokens.tolist()], "selected": selected}
 
     def select(self, feature: int) -> None:
-        """Select a feature here and in every linked view."""
+        """Select a feature here and in every linked view (a feature the SAE does not have is refused)."""
         inputs: BrowserInputs = self._need_inputs()
-        inputs.selection.index(sae=inputs.sae).check_feature(int(feature))
-        self.selected = int(feature)
-        self._publish(feature=int(feature))
+        inputs.indexes(sae=inputs.sae).check_feature(int(feature))
+        self.set(feature=int(feature))
 
     def search_token(self, token: str) -> list[list[Any]]:
         """Features by their mean activation over the occurrences of `token` (one token, as typed: " and")."""
         inputs: BrowserInputs = self._need_inputs()
-        found = features_on_token(inputs.selection.index(sae=inputs.sae), one_token_id(inputs.selection.model, token, "search token"))
+        found = features_on_token(inputs.indexes(sae=inputs.sae), one_token_id(inputs.model, token, "search token"))
         self.results = [[f, mean, f"fires on {fires} of its occurrences"] for f, mean, fires in found]
         self.results_label = f"features by mean activation on {visible(token)!r}"
         return self.results
@@ -96,7 +101,7 @@ class FeatureBrowser(BaseWidget):
     def search_prompt(self, prompt: str) -> list[list[Any]]:
         """Features most active on `prompt`, with the token where each peaks."""
         inputs: BrowserInputs = self._need_inputs()
-        model, sae = inputs.selection.model, inputs.selection.saes[inputs.sae]
+        model, sae = inputs.model, inputs.saes[inputs.sae]
         found = features_on_prompt(model, sae, prompt, sae_hook_name(sae))
         tokens = token_strings(model, prompt)
         self.results = [[f, peak, f"peaks at {visible(str(tokens[p]))!r} (position {p})"] for f, peak, p in found]

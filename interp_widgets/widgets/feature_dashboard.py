@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import traitlets
 
@@ -25,9 +25,12 @@ from interp_widgets.widgets.selection import Selection
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class DashboardInputs(Inputs):
-    """One feature of one of the selection's SAEs, and the context shown around each example."""
+    """One feature of one of the named SAEs, read from its activation index, and the context shown around each example."""
 
-    selection: Selection
+    model: Any
+    saes: Mapping[str, Any]
+    indexes: Callable[..., Any]
+    """`indexes(progress, sae=name)`: the activation index of the SAE `name`, built once (a selection's `index`)."""
     sae: str
     feature: int
     left: int = 12
@@ -58,12 +61,14 @@ class FeatureDashboard(BaseWidget):
     title = traitlets.Unicode("", help="Title shown above the dashboard.").tag(sync=True)
 
     @classmethod
-    def from_selection(cls, selection: Selection, **kwargs: Any) -> "FeatureDashboard":
-        """Show the selection's feature; follow it; clicking an example moves the selection's prompt and target."""
-        widget = cls(title=kwargs.pop("title", "Feature dashboard"), **kwargs)
-        widget.link(selection)
-        widget.set_inputs(DashboardInputs(selection, selection.sae, selection.feature, widget.left, widget.right))
+    def from_selected(cls, selection: Any, selected: dict[str, Any], **options: Any) -> "FeatureDashboard":
+        """Read from the selection's activation indexes (built once per SAE), with the context widths of `options`."""
+        widget = cls(title=options.pop("title", "Feature dashboard"), **options)
+        widget.set_inputs(DashboardInputs(selection.model, left=widget.left, right=widget.right, **selected))
         return widget
+
+    SELECTION = {"sae": "sae", "feature": "feature", "saes": "saes", "indexes": "index"}
+    """The selection's feature; clicking an example moves the selection's prompt and target."""
 
     @classmethod
     def from_model(cls, model: Any, sae: Any, feature: int, name: str = "sae", index: Any = None, **kwargs: Any) -> "FeatureDashboard":
@@ -77,12 +82,11 @@ class FeatureDashboard(BaseWidget):
         """The feature's dashboard (`compute.features.dashboard.feature_dashboard`) from the SAE's activation index."""
         if not (0 <= inputs.left <= 64 and 0 <= inputs.right <= 64):
             raise InterpWidgetsError("context widths must lie between 0 and 64 tokens.")
-        selection = inputs.selection
-        sae = selection.saes[inputs.sae]
-        index = selection.index(lambda done, total: progress(done, total, "building the activation index"), sae=inputs.sae)
+        model, sae = inputs.model, inputs.saes[inputs.sae]
+        index = inputs.indexes(lambda done, total: progress(done, total, "building the activation index"), sae=inputs.sae)
         index.check_feature(int(inputs.feature))
-        dash = feature_dashboard(index, inputs.feature, selection.model, sae, left=inputs.left, right=inputs.right)
-        decode = lambda ids: [selection.model.tokenizer.decode([i]) for i in ids]  # noqa: E731
+        dash = feature_dashboard(index, inputs.feature, model, sae, left=inputs.left, right=inputs.right)
+        decode = lambda ids: [model.tokenizer.decode([i]) for i in ids]  # noqa: E731
 
         def example(e: Example) -> dict[str, Any]:
             return {"sequence": e.sequence, "position": e.position, "value": e.value, "tokens": decode(e.tokens),
@@ -112,7 +116,7 @@ class FeatureDashboard(BaseWidget):
         The prompt is the example's whole sequence up to `right` tokens past the token, so the explorer's
         activation at the target is the dashboard's (a causal model: what comes after does not matter)."""
         inputs: DashboardInputs = self._need_inputs()
-        model, index = inputs.selection.model, inputs.selection.index(sae=inputs.sae)
+        model, index = inputs.model, inputs.indexes(sae=inputs.sae)
         if not (0 <= int(sequence) < index.tokens.shape[0] and 1 <= int(position) < index.context):
             raise InterpWidgetsError(f"no example at sequence {sequence}, position {position} in the index.")
         start = 1
@@ -120,7 +124,7 @@ class FeatureDashboard(BaseWidget):
         text = model.tokenizer.decode(window)
         retokenized = model.to_tokens(text)[0, 1:].tolist()
         target = 1 + int(position) - start if retokenized == window else -1  # -1: where the feature peaks
-        previous = inputs.selection.prompt
+        previous = self._selection.prompt if self._selection is not None else ""
         self._publish(prompt=text, target=target)
         for listener in getattr(self, "_example_listeners", []):
             listener(text, target, previous)

@@ -76,16 +76,9 @@ class LogitLensGrid(BaseWidget):
         """`target_token`: one token (e.g. " Paris") whose rank and probability every cell then shows."""
         return cls.computed(GridInputs(model, prompt, target_token, k), k=k, **kwargs)
 
-    @classmethod
-    def from_selection(cls, selection: Any, **kwargs: Any) -> "LogitLensGrid":
-        """The grid of the selection's prompt; follows it, and publishes a prompt typed here."""
-        widget = cls.from_model(selection.model, selection.prompt, **kwargs)
-        widget.link(selection)
-        return widget
-
-    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
-        """Only the prompt (this view follows a token, `target_token`, not the selection's target position)."""
-        return {"prompt": selection.prompt} if "prompt" in changed else {}
+    SELECTION = {"prompt": "prompt"}
+    """The grid of the selection's prompt (a prompt typed here is published); its token to follow, `target_token`, is
+    its own: the selection's `target` is a position."""
 
     def compute(self, inputs: GridInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
         """The grid (`compute.residual.norms.logit_lens`) and the target's rank and probability in every cell.

@@ -29,8 +29,9 @@ class BarsInputs(Inputs):
     """A direction (`(sae, index)` or `[d_model]`) through the unembedding, and a prompt to find its tokens in."""
 
     model: Model
-    feature: ReadoutSpec
-    label: str
+    direction: ReadoutSpec
+    name: str = ""
+    """What the direction is called before its label (the SAE's name, as in "4x feature 495")."""
     prompt: str = ""
     k: int = 10
     apply_ln: bool = True
@@ -57,35 +58,22 @@ class LogitLensBars(BaseWidget):
     title = traitlets.Unicode("", help="Title shown above the bars.").tag(sync=True)
 
     @classmethod
-    def from_model(cls, model: Any, feature: Any, prompt: str = "", k: int = 10, apply_ln: bool = True,
+    def from_model(cls, model: Any, direction: Any, prompt: str = "", k: int = 10, apply_ln: bool = True,
                    exclude_outliers: bool = False, reference_texts: Sequence[str] | None = None, name: str = "",
                    **kwargs: Any) -> "LogitLensBars":
-        """`feature`: `(sae, index)` (its decoder row) or a residual direction `[d_model]`."""
-        label = f"{name + ' ' if name else ''}{as_readout(feature).label}"
-        inputs = BarsInputs(model, feature, label, prompt, k, apply_ln, exclude_outliers, reference_texts)
+        """`direction`: `(sae, index)` (its decoder row) or a residual direction `[d_model]`; `name`: what to call it."""
+        inputs = BarsInputs(model, direction, name, prompt, k, apply_ln, exclude_outliers, reference_texts)
         return cls.computed(inputs, title=kwargs.pop("title", "Logit lens of a direction"), **kwargs)
 
-    @classmethod
-    def from_selection(cls, selection: Any, **kwargs: Any) -> "LogitLensBars":
-        """The selection's feature, and its prompt for "where is it predicted"; follows both."""
-        widget = cls.from_model(selection.model, (selection.current_sae, selection.feature), prompt=selection.prompt,
-                                name=selection.sae, **kwargs)
-        widget.link(selection)
-        return widget
-
-    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
-        changes: dict[str, Any] = {}
-        if changed & {"sae", "feature"}:
-            changes.update(feature=(selection.current_sae, selection.feature), label=f"{selection.sae} feature {selection.feature}")
-        if "prompt" in changed and selection.prompt:
-            changes.update(prompt=selection.prompt)
-        return changes
+    SELECTION = {"direction": "sae_feature", "name": "sae", "prompt": "prompt"}
+    """The selection's feature, and its prompt for "where is it predicted"."""
 
     def compute(self, inputs: BarsInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
         """The bars (`compute.features.logit_lens`), and the prompt's tokens (a new prompt clears the clicked token)."""
-        lens = feature_logit_lens(inputs.model, inputs.feature, inputs.k, inputs.apply_ln, inputs.exclude_outliers,
+        lens = feature_logit_lens(inputs.model, inputs.direction, inputs.k, inputs.apply_ln, inputs.exclude_outliers,
                                   reference_texts=inputs.reference_texts)
-        out = {"top": [list(item) for item in lens.top], "bottom": [list(item) for item in lens.bottom],
+        out = {"label": f"{inputs.name + ' ' if inputs.name else ''}{as_readout(inputs.direction).label}",
+               "top": [list(item) for item in lens.top], "bottom": [list(item) for item in lens.bottom],
                "ln_applied": lens.ln_applied, "left_out": [list(item) for item in lens.left_out]}
         if inputs.prompt != self.prompt or not self.tokens:
             tokens = as_tokens(inputs.model, inputs.prompt)[0] if inputs.prompt else []

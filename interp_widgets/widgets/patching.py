@@ -44,6 +44,15 @@ class PatchingInputs(Inputs):
 
     EDITABLE = ("clean", "corrupt", "component", "method")
     RESETS = {}
+    ALIASES = {"prompt": lambda inputs, prompt: default_pair(inputs.model, prompt)}
+    """`prompt`: a new clean prompt, with its default corruption and metric (`default_pair`)."""
+
+
+def default_pair(model: Any, prompt: str, corrupt: str = "") -> dict[str, Any]:
+    """`prompt` as the clean prompt; `corrupt` as given or one token swapped for a neighbour, and the metric the logit
+    difference of the two runs' top answers (`compute.patching.default_pair.patching_pair`)."""
+    corrupt, answers = patching_pair(model, prompt, corrupt)
+    return {"clean": prompt, "corrupt": corrupt, "metric": as_metric(model, answers)}
 
 
 class PatchingView(BaseWidget):
@@ -77,26 +86,15 @@ class PatchingView(BaseWidget):
         of the logits `[runs, pos, vocab] -> [runs]`."""
         checked = as_metric(model, metric)
         return cls.computed(PatchingInputs(model, checked, clean, corrupt, component, method), title=kwargs.pop("title", "Activation patching"),
-                            n_heads=model.cfg.n_heads, metric_label=_metric_label(model, checked), **kwargs)
+                            n_heads=model.cfg.n_heads, **kwargs)
 
     @classmethod
-    def from_selection(cls, selection: Any, corrupt: str = "", **kwargs: Any) -> "PatchingView":
-        """The selection's prompt as the clean one; `corrupt` as given or one token swapped for a neighbour
-        (`compute.patching.default_pair.patching_pair`), the metric the logit difference of the two runs' top answers.
-        Follows the selection's prompt (a new corruption and metric come with it)."""
-        corrupt, answers = patching_pair(selection.model, selection.prompt, corrupt)
-        widget = cls.from_model(selection.model, selection.prompt, corrupt, answers, **kwargs)
-        widget.link(selection)
-        return widget
+    def from_selected(cls, selection: Any, selected: dict[str, Any], corrupt: str = "", **options: Any) -> "PatchingView":
+        """The selection's prompt as the clean one, `corrupt` as given or the default one (`default_pair`)."""
+        return cls.from_model(selection.model, **default_pair(selection.model, selected["prompt"], corrupt), **options)
 
-    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
-        if "prompt" not in changed:
-            return {}
-        model = selection.model
-        corrupt, answers = patching_pair(model, selection.prompt)
-        metric = as_metric(model, answers)
-        self.metric_label = _metric_label(model, metric)
-        return {"clean": selection.prompt, "corrupt": corrupt, "metric": metric}
+    SELECTION = {"prompt": "prompt"}
+    """The selection's prompt as the clean one (a new prompt brings its default corruption and metric)."""
 
     def compute(self, inputs: PatchingInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
         """Both maps of the component (`compute.patching.activation.patch_both_ways`), normalised to the clean-corrupt gap."""
@@ -105,7 +103,7 @@ class PatchingView(BaseWidget):
         denoise, noise = patch_both_ways(model, clean_tokens, corrupt_tokens, inputs.metric, inputs.component, inputs.method,
                                       progress, should_stop)
         differing = (clean_tokens[0] != corrupt_tokens[0]).nonzero()[:, 0].tolist()
-        return {"clean_prompt": inputs.clean, "corrupt_prompt": inputs.corrupt,
+        return {"clean_prompt": inputs.clean, "corrupt_prompt": inputs.corrupt, "metric_label": _metric_label(model, inputs.metric),
                 "tokens": token_strings(model, clean_tokens[0]),
                 "corrupt_tokens": token_strings(model, corrupt_tokens[0]), "differing": differing,
                 "axes": list(denoise.axes), "denoise": denoise.normalised, "noise": noise.normalised - 1,

@@ -50,6 +50,7 @@ class BenchTab:
     label: str  # its tab in the bench
     needs_sae: bool  # shown only when the bench has an SAE (it reads the selection's feature)
     needs_index: bool = False  # reads the SAE's activation index (the bench builds it first, with a progress line)
+    options: tuple[str, ...] = ()  # arguments of `iw.explore` passed on to its `from_selection` (e.g. the corrupt prompt)
 
 
 BENCH_TABS: tuple[BenchTab, ...] = (
@@ -62,7 +63,7 @@ BENCH_TABS: tuple[BenchTab, ...] = (
     BenchTab("ResidualNorms", "Norms", False),
     BenchTab("LogitLensGrid", "Lens grid", False),
     BenchTab("AttentionView", "Attention", False),
-    BenchTab("PatchingView", "Patching", False),
+    BenchTab("PatchingView", "Patching", False, options=("corrupt",)),
     BenchTab("CircuitView", "Circuit", False),
     BenchTab("SteeringView", "Steering", True),
 )

@@ -102,11 +102,12 @@ class ResidualNorms(BaseWidget):
         return cls.computed(inputs, **kwargs)
 
     @classmethod
-    def from_selection(cls, selection: Any, **kwargs: Any) -> "ResidualNorms":
-        """The selection's model on its prompt; follows the prompt, and publishes one typed here."""
-        widget = cls.from_model(selection.model, selection.prompt, **kwargs)
-        widget.link(selection)
-        return widget
+    def from_selected(cls, selection: Any, selected: dict[str, Any], **options: Any) -> "ResidualNorms":
+        """The selection's model on its prompt (`from_model` takes `prompts`)."""
+        return cls.from_model(selection.model, selected["prompt"], **options)
+
+    SELECTION = {"prompt": "prompt"}
+    """The selection's prompt as the first prompt (a prompt typed here is published)."""
 
     # ---- the kernel's work ------------------------------------------------------------------
 

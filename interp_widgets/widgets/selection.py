@@ -18,9 +18,22 @@ import ipywidgets
 import traitlets
 
 from interp_widgets.compute.core.readouts import sae_hook_name
-from interp_widgets.errors import InterpWidgetsError, Superseded
+from interp_widgets.errors import InterpWidgetsError
 
 SELECTED = ("sae", "feature", "prompt", "target")
+"""The choices a selection holds: an SAE by name, a feature index (an int), a prompt, a target position (an int, -1:
+where the feature peaks). Every view uses these names with these meanings."""
+DERIVED = {"sae_feature": ("sae", "feature"), "hook": ("sae",), "current_index": ("sae",), "saes": (), "index": ()}
+"""What a view may also read from a selection, and the choices each depends on (`BaseWidget.SELECTION`)."""
+
+
+def reads(held: str) -> set[str]:
+    """The choices that `held` (a choice, or a name in `DERIVED`) depends on: a view follows it when one of them changes."""
+    if held in SELECTED:
+        return {held}
+    if held not in DERIVED:
+        raise InterpWidgetsError(f"a selection holds {', '.join(SELECTED)} and {', '.join(DERIVED)}; got {held!r}.")
+    return set(DERIVED[held])
 
 
 class Selection(ipywidgets.Widget):
@@ -55,6 +68,16 @@ class Selection(ipywidgets.Widget):
         if not self.saes:
             raise InterpWidgetsError("this selection has no SAE: pass saes={'name': sae} (e.g. iw.load_sae()) to read features.")
         return self.saes[self.sae]
+
+    @property
+    def sae_feature(self) -> tuple[Any, int]:
+        """The current feature as `(sae, index)`: the direction the feature views read, ablate, steer."""
+        return self.current_sae, self.feature
+
+    @property
+    def current_index(self) -> Any:
+        """The activation index of the current SAE (built on first use)."""
+        return self.index()
 
     @property
     def hook(self) -> str:
@@ -99,7 +122,8 @@ class Selection(ipywidgets.Widget):
             self._notify(changed, source)
 
     def on_choice(self, owner: Any, callback: Callable[[set[str]], None]) -> None:
-        """Call `callback(changed names)` after each choice that `owner` did not make itself."""
+        """Call `callback(changed names)` after each choice that `owner` did not make itself. The callback handles its
+        own errors (a view's `BaseWidget.follow_selection` shows them in that view), so one view failing stops no other."""
         self._listeners.append((owner, callback))
 
     @traitlets.observe(*SELECTED)
@@ -109,17 +133,5 @@ class Selection(ipywidgets.Widget):
 
     def _notify(self, changed: set[str], source: Any) -> None:
         for owner, callback in list(self._listeners):
-            if owner is source:
-                continue
-            try:
+            if owner is not source:
                 callback(set(changed))
-                owner._linked_error = ""
-            except Superseded:  # that view is busy with a newer request of its own, which it will draw
-                continue
-            except InterpWidgetsError as error:  # shown in that view; the others still follow
-                owner._linked_error = f"could not follow the selection ({', '.join(sorted(changed))}): {error}"
-            except Exception as error:  # one view failing must not stop the others; its traceback stays inspectable
-                import traceback
-
-                owner.last_traceback = traceback.format_exc()
-                owner._linked_error = f"{type(error).__name__}: {error} (full traceback in widget.last_traceback)"

@@ -21,8 +21,8 @@ import traitlets
 
 from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.features.index import ActivationIndex
-from interp_widgets.compute.steering.steer import Steer, neuron_label, stream
-from interp_widgets.compute.steering.strength import steer_site, strength_limit, sweep_summary
+from interp_widgets.compute.steering.steer import Steer, generate_tokens, neuron_label, prepare_steer
+from interp_widgets.compute.steering.strength import strength_limit, sweep_summary
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors, _snapshot
 from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop
@@ -58,7 +58,10 @@ class SteeringInputs(Inputs):
     index: ActivationIndex | None = None  # the first steer's SAE activation index, for the slider's range
 
     EDITABLE = ("prompt", "strengths", "methods", "max_new_tokens", "temperature", "seed", "sweep_points")
-    ALIASES = {"strengths": _with_steer_field("strength", _number), "methods": _with_steer_field("method", str)}
+    ALIASES = {"strengths": _with_steer_field("strength", _number), "methods": _with_steer_field("method", str),
+               "direction": lambda inputs, direction: {"steers": (dataclasses.replace(inputs.steers[0], hook=None, direction=direction),
+                                                                  *inputs.steers[1:])}}
+    """`direction`: the first steer's direction (at its own hook), the others kept."""
 
 
 def _pair(tokens: list[list[str]], logprobs: list[list[float]], activations: list[list[list[float]]]) -> dict[str, Any]:
@@ -103,43 +106,35 @@ class SteeringView(BaseWidget):
     sweep_tokens = traitlets.List(traitlets.List(traitlets.Unicode()), default_value=[], help="[k][n] token strings").tag(sync=True)
 
     @classmethod
-    def from_model(cls, model: Any, prompt: str, steers: Steer | Sequence[Steer], max_new_tokens: int = 32,
-                   temperature: float = 0.0, seed: int = 0, sweep_points: int = 0, index: Any = None, **kwargs: Any) -> "SteeringView":
-        """`steers`: one `Steer` or several; `index`: an activation index of the first steer's SAE (slider range)."""
-        steers = (steers,) if isinstance(steers, Steer) else tuple(steers)
+    def from_model(cls, model: Any, prompt: str, steers: Steer | Sequence[Steer] | None = None, max_new_tokens: int = 32,
+                   temperature: float = 0.0, seed: int = 0, sweep_points: int = 0, index: Any = None, direction: Any = None,
+                   strength: float = 0.0, method: str = "add", **kwargs: Any) -> "SteeringView":
+        """`steers`: one `Steer` or several; or `direction` (`(sae, index)`, a `Neuron`, a vector) with `strength` and
+        `method` for one steer at the direction's own hook. `index`: an activation index of the first steer's SAE (slider range)."""
+        if steers is None and direction is not None:
+            steers = Steer(None, direction, strength, method)
+        steers = (steers,) if isinstance(steers, Steer) else tuple(steers or ())
         if not steers or not all(isinstance(s, Steer) for s in steers):
             raise InterpWidgetsError("pass one or more Steer(hook, direction, strength, method, positions) objects.")
         inputs = SteeringInputs(model, prompt, steers, max_new_tokens, temperature, seed, sweep_points, index)
         return cls.computed(inputs, **kwargs)
 
-    @classmethod
-    def from_selection(cls, selection: Any, strength: float = 0.0, method: str = "add", **kwargs: Any) -> "SteeringView":
-        """Steer the selection's feature on the selection's prompt; follows both (and uses its activation index)."""
-        steer = Steer(None, (selection.current_sae, selection.feature), strength, method)
-        widget = cls.from_model(selection.model, selection.prompt, steer, index=selection.index(), **kwargs)
-        widget.link(selection)
-        return widget
-
-    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
-        """Another SAE or feature: steer that one instead (first steer); another prompt: generate from it."""
-        inputs = self._need_inputs()
-        changes: dict[str, Any] = {"prompt": selection.prompt} if "prompt" in changed else {}
-        if changed & {"sae", "feature"}:
-            first = dataclasses.replace(inputs.steers[0], hook=None, direction=(selection.current_sae, selection.feature))
-            changes.update(steers=(first, *inputs.steers[1:]), index=selection.index())
-        return changes
+    SELECTION = {"prompt": "prompt", "direction": "sae_feature", "index": "current_index"}
+    """Steer the selection's feature (the first steer; `from_selection(selection, strength=, method=)`) on its prompt, the
+    slider's range from its SAE's activation index."""
 
     def compute(self, inputs: SteeringInputs, progress: Progress, should_stop: ShouldStop) -> Iterator[dict[str, Any]]:
-        """Both runs streamed step by step (`compute.steering.steer.stream`), then the cross log-probs and the sweep."""
+        """Both runs streamed step by step (`compute.steering.steer.generate_tokens`), then the cross log-probs and the sweep."""
         if not isinstance(inputs.sweep_points, int) or not 0 <= inputs.sweep_points <= MAX_SWEEP_POINTS:
             raise InterpWidgetsError(f"sweep_points must be a whole number from 0 (no sweep) to {MAX_SWEEP_POINTS}, got {inputs.sweep_points!r}.")
-        limits = [strength_limit(inputs.model, inputs.prompt, steer, inputs.index if i == 0 else None) for i, steer in enumerate(inputs.steers)]
-        steers = [{"label": _label(steer), "hook": steer_site(inputs.model, steer), "method": steer.method, "strength": float(steer.strength),
-                   "positions": steer.positions, "limit": limit} for steer, limit in zip(inputs.steers, limits)]
+        prepared = [prepare_steer(inputs.model, steer) for steer in inputs.steers]  # each steer checked once, then reused
+        limits = [strength_limit(inputs.model, inputs.prompt, ready, inputs.index if i == 0 else None) for i, ready in enumerate(prepared)]
+        steers = [{"label": _label(steer), "hook": ready.site, "method": steer.method, "strength": float(steer.strength),
+                   "positions": steer.positions, "limit": limit} for steer, ready, limit in zip(inputs.steers, prepared, limits)]
         span = max(limits[0], abs(float(inputs.steers[0].strength)))  # the slider's range: it stretches to a larger strength
         sweep = list(np.linspace(-span, span, inputs.sweep_points)) if inputs.sweep_points else []
-        steps = stream(inputs.model, inputs.prompt, inputs.steers, [inputs.steers[0].strength, *sweep], 0, inputs.max_new_tokens,
-                       inputs.temperature, 1.0, inputs.seed)
+        steps = generate_tokens(inputs.model, inputs.prompt, prepared, strengths=[inputs.steers[0].strength, *sweep],
+                                max_new_tokens=inputs.max_new_tokens, temperature=inputs.temperature, seed=inputs.seed)
         tokens: list[list[str]] = [[], []]
         logprobs: list[list[float]] = [[], []]
         activations: list[list[list[float]]] = [[], []]

@@ -55,9 +55,29 @@ class HighlightInputs(Inputs):
     prompt: str
     hook: str
     readouts: tuple[Readout, ...]
-    names: tuple[str, ...]
+    names: tuple[str, ...] | None = None
+    """A name per series (None: each readout's label, after `name`)."""
+    name: str = ""
+    """What is read, before each readout's label (the SAE's name, as in "4x feature 495")."""
 
     EDITABLE = ("prompt",)
+    ALIASES = {"directions": lambda inputs, directions: {"readouts": as_readouts(directions)}}
+    RESETS = {"readouts": {"names": None}}
+
+    def series_names(self) -> tuple[str, ...]:
+        if self.names is None:
+            return tuple(f"{self.name + ' ' if self.name else ''}{r.label}" for r in self.readouts)
+        if len(self.names) != len(self.readouts):
+            raise InterpWidgetsError(f"got {len(self.names)} names for {len(self.readouts)} directions: give one name each.")
+        return tuple(self.names)
+
+
+def as_readouts(directions: Any) -> tuple[Readout, ...]:
+    """One direction or a list of them (each a neuron index, a vector `[d]` or `(sae, feature)`) as readouts."""
+    specs = list(directions) if isinstance(directions, list) else [directions]
+    if not specs:
+        raise InterpWidgetsError("directions is empty: pass at least one neuron, vector or (sae, feature).")
+    return tuple(as_readout(spec) for spec in specs)
 
 
 class TokenHighlights(BaseWidget):
@@ -95,42 +115,28 @@ class TokenHighlights(BaseWidget):
         directions: Any = 0,
         names: Sequence[str] | None = None,
         editable: bool = True,
+        name: str = "",
         **kwargs: Any,
     ) -> "TokenHighlights":
         """Values read from `model` at hook point `hook` while it runs on `prompt`.
 
         `directions` is one direction or a list of them, each a neuron index (int), a vector
         `[d]`, or `(sae, feature_index)`. With an SAE, `hook` defaults to the SAE's own hook.
+        `names`: one per direction (default: `name` and each direction's label, e.g. "4x feature 495").
         """
-        specs = list(directions) if isinstance(directions, list) else [directions]
-        if not specs:
-            raise InterpWidgetsError("directions is empty: pass at least one neuron, vector or (sae, feature).")
-        readouts = tuple(as_readout(spec) for spec in specs)
+        readouts = as_readouts(directions)
         hook = hook or default_hook(readouts)
-        if names is not None and len(names) != len(readouts):
-            raise InterpWidgetsError(f"got {len(names)} names for {len(readouts)} directions: give one name each.")
-        names = tuple(names) if names is not None else tuple(r.label for r in readouts)
-        return cls.computed(HighlightInputs(model, prompt, hook, readouts, names), editable=editable,
-                            title=kwargs.pop("title", f"{hook}"), **kwargs)
+        inputs = HighlightInputs(model, prompt, hook, readouts, tuple(names) if names is not None else None, name)
+        inputs.series_names()  # one name per direction, checked before anything runs
+        return cls.computed(inputs, editable=editable, title=kwargs.pop("title", f"{hook}"), **kwargs)
 
-    @classmethod
-    def from_selection(cls, selection: Any, **kwargs: Any) -> "TokenHighlights":
-        """The selection's feature on the selection's prompt; follows both, and publishes a prompt typed here."""
-        widget = cls.from_model(selection.model, selection.prompt, None, (selection.current_sae, selection.feature),
-                                names=[f"{selection.sae} feature {selection.feature}"], **kwargs)
-        widget.link(selection)
-        return widget
-
-    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
-        if not changed & {"sae", "feature", "prompt"}:
-            return {}
-        return {"prompt": selection.prompt, "hook": selection.hook, "readouts": (as_readout((selection.current_sae, selection.feature)),),
-                "names": (f"{selection.sae} feature {selection.feature}",)}
+    SELECTION = {"prompt": "prompt", "hook": "hook", "directions": "sae_feature", "name": "sae"}
+    """The selection's feature (read at its SAE's hook) on the selection's prompt; a prompt typed here is published."""
 
     def compute(self, inputs: HighlightInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
         tokens, values = token_values(inputs.model, inputs.prompt, inputs.hook, list(inputs.readouts))
-        return {"tokens": tokens, "values": values, "series_names": list(inputs.names),
-                "active_series": min(self.active_series, len(inputs.names) - 1)}
+        names = inputs.series_names()
+        return {"tokens": tokens, "values": values, "series_names": list(names), "active_series": min(self.active_series, len(names) - 1)}
 
     def set_prompt(self, prompt: str) -> None:
         """Re-tokenize a new prompt and recompute every series (what Enter in the widget does)."""

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import ipywidgets
 from ipywidgets.widgets.widget_string import TextStyle
 
-from interp_widgets.errors import InterpWidgetsError, Superseded
+from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets._display import SnapshotDisplay
 from interp_widgets.widgets.registry import BENCH_TABS, BenchTab, module_of
 from interp_widgets.widgets.selection import Selection
@@ -62,24 +62,13 @@ class _TabLink:
         self._selection.on_choice(owner, follow_when_shown)
 
     def catch_up(self) -> None:
-        """Apply the choices made while the tab was hidden (one recompute at most; errors shown in the view)."""
+        """Apply the choices made while the tab was hidden (one recompute at most; the view shows its own errors)."""
         if not self._pending or self._follow is None:
             return
-        owner, callback = self._follow
+        _owner, callback = self._follow
         changed = set(self._pending)
         self._pending.clear()
-        try:
-            callback(changed)
-            owner._linked_error = ""
-        except Superseded:
-            pass
-        except InterpWidgetsError as error:
-            owner._linked_error = f"could not follow the selection ({', '.join(sorted(changed))}): {error}"
-        except Exception as error:  # shown in that view, as Selection does; the traceback stays inspectable
-            import traceback
-
-            owner.last_traceback = traceback.format_exc()
-            owner._linked_error = f"{type(error).__name__}: {error} (full traceback in widget.last_traceback)"
+        callback(changed)
 
 
 class Workbench(SnapshotDisplay, ipywidgets.VBox):
@@ -95,7 +84,7 @@ class Workbench(SnapshotDisplay, ipywidgets.VBox):
         self.tabs_shown: tuple[BenchTab, ...] = tuple(tab for tab in BENCH_TABS if self.selection.saes or not tab.needs_sae)
         self.views: dict[str, Any] = {}
         self._links: dict[str, _TabLink] = {}
-        self._options = {"PatchingView": {"corrupt": corrupt}}
+        self._bench_options = {"corrupt": corrupt}  # passed to the tabs whose registry row names them (`BenchTab.options`)
         plain = ipywidgets.Layout()  # one layout and one style for the widgets that need none of their own (each widget costs)
         style = TextStyle()
         # A text area, not a one-line box: a prompt of code or docstrings keeps its line breaks (sent when the box loses focus).
@@ -163,7 +152,7 @@ class Workbench(SnapshotDisplay, ipywidgets.VBox):
         try:
             if tab.needs_index and not self.selection.has_index():
                 self._build_index_in_view(index, tab)
-            view = cls.from_selection(link, **self._options.get(tab.name, {}))
+            view = cls.from_selection(link, **{name: self._bench_options[name] for name in tab.options})
         except InterpWidgetsError as error:
             self._put(index, ipywidgets.HTML(f"<b>{tab.label}</b>: {_escape(str(error))}"))
             return

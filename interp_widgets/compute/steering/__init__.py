@@ -3,7 +3,8 @@ far to turn it (`strength`: the slider's range and a strength sweep's summary).
 """
 
 from interp_widgets.compute.steering.steer import (  # noqa: F401
-    METHODS, POSITIONS, Neuron, Steer, Completion, SteeringResult, TokenEvent, generate, sweep, stream,
+    METHODS, POSITIONS, Neuron, PreparedSteer, Steer, Completion, SteeringResult, TokenEvent, generate, generate_tokens, prepare_steer,
+    sweep,
 )
 from interp_widgets.compute.steering.strength import (  # noqa: F401
     largest_activation, steer_site, strength_limit, sweep_summary,
@@ -14,13 +15,15 @@ __all__ = [
     "METHODS",
     "Neuron",
     "POSITIONS",
+    "PreparedSteer",
     "Steer",
     "SteeringResult",
     "TokenEvent",
     "generate",
+    "generate_tokens",
     "largest_activation",
+    "prepare_steer",
     "steer_site",
-    "stream",
     "strength_limit",
     "sweep",
     "sweep_summary",

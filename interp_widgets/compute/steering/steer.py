@@ -36,6 +36,7 @@ from torch import Tensor
 from interp_widgets.compute.core.decoding import cached_site, make_decoder, sample_next
 from interp_widgets.compute.core.hooks import activations_at, model_device, resolve_hook_name, token_strings, tokenize
 from interp_widgets.compute.core.readouts import SAEFeatureReadout, sae_hook_name, sae_shape
+from interp_widgets.compute.steering.sampling import check_sampling, stop_rule
 from interp_widgets.errors import InterpWidgetsError
 
 METHODS = ("add", "set", "cap")
@@ -132,6 +133,7 @@ class PreparedSteer:
     strength: float
     label: str
     read: Callable[[Tensor], Tensor]  # x [B, d] -> [B]
+    feature: int | None = None  # an SAE feature's index (its activation index gives the slider's range), else None
 
 
 def generate(model: Any, prompt: str, steers: Sequence[Steer], max_new_tokens: int = 32, temperature: float = 0.0,
@@ -142,7 +144,8 @@ def generate(model: Any, prompt: str, steers: Sequence[Steer], max_new_tokens: i
     `stop`: token ids and/or strings; a run ends after the token that produces one (kept).
     `on_token(event)` is called after every step (streaming; raise from it to abandon the generation).
     """
-    steps = stream(model, prompt, steers, None, 0, max_new_tokens, temperature, top_p, seed, stop)
+    steps = generate_tokens(model, prompt, steers, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
+                            stop=stop)
     return _drain(steps, on_token)[0]
 
 
@@ -150,15 +153,18 @@ def sweep(model: Any, prompt: str, steers: Sequence[Steer], strengths: Sequence[
           temperature: float = 0.0, top_p: float = 1.0, seed: int = 0, stop: Any = None, which: int = 0,
           on_token: Callable[[TokenEvent], None] | None = None) -> list[SteeringResult]:
     """`generate` at each strength of steer `which` (the others as given), all in one batch: one result per strength."""
-    return _drain(stream(model, prompt, steers, strengths, which, max_new_tokens, temperature, top_p, seed, stop), on_token)
+    steps = generate_tokens(model, prompt, steers, strengths=strengths, which=which, max_new_tokens=max_new_tokens,
+                            temperature=temperature, top_p=top_p, seed=seed, stop=stop)
+    return _drain(steps, on_token)
 
 
-def stream(model: Any, prompt: str, steers: Sequence[Steer], strengths: Sequence[float] | None = None, which: int = 0,
-           max_new_tokens: int = 32, temperature: float = 0.0, top_p: float = 1.0, seed: int = 0, stop: Any = None
-           ) -> Generator[TokenEvent, None, list[SteeringResult]]:
-    """The generation as it happens: yields a `TokenEvent` per step and returns `sweep`'s results
-    (`strengths` None: one steered run at the steers' own strengths). Input is checked before the first step."""
-    prepared = [prepare_steer(model, steer) for steer in _as_list(steers)]
+def generate_tokens(model: Any, prompt: str, steers: Sequence[Steer | PreparedSteer], *, strengths: Sequence[float] | None = None,
+                    which: int = 0, max_new_tokens: int = 32, temperature: float = 0.0, top_p: float = 1.0, seed: int = 0,
+                    stop: Any = None) -> Generator[TokenEvent, None, list[SteeringResult]]:
+    """The generation as it happens, token by token: yields a `TokenEvent` per step and returns `sweep`'s results
+    (`strengths` None: one steered run at the steers' own strengths). `steers` may be prepared already
+    (`prepare_steer`: a caller that also reads their sites or ranges checks each once). Input is checked before the first step."""
+    prepared = [steer if isinstance(steer, PreparedSteer) else prepare_steer(model, steer) for steer in _as_list(steers)]
     if strengths is None:
         rows = [tuple(p.strength for p in prepared)]
     else:
@@ -170,9 +176,8 @@ def stream(model: Any, prompt: str, steers: Sequence[Steer], strengths: Sequence
             _check_strength(strength)
         rows = [tuple(float(strength) if i == which else p.strength for i, p in enumerate(prepared)) for strength in strengths]
     prompt_ids = tokenize(model, prompt)[0]  # [P]
-    _check_sampling(max_new_tokens, temperature, top_p, seed, prompt_ids.shape[0], model.cfg.n_ctx)
-    stop_rule = _stop_rule(model, stop)
-    return _run(model, prompt_ids, prepared, rows, max_new_tokens, temperature, top_p, seed, stop_rule)
+    check_sampling(max_new_tokens, temperature, top_p, seed, prompt_ids.shape[0], model.cfg.n_ctx)
+    return _run(model, prompt_ids, prepared, rows, max_new_tokens, temperature, top_p, seed, stop_rule(model, stop))
 
 
 def _drain(steps: Generator[TokenEvent, None, list[SteeringResult]], on_token: Callable[[TokenEvent], None] | None
@@ -189,9 +194,9 @@ def _drain(steps: Generator[TokenEvent, None, list[SteeringResult]], on_token: C
 # ---- checking the input ------------------------------------------------------------------------
 
 
-def _as_list(steers: Any) -> list[Steer]:
-    steers = [steers] if isinstance(steers, Steer) else list(steers)
-    if not steers or not all(isinstance(s, Steer) for s in steers):
+def _as_list(steers: Any) -> list[Steer | PreparedSteer]:
+    steers = [steers] if isinstance(steers, (Steer, PreparedSteer)) else list(steers)
+    if not steers or not all(isinstance(s, (Steer, PreparedSteer)) for s in steers):
         raise InterpWidgetsError("pass one or more Steer(hook, direction, strength, method, positions) objects.")
     return steers
 
@@ -239,6 +244,8 @@ def _direction(model: Any, steer: Steer) -> tuple[str | None, Tensor, str, Calla
 
 
 def prepare_steer(model: Any, steer: Steer) -> PreparedSteer:
+    """The steer checked against the model (method, positions, strength, direction, hook and its width) and made ready:
+    its site, unit direction and activation reader. Everything that steers, sizes or labels a steer starts here, once."""
     if steer.method not in METHODS:
         raise InterpWidgetsError(f"unknown steering method {steer.method!r}: use one of {', '.join(METHODS)}.")
     if steer.positions not in POSITIONS:
@@ -260,34 +267,8 @@ def prepare_steer(model: Any, steer: Steer) -> PreparedSteer:
         raise InterpWidgetsError("the direction is zero or contains NaN/infinite entries: it has no direction to steer along.")
     unit = (vector / norm).to(model_device(model))
     read = sae_read or (lambda x, unit=unit: x @ unit.to(x.dtype))
-    return PreparedSteer(site, unit, steer.method, steer.positions, float(steer.strength), f"{label} ({steer.method})", read)
-
-
-def _stop_rule(model: Any, stop: Any) -> tuple[set[int], list[str]]:
-    items = [] if stop is None else [stop] if isinstance(stop, (str, int)) else list(stop)
-    ids, texts = set(), []
-    for item in items:
-        if isinstance(item, (int, np.integer)) and not isinstance(item, bool) and 0 <= item < model.cfg.d_vocab:
-            ids.add(int(item))
-        elif isinstance(item, str) and item:
-            texts.append(item)
-        else:
-            raise InterpWidgetsError(f"stop item {item!r} is neither a token id (0 to {model.cfg.d_vocab - 1}) nor a non-empty string.")
-    return ids, texts
-
-
-def _check_sampling(max_new_tokens: Any, temperature: Any, top_p: Any, seed: Any, prompt_length: int, n_ctx: int) -> None:
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) or max_new_tokens < 1:
-        raise InterpWidgetsError(f"max_new_tokens must be a positive whole number, got {max_new_tokens!r}.")
-    if prompt_length + max_new_tokens > n_ctx:
-        raise InterpWidgetsError(f"the prompt is {prompt_length} tokens and max_new_tokens is {max_new_tokens}, beyond the "
-                                 f"model's context of {n_ctx}: ask for at most {n_ctx - prompt_length} new tokens or shorten the prompt.")
-    if not isinstance(temperature, Real) or not math.isfinite(temperature) or temperature < 0:
-        raise InterpWidgetsError(f"temperature must be a finite number >= 0 (0: always the most likely token), got {temperature!r}.")
-    if not isinstance(top_p, Real) or not 0 < top_p <= 1:
-        raise InterpWidgetsError(f"top_p must be in (0, 1], got {top_p!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise InterpWidgetsError(f"seed must be a whole number, got {seed!r}.")
+    feature = int(steer.direction[1]) if sae_read is not None else None
+    return PreparedSteer(site, unit, steer.method, steer.positions, float(steer.strength), f"{label} ({steer.method})", read, feature)
 
 
 # ---- decoding ----------------------------------------------------------------------------------

@@ -20,17 +20,18 @@ import numpy as np
 import torch
 
 from interp_widgets.compute.core.hooks import activations_at, tokenize
-from interp_widgets.compute.steering.steer import Steer, SteeringResult, prepare_steer
+from interp_widgets.compute.steering.steer import PreparedSteer, Steer, SteeringResult, prepare_steer
 
 
-def largest_activation(model: Any, prompt: str, steer: Steer, index: Any = None) -> float:
-    """The largest |activation| of the steer's direction on `prompt` (and in `index`, an SAE feature's activation index)."""
-    prepared = prepare_steer(model, steer)
+def largest_activation(model: Any, prompt: str, steer: Steer | PreparedSteer, index: Any = None) -> float:
+    """The largest |activation| of the steer's direction on `prompt` (and in `index`, an SAE feature's activation index).
+    `steer` may be prepared already (`prepare_steer`)."""
+    prepared = steer if isinstance(steer, PreparedSteer) else prepare_steer(model, steer)
     with torch.inference_mode():
         activation = activations_at(model, tokenize(model, prompt), prepared.site)[0]  # [pos, d]
         seen = float(prepared.read(activation).abs().max())
-        if index is not None and isinstance(steer.direction, tuple):
-            values = index.feature(int(steer.direction[1]))[1]
+        if index is not None and prepared.feature is not None:
+            values = index.feature(prepared.feature)[1]
             seen = max(seen, float(values.abs().max()) if values.numel() else 0.0)
         if seen == 0.0:  # a feature silent here: the direction's projection still says how large the stream is
             seen = float((activation.float() @ prepared.unit.float()).abs().max())
@@ -42,7 +43,7 @@ def steer_site(model: Any, steer: Steer) -> str:
     return prepare_steer(model, steer).site
 
 
-def strength_limit(model: Any, prompt: str, steer: Steer, index: Any = None) -> float:
+def strength_limit(model: Any, prompt: str, steer: Steer | PreparedSteer, index: Any = None) -> float:
     """The slider's half-range: 2 × `largest_activation` (at least 1)."""
     return max(1.0, 2.0 * largest_activation(model, prompt, steer, index))
 

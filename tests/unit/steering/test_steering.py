@@ -8,7 +8,7 @@ import torch
 
 import interp_widgets as iw
 from interp_widgets.compute.core.decoding import CachedDecoder
-from interp_widgets.compute.steering.steer import Neuron, Steer, _decode, _Plan, prepare_steer, generate, stream, sweep
+from interp_widgets.compute.steering.steer import Neuron, Steer, _decode, _Plan, prepare_steer, generate, generate_tokens, sweep
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.models.loaders import feature_catalogue
 
@@ -196,7 +196,7 @@ def test_stop_tokens_and_streaming(embedded):
     assert [e.ids[0] for e in events] == plain.unsteered.ids
     assert "".join(e.tokens[0] for e in events) == plain.unsteered.text
     assert [e.logprobs[0] for e in events] == pytest.approx(plain.unsteered.logprobs.tolist(), abs=1e-6)
-    steps = stream(embedded, PROMPT, [Steer("blocks.0.hook_resid_post", torch.ones(256), 0.0)], max_new_tokens=10)
+    steps = generate_tokens(embedded, PROMPT, [Steer("blocks.0.hook_resid_post", torch.ones(256), 0.0)], max_new_tokens=10)
     next(steps)
     assert not torch.is_inference_mode_enabled()  # nothing leaks out of a paused generation
     steps.close()

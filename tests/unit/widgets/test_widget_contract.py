@@ -30,6 +30,7 @@ class Counter(BaseWidget):
     """Counts the prompt's letters in `steps` slices, yielding a partial result after each."""
 
     _esm = bundle_path("token_highlights.js")
+    SELECTION = {"prompt": "prompt", "target": "target"}
     prompt = traitlets.Unicode("").tag(sync=True)
     target = traitlets.Int(0).tag(sync=True)
     counts = Array()
@@ -81,8 +82,13 @@ def test_an_error_keeps_the_old_inputs_and_view_even_after_partial_results():
 
 def test_unknown_inputs_and_inputs_the_view_may_not_change():
     widget = built()
-    with pytest.raises(TypeError, match="no input"):
+    with pytest.raises(InterpWidgetsError, match=r"no input 'promt' \(did you mean 'prompt'\?\): its inputs are prompt, steps, target, fail_at"):
+        widget.set(promt="xy")  # a misspelled name: a clear error, not a TypeError from deep inside
+    with pytest.raises(InterpWidgetsError, match="no input 'colour': its inputs"):
         widget.set(colour="red")
+    reply = widget.handle_request({"id": 0, "type": "set", "payload": {"promt": "xy"}})
+    assert not reply["ok"] and reply["error"] == "Counter has no input 'promt': the view can change prompt, steps, target."
+    assert widget.prompt == "abc"
     reply = widget.handle_request({"id": 1, "type": "set", "payload": {"fail_at": 1}})
     assert not reply["ok"] and "cannot be changed from the view" in reply["error"]
     assert widget.handle_request({"id": 2, "type": "set", "payload": {"prompt": "xy"}})["result"] == {"set": ["prompt"]}

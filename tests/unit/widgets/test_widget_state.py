@@ -119,9 +119,17 @@ def test_bad_prompt_answers_with_an_error_and_keeps_the_view(live, payload, mess
     assert widget.tokens == before[0] and torch.equal(widget.series(), before[1])
 
 
-def test_unexpected_exception_is_reported_with_traceback(live):
+def test_unexpected_exception_is_reported_with_traceback(live, monkeypatch):
     widget, sent = live
-    reply = answer(widget, sent, {"id": 8, "type": "set", "payload": {"prompt": "x", "bogus": 1}})
+    reply = answer(widget, sent, {"id": 8, "type": "set", "payload": {"prompt": "x", "bogus": 1}})  # a misspelled input: said so
+    assert reply["ok"] is False and reply["error"] == "TokenHighlights has no input 'bogus': the view can change prompt."
+
+    def broken(*args):
+        raise TypeError("a bug deep inside")
+
+    monkeypatch.setattr(widget, "compute", broken)
+    sent.clear()
+    reply = answer(widget, sent, {"id": 9, "type": "set", "payload": {"prompt": "x"}})
     assert reply["ok"] is False and reply["error"].startswith("TypeError") and "last_traceback" in reply["error"]
     assert "Traceback" in widget.last_traceback
 
