@@ -114,7 +114,7 @@ iw.PatchingView.from_model(model, pair.clean, pair.corrupt, pair.metric, compone
 # %% [markdown]
 # ## 5. An IOI pair, on the deeper model
 #
-# "When Mary and John went to the store, John gave a drink to" → " Mary". The 2-layer model does not do this task (the first line below: about chance, which is 50 %), so its IOI patching maps would be noise. The 6-layer embedded model does, on the four sentence shapes it was trained on (section 6 measures it: above 90 % with names it never saw in that role), so we patch there; section 6 asks whether that holds on other shapes. `ioi_pair` builds a pair from names that are one token in this tokenizer; the corruption makes the indirect object the giver, which flips the answer.
+# "When Mary and John went to the store, John gave a drink to" → " Mary". The 2-layer model does not do this task (the first line below: about chance, one right name in two), so its IOI patching maps would be noise. The 6-layer embedded model does, on the four sentence shapes it was trained on (section 6 measures it: 91 % with names it never saw in that role), so we patch there; section 6 asks whether that holds on other shapes. `ioi_pair` builds a pair from names that are one token in this tokenizer; the corruption makes the indirect object the giver, which flips the answer.
 
 # %%
 from interp_widgets.compute.patching.task_accuracy import IOI_HELDOUT_NAMES, IOI_HELDOUT_TEMPLATES, ioi_accuracy
@@ -150,7 +150,7 @@ print(f"training shapes, unseen names: {seen['accuracy']:.0%} (logit difference 
 print(f"held-out shapes and names:     {unseen['accuracy']:.0%} (logit difference {unseen['logit_diff']:+.2f})")
 
 # %% [markdown]
-# On its four training shapes the model is right almost every time; on new shapes it is no better than chance (below 50 % on these 200) and its mean logit difference is below zero: it leans towards the repeated name. What section 5 found is how this model handles *its templates*, not a general rule — GPT-2 small, by contrast, solves IOI across sentence shapes. A pair in a held-out shape shows what that does to patching:
+# On its four training shapes the model is right almost every time; on new shapes it is no better than chance (42 % of these 200, with two names to choose from) and its mean logit difference is below zero: it leans towards the repeated name. What section 5 found is how this model handles *its templates*, not a general rule — GPT-2 small, by contrast, solves IOI across sentence shapes. A pair in a held-out shape shows what that does to patching:
 
 # %%
 held_out = tasks.ioi_pair(deeper, seed=0, templates=IOI_HELDOUT_TEMPLATES)

@@ -63,7 +63,7 @@ print("mean norm per boundary:", dict(zip(result.labels, result.mean().numpy().r
 print(f"growth factor x{fit.factor:.2f} per layer, R² {fit.r2:.3f} (from {len(result.labels)} points)")
 
 # %% [markdown]
-# Read the numbers before the story: on this model the first block lifts the norm far above the small embedding, and after that it changes little from block to block, so an exponential fits poorly (R² about 0.5). GPT-2 and Pythia, trained far longer, show the steady factor per layer; switch the model line above to see it where the hub can be reached.
+# Read the numbers before the story: on this model the first block lifts the norm far above the small embedding, and after that it changes little from block to block, so an exponential fits poorly (R² 0.484 on the prose prompt, printed above). GPT-2 and Pythia, trained far longer, show the steady factor per layer; switch the model line above to see it where the hub can be reached.
 
 # %% [markdown]
 # ## 2. The logit lens: the prediction accumulates

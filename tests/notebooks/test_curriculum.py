@@ -1,6 +1,6 @@
 """The curriculum notebooks (10-15): each runs offline (its time budget: benchmarks/bench_notebooks.py), and every numeric or named
 claim in its markdown has a named assertion here against the numbers the notebook itself printed
-(its last cell prints them as `numbers: {...}`). The one line that switches a notebook to GPT-2 or
+(its last cell prints them as `numbers: {...}`); the same for the numbers notebooks 00-08 quote (at the end). The one line that switches a notebook to GPT-2 or
 Pythia (`MODEL = ...`) is run on a random-weight GPT-2-shaped model."""
 
 import json
@@ -198,3 +198,137 @@ def test_readme_maps_every_checklist_topic():
         assert topic.lower() in readme.lower(), topic
     for name in CURRICULUM:
         assert f"{name}.ipynb" in readme, name
+
+
+# ---- 00-08: the numbers their prose quotes -----------------------------------------------------
+# Notebooks 00-08 are executed once per session (tests/notebooks/executed.py, shared with test_notebooks.py).
+# Each quoting numbers prints them last as `numbers: {...}`; a named test checks each claim against them, and one
+# test checks that every measured-looking number in the prose (a decimal, a percentage, a figure with thousands
+# separators) is one the notebook printed, or a setting its own code uses.
+
+LESSONS = ["00_quickstart", "01_sae_training", "02_feature_ablation", "03_patching", "04_residual_stream",
+           "05_feature_dashboards", "06_attribution_graphs", "07_steering", "08_graph_view"]
+QUOTED = re.compile(r"(?<![\w.])(\d[\d,]*\.\d+|\d[\d,]*\s?%|\d{1,3}(?:,\d{3})+)")
+SETTINGS_ELSEWHERE = {
+    # a number the prose gives that is a default of a function the notebook calls, checked against that default here
+    ("06_attribution_graphs", "95 %"): ("interp_widgets.compute.attribution.attribute", "attribute", "logit_probability", 0.95),
+}
+
+
+def lesson(name: str) -> dict:
+    """The executed lesson: its printed text, its code, its prose, and its `numbers` line (None if it has none)."""
+    from tests.notebooks.executed import executed, printed
+
+    notebook = executed(f"{name}.ipynb")
+    errors = [f"{o.ename}: {o.evalue}" for cell in notebook.cells for o in cell.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+    text = printed(notebook)
+    found = re.search(r"^numbers: (.*)$", text, flags=re.M)
+    return {"text": text, "numbers": json.loads(found.group(1)) if found else None,
+            "code": "\n".join(c.source for c in notebook.cells if c.cell_type == "code"),
+            "prose": "\n".join(re.sub(r"\]\([^)]*\)", "]", c.source) for c in notebook.cells if c.cell_type == "markdown")}
+
+
+def _forms(number: str) -> tuple[list[str], list[str]]:
+    """How a quoted number may appear in printed text, and (for a setting) in code."""
+    plain = number.replace("\u2009", " ").replace(" ", "")
+    if plain.endswith("%"):
+        value = plain[:-1].replace(",", "")
+        return [f"{value}%", f"{value} %"], [repr(float(value) / 100).rstrip("0").rstrip("."), repr(round(float(value) / 100, 4))]
+    digits = plain.replace(",", "")
+    return [plain, digits], [digits, f"{int(digits):_}"] if digits.isdigit() else [digits]
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_every_number_the_prose_quotes_is_printed_or_set_in_its_code(name):
+    result = lesson(name)
+    missing = []
+    for number in QUOTED.findall(result["prose"]):
+        if (name, number) in SETTINGS_ELSEWHERE:
+            module, function, parameter, value = SETTINGS_ELSEWHERE[(name, number)]
+            import importlib
+            import inspect
+
+            assert inspect.signature(getattr(importlib.import_module(module), function)).parameters[parameter].default == value
+            continue
+        printed_forms, code_forms = _forms(number)
+        in_output = any(re.search(rf"(?<![\d.]){re.escape(form)}(?![\d])", result["text"]) for form in printed_forms)
+        in_code = any(re.search(rf"(?<![\d.]){re.escape(form)}(?![\d])", result["code"]) for form in code_forms)
+        if not (in_output or in_code):
+            missing.append(number)
+    assert not missing, f"{name}: the prose quotes {missing}, which no cell prints and no setting in its code is"
+
+
+def test_every_notebook_a_text_refers_to_exists():
+    names = {path.name[:2] for path in NOTEBOOKS.glob("[0-9][0-9]_*.py")}
+    texts = {path.name: path.read_text(encoding="utf-8") for path in NOTEBOOKS.glob("[0-9][0-9]_*.py")}
+    texts["README.md"] = (NOTEBOOKS.parent / "README.md").read_text(encoding="utf-8")
+    for where, text in texts.items():
+        for cited in re.findall(r"[Nn]otebooks? (\d\d)\b", text):
+            assert cited in names, f"{where} cites notebook {cited}, which does not exist"
+
+
+def test_01_the_demo_saes_are_barely_trained_and_the_shipped_ones_share_features():
+    n = lesson("01_sae_training")["numbers"]
+    assert n["steps"] == 150 and not n["full"]  # "After 150 steps"
+    assert abs(n["mmcs_demo"] - n["mmcs_chance"]) < 0.1  # "close to what untrained dictionaries give by chance"
+    assert n["mmcs_shipped"] > n["mmcs_chance"] + 0.2  # "The shipped SAEs ... well above chance"
+
+
+def test_02_the_title_case_feature_barely_moves_of():
+    n = lesson("02_feature_ablation")["numbers"]
+    assert n["of_logprob_changes"] and all(abs(v) < 0.1 for v in n["of_logprob_changes"])  # "a few hundredths of a nat"
+    assert 0.75 < n["title_case_auroc"] < 0.85  # "AUROC 0.80 in its catalogue"
+
+
+def test_03_ioi_accuracies_and_the_readme_quote_them():
+    n = lesson("03_patching")["numbers"]
+    assert 0.4 <= n["ioi_2l"] <= 0.6  # "the 2-layer model does not do this task (about chance, one right name in two)"
+    assert n["ioi_seen"] > 0.9  # "91 % with names it never saw in that role"
+    assert n["ioi_heldout"] < 0.5 and n["ioi_heldout_logit_diff"] < 0  # "no better than chance ... logit difference below zero"
+    assert n["heldout_pair_gap"] <= 0  # "the clean run does not prefer the right name by more than the corrupt run"
+    readme = (NOTEBOOKS.parent / "README.md").read_text(encoding="utf-8")
+    assert f"{round(100 * n['ioi_seen'])} % on the four sentence shapes" in readme
+    assert f"{round(100 * n['ioi_heldout'])} % on ten held-out shapes" in readme
+
+
+def test_03_noising_is_printed_on_the_views_scale():
+    text = lesson("03_patching")["text"]
+    noise = text[text.index("\nnoise (change as a fraction") + 1:].splitlines()[1]
+    assert "-1.00" in noise  # the changed position: fully broken, as the view's map cell (-1.000) says, not "+0.00"
+
+
+def test_04_norm_fit_and_positions():
+    n = lesson("04_residual_stream")["numbers"]
+    assert 0.3 < n["norm_r2"] < 0.7  # "an exponential fits poorly (R² 0.484)"
+    assert n["mean_norms"][1] > 4 * n["mean_norms"][0]  # "the first block lifts the norm far above the small embedding"
+    assert n["pc1_position_correlation"] < -0.9 and n["first_token_z"] > 3  # "how late" (near -1); "position 0 stands apart"
+
+
+def test_06_and_08_give_one_share_for_one_path():
+    six, eight = lesson("06_attribution_graphs")["numbers"], lesson("08_graph_view")["numbers"]
+    same = [path.rsplit(" -> ", 1)[0] for path in (six["top_path"], eight["top_path"])]  # (the logit is labelled two ways)
+    assert same[0] == same[1]  # the same prompt, transcoders and pruning: the same strongest path ...
+    assert six["top_path_share"] == pytest.approx(eight["top_path_share"], rel=1e-3)  # ... with one share (defined once)
+    assert six["logit_coverage"] >= 0.95 or six["n_logits"] == 10  # "until they cover 95 % of the probability, at most 10"
+
+
+def test_07_steering_strengths_the_prose_names():
+    n = lesson("07_steering")["numbers"]
+    strengths, german, rate = n["strengths"], dict(zip(n["strengths"], n["german_share"])), dict(zip(n["strengths"], n["and_rate"]))
+    assert 5 < n["slider_limit"] < 10 and n["view_range"] == 10  # "±5.23 here"; "started at 10 ... spans ±10"
+    assert all(german[s] == 0 for s in strengths if s < 0)  # "Negative strengths leave English text English"
+    assert 0.25 <= german[5] <= 0.45 and 5 < n["slider_limit"]  # "within the slider's own range ... at +5 about a third"
+    assert 0.4 <= german[10] <= 0.6 and german[30] == 1.0  # "at +10 about half, and by +30 every word"
+    capped = n["capped_share"]
+    assert all(v == 0 for k, v in capped.items() if k.endswith("cap -5"))  # "a cap at -5 takes the German out"
+    assert all(0.2 <= v <= 0.35 for k, v in capped.items() if k.endswith("cap +0"))  # "a quarter to a third ... stay German"
+    assert all(rate[s] == 0 for s in strengths if s >= 5)  # "no ' and' from +5 on"
+    assert rate[-30] > rate[0] and rate[-10] == rate[0]  # "1.6 % at −30 against 0.4 %"; "−10 gives 0.4 % again"
+
+
+def test_08_intervention_and_index_claims():
+    n = lesson("08_graph_view")["numbers"]
+    assert n["d_after"] < n["d_before"] / 5 and n["d_rank_after"] > 0  # "' D' drops from the most likely token to an unlikely one"
+    assert max(n["error_losses"]) > 0.2  # "the top tokens lose a good part of their probability"
+    assert n["index_tokens"] <= 8192 and n["index_tokens"] % 64 == 0  # "whole 64-token contexts up to index_tokens=8192"

@@ -1,38 +1,27 @@
 """Every notebook executes without error; saved outputs carry a static snapshot of the last view."""
 
 import re
-import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+
+from tests.notebooks.executed import executed as execute_once
 
 NOTEBOOKS = sorted((Path(__file__).parents[2] / "notebooks").glob("*.ipynb"))
 # The curriculum's lessons (10_ and on) are executed, timed and their claims checked by
 # test_curriculum.py; executing them here too would only double the suite's longest part.
 EXECUTED_HERE = [path for path in NOTEBOOKS if int(path.name[:2]) < 10]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-SECONDS: dict[str, float] = {}  # how long each notebook took to execute
-
-
-def execute(path: Path) -> nbformat.NotebookNode:
-    notebook = nbformat.read(path, as_version=4)
-    # As `jupyter nbconvert --execute` does: the widgets' state is stored in the notebook.
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3", store_widget_state=True,
-                            resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    client.execute()
-    SECONDS[path.name] = time.perf_counter() - start
-    return notebook
 
 
 class Executed(dict):
-    """Notebooks by name, each executed the first time a test asks for it (so `-k 01_sae` runs only that one)."""
+    """Notebooks by name, each executed the first time a test asks for it (so `-k 01_sae` runs only that one), once
+    per session: test_curriculum.py reads the same runs for the numbers the prose quotes (`executed.py`)."""
 
     def __missing__(self, name: str) -> nbformat.NotebookNode:
-        self[name] = execute(next(path for path in NOTEBOOKS if path.name == name))
+        self[name] = execute_once(name)
         return self[name]
 
 
