@@ -79,9 +79,9 @@ class LinkedView:
         self._linked_error = ""
 
     def _publish_inputs(self, changes: dict[str, Any], inputs: Any) -> None:
-        # The inputs that hold a choice itself (a prompt typed here, a feature picked), not a value made from one.
+        # The inputs named as a choice this view reads (a prompt typed here, a feature picked), not values made from one.
         published = {name: getattr(inputs, name, changes[name]) for name in changes  # an alias (the norms' prompt): as given
-                     if name in SELECTED and self.SELECTION.get(name) == name}
+                     if name in SELECTED and name in self.SELECTION.values()}
         if "prompt" in published and "target" not in changes:
             published["target"] = -1  # a new prompt has no target yet: where the feature peaks
         self._publish(**published)

@@ -52,6 +52,8 @@ class CircuitInputs(Inputs):
 
     EDITABLE = ("prompt", "corrupt", "answer", "wrong", "ig_steps")
     RESETS = {}
+    ALIASES = {"clean": lambda inputs, prompt: selected_pair(inputs.model, prompt)}
+    """`clean`: a new clean prompt, with its default corruption and answers (`selected_pair`)."""
 
 
 def selected_pair(model: Any, prompt: str, corrupt: str = "") -> dict[str, Any]:
@@ -93,8 +95,9 @@ class CircuitView(BaseWidget):
     selected_edge = traitlets.Dict(default_value={}, help="The clicked edge: its names, score and exact patch effect.").tag(sync=True)
     progress = traitlets.Unicode("", help="While computing: how far it is.").tag(sync=True)
 
-    SELECTION = {"prompt": "prompt"}
-    """The clean prompt is the selection's prompt (a new one brings its default corruption and answers)."""
+    SELECTION = {"clean": "prompt"}
+    """The clean prompt is the selection's prompt (a new one brings its default corruption and answers); a prompt typed
+    here is published."""
 
     @classmethod
     def from_model(cls, model: Any, pair: Any = None, clean: str | None = None, corrupt: str | None = None, answer: str | None = None,
@@ -113,20 +116,14 @@ class CircuitView(BaseWidget):
         return cls.computed(inputs, n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads, **kwargs)
 
     @classmethod
-    def from_selection(cls, selection: Any, corrupt: str = "", **options: Any) -> "CircuitView":
+    def from_selected(cls, selection: Any, selected: dict[str, Any], corrupt: str = "", **options: Any) -> "CircuitView":
         """The selection's prompt as the clean one (an IOI pair when it has none), `corrupt` as given or the default
-        corruption (`compute.patching.default_pair`); the view follows the selection's prompt and publishes its own."""
-        if selection.prompt:
-            widget = cls.from_model(selection.model, **_as_keywords(selected_pair(selection.model, selection.prompt, corrupt)), **options)
-        else:
-            from interp_widgets.compute.patching.tasks import ioi_pair
+        corruption (`compute.patching.default_pair`)."""
+        if selected["clean"]:
+            return cls.from_model(selection.model, **_as_keywords(selected_pair(selection.model, selected["clean"], corrupt)), **options)
+        from interp_widgets.compute.patching.tasks import ioi_pair
 
-            widget = cls.from_model(selection.model, ioi_pair(selection.model), **options)
-        widget.link(selection)
-        return widget
-
-    def follow(self, selection: Any, changed: set[str]) -> dict[str, Any]:
-        return selected_pair(selection.model, selection.prompt) if "prompt" in changed and selection.prompt else {}
+        return cls.from_model(selection.model, ioi_pair(selection.model), **options)
 
     def compute(self, inputs: CircuitInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
         """EAP / EAP-IG scores, the exact faithfulness curve of the top-n circuits, the layout and the heads' patterns."""

@@ -51,6 +51,7 @@ class BenchTab:
     needs_sae: bool  # shown only when the bench has an SAE (it reads the selection's feature)
     needs_index: bool = False  # reads the SAE's activation index (the bench builds it first, with a progress line)
     options: tuple[str, ...] = ()  # arguments of `iw.explore` passed on to its `from_selection` (e.g. the corrupt prompt)
+    options: tuple[str, ...] = ()  # arguments of `iw.explore` passed on to its `from_selection` (e.g. the corrupt prompt)
 
 
 BENCH_TABS: tuple[BenchTab, ...] = (

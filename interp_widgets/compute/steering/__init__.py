@@ -16,6 +16,7 @@ __all__ = [
     "Neuron",
     "POSITIONS",
     "PreparedSteer",
+    "PreparedSteer",
     "Steer",
     "SteeringResult",
     "TokenEvent",
