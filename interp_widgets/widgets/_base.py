@@ -46,7 +46,6 @@ from interp_widgets.errors import InterpWidgetsError, Superseded
 from interp_widgets.widgets._display import VIEW_MIME, WIDGET_VIEW_MIME, SnapshotDisplay
 from interp_widgets.widgets._inputs import Inputs, Progress, ShouldStop
 from interp_widgets.widgets._linked import LinkedView
-from interp_widgets.widgets._linked import LinkedView
 from interp_widgets.widgets._wire import Array, extract_buffers, with_arrays
 
 __all__ = ["VIEW_MIME", "WIDGET_VIEW_MIME", "Array", "BaseWidget", "Inputs", "Progress", "ShouldStop", "bundle_path", "request_handler", "with_arrays"]
@@ -125,7 +124,6 @@ class BaseWidget(SnapshotDisplay, LinkedView, anywidget.AnyWidget):
         self.last_traceback: str | None = None
         self.inputs: Inputs | None = None  # what the view computes from (None: built from fixed data)
         self._selection: Any = None  # the linked Selection, if any
-        self._unfollowed: set[str] = set()  # choices of the selection a failed follow left this view behind on
         self._unfollowed: set[str] = set()  # choices of the selection a failed follow left this view behind on
         self._generation = 0  # bumped by every superseding request that arrives
         self._running_generation: int | None = None  # the generation of the superseding request being computed

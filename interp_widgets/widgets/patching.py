@@ -53,15 +53,6 @@ def default_pair(model: Any, prompt: str, corrupt: str = "") -> dict[str, Any]:
     difference of the two runs' top answers (`compute.patching.default_pair.patching_pair`)."""
     corrupt, answers = patching_pair(model, prompt, corrupt)
     return {"clean": prompt, "corrupt": corrupt, "metric": as_metric(model, answers)}
-    ALIASES = {"prompt": lambda inputs, prompt: default_pair(inputs.model, prompt)}
-    """`prompt`: a new clean prompt, with its default corruption and metric (`default_pair`)."""
-
-
-def default_pair(model: Any, prompt: str, corrupt: str = "") -> dict[str, Any]:
-    """`prompt` as the clean prompt; `corrupt` as given or one token swapped for a neighbour, and the metric the logit
-    difference of the two runs' top answers (`compute.patching.default_pair.patching_pair`)."""
-    corrupt, answers = patching_pair(model, prompt, corrupt)
-    return {"clean": prompt, "corrupt": corrupt, "metric": as_metric(model, answers)}
 
 
 class PatchingView(BaseWidget):

@@ -51,7 +51,6 @@ class BenchTab:
     needs_sae: bool  # shown only when the bench has an SAE (it reads the selection's feature)
     needs_index: bool = False  # reads the SAE's activation index (the bench builds it first, with a progress line)
     options: tuple[str, ...] = ()  # arguments of `iw.explore` passed on to its `from_selection` (e.g. the corrupt prompt)
-    options: tuple[str, ...] = ()  # arguments of `iw.explore` passed on to its `from_selection` (e.g. the corrupt prompt)
 
 
 BENCH_TABS: tuple[BenchTab, ...] = (
@@ -65,7 +64,7 @@ BENCH_TABS: tuple[BenchTab, ...] = (
     BenchTab("LogitLensGrid", "Lens grid", False),
     BenchTab("AttentionView", "Attention", False),
     BenchTab("PatchingView", "Patching", False, options=("corrupt",)),
-    BenchTab("CircuitView", "Circuit", False),
+    BenchTab("CircuitView", "Circuit", False, options=("corrupt",)),
     BenchTab("SteeringView", "Steering", True),
 )
 """The tabs of `iw.explore` (widgets/workbench.py), in order: a view joins the bench with one row here."""

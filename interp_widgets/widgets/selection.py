@@ -34,19 +34,6 @@ def reads(held: str) -> set[str]:
     if held not in DERIVED:
         raise InterpWidgetsError(f"a selection holds {', '.join(SELECTED)} and {', '.join(DERIVED)}; got {held!r}.")
     return set(DERIVED[held])
-"""The choices a selection holds: an SAE by name, a feature index (an int), a prompt, a target position (an int, -1:
-where the feature peaks). Every view uses these names with these meanings."""
-DERIVED = {"sae_feature": ("sae", "feature"), "hook": ("sae",), "current_index": ("sae",), "saes": (), "index": ()}
-"""What a view may also read from a selection, and the choices each depends on (`BaseWidget.SELECTION`)."""
-
-
-def reads(held: str) -> set[str]:
-    """The choices that `held` (a choice, or a name in `DERIVED`) depends on: a view follows it when one of them changes."""
-    if held in SELECTED:
-        return {held}
-    if held not in DERIVED:
-        raise InterpWidgetsError(f"a selection holds {', '.join(SELECTED)} and {', '.join(DERIVED)}; got {held!r}.")
-    return set(DERIVED[held])
 
 
 class Selection(ipywidgets.Widget):
@@ -81,16 +68,6 @@ class Selection(ipywidgets.Widget):
         if not self.saes:
             raise InterpWidgetsError("this selection has no SAE: pass saes={'name': sae} (e.g. iw.load_sae()) to read features.")
         return self.saes[self.sae]
-
-    @property
-    def sae_feature(self) -> tuple[Any, int]:
-        """The current feature as `(sae, index)`: the direction the feature views read, ablate, steer."""
-        return self.current_sae, self.feature
-
-    @property
-    def current_index(self) -> Any:
-        """The activation index of the current SAE (built on first use)."""
-        return self.index()
 
     @property
     def sae_feature(self) -> tuple[Any, int]:

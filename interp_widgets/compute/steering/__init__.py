@@ -16,7 +16,6 @@ __all__ = [
     "Neuron",
     "POSITIONS",
     "PreparedSteer",
-    "PreparedSteer",
     "Steer",
     "SteeringResult",
     "TokenEvent",

@@ -37,7 +37,6 @@ from interp_widgets.compute.core.decoding import cached_site, make_decoder, samp
 from interp_widgets.compute.core.hooks import activations_at, model_device, resolve_hook_name, token_strings, tokenize
 from interp_widgets.compute.core.readouts import SAEFeatureReadout, sae_hook_name, sae_shape
 from interp_widgets.compute.steering.sampling import check_sampling, stop_rule
-from interp_widgets.compute.steering.sampling import check_sampling, stop_rule
 from interp_widgets.errors import InterpWidgetsError
 
 METHODS = ("add", "set", "cap")
@@ -134,7 +133,6 @@ class PreparedSteer:
     strength: float
     label: str
     read: Callable[[Tensor], Tensor]  # x [B, d] -> [B]
-    feature: int | None = None  # an SAE feature's index (its activation index gives the slider's range), else None
     feature: int | None = None  # an SAE feature's index (its activation index gives the slider's range), else None
 
 
@@ -246,8 +244,6 @@ def _direction(model: Any, steer: Steer) -> tuple[str | None, Tensor, str, Calla
 
 
 def prepare_steer(model: Any, steer: Steer) -> PreparedSteer:
-    """The steer checked against the model (method, positions, strength, direction, hook and its width) and made ready:
-    its site, unit direction and activation reader. Everything that steers, sizes or labels a steer starts here, once."""
     """The steer checked against the model (method, positions, strength, direction, hook and its width) and made ready:
     its site, unit direction and activation reader. Everything that steers, sizes or labels a steer starts here, once."""
     if steer.method not in METHODS:
