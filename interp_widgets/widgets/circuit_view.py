@@ -143,8 +143,8 @@ class CircuitView(BaseWidget):
         size = min(max(first, 1), MAX_DRAWN)
         size = max((s for s in sizes if s <= size), default=sizes[0])
         tokens = run.pairs.clean[:1]
-        patterns = attention_patterns(model, tokens)[:, 0]  # [layers, heads, T, T]
-        clean_tokens, corrupt_tokens = run.pairs.clean[0], run.pairs.corrupt[0]
+        patterns = attention_patterns(model, tokens)[:, 0].cpu()  # [layers, heads, T, T]
+        clean_tokens, corrupt_tokens = run.pairs.clean[0].cpu(), run.pairs.corrupt[0].cpu()
         return {
             "method": scores.method, "metric_label": f"logit difference {inputs.answer!r} − {inputs.wrong!r}"
             if inputs.metric in ("logit_difference", "logit_diff") else inputs.metric,

@@ -55,14 +55,14 @@ def patched_metric(prep: Prepared, patched: Tensor, into: str = "clean", max_row
     out = []
     for part in _chunks(patched.shape[0], B, max_rows):
         _stop(should_stop)
-        mask = patched[part] & prep.graph.valid
+        mask = (patched[part].cpu() & prep.graph.valid).to(tokens.device)
         copies = mask.shape[0]
         with torch.inference_mode():
             logits = run_graph(prep.model, tokens.repeat(copies, 1), GraphRun(prep.graph, prep.weights, patch=MaskPatch(mask, other)))
             out.append(evaluate(prep.metric, logits, prep.pairs.repeat(copies)).view(copies, B).mean(-1))
         if progress is not None:
             progress(part.stop, patched.shape[0], "patched runs")
-    return torch.cat(out)
+    return torch.cat(out).cpu()
 
 
 def edge_effects(model: Any, pairs: Any, edges: Sequence[Any], metric: str | Metric = "logit_difference",
@@ -87,14 +87,14 @@ def edge_effects(model: Any, pairs: Any, edges: Sequence[Any], metric: str | Met
     out = []
     for part in _chunks(len(table), B, max_rows):
         _stop(should_stop)
-        rows = table[part]
+        rows = table[part].to(prep.pairs.corrupt.device)
         patch = EdgePatch(rows[:, 0], rows[:, 1], rows[:, 2], prep.clean_sent)
         with torch.inference_mode():
             logits = run_graph(prep.model, prep.pairs.corrupt.repeat(len(rows), 1), GraphRun(graph, prep.weights, patch=patch))
             out.append(evaluate(prep.metric, logits, prep.pairs.repeat(len(rows))).view(len(rows), B).mean(-1))
         if progress is not None:
             progress(part.stop, len(table), "edges")
-    return (torch.cat(out) if out else torch.zeros(0)) - prep.corrupt_metric.mean()
+    return (torch.cat(out).cpu() if out else torch.zeros(0)) - prep.corrupt_metric.mean().cpu()
 
 
 @dataclass
@@ -170,7 +170,7 @@ def faithfulness(model: Any, pairs: Any, circuit: Circuit, metric: str | Metric 
 
 
 def _recovered(prep: Prepared, value: Tensor) -> Tensor:
-    clean, corrupt = prep.clean_metric.mean(), prep.corrupt_metric.mean()
+    clean, corrupt = prep.clean_metric.mean().cpu(), prep.corrupt_metric.mean().cpu()
     gap = clean - corrupt
     if float(gap.abs()) < 1e-9:
         raise InterpWidgetsError("the clean and corrupt runs give the same metric, so the recovered fraction is undefined: "

@@ -169,7 +169,7 @@ def edge_attribution(model: Any, pairs: Any, metric: str | Metric = "logit_diffe
         grads = grads / ig_steps
     delta = prep.clean_sent - prep.corrupt_sent
     pattern = "sbpd,rbpd->psr" if per_position else "sbpd,rbpd->sr"
-    scores = torch.einsum(pattern, delta.float(), grads.float()) / B
+    scores = torch.einsum(pattern, delta.float(), grads.float()).cpu() / B  # small: kept on the CPU, as the graph is
     scores = scores * prep.graph.valid.to(scores.dtype)
     method = "EAP" if ig_steps == 1 else f"EAP-IG ({ig_steps} steps)"
     return EdgeScores(prep.graph, scores, method, float(prep.clean_metric.mean()), float(prep.corrupt_metric.mean()))
