@@ -9,7 +9,7 @@ import { formatValue } from "./lib/colors";
 import { activate, element, numberInput, submitOnEnter, svg } from "./lib/dom";
 import { promptArea, showText } from "./lib/prompt";
 import { visibleToken } from "./lib/tokens";
-import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
+import { ask, frame, redrawOnChange, routedWidget, setInputs, showProgress } from "./lib/widget";
 
 interface State {
   title: string;
@@ -223,12 +223,9 @@ export default routedWidget<State>(({ model, el, router }) => {
     drawGraph();
     drawSide();
   });
-  const showProgress = () => {
-    if (model.get("progress")) status.textContent = model.get("progress");
-  };
-  model.on("change:progress", showProgress);
+  const stopProgress = showProgress(model, status);
   return () => {
     teardown();
-    model.off("change:progress", showProgress);
+    stopProgress();
   };
 });

@@ -8,7 +8,7 @@ import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
 import { featureIndexForm, promptBox, staleNote } from "./lib/prompt";
 import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
-import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
+import { endsLine, quotedToken, tokenSpan, visibleToken } from "./lib/tokens";
 
 interface State {
   tokens: string[];
@@ -33,8 +33,6 @@ interface State {
   title: string;
   progress: string;
 }
-
-const quote = (token: string) => JSON.stringify(visibleToken(token));
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-feature-ablation");
@@ -105,7 +103,7 @@ export default routedWidget<State>(({ model, el, router }) => {
       if (p === model.get("target")) span.classList.add("iw-target");
       span.setAttribute("aria-label", `token ${p} ${visibleToken(token)}: activation ${formatValue(value)}`);
       if (p >= 2) activate(span, () => setInputs(router, { target: p }, prompt.status, banner));
-      hover(span, () => [`${quote(token)} (position ${p})`, `activation ${formatValue(value)}`, p >= 2 ? "click: explain this token" : ""]);
+      hover(span, () => [`${quotedToken(token)} (position ${p})`, `activation ${formatValue(value)}`, p >= 2 ? "click: explain this token" : ""]);
       activationRow.append(span);
       if (endsLine(token)) activationRow.append(element("br"));
     });
@@ -116,7 +114,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     const target = model.get("target");
     const removed = new Set(model.get("removed"));
     const scale = chooseScale(drops.data as ArrayLike<number>, "diverging");
-    mapLabel.textContent = `drop at ${quote(tokens[target] ?? "")} (position ${target}) when each earlier token is removed (drop = clean − ablated): orange = removing it lowers the feature, blue = raises it; click tokens to remove them together`;
+    mapLabel.textContent = `drop at ${quotedToken(tokens[target] ?? "")} (position ${target}) when each earlier token is removed (drop = clean − ablated): orange = removing it lowers the feature, blue = raises it; click tokens to remove them together`;
     mapRow.replaceChildren();
     tokens.forEach((token, p) => {
       const span = tokenSpan(token, "iw-token");
@@ -129,7 +127,7 @@ export default routedWidget<State>(({ model, el, router }) => {
         span.setAttribute("aria-pressed", String(removed.has(p)));
         span.setAttribute("aria-label", `remove token ${p} ${visibleToken(token)}: drop ${formatValue(drop)}`);
         activate(span, () => ask(router, "toggle", { position: p }, prompt.status, banner));
-        hover(span, () => [`${quote(token)} (position ${p})`, `removing it alone: drop ${formatValue(drop)}`, removed.has(p) ? "removed (click to restore)" : "click: remove"]);
+        hover(span, () => [`${quotedToken(token)} (position ${p})`, `removing it alone: drop ${formatValue(drop)}`, removed.has(p) ? "removed (click to restore)" : "click: remove"]);
       }
       mapRow.append(span);
       if (endsLine(token)) mapRow.append(element("br"));
@@ -148,7 +146,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     const replacement = model.get("replacement");
     modeNote.textContent =
       model.get("mode") === "replace"
-        ? `replace mode: a removed token is replaced by ${quote(replacement)}; positions stay`
+        ? `replace mode: a removed token is replaced by ${quotedToken(replacement)}; positions stay`
         : "delete mode: a removed token is cut out; later tokens shift left";
   }
 
@@ -171,7 +169,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     for (const row of rows) {
       const tr = element("tr");
       tr.append(
-        element("td", "", `${quote(tokens[positions[row.a]] ?? "")}@${positions[row.a]} + ${quote(tokens[positions[row.b]] ?? "")}@${positions[row.b]}`),
+        element("td", "", `${quotedToken(tokens[positions[row.a]] ?? "")}@${positions[row.a]} + ${quotedToken(tokens[positions[row.b]] ?? "")}@${positions[row.b]}`),
         element("td", "", `${formatValue(at(single, row.a))} / ${formatValue(at(single, row.b))}`),
         element("td", "", formatValue(row.joint)),
         element("td", "", formatValue(row.inter)),

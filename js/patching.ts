@@ -8,8 +8,8 @@ import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
 import { gridLayout } from "./lib/grid";
 import { colorBar } from "./lib/legend";
 import { promptArea, showText } from "./lib/prompt";
-import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
-import { visibleToken } from "./lib/tokens";
+import { ask, frame, redrawOnChange, routedWidget, setInputs, showProgress } from "./lib/widget";
+import { quotedToken, visibleToken } from "./lib/tokens";
 
 interface State {
   clean_prompt: string;
@@ -33,8 +33,6 @@ interface State {
   title: string;
   progress: string;
 }
-
-const quote = (token: string) => JSON.stringify(visibleToken(token));
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-patching");
@@ -148,7 +146,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     methodSelect.value = model.get("method");
     const tokens = model.get("tokens");
     const corrupt = model.get("corrupt_tokens");
-    const changes = model.get("differing").map((p) => `${quote(tokens[p] ?? "")} → ${quote(corrupt[p] ?? "")} at ${p}`).join(", ");
+    const changes = model.get("differing").map((p) => `${quotedToken(tokens[p] ?? "")} → ${quotedToken(corrupt[p] ?? "")} at ${p}`).join(", ");
     caption.textContent = `${model.get("metric_label")}: clean ${formatValue(model.get("clean_metric"))}, corrupt ${formatValue(model.get("corrupt_metric"))}; corruption ${changes}. Colour: the patch's change of the metric as a fraction of the clean−corrupt gap.`;
     warnings.replaceChildren(...model.get("warnings").map((w) => element("li", "", w)));
     const denoise = decodeCached(model.get("denoise"));
@@ -163,14 +161,10 @@ export default routedWidget<State>(({ model, el, router }) => {
     else maps.replaceChildren(heatmap("denoise", denoise, scale), heatmap("noise", noise, scale));
     drawDetail();
   });
-  // a long map's progress (the kernel's `progress` trait) in the status line, without redrawing the maps
-  const showProgress = () => {
-    if (model.get("progress")) status.textContent = model.get("progress");
-  };
-  model.on("change:progress", showProgress);
+  const stopProgress = showProgress(model, status); // a long map's progress in the status line, without redrawing the maps
   return () => {
     teardown();
-    model.off("change:progress", showProgress);
+    stopProgress();
     tip.hide();
   };
 });

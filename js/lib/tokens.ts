@@ -20,6 +20,11 @@ export function visibleToken(token: string): string {
   return out;
 }
 
+/** A token as it is quoted in captions and tooltips: visible (`visibleToken`), in double quotes. */
+export function quotedToken(token: string): string {
+  return JSON.stringify(visibleToken(token));
+}
+
 /** Text on one line with its control characters shown (newline ↵, tab →, others as their Unicode
  * picture, U+0018 as ␘): for labels and tooltip lines, where a raw control character would break the
  * line or show as nothing. Spaces stay spaces (unlike `visibleToken`). Python twin: `_snapshot.one_line`. */

@@ -36,6 +36,19 @@ export function routedWidget<S extends object>(
   };
 }
 
+/**
+ * Show the kernel's `progress` trait (a long computation's "what: done of total") in `status` as it
+ * changes, without redrawing the view; returns the teardown.
+ */
+export function showProgress(model: AnyModel<any>, status: Status): () => void {
+  const update = () => {
+    const text = model.get("progress");
+    if (text) status.textContent = text;
+  };
+  model.on("change:progress", update);
+  return () => model.off("change:progress", update);
+}
+
 /** Redraw on every change of the model; returns the teardown. */
 export function redrawOnChange(model: AnyModel<any>, draw: () => void): () => void {
   draw();

@@ -1,11 +1,14 @@
-"""The workbench (iw.explore) in a real browser: a feature picked in its browser tab moves the dashboard and the
-highlights; one prompt edit reaches every view that reads the prompt; a view saves itself from its menu as SVG and
-PNG; the bench fits a notebook cell without sideways scrolling."""
+"""The workbench (iw.explore) in a real browser: every tab draws its view (so a view that joins the bench with a
+BenchTab row is checked in a browser without a test of its own); a feature picked in its browser tab moves the
+dashboard and the highlights; one prompt edit reaches every view that reads the prompt; a view saves itself from its
+menu as SVG and PNG; the bench fits a notebook cell without sideways scrolling."""
 
 import os
+import re
 import struct
 import xml.etree.ElementTree as ET
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -17,9 +20,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PROMPT = "We bought bread and butter, salt and pepper."
 NEW_PROMPT = "Zebras gallop across the savanna at dawn"
 READS_PROMPT = ["Highlights", "Ablation", "Direction", "Norms", "Lens grid", "Attention", "Patching"]
-ROOTS = {"Highlights": ".iw-token-highlights", "Browser": ".iw-feature-browser", "Dashboard": ".iw-feature-dashboard",
-         "Ablation": ".iw-feature-ablation", "Direction": ".iw-direction-ablation", "Norms": ".iw-residual-norms",
-         "Lens grid": ".iw-logit-lens", "Attention": ".iw-attention", "Patching": ".iw-patching"}
+JS = Path(__file__).resolve().parents[2] / "js"
+
+
+def bench_roots():
+    """Each bench tab's label and its view's root selector: the `frame("iw-...")` of its registry row's entry."""
+    from interp_widgets.widgets.registry import BENCH_TABS, WIDGETS
+
+    bundles = {row.name: row.bundle for row in WIDGETS}
+    return {tab.label: "." + re.search(r'frame\("([^"]+)"', (JS / f"{bundles[tab.name]}.ts").read_text()).group(1) for tab in BENCH_TABS}
+
+
+ROOTS = bench_roots()
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +68,15 @@ def test_a_feature_picked_in_the_browser_tab_moves_dashboard_and_highlights(page
                            arg=dashboard.element_handle(), timeout=60_000)
     highlights = show_tab(page, "Highlights")
     page.wait_for_function(f"(node) => node.textContent.includes('feature {feature}')", arg=highlights.element_handle(), timeout=60_000)
+
+
+def test_every_tab_draws_its_view(page, bench_notebook):
+    open_bench(page, bench_notebook)
+    for label in ROOTS:
+        root = show_tab(page, label)
+        banner = root.locator(".iw-error:visible")
+        assert banner.count() == 0, f"the {label} tab shows an error: {banner.first.inner_text()}"
+        assert root.evaluate("(node) => node.getBoundingClientRect().height") > 40, f"the {label} tab drew nothing"
 
 
 @pytest.mark.parametrize("ui", ["lab", "notebook"], ids=["JupyterLab", "Notebook 7"])
