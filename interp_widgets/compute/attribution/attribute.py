@@ -23,6 +23,21 @@ circuit-tracer: [features, errors (layer-major), tokens, logits]; rows are targe
 With `max_features` below the number of active features, features are visited in order of their
 influence on the logits so far (as circuit-tracer does) and the rest are left out of the graph.
 
+Every family (compute/attribution/frozen_parts.py): norms are frozen as `D(x) * g / s + h` with D
+centring or not (LayerNorm, RMSNorm, Gemma's 1 + w, parameter-free), read from the norm modules
+themselves; sequential or parallel blocks, a norm on the attention output (sandwich, post-norm),
+grouped-query attention, missing biases. The replacement checks that its frozen pieces reproduce
+the model's own attention outputs, transcoder inputs and logits on the prompt, and refuses (naming
+the part) where they do not. With an output soft-cap (Gemma 2) the logit targets are the capped
+logits and the edges are their linearisation at the prompt (each unembedding column scaled by
+`1 - tanh^2(raw / cap)`); the bias is what the edges leave, so value = edges + bias still holds.
+
+Transcoders: one per layer, or a cross-layer transcoder (a layer-l feature writes to resid_post of
+l and every later layer: one source column, read at each layer it writes to). A skip transcoder's
+skip term `x @ W_skip.T` is on the linear path (the gradient crosses it back to the residual stream
+the transcoder reads, through the frozen norm); the error is the MLP output minus features, b_dec
+and skip.
+
 BOS, as circuit-tracer does it (`zero_bos`): when the prompt starts with a special token, the
 features and errors at that position are left out of the graph (no feature nodes there, error
 nodes with no edges), and what the MLPs write there is held at its value, part of `graph.bias`.
@@ -39,6 +54,10 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
+from interp_widgets.compute.attribution.frozen_parts import (
+    MLP_INPUT_SITES, OUTPUT_SITES, RESIDUAL_INPUT_SITES, BlockLayout, TranscoderLayer, attention_weights, block_layouts, frozen_scale,
+    identity_norm, optional_bias, read_norm, transcoder_layers,
+)
 from interp_widgets.compute.attribution.graph import AttributionGraph, partial_influence
 from interp_widgets.compute.core.hooks import tokenize
 from interp_widgets.errors import InterpWidgetsError
@@ -50,13 +69,18 @@ class FrozenRun:
 
     tokens: Tensor  # [n]
     embedding: Tensor  # [n, d]   resid_pre of block 0: token (+ position) embedding
-    ln1_scale: Tensor  # [L, n]
+    ln1_scale: Tensor  # [L, n]   (ones where a block has no norm there)
     pattern: Tensor  # [L, heads, n, n]
     ln2_scale: Tensor  # [L, n]
-    mlp_input: Tensor  # [L, n, d]
-    mlp_output: Tensor  # [L, n, d]
+    mlp_input: Tensor  # [L, n, d] what each layer's transcoder reads
+    mlp_output: Tensor  # [L, n, d] what it predicts
     final_scale: Tensor  # [n]
-    last_logits: Tensor  # [vocab]
+    last_logits: Tensor  # [vocab] the model's logits (after any soft-cap)
+    ln1_post_scale: Tensor | None = None  # [L, n] the attention output's norm (sandwich / post-norm blocks)
+    resid_pre: Tensor | None = None  # [L, n, d] the clean residual streams, to check the replacement reproduces them
+    resid_mid: Tensor | None = None  # [L, n, d]
+    attn_out: Tensor | None = None  # [L, n, d]
+    final_resid: Tensor | None = None  # [n, d]
 
 
 def center(x: Tensor) -> Tensor:
@@ -65,111 +89,206 @@ def center(x: Tensor) -> Tensor:
 
 
 @torch.inference_mode()
-def frozen_run(model: Any, tokens: Tensor) -> FrozenRun:
-    """One forward pass recording the activations the replacement model freezes or reads."""
-    L = model.cfg.n_layers
-    names = ["blocks.0.hook_resid_pre", "ln_final.hook_scale"] + [
-        f"blocks.{layer}.{site}" for layer in range(L)
-        for site in ("ln1.hook_scale", "attn.hook_pattern", "hook_resid_mid", "ln2.hook_scale", "hook_mlp_out")
-    ]
+def frozen_run(model: Any, tokens: Tensor, layouts: Sequence[BlockLayout] | None = None, input_sites: Sequence[str] | None = None,
+               output_sites: Sequence[str] | None = None) -> FrozenRun:
+    """One forward pass recording the activations the replacement model freezes or reads.
+
+    `input_sites` / `output_sites`: the block-relative hooks each layer's transcoder reads and predicts."""
+    L, n = model.cfg.n_layers, tokens.shape[-1]
+    layouts = block_layouts(model) if layouts is None else layouts
+    input_sites = ["mlp.hook_in"] * L if input_sites is None else [_cached_site(site) for site in input_sites]
+    output_sites = ["hook_mlp_out"] * L if output_sites is None else list(output_sites)
+    norms = [(layer, site, prefix) for layer, layout in enumerate(layouts) for site, prefix in layout.names.items() if prefix]
+    names = {"ln_final.hook_in", "ln_final.hook_out"} | {f"{prefix}.hook_{end}" for _, _, prefix in norms for end in ("in", "out")}
+    for layer in range(L):
+        names |= {f"blocks.{layer}.{site}" for site in ("hook_resid_pre", "attn.hook_pattern", "hook_attn_out", "hook_resid_mid",
+                                                         input_sites[layer], output_sites[layer])}
     logits, cache = model.run_with_cache(tokens[None], names_filter=lambda name: name in names)
-    stack = lambda site: torch.stack([cache[f"blocks.{layer}.{site}"][0] for layer in range(L)]).float()  # noqa: E731
-    ln2_scale = stack("ln2.hook_scale")[..., 0]
-    mlp_input = torch.stack([
-        center(cache[f"blocks.{layer}.hook_resid_mid"][0].float()) / ln2_scale[layer, :, None] * model.blocks[layer].ln2.w + model.blocks[layer].ln2.b
-        for layer in range(L)
-    ])
-    return FrozenRun(tokens, cache["blocks.0.hook_resid_pre"][0].float(), stack("ln1.hook_scale")[..., 0], stack("attn.hook_pattern"),
-                     ln2_scale, mlp_input.float(), stack("hook_mlp_out"), cache["ln_final.hook_scale"][0, :, 0].float(), logits[0, -1].float())
+    got = lambda name: cache[name][0].float().cpu()  # noqa: E731
+    ones = torch.ones(L, n)
+    scales = {site: ones.clone() for site in ("ln1", "ln1_post", "ln2")}
+    for layer, site, prefix in norms:
+        norm = getattr(layouts[layer], site)
+        scales[site][layer] = frozen_scale(norm, got(f"{prefix}.hook_in").reshape(n, -1), got(f"{prefix}.hook_out").reshape(n, -1))
+    final = read_norm(model.ln_final, model.cfg.d_model, "ln_final")
+    stack = lambda site: torch.stack([got(f"blocks.{layer}.{site}").reshape(n, -1) for layer in range(L)])  # noqa: E731
+    has_mid = "blocks.0.hook_resid_mid" in cache
+    return FrozenRun(
+        tokens, got("blocks.0.hook_resid_pre"), scales["ln1"], torch.stack([got(f"blocks.{layer}.attn.hook_pattern") for layer in range(L)]),
+        scales["ln2"], torch.stack([got(f"blocks.{layer}.{input_sites[layer]}").reshape(n, -1) for layer in range(L)]),
+        torch.stack([got(f"blocks.{layer}.{output_sites[layer]}").reshape(n, -1) for layer in range(L)]),
+        frozen_scale(final, got("ln_final.hook_in"), got("ln_final.hook_out")), logits[0, -1].float().cpu(),
+        ln1_post_scale=scales["ln1_post"], resid_pre=stack("hook_resid_pre"), resid_mid=stack("hook_resid_mid") if has_mid else None,
+        attn_out=stack("hook_attn_out"), final_resid=got("ln_final.hook_in"),
+    )
+
+
+def _cached_site(site: str) -> str:
+    """The hook that records a transcoder's input (the MLP's input has several names)."""
+    return "mlp.hook_in" if site in MLP_INPUT_SITES else site
 
 
 class LinearReplacement:
     """The frozen model's weights and the batched backward pass through it."""
 
-    def __init__(self, model: Any, transcoders: Sequence[Any], run: FrozenRun) -> None:
+    def __init__(self, model: Any, transcoders: Sequence[Any], run: FrozenRun, layouts: Sequence[BlockLayout] | None = None,
+                 layers: Sequence[TranscoderLayer] | None = None) -> None:
         self.run = run
-        self.L = model.cfg.n_layers
+        self.L, d = model.cfg.n_layers, model.cfg.d_model
+        self.layouts = list(block_layouts(model) if layouts is None else layouts)
+        self.parallel = any(layout.parallel for layout in self.layouts)
+        self.tc = list(transcoder_layers(transcoders) if layers is None else layers)
         f32 = lambda t: t.detach().float().cpu()  # noqa: E731  (the graph is built on the CPU, wherever the model runs)
-        self.W_V, self.W_O = f32(model.W_V), f32(model.W_O)  # [L, H, d, dh], [L, H, dh, d]
-        L, H, d, dh = self.W_V.shape
+        self.W_V, self.W_O, self.b_V, self.b_O = attention_weights(model)  # [L, H, d, dh], [L, H, dh, d], [L, H, dh], [L, d]
+        L, H, _, dh = self.W_V.shape
         self.W_O_flat = self.W_O.reshape(L, H * dh, d)  # heads side by side: one matmul for all of them
         self.W_V_flat = self.W_V.permute(0, 1, 3, 2).reshape(L, H * dh, d).contiguous()
-        self.b_V, self.b_O = f32(model.b_V), f32(model.b_O)
-        self.ln = [(f32(block.ln1.w), f32(block.ln1.b), f32(block.ln2.w), f32(block.ln2.b)) for block in model.blocks]
-        self.final_w, self.final_b = f32(model.ln_final.w), f32(model.ln_final.b)
-        self.W_U, self.b_U = f32(model.W_U), f32(model.b_U)
-        self.W_enc = [f32(tc.W_enc) for tc in transcoders]  # [d, d_tc]
-        self.b_enc = [f32(tc.b_enc) for tc in transcoders]
-        self.W_dec = [f32(tc.W_dec) for tc in transcoders]  # [d_tc, d]
-        self.b_dec = [f32(tc.b_dec) for tc in transcoders]
+        # the MLP-side reader of each layer's transcoder: its norm, or the identity for one reading resid_mid
+        self.readers = [identity_norm(d) if tc.reads_residual else layout.ln2 for tc, layout in zip(self.tc, self.layouts)]
+        self.reader_scales = torch.stack([torch.ones(run.tokens.shape[0]) if tc.reads_residual else run.ln2_scale[layer]
+                                          for layer, tc in enumerate(self.tc)])
+        self.ln = [(lay.ln1.weight, lay.ln1.bias, lay.ln2.weight, lay.ln2.bias) for lay in self.layouts]  # LayerNorm-style view
+        self.final_norm = read_norm(model.ln_final, d, "ln_final")
+        self.final_w, self.final_b = self.final_norm.weight, self.final_norm.bias
+        self.W_U, self.b_U = f32(model.W_U), optional_bias(model, "b_U", (model.W_U.shape[-1],))
+        cap = float(getattr(model.cfg, "output_logits_soft_cap", -1.0) or -1.0)
+        self.soft_cap = cap if cap > 0 else None
+        self.W_enc = [tc.W_enc for tc in self.tc]  # [d, d_tc]
+        self.b_enc = [tc.b_enc for tc in self.tc]
+        self.b_dec = [tc.b_dec for tc in self.tc]
         # what each MLP writes that is no source: b_dec, and at a held BOS the whole output `[L, n, d]`
         self.constant_output = torch.stack(self.b_dec)[:, None].expand(-1, run.tokens.shape[0], -1).clone()
 
+    @property
+    def W_dec(self) -> list[Tensor]:
+        """Each layer's decoder rows into its own layer, `[d_tc, d]` (read whole: use `tc[l].rows(ids)` for a few)."""
+        return [tc.rows(torch.arange(tc.W_enc.shape[1]))[:, 0] for tc in self.tc]
+
     def hold_bos(self) -> None:
         """Hold every MLP's output at the first position at its value on the prompt (circuit-tracer's zero_bos)."""
-        self.constant_output[:, 0] = self.run.mlp_output[:, 0]
+        self.constant_output[:, 0] = self.run.mlp_output[:, 0] - self.skip(torch.arange(self.L), self.run.mlp_input[:, :1])[:, 0]
 
     # ---- the forward pieces --------------------------------------------------------------
 
     def attention(self, layer: int, resid: Tensor) -> Tensor:
         """Frozen attention output `[n, d]` of `resid [n, d]` (biases included)."""
-        w1, b1, _, _ = self.ln[layer]
-        normed = center(resid) / self.run.ln1_scale[layer, :, None] * w1 + b1
+        n, layout = resid.shape[0], self.layouts[layer]
+        normed = layout.ln1.forward(resid, self.run.ln1_scale[layer, :n])
         values = torch.einsum("kd,hde->hke", normed, self.W_V[layer]) + self.b_V[layer][:, None]
-        mixed = torch.einsum("hqk,hke->hqe", self.run.pattern[layer], values)
-        return torch.einsum("hqe,hed->qd", mixed, self.W_O[layer]) + self.b_O[layer]
+        mixed = torch.einsum("hqk,hke->hqe", self.run.pattern[layer, :, :n, :n], values)
+        out = torch.einsum("hqe,hed->qd", mixed, self.W_O[layer]) + self.b_O[layer]
+        return out if layout.ln1_post is None else layout.ln1_post.forward(out, self.run.ln1_post_scale[layer, :n])
+
+    def transcoder_input(self, layer: int, resid: Tensor) -> Tensor:
+        """What layer's transcoder reads, `[n, d]`, from the residual stream it reads (resid_mid; resid_pre in a parallel block)."""
+        return self.readers[layer].forward(resid, self.reader_scales[layer, : resid.shape[0]])
 
     def pre_activations(self, layer: int, resid_mid: Tensor) -> Tensor:
-        """Every feature's pre-activation `[n, d_tc]` read from `resid_mid [n, d]` through frozen ln2."""
-        _, _, w2, b2 = self.ln[layer]
-        return (center(resid_mid) / self.run.ln2_scale[layer, :, None] * w2 + b2) @ self.W_enc[layer] + self.b_enc[layer]
+        """Every feature's pre-activation `[n, d_tc]` read from `resid_mid [n, d]` through the frozen norm."""
+        return self.transcoder_input(layer, resid_mid) @ self.W_enc[layer] + self.b_enc[layer]
+
+    def skip(self, layers: Tensor | int, x: Tensor) -> Tensor:
+        """The skip term `x @ W_skip.T` of the given layers' transcoders (zero without one); `x [.., n, d]`."""
+        if isinstance(layers, int):
+            W_skip = self.tc[layers].W_skip
+            return x @ W_skip.T if W_skip is not None else torch.zeros_like(x)
+        return torch.stack([self.skip(int(layer), x[i]) for i, layer in enumerate(layers.tolist())])
+
+    def raw_logits(self, final_resid: Tensor) -> Tensor:
+        """Logits before any soft-cap from the final residual stream `[n, d]` at frozen scale."""
+        return self.final_norm.forward(final_resid, self.run.final_scale[: final_resid.shape[0]]) @ self.W_U + self.b_U
+
+    def cap_slope(self) -> Tensor:
+        """d(capped logit) / d(raw logit) at the prompt's last position, `[vocab]` (ones without a soft-cap)."""
+        if self.soft_cap is None:
+            return torch.ones(self.W_U.shape[-1])
+        raw = self.raw_logits(self.run.final_resid)[-1]
+        return 1 - torch.tanh(raw / self.soft_cap).pow(2)
 
     def demeaned_unembedding(self, logit_tokens: Tensor) -> tuple[Tensor, Tensor]:
-        """`(W_U[:, t] - mean_v W_U[:, v])` as rows `[k, d]`, and the matching demeaned unembedding bias `[k]`."""
-        return (self.W_U[:, logit_tokens] - self.W_U.mean(1, keepdim=True)).T, self.b_U[logit_tokens] - self.b_U.mean()
+        """`(W_U[:, t] - mean_v W_U[:, v])` as rows `[k, d]`, and the matching demeaned unembedding bias `[k]`.
+        With a soft-cap each column is scaled by its logit's cap slope (the capped logits' linearisation)."""
+        slope = self.cap_slope()
+        W_U, b_U = self.W_U * slope, self.b_U * slope
+        return (W_U[:, logit_tokens] - W_U.mean(1, keepdim=True)).T, b_U[logit_tokens] - b_U.mean()
 
     def biases(self, logit_tokens: Tensor) -> tuple[list[Tensor], Tensor]:
         """Each target's constant part: the replacement model run with every source at zero.
-        Returns pre-activation offsets per layer `[n, d_tc]` and logit offsets `[k]`."""
+        Returns pre-activation offsets per layer `[n, d_tc]` and logit offsets `[k]` (with a soft-cap,
+        `attribute` replaces the latter by the linearisation's constant)."""
         resid = torch.zeros_like(self.run.embedding)
         offsets = []
         for layer in range(self.L):
-            resid = resid + self.attention(layer, resid)
-            offsets.append(self.pre_activations(layer, resid))
-            resid = resid + self.constant_output[layer]
-        final = center(resid[-1]) / self.run.final_scale[-1] * self.final_w + self.final_b
+            attended = self.attention(layer, resid)
+            if not self.layouts[layer].parallel:
+                resid = resid + attended
+            x = self.transcoder_input(layer, resid)
+            offsets.append(x @ self.W_enc[layer] + self.b_enc[layer])
+            resid = resid + self.constant_output[layer] + self.skip(layer, x) + (attended if self.layouts[layer].parallel else 0)
+        final = self.final_norm.forward(resid[-1:], self.run.final_scale[-1:])[0]
         rows, bias = self.demeaned_unembedding(logit_tokens)
         return offsets, rows @ final + bias
+
+    def check(self, where: str) -> None:
+        """Refuse, naming the part, when the frozen pieces do not reproduce the model's own run."""
+        run, problems = self.run, []
+        gap = lambda got, want: float((got - want).abs().max() / want.abs().max().clamp_min(1e-6))  # noqa: E731
+        for layer in range(self.L):
+            parallel = self.layouts[layer].parallel
+            if gap(self.attention(layer, run.resid_pre[layer]), run.attn_out[layer]) > 1e-3:
+                problems.append(f"the attention output of block {layer}")
+            read = run.resid_pre[layer] if parallel else run.resid_mid[layer] if run.resid_mid is not None else None
+            if read is not None and gap(self.transcoder_input(layer, read), run.mlp_input[layer]) > 1e-3:
+                problems.append(f"what block {layer}'s transcoder reads ({self.tc[layer].input_site})")
+        if self.soft_cap is None and gap(self.raw_logits(run.final_resid)[-1], run.last_logits) > 1e-3:
+            problems.append("the logits")
+        if self.soft_cap is not None:
+            capped = self.soft_cap * torch.tanh(self.raw_logits(run.final_resid)[-1] / self.soft_cap)
+            if gap(capped, run.last_logits) > 1e-3:
+                problems.append("the soft-capped logits")
+        if problems:
+            raise InterpWidgetsError(f"the frozen replacement of {where} does not reproduce {', '.join(problems[:3])} on this prompt: this "
+                                     "block structure is not one attribution can freeze (LayerNorm / RMSNorm, sequential or parallel blocks).")
 
     # ---- the batched backward pass -------------------------------------------------------
 
     def feature_starts(self, layers: Tensor, positions: Tensor, features: Tensor) -> Tensor:
-        """Gradient of each feature's pre-activation with respect to resid_mid at its position, `[B, d]`."""
+        """Gradient of each feature's pre-activation with respect to the residual stream it reads, `[B, d]`."""
         starts = torch.empty(len(layers), self.run.embedding.shape[-1])
         for layer in layers.unique().tolist():
             chosen = layers == layer
-            w2 = self.ln[layer][2]
-            starts[chosen] = center(self.W_enc[layer][:, features[chosen]].T * w2 / self.run.ln2_scale[layer, positions[chosen], None])
+            columns = self.W_enc[layer][:, features[chosen]].T
+            starts[chosen] = self.readers[layer].backward(columns, self.reader_scales[layer, positions[chosen]])  # one row per target
         return starts
 
     def logit_starts(self, logit_tokens: Tensor) -> Tensor:
         """Gradient of each chosen logit (relative to the mean) with respect to the final residual stream at the last position, `[k, d]`."""
         rows, _ = self.demeaned_unembedding(logit_tokens)
-        return center(rows * self.final_w / self.run.final_scale[-1])
+        return self.final_norm.backward(rows[:, None], self.run.final_scale[-1:])[:, 0]
+
+    def skip_backward(self, layer: int, grad: Tensor) -> Tensor:
+        """`grad [B, n, d]` at the MLP's output -> the skip term's part at the residual stream the transcoder reads."""
+        W_skip = self.tc[layer].W_skip
+        if W_skip is None:
+            return torch.zeros_like(grad)
+        return self.readers[layer].backward(grad @ W_skip, self.reader_scales[layer, : grad.shape[1]])
 
     def attention_backward(self, layer: int, grad: Tensor) -> Tensor:
         """`grad [B, n, d]` at the attention output -> its contribution at the attention input."""
-        w1, (B, n, d), H = self.ln[layer][0], grad.shape, self.W_V.shape[1]
+        layout, (B, n, d), H = self.layouts[layer], grad.shape, self.W_V.shape[1]
+        if layout.ln1_post is not None:
+            grad = layout.ln1_post.backward(grad, self.run.ln1_post_scale[layer, :n])
         per_head = (grad @ self.W_O_flat[layer].T).view(B, n, H, -1).transpose(1, 2)  # [B, H, q, dh]
         at_values = torch.matmul(self.run.pattern[layer, :, :n, :n].transpose(-1, -2), per_head)  # [B, H, k, dh]
         at_normed = at_values.transpose(1, 2).reshape(B, n, -1) @ self.W_V_flat[layer]  # [B, k, d]
-        return center(at_normed * (w1 / self.run.ln1_scale[layer, :n, None]))
+        return layout.ln1.backward(at_normed, self.run.ln1_scale[layer, :n])
 
     def rows(self, levels: Tensor, positions: Tensor, starts: Tensor, sources: "SourceTable") -> Tensor:
         """Direct-effect rows `[B, n_columns]` of a batch of targets.
 
         `levels [B]`: where each target reads the residual stream (feature of layer l: l, reading
-        resid_mid[l]; logit: L, reading the final residual stream); `positions [B]`; `starts [B, d]`.
+        resid_mid[l] — resid_pre[l] in a parallel block; logit: L, reading the final residual
+        stream); `positions [B]`; `starts [B, d]`.
         """
         # Causal and layered: a target needs nothing above its own level or after its own position. Sorted
         # by level, highest first, the targets that have joined are a prefix of the batch, and only that
@@ -181,21 +300,26 @@ class LinearReplacement:
         out = torch.zeros(B, sources.n_columns)
         active = reach = 0  # targets joined so far; positions they reach
         for level in range(int(levels[0]), -1, -1):
-            if level < self.L and active:  # grad is at resid_post[level]: read what MLP `level` wrote, then cross attention
+            parallel = level < self.L and self.layouts[level].parallel
+            if level < self.L and active:  # grad is at resid_post[level]: read what MLP `level` wrote, then cross it and attention
                 g = grad[:active, :reach]
                 for position, columns, vectors in sources.features[level]:
                     if position < reach:
-                        out[:active, columns] = g[:, position] @ vectors.T
+                        out[:active, columns] += g[:, position] @ vectors.T
                 first = sources.error_offset + level * self.run.tokens.shape[0]
                 out[:active, first : first + reach] = (g * sources.errors[level, :reach]).sum(-1)
-                grad[:active, :reach] = g + self.attention_backward(level, g)
+                if parallel:  # attention and the skip both read resid_pre
+                    grad[:active, :reach] = g + self.attention_backward(level, g) + self.skip_backward(level, g)
+                else:
+                    g = g + self.skip_backward(level, g)
+                    grad[:active, :reach] = g + self.attention_backward(level, g)
             joining = int((levels == level).sum())
             if joining:  # (grad + start) + attention(grad + start), the start's part from its one position
                 new = torch.arange(active, active + joining)
                 where, vectors = positions[new], starts[new]
                 reach = max(reach, int(where.max()) + 1)
                 grad[new, where] += vectors
-                if level < self.L:
+                if level < self.L and not parallel:  # a parallel block's feature reads resid_pre: attention `level` is above it
                     grad[active : active + joining, :reach] += self.attention_backward_from_one_position(level, where, vectors, reach)
                 active += joining
         out[:, sources.token_offset : sources.token_offset + reach] = (grad[:, :reach] * self.run.embedding[:reach]).sum(-1)
@@ -206,12 +330,13 @@ class LinearReplacement:
     def attention_backward_from_one_position(self, layer: int, positions: Tensor, vectors: Tensor, n: int) -> Tensor:
         """`attention_backward` of gradients that are `vectors [J, d]` at `positions [J]` and zero
         elsewhere, `[J, n, d]`: each head's W_O, W_V product is taken once per target, not once per position."""
-        J, H = len(positions), self.W_V.shape[1]
+        J, H, layout = len(positions), self.W_V.shape[1], self.layouts[layer]
+        if layout.ln1_post is not None:
+            vectors = layout.ln1_post.backward(vectors, self.run.ln1_post_scale[layer, positions])
         per_head = (vectors @ self.W_O_flat[layer].T).view(J, H, -1).transpose(0, 1)  # [H, J, dh]
         through = torch.bmm(per_head, self.W_V_flat[layer].view(H, -1, vectors.shape[-1])).transpose(0, 1)  # [J, H, d]
         weights = self.run.pattern[layer][:, positions, :n].permute(1, 2, 0)  # [J, k, H]: how much each key fed the target
-        w1 = self.ln[layer][0]
-        return center(torch.bmm(weights, through) * (w1 / self.run.ln1_scale[layer, :n, None]))
+        return layout.ln1.backward(torch.bmm(weights, through), self.run.ln1_scale[layer, :n])
 
 
 @dataclass
@@ -220,7 +345,7 @@ class SourceTable:
 
     layers: Tensor  # [F] every active feature's layer, position, index and activation (layer-major)
     positions: Tensor
-    features: list[list[tuple[int, Tensor, Tensor]]]  # per layer: (position, columns, activation * W_dec rows)
+    features: list[list[tuple[int, Tensor, Tensor]]]  # per layer written to: (position, columns, activation * decoder rows into it)
     indices: Tensor
     activations: Tensor
     errors: Tensor  # [L, n, d]
@@ -229,37 +354,39 @@ class SourceTable:
     n_columns: int
 
 
-def active_sources(replacement: LinearReplacement, transcoders: Sequence[Any], hold_bos: bool = False) -> tuple[SourceTable, list[Tensor]]:
-    """Every active feature (a nonzero transcoder activation), its scaled decoder row, and the error vectors.
+def active_sources(replacement: LinearReplacement, transcoders: Sequence[Any] | None = None, hold_bos: bool = False) -> tuple[SourceTable, list[Tensor]]:
+    """Every active feature (a nonzero transcoder activation), its scaled decoder rows (one per layer it
+    writes to), and the error vectors (MLP output minus everything the replacement writes there).
     Also returns each layer's pre-activations `[n, d_tc]`. With `hold_bos` the first position has no
     active features and zero errors (`replacement.hold_bos()` puts its MLP outputs in the constant)."""
-    run = replacement.run
+    run, L = replacement.run, replacement.L
     n = run.tokens.shape[0]
-    layers, positions, indices, values, groups, errors, pres = [], [], [], [], [], [], []
+    layers, positions, indices, values, pres = [], [], [], [], []
+    groups: list[list[tuple[int, Tensor, Tensor]]] = [[] for _ in range(L)]
+    written = replacement.constant_output + replacement.skip(torch.arange(L), run.mlp_input)  # [L, n, d], features added below
     count = 0
-    for layer, transcoder in enumerate(transcoders):
+    for layer, tc in enumerate(replacement.tc):
         x = run.mlp_input[layer]
-        with torch.inference_mode():
-            acts = transcoder.encode(x.to(device=transcoder.W_enc.device, dtype=transcoder.W_enc.dtype)).float().cpu()
+        acts = tc.encode(x)
         if hold_bos:
             acts[0] = 0
-        pre = x @ replacement.W_enc[layer] + replacement.b_enc[layer]
-        pres.append(pre)
-        errors.append(run.mlp_output[layer] - (acts @ replacement.W_dec[layer] + replacement.constant_output[layer]))
+        pres.append(x @ tc.W_enc + tc.b_enc)
         pos, feat = acts.nonzero(as_tuple=True)
-        layer_groups = []
-        for position in pos.unique().tolist():
-            chosen = pos == position
-            columns = count + chosen.nonzero()[:, 0]
-            layer_groups.append((position, columns, acts[position, feat[chosen], None] * replacement.W_dec[layer][feat[chosen]]))
-        groups.append(layer_groups)
+        rows = tc.rows(feat) * acts[pos, feat, None, None]  # [m, n_outputs, d]
+        for offset in range(tc.n_outputs):
+            written[layer + offset].index_add_(0, pos, rows[:, offset])
+            for position in pos.unique().tolist():
+                chosen = (pos == position).nonzero()[:, 0]
+                groups[layer + offset].append((position, count + chosen, rows[chosen, offset]))
         layers.append(torch.full_like(pos, layer))
         positions.append(pos)
         indices.append(feat)
         values.append(acts[pos, feat])
         count += pos.numel()
-    L = len(transcoders)
-    table = SourceTable(torch.cat(layers), torch.cat(positions), groups, torch.cat(indices), torch.cat(values), torch.stack(errors),
+    errors = run.mlp_output - written
+    if hold_bos:
+        errors[:, 0] = 0
+    table = SourceTable(torch.cat(layers), torch.cat(positions), groups, torch.cat(indices), torch.cat(values), errors,
                         error_offset=count, token_offset=count + L * n, n_columns=count + (L + 1) * n)
     return table, pres
 
@@ -273,18 +400,36 @@ def salient_logits(last_logits: Tensor, max_logits: int, logit_probability: floa
 
 
 def check_transcoders(model: Any, transcoders: Sequence[Any]) -> None:
+    """Refuse, naming what is missing, transcoders (or a model) attribution cannot use."""
     L, d = model.cfg.n_layers, model.cfg.d_model
+    if getattr(model.cfg, "attn_only", False) or any(getattr(block, "mlp", None) is None for block in model.blocks):
+        raise InterpWidgetsError("this model is attention-only: it has no MLPs for transcoders to replace, so it has no attribution "
+                                 "graph over transcoders (look at its attention with iw.AttentionView and its heads' scores instead).")
     if len(transcoders) != L:
         raise InterpWidgetsError(f"attribution needs one transcoder per layer ({L}), got {len(transcoders)}: "
-                                 "load them with iw.load_transcoders(<the model's name>).")
+                                 "load them with iw.load_transcoders(<the model's name or a transcoder folder>).")
+    parallel = bool(getattr(model.cfg, "parallel_attn_mlp", False))
     for layer, tc in enumerate(transcoders):
-        if not all(hasattr(tc, name) for name in ("W_enc", "b_enc", "W_dec", "b_dec", "encode")):
-            raise InterpWidgetsError(f"transcoder {layer} has no W_enc/b_enc/W_dec/b_dec/encode: pass interp-widgets transcoders.")
-        if tuple(tc.W_enc.shape)[0] != d or tuple(tc.W_dec.shape)[-1] != d:
-            raise InterpWidgetsError(f"transcoder {layer} maps {tc.W_enc.shape[0]} -> {tc.W_dec.shape[-1]} but the model's width is {d}: "
+        if not all(hasattr(tc, name) for name in ("W_enc", "b_enc", "b_dec", "encode")) or not (hasattr(tc, "decoder_rows") or hasattr(tc, "W_dec")):
+            raise InterpWidgetsError(f"transcoder {layer} has no W_enc/b_enc/W_dec/b_dec/encode: pass transcoders from iw.load_transcoders.")
+        if tuple(tc.W_enc.shape)[0] != d or tuple(tc.b_dec.shape)[-1] != d:
+            raise InterpWidgetsError(f"transcoder {layer} maps {tc.W_enc.shape[0]} -> {tc.b_dec.shape[-1]} but the model's width is {d}: "
                                      "these transcoders belong to another model.")
         if getattr(getattr(tc, "cfg", None), "apply_b_dec_to_input", False):
             raise InterpWidgetsError(f"transcoder {layer} subtracts b_dec from its input, which a transcoder cannot do (its input and output differ).")
+        if getattr(tc, "layer", layer) != layer:
+            raise InterpWidgetsError(f"the transcoder in place {layer} is layer {tc.layer}'s: pass them in layer order, one per layer.")
+        if getattr(tc, "n_outputs", L - layer) != L - layer:
+            raise InterpWidgetsError(f"cross-layer transcoder part {layer} writes to {tc.n_outputs} layers, but {L - layer} follow it in this model.")
+    for layer, tc in enumerate(transcoder_layers(transcoders)):
+        if tc.input_site not in MLP_INPUT_SITES + RESIDUAL_INPUT_SITES or tc.output_site not in OUTPUT_SITES:
+            raise InterpWidgetsError(f"transcoder {layer} reads {tc.input_site!r} and predicts {tc.output_site!r}; attribution replaces MLPs: "
+                                     f"transcoders reading {' / '.join(MLP_INPUT_SITES + RESIDUAL_INPUT_SITES)} and predicting {' / '.join(OUTPUT_SITES)}.")
+        if tc.reads_residual and parallel:
+            raise InterpWidgetsError(f"transcoder {layer} reads hook_resid_mid, which a parallel block (attention and MLP side by side) does not have.")
+        if tc.output_site == "mlp.hook_out" and getattr(model.blocks[layer], "ln2_post", None) is not None:
+            raise InterpWidgetsError(f"transcoder {layer} predicts mlp.hook_out, before block {layer}'s post-MLP norm: attribution needs "
+                                     "transcoders predicting hook_mlp_out (after it), what the block adds to the residual stream.")
 
 
 def starts_with_special_token(model: Any, tokens: Tensor) -> bool:
@@ -309,10 +454,12 @@ def attribute(model: Any, transcoders: Sequence[Any], prompt: str | Tensor, max_
     if max_features is not None and max_features < 0:
         raise InterpWidgetsError(f"max_features must be at least 0 (or None for all), got {max_features}.")
     tokens = tokenize(model, prompt)[0] if isinstance(prompt, str) else torch.as_tensor(prompt).flatten()
-    run = frozen_run(model, tokens.to(next(model.parameters()).device))
-    run = FrozenRun(*(t.cpu() if isinstance(t, Tensor) else t for t in vars(run).values()))
+    layouts, layers = block_layouts(model), transcoder_layers(transcoders)
+    run = frozen_run(model, tokens.to(next(model.parameters()).device), layouts, [tc.input_site for tc in layers],
+                     [tc.output_site for tc in layers])
     with torch.inference_mode():
-        replacement = LinearReplacement(model, transcoders, run)
+        replacement = LinearReplacement(model, transcoders, run, layouts, layers)
+        replacement.check("this model")
         hold_bos = not keep_bos and starts_with_special_token(model, tokens)
         if hold_bos:
             replacement.hold_bos()
@@ -331,6 +478,8 @@ def attribute(model: Any, transcoders: Sequence[Any], prompt: str | Tensor, max_
         order = _feature_rows(replacement, sources, logit_rows, logit_p, rows, batch_size)
         offsets, logit_bias = replacement.biases(logit_tokens)
         logit_values = run.last_logits[logit_tokens] - run.last_logits.mean()
+        if replacement.soft_cap is not None:  # the capped logits' linearisation at the prompt: its constant is what the edges leave
+            logit_bias = logit_values - logit_rows.sum(1)
         selected = order.sort().values
         columns = torch.cat([selected, torch.arange(n_active, sources.n_columns)])
         if not everything:
