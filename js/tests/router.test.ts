@@ -1,22 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { KERNEL_GONE, Router } from "../lib/router";
-
-class FakeModel {
-  sent: any[] = [];
-  handlers: ((msg: unknown, buffers?: DataView[]) => void)[] = [];
-  send(content: unknown) {
-    this.sent.push(content);
-  }
-  on(event: string, handler: (msg: unknown, buffers?: DataView[]) => void) {
-    if (event === "msg:custom") this.handlers.push(handler);
-  }
-  off() {
-    this.handlers = [];
-  }
-  reply(msg: unknown, buffers: DataView[] = []) {
-    this.handlers.forEach((handler) => handler(msg, buffers));
-  }
-}
+import { FakeModel } from "./fake_model";
 
 describe("Router", () => {
   it("sends requests with increasing ids and a type, and matches replies by id", async () => {

@@ -1,20 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Router } from "../lib/router";
 import { setInputs } from "../lib/widget";
-
-class FakeModel {
-  sent: any[] = [];
-  handlers: ((msg: unknown, buffers?: DataView[]) => void)[] = [];
-  send(content: unknown) {
-    this.sent.push(content);
-  }
-  on(event: string, handler: (msg: unknown, buffers?: DataView[]) => void) {
-    if (event === "msg:custom") this.handlers.push(handler);
-  }
-  reply(msg: unknown) {
-    this.handlers.forEach((handler) => handler(msg, []));
-  }
-}
+import { FakeModel } from "./fake_model";
 
 function fakeBanner() {
   const shown: string[] = [];
