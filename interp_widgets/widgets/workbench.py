@@ -89,7 +89,8 @@ class Workbench(SnapshotDisplay, ipywidgets.VBox):
         style = TextStyle()
         # A text area, not a one-line box: a prompt of code or docstrings keeps its line breaks (sent when the box loses focus).
         self.prompt_box = ipywidgets.Textarea(value=self.selection.prompt, description="prompt", continuous_update=False, style=style,
-                                              rows=_rows(self.selection.prompt), layout=ipywidgets.Layout(flex="1 1 auto", width="auto"))
+                                              rows=_rows(self.selection.prompt), layout=ipywidgets.Layout(flex="1 1 auto", width="auto"),
+                                              tooltip="the prompt of every tab: Enter adds a line; it is sent when you leave the box")
         self.prompt_box.add_class("iw-bench-prompt")
         self.prompt_box.observe(lambda change: self.selection.choose(prompt=change["new"], target=-1), names="value")
         controls: list[Any] = [self.prompt_box]

@@ -88,9 +88,9 @@ def test_one_prompt_edit_reaches_every_view_that_reads_it(page, bench_notebook, 
     for label in READS_PROMPT:  # every tab built once on the old prompt
         show_tab(page, label)
     show_tab(page, "Highlights")
-    box = page.locator(".iw-bench-prompt input").first
+    box = page.locator(".iw-bench-prompt textarea").first  # a text area (line breaks stay): sent when it loses focus
     box.fill(NEW_PROMPT)
-    box.press("Enter")
+    box.evaluate("(node) => node.blur()")
     check = ("([node, prompt, token]) => [...node.querySelectorAll('input, textarea')].some((i) => i.value === prompt)"
              " || node.textContent.includes(token)")
     for label in READS_PROMPT:
