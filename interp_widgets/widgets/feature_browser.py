@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 import traitlets
@@ -21,23 +21,18 @@ from interp_widgets.compute.core.hooks import one_token_id, token_strings
 from interp_widgets.compute.core.readouts import sae_hook_name
 from interp_widgets.sae.compare import decoder_max_cosine_similarity
 from interp_widgets.sae.model import SparseAutoencoder
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Progress, ShouldStop, request_handler
 from interp_widgets.widgets._snapshot import visible
+from interp_widgets.widgets.selection import IndexedInputs
 
 TEXT_ROWS = 20
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class BrowserInputs(Inputs):
-    """Named SAEs and their activation indexes, which SAE, the feature selected, and a dictionary to compare with."""
+class BrowserInputs(IndexedInputs):
+    """Named SAEs and their activation indexes, which SAE, the feature selected (-1, or one the SAE does not have:
+    no row), and a dictionary to compare with."""
 
-    model: Any
-    saes: Mapping[str, Any]
-    indexes: Callable[..., Any]
-    """`indexes(progress, sae=name)`: the activation index of the SAE `name`, built once (a selection's `index`)."""
-    sae: str
-    feature: int = -1
-    """The selected row (-1, or a feature the SAE does not have: none)."""
     compare_to: SparseAutoencoder | None = None
 
 

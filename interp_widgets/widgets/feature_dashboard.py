@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import traitlets
 
@@ -18,21 +18,15 @@ from interp_widgets.compute.features.dashboard import Example, feature_dashboard
 from interp_widgets.compute.core.readouts import sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets import _colors
-from interp_widgets.widgets._base import Array, BaseWidget, Inputs, Progress, ShouldStop, request_handler
+from interp_widgets.widgets._base import Array, BaseWidget, Progress, ShouldStop, request_handler
 from interp_widgets.widgets._snapshot import visible
-from interp_widgets.widgets.selection import Selection
+from interp_widgets.widgets.selection import IndexedInputs, Selection
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class DashboardInputs(Inputs):
+class DashboardInputs(IndexedInputs):
     """One feature of one of the named SAEs, read from its activation index, and the context shown around each example."""
 
-    model: Any
-    saes: Mapping[str, Any]
-    indexes: Callable[..., Any]
-    """`indexes(progress, sae=name)`: the activation index of the SAE `name`, built once (a selection's `index`)."""
-    sae: str
-    feature: int
     left: int = 12
     right: int = 4
 

@@ -12,13 +12,15 @@ It also keeps one activation index per SAE (built on first use) for the dashboar
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import dataclasses
+from typing import Any, Callable, Mapping
 
 import ipywidgets
 import traitlets
 
 from interp_widgets.compute.core.readouts import sae_hook_name
 from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.widgets._inputs import Inputs
 
 SELECTED = ("sae", "feature", "prompt", "target")
 """The choices a selection holds: an SAE by name, a feature index (an int), a prompt, a target position (an int, -1:
@@ -34,6 +36,18 @@ def reads(held: str) -> set[str]:
     if held not in DERIVED:
         raise InterpWidgetsError(f"a selection holds {', '.join(SELECTED)} and {', '.join(DERIVED)}; got {held!r}.")
     return set(DERIVED[held])
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class IndexedInputs(Inputs):
+    """What a view reading an SAE's activation index computes from: the named SAEs, their indexes, which SAE and feature."""
+
+    model: Any
+    saes: Mapping[str, Any]
+    indexes: Callable[..., Any]
+    """`indexes(progress, sae=name)`: the activation index of the SAE `name`, built once (a selection's `index`)."""
+    sae: str
+    feature: int = -1
 
 
 class Selection(ipywidgets.Widget):
