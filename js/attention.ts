@@ -51,7 +51,7 @@ function drawPattern(canvas: HTMLCanvasElement, packed: Decoded, head: number, s
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-attention");
-  const prompt = promptBox(router, banner, () => undefined);
+  const prompt = promptBox(router, banner);
   const layers = element("div", "iw-series");
   layers.setAttribute("role", "group");
   const thumbs = element("div", "iw-thumbs");

@@ -5,7 +5,7 @@ import { at, decodeCached, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { element, tooltip } from "./lib/dom";
 import { colorBar } from "./lib/legend";
-import { promptBox, staleNote } from "./lib/prompt";
+import { promptBox } from "./lib/prompt";
 import { frame, redrawOnChange, routedWidget } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
 
@@ -21,16 +21,13 @@ interface State {
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-direction-ablation");
-  const stale = staleNote();
-  const prompt = promptBox(router, banner, (ok) => {
-    stale.hidden = ok;
-  });
+  const prompt = promptBox(router, banner);
   toolbar.append(prompt.form, prompt.status);
   const caption = element("div", "iw-row-label");
   const tokensBox = element("div", "iw-tokens");
   const legend = element("div");
   const list = element("ol", "iw-caption iw-largest");
-  root.append(stale, caption, tokensBox, legend, element("div", "iw-row-label", "largest log-prob drops (clean − without the direction; negative: more likely without it)"), list);
+  root.append(prompt.stale, caption, tokensBox, legend, element("div", "iw-row-label", "largest log-prob drops (clean − without the direction; negative: more likely without it)"), list);
   const tip = tooltip(root);
   root.append(tip.node);
   el.appendChild(root);

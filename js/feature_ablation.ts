@@ -6,7 +6,7 @@
 import { at, decodeCached, type WireArray } from "./lib/codec";
 import { chooseScale, colorFor, formatValue } from "./lib/colors";
 import { activate, element, submitOnEnter, tooltip } from "./lib/dom";
-import { featureIndexForm, promptBox, staleNote } from "./lib/prompt";
+import { featureIndexForm, promptBox } from "./lib/prompt";
 import { ask, frame, redrawOnChange, routedWidget, setInputs } from "./lib/widget";
 import { endsLine, quotedToken, tokenSpan, visibleToken } from "./lib/tokens";
 
@@ -36,10 +36,7 @@ interface State {
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-feature-ablation");
-  const stale = staleNote();
-  const prompt = promptBox(router, banner, (ok) => {
-    stale.hidden = ok;
-  });
+  const prompt = promptBox(router, banner);
 
   // its caption says "neuron" when the view reads a neuron
   const { form: featureForm, input: featureInput, caption: featureCaption } = featureIndexForm(router, banner, prompt.status, () => model.get("feature"));
@@ -79,7 +76,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   readout.setAttribute("aria-live", "polite");
   const modeNote = element("div", "iw-mode-note");
   const pairsBox = element("div", "iw-pairs-box");
-  root.append(stale, activationLabel, activationRow, mapLabel, mapRow, readout, modeNote, pairsBox);
+  root.append(prompt.stale, activationLabel, activationRow, mapLabel, mapRow, readout, modeNote, pairsBox);
   const tip = tooltip(root);
   root.append(tip.node);
   el.appendChild(root);

@@ -71,7 +71,7 @@ function influenceWords(share: number): string {
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-graph-view");
-  const prompt = promptBox(router, banner, () => undefined);
+  const prompt = promptBox(router, banner);
   const nodeShare = numberInput(0.8, "0.05", "share of the influence the kept nodes carry");
   const edgeShare = numberInput(0.98, "0.01", "share of the influence the kept edges carry");
   const status = element("span", "iw-status");

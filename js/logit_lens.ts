@@ -27,7 +27,7 @@ interface State {
 }
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-logit-lens");
-  const prompt = promptBox(router, banner, () => undefined);
+  const prompt = promptBox(router, banner);
   const targetForm = element("form", "iw-lens-target");
   const targetInput = element("input", "iw-prompt-input iw-lens-target-input");
   targetInput.setAttribute("aria-label", "target token");

@@ -27,7 +27,7 @@ interface State {
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-logit-lens-bars");
-  const prompt = promptBox(router, banner, () => {});
+  const prompt = promptBox(router, banner);
   const filter = element("label", "iw-check");
   const filterBox = element("input");
   filterBox.type = "checkbox";

@@ -38,7 +38,7 @@ function checkbox(label: string): { node: HTMLLabelElement; input: HTMLInputElem
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-residual-norms");
-  const prompt = promptBox(router, banner, () => undefined);
+  const prompt = promptBox(router, banner);
   const bos = checkbox("include BOS");
   const mid = checkbox("mid-block");
   const fitsBox = element("div", "iw-fits");

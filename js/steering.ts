@@ -58,7 +58,7 @@ function sliderValue(slider: HTMLInputElement): number {
 
 export default routedWidget<State>(({ model, el, router }) => {
   const { root, toolbar, title, banner } = frame("iw-steering");
-  const prompt = promptBox(router, banner, () => {});
+  const prompt = promptBox(router, banner);
   toolbar.append(prompt.form, prompt.status);
   const status = element("div", "iw-status iw-steer-status");
   status.setAttribute("aria-live", "polite");

@@ -4,7 +4,7 @@
 import { at, decodeCached, type Decoded, type WireArray } from "./lib/codec";
 import { chooseScale, colorClass, formatValue, legendGradient, scaleCaption } from "./lib/colors";
 import { element, tooltip } from "./lib/dom";
-import { promptBox, staleNote } from "./lib/prompt";
+import { promptBox } from "./lib/prompt";
 import { frame, redrawOnChange, routedWidget } from "./lib/widget";
 import { endsLine, tokenSpan, visibleToken } from "./lib/tokens";
 
@@ -33,13 +33,9 @@ export default routedWidget<State>(({ model, el, router }) => {
   toolbar.append(seriesBar);
 
   // Editable prompt; after a failed one, the tokens shown are the previous prompt's: say so.
-  const stale = staleNote();
-  const prompt = promptBox(router, banner, (ok) => {
-    tokensBox.classList.toggle("iw-stale", !ok);
-    stale.hidden = ok;
-  });
+  const prompt = promptBox(router, banner, (ok) => tokensBox.classList.toggle("iw-stale", !ok));
   toolbar.append(prompt.form, prompt.status);
-  root.append(stale, tokensBox, legend);
+  root.append(prompt.stale, tokensBox, legend);
   const tip = tooltip(root);
   root.append(tip.node);
   el.appendChild(root);
@@ -144,7 +140,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   // New tokens (from a prompt set in code, say) are no longer the previous prompt's.
   const onTokens = () => {
     tokensBox.classList.remove("iw-stale");
-    stale.hidden = true;
+    prompt.stale.hidden = true;
   };
   model.on("change:tokens", onTokens);
   const stopRedrawing = redrawOnChange(model, drawAll);

@@ -2,7 +2,8 @@
 // docstrings hold line breaks) whose Enter (or Run) sends the prompt to the kernel as a superseding
 // request, Shift+Enter inserting a line break; Enter on an unchanged prompt sends nothing, a status while the kernel computes, and the
 // kernel's error in the view's banner. While the banner shows an error, the view still shows the
-// previous prompt's tokens: `onOutcome(false)` lets it mark them as such.
+// previous prompt's tokens: the box's `stale` note says so (a token view puts it above its tokens),
+// and `onOutcome(false)` lets the view mark them too.
 import { element, numberInput, submitOnEnter, typedIndex } from "./dom";
 import type { Router } from "./router";
 import { setInputs, type Banner } from "./widget";
@@ -11,6 +12,8 @@ export interface PromptBox {
   form: HTMLFormElement;
   input: HTMLTextAreaElement;
   status: HTMLSpanElement;
+  /** "These tokens are from the previous prompt": shown while the last prompt sent failed. */
+  stale: HTMLDivElement;
   /** Show the kernel's prompt, unless the user is typing in the box. */
   sync(prompt: string): void;
 }
@@ -18,7 +21,7 @@ export interface PromptBox {
 export function promptBox(
   router: Router,
   banner: Banner,
-  onOutcome: (ok: boolean) => void,
+  onOutcome: (ok: boolean) => void = () => undefined,
 ): PromptBox {
   const form = element("form", "iw-prompt");
   const input = promptArea("prompt");
@@ -28,11 +31,14 @@ export function promptBox(
   const status = element("span", "iw-status");
   status.setAttribute("aria-live", "polite");
   form.append(input, submit);
+  const stale = staleNote();
 
   async function send() {
     if (input.value === shown) return; // nothing edited: the kernel's prompt stays exactly as it is
     const ok = await setInputs(router, { prompt: input.value }, status, banner);
-    if (ok !== null) onOutcome(ok);
+    if (ok === null) return;
+    stale.hidden = ok;
+    onOutcome(ok);
   }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -43,6 +49,7 @@ export function promptBox(
     form,
     input,
     status,
+    stale,
     sync(prompt: string) {
       shown = prompt;
       showText(input, prompt);
@@ -50,11 +57,8 @@ export function promptBox(
   };
 }
 
-/**
- * The note a token view shows (hidden until then) while its tokens are the previous prompt's because
- * the new one failed: pass `(ok) => { note.hidden = ok; }` as the prompt box's `onOutcome`.
- */
-export function staleNote(): HTMLDivElement {
+/** The note a token view shows (hidden until then) while its tokens are the previous prompt's because the new one failed. */
+function staleNote(): HTMLDivElement {
   const note = element("div", "iw-stale-note", "These tokens are from the previous prompt: the new one failed (see the message above).");
   note.hidden = true;
   return note;

@@ -132,3 +132,17 @@ def test_the_interface_parser_reads_nested_types_and_unions():
     assert element_type("Item[]", "type Item = [string, number];\n") == "[string, number]"
     assert element_type("Example[]", "interface Example {\n  a: number;\n}") == "{}"
     assert element_type("[string, number]", "") is None
+
+
+@pytest.mark.parametrize("row", WIDGETS, ids=lambda row: row.name)
+def test_no_input_is_typed_any(row):
+    # the model is `Model` (compute/core/model.py), an SAE `SparseAutoencoder`, an index `ActivationIndex`, a direction `ReadoutSpec`
+    import dataclasses
+
+    from interp_widgets.widgets._inputs import Inputs
+
+    module = importlib.import_module(f"interp_widgets.widgets.{row.module}")
+    untyped = [f"{cls.__name__}.{field.name}: {field.type}" for cls in vars(module).values()
+               if isinstance(cls, type) and issubclass(cls, Inputs) and cls is not Inputs and cls.__module__ == module.__name__
+               for field in dataclasses.fields(cls) if re.search(r"\bAny\b", str(field.type))]
+    assert not untyped, f"give these inputs their type: {untyped}"
