@@ -57,3 +57,14 @@ def test_every_snapshot_says_edits_made_in_the_view_are_not_in_it(model):
     data, _ = view._repr_mimebundle_()
     assert "edits made in the view after that (a prompt typed in it, a click) are not in this snapshot" in data["text/html"]
     assert data["text/html"].count("iw-snapshot-edits") == 1
+
+
+def test_a_newline_token_keeps_the_graphs_path_list_one_path_a_line(model):
+    import re
+
+    view = iw.GraphView.from_model(model, iw.load_transcoders("embedded"), "Roses are red.\nViolets are blue.\n")
+    html_paths = re.search(r"<pre>(.*?)</pre>", view.to_static_html(), flags=re.S).group(1)
+    assert len(html_paths.splitlines()) == 5 and "\u21b5" in html_paths  # five paths, five lines; a newline shown as ↵
+    lines = view.to_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("strongest paths")) + 1
+    assert all(re.match(r"  \d\.\d{4} [+-]  \S", line) for line in lines[start : start + 10])  # each path one line
