@@ -25,7 +25,7 @@ from interp_widgets.compute.attribution.attribute import attribute
 from interp_widgets.compute.attribution.graph import AttributionGraph
 from interp_widgets.compute.attribution.intervene import intervene
 from interp_widgets.compute.attribution.qk import node_words, qk_attribution
-from interp_widgets.compute.attribution.drawn import ERROR, FEATURE, DrawnGraph, drawn_graph, logit_lens_tokens, strongest_paths, top_contexts
+from interp_widgets.compute.attribution.drawn import ERROR, FEATURE, DrawnGraph, decoder_directions, drawn_graph, logit_lens_tokens, strongest_paths, top_contexts
 from interp_widgets.compute.attribution.graph_file import load_graph_json
 from interp_widgets.compute.attribution.graph_json import save_graph_json
 from interp_widgets.compute.core.model import Model
@@ -165,7 +165,8 @@ class GraphView(BaseWidget):
         total = f" of {graph.n_active_features} active" if isinstance(graph, AttributionGraph) else ""
         traits.update(labels=list(drawn.labels), contexts=contexts, contexts_from=source, token_strings=list(drawn.token_strings),
                       n_layers=drawn.n_layers, intervention={}, attention={}, supernodes=self._supernode_indices(drawn, groups),
-                      can_intervene=inputs.model is not None and len(inputs.transcoders) == drawn.n_layers,
+                      can_intervene=inputs.model is not None and len(inputs.transcoders) == drawn.n_layers
+                      and not any(hasattr(tc, "n_outputs") for tc in inputs.transcoders),  # not yet for cross-layer transcoders
                       scores=graph_scores_text(graph) if isinstance(graph, AttributionGraph) else "",
                       counts=f"{drawn.n_nodes} nodes ({n_features} features{total}), {drawn.weights.numel()} edges"
                              + (f" ({drawn.metadata['note']})" if drawn.metadata.get("note") else ""))
@@ -182,7 +183,7 @@ class GraphView(BaseWidget):
             for node, layer, feature in zip(features, layers.tolist(), indices.tolist()):
                 out[node] = "\n".join(_snapshot.one_line(line) for line in top_contexts(inputs.indexes[layer], inputs.model, feature))
             return out, "top activating contexts (activation index)"
-        rows = torch.stack([inputs.transcoders[layer].W_dec[feature].detach().float().cpu() for layer, feature in zip(layers.tolist(), indices.tolist())])
+        rows = decoder_directions(inputs.transcoders, layers.tolist(), indices.tolist())
         for node, (up, down) in zip(features, logit_lens_tokens(inputs.model, rows)):
             quoted = lambda tokens: " ".join(f"'{_snapshot.one_line(t)}'" for t in tokens)  # noqa: E731
             out[node] = f"promotes {quoted(up)}\nsuppresses {quoted(down)}"

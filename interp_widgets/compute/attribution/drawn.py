@@ -59,7 +59,10 @@ class DrawnGraph:
         for kind, row, pos, feature in zip(self.kinds.tolist(), self.rows.tolist(), self.positions.tolist(), self.features.tolist()):
             ids.append(f"{row - 1}_{feature}_{pos}" if kind == FEATURE else f"0_{row - 1}_{pos}" if kind == ERROR
                        else f"E_{feature}_{pos}" if kind == TOKEN else f"{self.n_layers + 1}_{feature}_{pos}")
-        return ids
+        # circuit-tracer's ids can collide: feature f < n_layers of layer 0 at position p and the error of layer f at p
+        # are both "0_f_p". The error, whose layer a reader takes from its "layer" field, gets a distinct id then.
+        features = {node_id for node_id, kind in zip(ids, self.kinds.tolist()) if kind == FEATURE}
+        return [f"{node_id}_error" if kind == ERROR and node_id in features else node_id for node_id, kind in zip(ids, self.kinds.tolist())]
 
     def check_nodes(self, nodes: Sequence[int]) -> list[int]:
         bad = [n for n in nodes if not isinstance(n, int) or not 0 <= n < self.n_nodes]
@@ -140,6 +143,17 @@ def strongest_paths(drawn: DrawnGraph, k: int = 10) -> list[dict[str, Any]]:
     starts = [item for node, items in best.items() if kinds[node] in (TOKEN, ERROR) for item in items]
     return [{"share": share, "sign": "+" if sign > 0 else "-", "nodes": list(path), "path": " -> ".join(drawn.labels[i] for i in path)}
             for share, sign, path in sorted(starts, key=lambda item: -item[0])[:k]]
+
+
+def decoder_directions(transcoders: Sequence[Any], layers: Sequence[int], features: Sequence[int]) -> Tensor:
+    """What each feature writes to the residual stream, `[m, d]`: its decoder row (a cross-layer
+    transcoder's feature: the sum of its rows into every layer it writes to), read row by row."""
+    out = []
+    for layer, feature in zip(layers, features):
+        tc = transcoders[layer]
+        rows = tc.decoder_rows([feature])[0] if hasattr(tc, "decoder_rows") else tc.W_dec[feature]
+        out.append((rows.sum(0) if rows.ndim == 2 else rows).detach().float().cpu())
+    return torch.stack(out)
 
 
 def logit_lens_tokens(model: Any, decoder_rows: Tensor, k: int = 5) -> list[tuple[list[str], list[str]]]:

@@ -27,9 +27,14 @@ from torch import Tensor
 from interp_widgets.errors import InterpWidgetsError
 
 
-def input_hook(layer: int) -> str:
-    """Where a layer's transcoder reads: the MLP's input (as sae/transcoder.py)."""
-    return f"blocks.{layer}.ln2.hook_out"
+def input_hook(layer: int, model: Any = None, transcoder: Any = None) -> str:
+    """Where a layer's transcoder reads: the MLP's input (`ln2.hook_out`, as sae/transcoder.py; `mlp.hook_in` in a
+    block without ln2), or the residual stream where a published transcoder says so (`hook_resid_mid`)."""
+    site = getattr(transcoder, "input_hook", None)
+    if site == "hook_resid_mid":
+        return f"blocks.{layer}.hook_resid_mid"
+    name = f"blocks.{layer}.ln2.hook_out"
+    return name if model is None or name in getattr(model, "hook_dict", {name: None}) else f"blocks.{layer}.mlp.hook_in"
 
 
 def output_hook(layer: int) -> str:
@@ -55,6 +60,9 @@ class InterventionResult:
 
 def check_nodes(transcoders: Sequence[Any], n_pos: int, features: Sequence[tuple[int, int, int]],
                 errors: Sequence[tuple[int, int]]) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+    if any(hasattr(tc, "n_outputs") for tc in transcoders):
+        raise InterpWidgetsError("interventions on cross-layer transcoder features are not built yet (a feature's edit would change "
+                                 "every later layer's output): use per-layer transcoders to check a path by intervening.")
     checked = []
     for item in features:
         layer, position, feature = (int(v) for v in item)
@@ -96,7 +104,8 @@ def feature_edits(model: Any, transcoders: Sequence[Any], targets: dict[int, lis
                 new[position, feature] = value
             delta = (new - acts) @ tc.W_dec  # [n, d_model]
             if error_scales.get(layer):
-                error = mlp_out[0].to(acts.dtype) - (acts @ tc.W_dec + tc.b_dec)  # [n, d_model]
+                skip = tc.skip(inputs[layer][0].to(acts.dtype)) if hasattr(tc, "skip") else 0  # a skip transcoder's skip term
+                error = mlp_out[0].to(acts.dtype) - (acts @ tc.W_dec + tc.b_dec + skip)  # [n, d_model]
                 for position, scale in error_scales[layer]:
                     delta[position] += (scale - 1.0) * error[position]
             return mlp_out + delta[None].to(mlp_out.dtype)
@@ -104,7 +113,7 @@ def feature_edits(model: Any, transcoders: Sequence[Any], targets: dict[int, lis
         return hook
 
     targets = {**{layer: [] for layer in error_scales}, **targets}
-    hooks = [hook for layer in targets for hook in ((input_hook(layer), keep(layer)), (output_hook(layer), edit(layer)))]
+    hooks = [hook for layer in targets for hook in ((input_hook(layer, model, transcoders[layer]), keep(layer)), (output_hook(layer), edit(layer)))]
     with model.hooks(fwd_hooks=hooks):
         yield seen
 
