@@ -5,8 +5,9 @@ of every component before it (plus constant biases). That makes a graph with one
 (sender, receiver) pair (Elhage et al. 2021; ACDC, Conmy et al. 2023; EAP, Syed et al. 2023):
 
 - senders (write into the stream): the input (token + position embeddings, whatever enters block 0:
-  `blocks.0.hook_resid_pre`), every attention head's output (`hook_z[h] @ W_O[h]`) and every MLP's
-  output (`hook_mlp_out`);
+  `blocks.0.hook_resid_pre`), every attention head's output (`hook_z[h] @ W_O[h]`; through the
+  block's post-norm at that norm's scale, where there is one: `runs.py`) and every MLP's output
+  (`hook_mlp_out`);
 - receivers (read from the stream): every head's query, key and value input, every MLP's input,
   and the logits (the final `hook_resid_post`).
 

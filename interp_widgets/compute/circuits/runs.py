@@ -14,7 +14,11 @@ the model runs as it is. Three uses:
 
 With `verify=True` the run checks the decomposition the graph relies on (q/k/v = norm(r) @ W + a
 constant, the MLP reads norm(r), every block writes the sum of its heads and MLP plus a constant)
-and refuses, saying which layer breaks it, rather than give wrong edges (post-norm blocks do).
+and refuses, saying which layer breaks it, rather than give wrong edges. Post-norm blocks (Gemma 2/3,
+OLMo 2: a norm on the attention output before the add) are decomposed at that norm's own scale in
+each run: a head's value is its output through the norm with the scale fixed (the norm is linear then),
+so the heads' values sum to what the block writes, in the clean run and the corrupt one alike. (A head's
+value then depends on the other heads through that shared scale; with the scale fixed, it is exact.)
 Shapes: N rows, P positions, S senders, R receivers, D = d_model; senders and receivers lead
 (`[S, N, P, D]`, corrections `[R, N, P, D]`) so that sums over them are plain matrix products.
 """
@@ -42,6 +46,7 @@ class LayerWeights:
     W_O: Tensor  # [H, dh, D]
     attn_norm: Callable[[Tensor], Tensor]
     mlp_norm: Callable[[Tensor], Tensor]
+    post_attn: Any = None  # a norm on the attention output before the residual add (Gemma 2/3, OLMo 2), or None
 
 
 def _norm(module: Any) -> Callable[[Tensor], Tensor]:
@@ -65,8 +70,18 @@ def layer_weights(model: Any, graph: EdgeGraph) -> list[LayerWeights]:
         ln1 = getattr(block, "ln1", None)
         ln2 = getattr(block, "ln2", None) if graph.has_mlp else None
         mlp_norm = _norm(ln2 if ln2 is not None or not graph.parallel else ln1)
-        out.append(LayerWeights(W_Q[layer], W_K[layer], W_V[layer], W_O[layer], _norm(ln1), mlp_norm))
+        out.append(LayerWeights(W_Q[layer], W_K[layer], W_V[layer], W_O[layer], _norm(ln1), mlp_norm, getattr(block, "ln1_post", None)))
     return out
+
+
+def post_norm_share(norm: Any, heads: Tensor, scale: Tensor) -> Tensor:
+    """Each head's share of a post-norm's output `[N, P, H, D]`, at the scale the norm used in this run (`scale`
+    `[N, P, 1]`): the norm is linear once its scale is fixed, so the shares sum to its output (less its bias)."""
+    if not getattr(norm, "uses_rms_norm", True):
+        heads = heads - heads.mean(-1, keepdim=True)
+    weight = norm.weight
+    weight = 1.0 + weight if getattr(norm, "uses_weight_offset", False) else weight
+    return (heads.float() / scale.float()[:, :, None] * weight.float()).to(heads.dtype)
 
 
 class MaskPatch:
@@ -155,6 +170,8 @@ def check_hooks(model: Any, graph: EdgeGraph) -> None:
     names = set(hook_names(model))
     wanted = list(REQUIRED_HOOKS) + (list(MLP_HOOKS) if graph.has_mlp else []) + \
         (["blocks.{l}.hook_resid_mid"] if graph.has_mlp and not graph.parallel else [])
+    if any(hasattr(block, "ln1_post") for block in model.blocks):
+        wanted.append("blocks.{l}.ln1_post.hook_scale")
     missing = [w.format(l=l) for l in range(graph.n_layers) for w in wanted if w.format(l=l) not in names]
     if missing:
         raise InterpWidgetsError(f"this model lacks hook points the edge graph reads ({', '.join(missing[:4])}"
@@ -191,6 +208,8 @@ class GraphRun:
             for name, receivers, W in (("q", slots.q, w.W_Q), ("k", slots.k, w.W_K), ("v", slots.v, w.W_V)):
                 out.append((f"blocks.{layer}.attn.hook_{name}", self._projection(layer, name, receivers, W)))
             out.append((f"blocks.{layer}.attn.hook_z", self._heads(layer, slots)))
+            if w.post_attn is not None:
+                out.append((f"blocks.{layer}.ln1_post.hook_scale", self._post_norm_heads(layer, slots)))
             if g.has_mlp:
                 if not g.parallel:
                     out.append((f"blocks.{layer}.hook_resid_mid", self._remember(f"mid{layer}")))
@@ -236,7 +255,16 @@ class GraphRun:
         W_O = self.weights[layer].W_O
 
         def hook(z: Tensor, hook: Any) -> None:
-            self._store(slots.heads, torch.einsum("nphe,hed->nphd", z.to(W_O.dtype), W_O))
+            heads = torch.einsum("nphe,hed->nphd", z.to(W_O.dtype), W_O)
+            if self.weights[layer].post_attn is None:
+                self._store(slots.heads, heads)
+            else:  # shares are known once the post-norm's scale is (its own hook, next)
+                self.residual[f"heads{layer}"] = heads
+        return hook
+
+    def _post_norm_heads(self, layer: int, slots: Any) -> Callable[..., None]:
+        def hook(scale: Tensor, hook: Any) -> None:
+            self._store(slots.heads, post_norm_share(self.weights[layer].post_attn, self.residual[f"heads{layer}"], scale))
         return hook
 
     def _mlp_in(self, layer: int, slots: Any) -> Callable[..., Tensor | None]:
