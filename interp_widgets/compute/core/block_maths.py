@@ -134,6 +134,14 @@ class Block:
             k = self.rotary(k, positions)
         return self.repeat(k), self.repeat(v)
 
+    def queries_keys_values(self, x: Tensor, positions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """`queries(x)` and `keys_values(x)` at once (the norm once)."""
+        normed = self.attn_in(x)
+        q, k, v = self.q(normed), self.k(normed), self.v(normed)
+        if self.rotary is not None:
+            q, k = self.rotary(q, positions), self.rotary(k, positions)
+        return q, self.repeat(k), self.repeat(v)
+
     def queries(self, x: Tensor, positions: Tensor) -> Tensor:
         q = self.q(self.attn_in(x))
         return self.rotary(q, positions) if self.rotary is not None else q

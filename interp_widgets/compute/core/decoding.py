@@ -68,6 +68,22 @@ class CachedDecoder:
         self.values = [torch.zeros(s, dtype=weight.dtype, device=weight.device) for s in shape]
         self.length = 0
 
+    def fork(self, rows: Sequence[int], length: int, max_length: int, edit: Edit) -> "CachedDecoder":
+        """A decoder whose row i starts from this one's row `rows[i]`, its first `length` positions cached
+        (the same sites, edited by `edit`): what follows a shared prompt runs without running the prompt again."""
+        forked = object.__new__(CachedDecoder)
+        forked.runner, forked.maths, forked.edit, forked.sites = self.runner, self.maths, edit, self.sites
+        index = torch.tensor(list(rows), device=self.keys[0].device)
+
+        def take(cache: Tensor) -> Tensor:
+            out = cache.new_zeros((len(rows), max_length, *cache.shape[2:]))
+            out[:, :length] = cache[index, :length]
+            return out
+
+        forked.keys, forked.values = [take(k) for k in self.keys], [take(v) for v in self.values]
+        forked.length = length
+        return forked
+
     def _site(self, layer: int, site: str, x: Tensor, positions: Tensor) -> Tensor:
         name = f"blocks.{layer}.hook_{site}"
         return self.edit(name, x, positions) if name in self.sites else x
@@ -80,8 +96,8 @@ class CachedDecoder:
         x = self.maths.embed(tokens, grid)  # [B, t, d]
         for layer, block in enumerate(self.runner.blocks):
             x = self._site(layer, "resid_pre", x, positions)
-            queries = block.queries(x, grid)  # [B, t, heads, d_head]
-            self.keys[layer][:, start:start + t], self.values[layer][:, start:start + t] = block.keys_values(x, grid)
+            queries, keys, values = block.queries_keys_values(x, grid)  # [B, t, heads, d_head]
+            self.keys[layer][:, start:start + t], self.values[layer][:, start:start + t] = keys, values
             keys, values = self.keys[layer][:, :start + t], self.values[layer][:, :start + t]
             scores = block.scores(torch.einsum("bqhd,bkhd->bhqk", queries, keys))  # [B, heads, t, start + t]
             hidden = block.hidden(positions, torch.arange(start + t, device=tokens.device))  # [t, start + t]

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.core.decoding import cached_site, make_decoder, sample_next
+from interp_widgets.compute.core.decoding import CachedDecoder, cached_site, make_decoder, sample_next
 from interp_widgets.compute.core.hooks import activations_at, model_device, resolve_hook_name, token_strings, tokenize
 from interp_widgets.compute.core.readouts import SAEFeatureReadout, sae_hook_name, sae_shape
 from interp_widgets.compute.steering.sampling import check_sampling, stop_rule
@@ -316,12 +316,13 @@ def _run(model: Any, prompt_ids: Tensor, prepared: list[PreparedSteer], steered_
          temperature: float, top_p: float, seed: int, stop_rule: tuple[set[int], list[str]]
          ) -> Generator[TokenEvent, None, list[SteeringResult]]:
     rows: list[tuple[float, ...] | None] = [None, *steered_rows]
-    ids, logprobs, activations, engine = yield from _decode(model, prompt_ids, prepared, rows, max_new_tokens, temperature,
-                                                            top_p, seed, *stop_rule)
+    ids, logprobs, activations, decoder = yield from _decode(model, prompt_ids, prepared, rows, max_new_tokens, temperature,
+                                                             top_p, seed, *stop_rule)
+    engine = decoder.engine
     # each steered run's tokens under the unsteered run, and the unsteered tokens under each steered run
     pairs = [(None, ids[r]) for r in range(1, len(rows))] + [(rows[r], ids[0]) for r in range(1, len(rows))]
-    with torch.inference_mode():
-        crossed = _score(model, prompt_ids, prepared, pairs)
+    with torch.inference_mode():  # the prompt's keys and values: each pair's run's own, from the decoding
+        crossed = _score(model, prompt_ids, prepared, pairs, (decoder, [0] * (len(rows) - 1) + list(range(1, len(rows)))))
     n = len(steered_rows)
 
     def completion(row: int, other: np.ndarray) -> Completion:
@@ -338,9 +339,9 @@ def _run(model: Any, prompt_ids: Tensor, prepared: list[PreparedSteer], steered_
 
 def _decode(model: Any, prompt_ids: Tensor, prepared: list[PreparedSteer], rows: list[tuple[float, ...] | None], max_new_tokens: int,
             temperature: float, top_p: float, seed: int, stop_ids: set[int], stop_texts: list[str]
-            ) -> Generator[TokenEvent, None, tuple[list[list[int]], list[np.ndarray], np.ndarray, str]]:
+            ) -> Generator[TokenEvent, None, tuple[list[list[int]], list[np.ndarray], np.ndarray, Any]]:
     """Decode all rows in lockstep, yielding each step: per row its ids and log-probs, activations `[n_steers, B, n]`,
-    the engine used. (Inference mode is entered per step, never across a yield.)"""
+    the decoder used (its `engine` names it). (Inference mode is entered per step, never across a yield.)"""
     device, batch = prompt_ids.device, len(rows)
     plan = _Plan(prepared, rows, prompt_ids.shape[0], device)
     decoder = make_decoder(model, batch, prompt_ids.shape[0] + max_new_tokens, plan, plan.sites)
@@ -368,12 +369,15 @@ def _decode(model: Any, prompt_ids: Tensor, prepared: list[PreparedSteer], rows:
             logits = decoder.forward(next_ids[:, None])[:, -1]
     ids = [row[: length or len(row)] for row, length in zip(torch.stack(chosen, dim=1).tolist(), lengths)]
     logprobs = torch.stack(chosen_logprobs, dim=1).cpu().numpy()  # [B, n]
-    return ids, [logprobs[r, : len(ids[r])] for r in range(batch)], torch.stack(reads, dim=-1).cpu().numpy(), decoder.engine
+    return ids, [logprobs[r, : len(ids[r])] for r in range(batch)], torch.stack(reads, dim=-1).cpu().numpy(), decoder
 
 
-def _score(model: Any, prompt_ids: Tensor, prepared: list[PreparedSteer], pairs: list[tuple[tuple[float, ...] | None, list[int]]]
-           ) -> list[np.ndarray]:
-    """Teacher-forced log-probs `[n]` of each pair's tokens under that pair's run (one batched forward)."""
+def _score(model: Any, prompt_ids: Tensor, prepared: list[PreparedSteer], pairs: list[tuple[tuple[float, ...] | None, list[int]]],
+           prompt_cache: tuple[Any, list[int]] | None = None) -> list[np.ndarray]:
+    """Teacher-forced log-probs `[n]` of each pair's tokens under that pair's run (one batched forward).
+
+    `prompt_cache`: (the decoder that generated, the row of it whose run each pair's is): a cached decoder's
+    prompt keys and values are reused, so only the generated tokens (and the prompt's last) run again."""
     longest = max(len(tokens) for _, tokens in pairs)
     if longest == 0:
         return [np.zeros(0, dtype=np.float32) for _ in pairs]
@@ -383,7 +387,11 @@ def _score(model: Any, prompt_ids: Tensor, prepared: list[PreparedSteer], pairs:
     for row, (_, tokens) in enumerate(pairs):
         batch[row, prompt_length: prompt_length + len(tokens)] = torch.tensor(tokens, dtype=torch.long)
     plan = _Plan(prepared, [strengths for strengths, _ in pairs], prompt_length, prompt_ids.device)
-    decoder = make_decoder(model, len(pairs), batch.shape[1], plan, plan.sites)
-    logits = decoder.forward(batch, keep=longest + 1)[:, :-1]  # [pairs, longest, vocab]
+    if prompt_cache is not None and isinstance(prompt_cache[0], CachedDecoder) and prompt_length > 1:
+        decoder = prompt_cache[0].fork(prompt_cache[1], prompt_length - 1, batch.shape[1], plan)
+        logits = decoder.forward(batch[:, prompt_length - 1:], keep=longest + 1)[:, :-1]
+    else:
+        decoder = make_decoder(model, len(pairs), batch.shape[1], plan, plan.sites)
+        logits = decoder.forward(batch, keep=longest + 1)[:, :-1]  # [pairs, longest, vocab]
     scores = torch.log_softmax(logits.float(), dim=-1).gather(-1, batch[:, prompt_length:, None])[..., 0].cpu().numpy()
     return [scores[row, : len(tokens)] for row, (_, tokens) in enumerate(pairs)]

@@ -148,6 +148,12 @@ def test_steered_generation_equals_a_hooked_rerun_loop(families, name):
     tokens = tokenize(model, PROMPT)
     assert result.steered.ids == greedy_with_hook(model, tokens, hook, 4.0 * unit, 6)
     assert result.unsteered.ids == greedy_with_hook(model, tokens, hook, 0.0 * unit, 6)
+    # the steered tokens teacher-forced through the unsteered model (the crossed log-probs)
+    forced = torch.cat([tokens, torch.tensor([result.steered.ids])], dim=1)
+    with torch.inference_mode():
+        logits = model(forced)[0, tokens.shape[1] - 1 : -1].float()
+    expected = logits.log_softmax(-1).gather(-1, forced[0, tokens.shape[1]:, None])[:, 0]
+    assert torch.allclose(torch.as_tensor(result.steered.other_logprobs), expected, atol=1e-3)
 
 
 @pytest.mark.parametrize("name", ALL_FAMILIES)
