@@ -151,6 +151,9 @@ def edge_attribution(model: Any, pairs: Any, metric: str | Metric = "logit_diffe
         raise InterpWidgetsError(f"ig_steps must be a whole number >= 1 (1 is plain EAP), got {ig_steps!r}.")
     prep = prepared or prepare(model, pairs, metric)
     B = prep.pairs.size
+    if per_position and bool((prep.pairs.last != prep.pairs.last[0]).any()):
+        raise InterpWidgetsError("per-position edges compare the pairs position by position: give pairs of one length "
+                                 "(or per_position=False, which sums each edge over positions).")
     if ig_steps == 1:
         grads = receiver_gradients(prep, None, 1)
     else:

@@ -185,3 +185,15 @@ def test_circuits_by_top_n_threshold_and_greedy(toy):
         assert not component or senders & set(component)
     with pytest.raises(InterpWidgetsError, match="selection"):
         faithfulness_curve(toy, random_pairs(toy, n=2), scores, selection="best")
+
+
+def test_the_curve_is_the_same_however_the_runs_are_batched(toy):
+    pairs = random_pairs(toy, n=3)
+    prep = prepare(toy, pairs)
+    scores = edge_attribution(toy, pairs, prepared=prep)
+    sizes = [0, 3, 10, 30, 100, scores.graph.n_edges]
+    wide = faithfulness_curve(toy, pairs, scores, sizes=sizes, prepared=prep)
+    narrow = faithfulness_curve(toy, pairs, scores, sizes=sizes, prepared=prep, max_rows=3)  # one circuit per pass
+    torch.testing.assert_close(wide.recovered, narrow.recovered, atol=1e-5, rtol=1e-5)
+    assert [faithfulness(toy, pairs, top_n(scores, k), prepared=prep) for k in (3, 30)] == pytest.approx(
+        [float(wide.recovered[1]), float(wide.recovered[3])], abs=1e-5)

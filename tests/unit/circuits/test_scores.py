@@ -107,3 +107,15 @@ def test_bad_inputs_are_explained(toy):
         edge_attribution(toy, [("The cat sat", "The cat sat on the mat", 5, 7)])
     with pytest.raises(InterpWidgetsError, match="answer"):
         edge_attribution(toy, [tuple(pairs[0][:2])])
+
+
+def test_pairs_of_different_lengths_share_a_batch_by_padding(six_layer, docstring_pairs):
+    from interp_widgets.compute.patching.tasks import ioi_pair
+
+    pairs = [docstring_pairs[0], ioi_pair(six_layer, seed=0)]
+    assert pair_batch(six_layer, pairs).last.unique().numel() == 2
+    together = edge_attribution(six_layer, pairs)
+    alone = [edge_attribution(six_layer, [pair]) for pair in pairs]
+    torch.testing.assert_close(together.scores, (alone[0].scores + alone[1].scores) / 2, atol=1e-4, rtol=1e-4)
+    with pytest.raises(InterpWidgetsError, match="one length"):
+        edge_attribution(six_layer, pairs, per_position=True)
