@@ -18,8 +18,11 @@ from typing import Any, Callable, Mapping
 import ipywidgets
 import traitlets
 
+from interp_widgets.compute.core.model import Model
 from interp_widgets.compute.core.readouts import sae_hook_name
+from interp_widgets.compute.features.index import ActivationIndex
 from interp_widgets.errors import InterpWidgetsError
+from interp_widgets.sae.model import SparseAutoencoder
 from interp_widgets.widgets._inputs import Inputs
 
 SELECTED = ("sae", "feature", "prompt", "target")
@@ -42,9 +45,9 @@ def reads(held: str) -> set[str]:
 class IndexedInputs(Inputs):
     """What a view reading an SAE's activation index computes from: the named SAEs, their indexes, which SAE and feature."""
 
-    model: Any
-    saes: Mapping[str, Any]
-    indexes: Callable[..., Any]
+    model: Model
+    saes: Mapping[str, SparseAutoencoder]
+    indexes: Callable[..., ActivationIndex]
     """`indexes(progress, sae=name)`: the activation index of the SAE `name`, built once (a selection's `index`)."""
     sae: str
     feature: int = -1
