@@ -108,7 +108,7 @@ def test_token_colours_and_legend_follow_the_values(views):
 
 
 def test_other_formats_are_refused_with_the_fix(views, tmp_path):
-    with pytest.raises(iw.InterpWidgetsError, match=r"\.svg.*menu"):
+    with pytest.raises(iw.InterpWidgetsError, match=r"\.svg.*save button \(⤓"):
         views["AttentionView"].save(tmp_path / "fig.png")
     html_path = views["AttentionView"].save(tmp_path / "fig.html")
     assert html_path.read_text() == views["AttentionView"].to_static_html()
