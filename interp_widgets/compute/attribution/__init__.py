@@ -9,6 +9,9 @@ from interp_widgets.compute.attribution.attribute import (  # noqa: F401
     FrozenRun, center, frozen_run, LinearReplacement, SourceTable, active_sources, salient_logits, check_transcoders, attribute, token_strings,
     starts_with_special_token,
 )
+from interp_widgets.compute.attribution.frozen_parts import (  # noqa: F401
+    BlockLayout, NormMap, TranscoderLayer, block_layouts, frozen_scale, read_norm, transcoder_layers,
+)
 from interp_widgets.compute.attribution.graph import (  # noqa: F401
     normalised, influence, partial_influence, cumulative_threshold, PrunedGraph, AttributionGraph,
 )
@@ -19,7 +22,7 @@ from interp_widgets.compute.attribution.intervene import (  # noqa: F401
     input_hook, output_hook, InterventionResult, check_nodes, feature_edits, intervene,
 )
 from interp_widgets.compute.attribution.drawn import (  # noqa: F401
-    KINDS, TOKEN, FEATURE, ERROR, LOGIT, DrawnGraph, drawn_graph, label, strongest_paths, logit_lens_tokens, top_contexts,
+    KINDS, TOKEN, FEATURE, ERROR, LOGIT, DrawnGraph, decoder_directions, drawn_graph, label, strongest_paths, logit_lens_tokens, top_contexts,
 )
 from interp_widgets.compute.attribution.graph_json import (  # noqa: F401
     KIND_TYPES, cantor_pairing, to_circuit_tracer, save_graph_json,
@@ -33,6 +36,14 @@ from interp_widgets.compute.attribution.attention_paths import (  # noqa: F401
 from interp_widgets.compute.attribution.qk import QKAttribution, qk_attribution  # noqa: F401
 
 __all__ = [
+    "BlockLayout",
+    "NormMap",
+    "TranscoderLayer",
+    "block_layouts",
+    "decoder_directions",
+    "frozen_scale",
+    "read_norm",
+    "transcoder_layers",
     "FrozenPrompt",
     "HeadLoadings",
     "NodeRef",

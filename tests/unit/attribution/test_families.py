@@ -162,7 +162,7 @@ def test_a_model_the_frozen_pieces_do_not_reproduce_is_refused(monkeypatch):
     """The replacement checks itself against the model's own run: a wrong piece is a refusal, never a wrong graph."""
     import importlib
 
-    attribute_module = importlib.import_module("interp_widgets.compute.attribution.attribute")
+    attribute_module = importlib.import_module("interp_widgets.compute.attribution.replacement")
 
     model = load("llama")
     real = attribute_module.attention_weights
