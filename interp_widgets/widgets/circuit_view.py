@@ -92,7 +92,7 @@ class CircuitView(BaseWidget):
     curve_recovered = Array(shape=(0,), help="Exact faithfulness of each: (M(circuit) - M(corrupt)) / (M(clean) - M(corrupt)).")
     circuit_size = traitlets.Int(0, help="How many top edges are drawn (the slider; one of curve_sizes).").tag(sync=True)
     patterns = Array(dtype=torch.float16, shape=(0, 0), help="Every head's attention on the clean prompt, `[layer * n_heads + head, T(T+1)/2]` lower triangles in float16.")
-    selected_edge = traitlets.Dict(default_value={}, help="The clicked edge: its names, score and exact patch effect.").tag(sync=True)
+    selected_edge = traitlets.Dict(key_trait=traitlets.Unicode(), default_value={}, help="The clicked edge: its names, score and exact patch effect.").tag(sync=True)
     progress = traitlets.Unicode("", help="While computing: how far it is.").tag(sync=True)
 
     SELECTION = {"clean": "prompt"}
