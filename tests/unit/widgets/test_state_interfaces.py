@@ -109,6 +109,9 @@ def test_front_end_state_matches_the_traits(row):
             if element is not None:
                 assert ts_kind(element)[0] == trait_kind(trait._trait), (
                     f"{row.name}.{name}: TypeScript's elements are {element!r}, the trait's {type(trait._trait).__name__}")
+        if kind == "dict":
+            assert trait._key_trait is not None or trait._value_trait is not None, (
+                f"{row.name}.{name}: say what the dict holds (traitlets.Dict(key_trait=traitlets.Unicode()) or a value trait)")
         if literals is not None and isinstance(trait, traitlets.Enum):
             assert literals == set(trait.values), f"{row.name}.{name}: TypeScript lists {sorted(literals)}, the trait {sorted(trait.values)}"
 
