@@ -11,9 +11,11 @@ every attention layer m it crosses adds `sum_h back_{m,h}(G_m)`, so
     edge = v_s · start(k)  +  sum_m sum_h  v_s · back_{m,h}(G_m)(k)
 
 The first term is the part that never passes through attention (nonzero only when the source sits
-at the target's position); each other term is the part whose path *from the source* enters
-attention first at head h of layer m (a path through heads at two layers is counted at the lower
-one: the one the source's information reaches first). The parts sum to the edge exactly.
+at the target's position; a skip transcoder's linear path adds to it); each other term is the part
+whose path *from the source* enters attention first at head h of layer m (a path through heads at
+two layers is counted at the lower one: the one the source's information reaches first). The parts
+sum to the edge exactly. A cross-layer transcoder's feature writes after several layers: its parts
+are summed over what it writes at each.
 
 QK attribution (why a head attends where it does) builds on the same frozen model: compute/attribution/qk.py.
 
@@ -31,7 +33,7 @@ import torch
 from torch import Tensor
 
 from interp_widgets.compute.attribution.attribute import (
-    FrozenRun, LinearReplacement, SourceTable, active_sources, center, check_transcoders, frozen_run,
+    LinearReplacement, SourceTable, active_sources, check_transcoders, frozen_replacement,
 )
 from interp_widgets.compute.attribution.drawn import KINDS
 from interp_widgets.compute.core.hooks import tokenize
@@ -41,14 +43,16 @@ from interp_widgets.errors import InterpWidgetsError
 def attention_backward_by_head(replacement: LinearReplacement, layer: int, grad: Tensor) -> Tensor:
     """`grad [n, d]` at attention `layer`'s output -> each head's part at the attention input, `[H, n, d]`.
 
-    Summed over heads this is `replacement.attention_backward(layer, grad[None])[0]`."""
-    n, d = grad.shape
-    W_V, W_O = replacement.W_V[layer], replacement.W_O[layer]  # [H, d, dh], [H, dh, d]
+    Summed over heads this is `replacement.attention_backward(layer, grad[None])[0]` (norms after the
+    attention, as Gemma's sandwich, and before it, at their frozen scales)."""
+    n, layout = grad.shape[0], replacement.layouts[layer]
+    if layout.ln1_post is not None:
+        grad = layout.ln1_post.backward(grad, replacement.run.ln1_post_scale[layer, :n])
+    W_V, W_O = replacement.W_V[layer], replacement.W_O[layer]  # [H, d, dh], [H, dh, d] (key/value heads repeated per group)
     per_head = torch.einsum("qd,hed->hqe", grad, W_O)  # [H, q, dh]
     at_values = torch.matmul(replacement.run.pattern[layer, :, :n, :n].transpose(-1, -2), per_head)  # [H, k, dh]
     at_normed = torch.einsum("hke,hde->hkd", at_values, W_V)  # [H, k, d]
-    w1 = replacement.ln[layer][0]
-    return center(at_normed * (w1 / replacement.run.ln1_scale[layer, :n, None]))
+    return layout.ln1.backward(at_normed, replacement.run.ln1_scale[layer, :n])
 
 
 def up_to_layer(replacement: LinearReplacement, layer: int) -> LinearReplacement:
@@ -61,10 +65,7 @@ def up_to_layer(replacement: LinearReplacement, layer: int) -> LinearReplacement
 
 def constant_stream(replacement: LinearReplacement, layer: int) -> Tensor:
     """`resid_pre[layer]` `[n, d]` with every source at zero: the biases carried through the frozen blocks below."""
-    resid = torch.zeros_like(replacement.run.embedding)
-    for below in range(layer):
-        resid = resid + replacement.attention(below, resid) + replacement.b_dec[below]
-    return resid
+    return replacement.constant_walk(layer)[0]
 
 
 # ---- the frozen model of one prompt ---------------------------------------------------------
@@ -95,13 +96,12 @@ class FrozenPrompt:
 
 
 def freeze(model: Any, transcoders: Sequence[Any], prompt: str | Tensor) -> FrozenPrompt:
-    """One forward pass of `prompt` and the transcoders' encodings: the frozen model `attribute` differentiates."""
+    """One forward pass of `prompt` and the transcoders' encodings: the frozen model `attribute` differentiates
+    (every position's features kept as sources, BOS's too: a head's score reads them)."""
     check_transcoders(model, transcoders)
     tokens = tokenize(model, prompt)[0] if isinstance(prompt, str) else torch.as_tensor(prompt).flatten()
-    run = frozen_run(model, tokens.to(next(model.parameters()).device))
-    run = FrozenRun(*(t.cpu() if isinstance(t, Tensor) else t for t in vars(run).values()))
+    _, replacement = frozen_replacement(model, transcoders, tokens)
     with torch.inference_mode():
-        replacement = LinearReplacement(model, transcoders, run)
         sources, _ = active_sources(replacement, transcoders)
     return FrozenPrompt(replacement, sources)
 
@@ -173,38 +173,64 @@ def target_start(frozen: FrozenPrompt, node: NodeRef) -> tuple[int, Tensor]:
     raise InterpWidgetsError(f"a {node.kind} node has no incoming edges: pick a feature or logit node as the edge's target.")
 
 
-def source_vector(frozen: FrozenPrompt, node: NodeRef) -> tuple[int, Tensor]:
-    """A node as a source: (the layer it writes after, -1 for token embeddings; its vector `[d]`)."""
+def source_writes(frozen: FrozenPrompt, node: NodeRef) -> list[tuple[int, Tensor]]:
+    """A node as a source: what it writes, as (layer it writes after, -1 for token embeddings; vector `[d]`) pairs.
+    A cross-layer transcoder's feature writes after its own layer and every later one."""
     rep, sources = frozen.replacement, frozen.sources
     if node.kind == "feature":
         column = ((sources.layers == node.layer) & (sources.positions == node.position) & (sources.indices == node.feature)).nonzero()
         if not len(column):
             raise InterpWidgetsError(f"feature {node.feature} of layer {node.layer} is not active at position {node.position} "
                                      "on this prompt: the graph belongs to another prompt or other transcoders.")
-        column = int(column[0, 0])
-        return node.layer, float(sources.activations[column]) * rep.W_dec[node.layer][node.feature]
+        rows = rep.tc[node.layer].rows(torch.tensor([node.feature]))[0]  # [layers written, d], from its own layer up
+        activation = float(sources.activations[int(column[0, 0])])
+        return [(node.layer + j, activation * rows[j]) for j in range(rows.shape[0])]
     if node.kind == "error":
-        return node.layer, sources.errors[node.layer, node.position]
+        return [(node.layer, sources.errors[node.layer, node.position])]
     if node.kind == "token":
-        return -1, rep.run.embedding[node.position]
+        return [(-1, rep.run.embedding[node.position])]
     raise InterpWidgetsError("a logit node has no outgoing edges: pick a feature, error or token node as the edge's source.")
 
 
 @torch.inference_mode()
 def edge_head_loadings(frozen: FrozenPrompt, target: NodeRef, source: NodeRef) -> HeadLoadings:
-    """The edge source -> target split by head (see the module's docstring); `frozen` is the graph's prompt."""
+    """The edge source -> target split by head (see the module's docstring); `frozen` is the graph's prompt.
+
+    The target's gradient is walked down as the graph's backward pass walks it (skip transcoders,
+    parallel blocks, norms after attention); at each layer its increment at the source's position is
+    kept apart per attention head, the rest (the skip term's) with the part through no attention."""
+    rep, key = frozen.replacement, source.position
     level, start = target_start(frozen, target)
-    written_after, vector = source_vector(frozen, source)
-    rep, query, key = frozen.replacement, (frozen.n - 1 if target.kind == "logit" else target.position), source.position
+    query = frozen.n - 1 if target.kind == "logit" else target.position
     by_head = torch.zeros(rep.L, rep.W_V.shape[1])
-    if key > query or written_after >= (level if target.kind == "feature" else rep.L):
-        return HeadLoadings(0.0, by_head, 0.0)  # no path: the source comes after the target
+    writes = [(layer, vector) for layer, vector in source_writes(frozen, source) if key <= query]
     grad = torch.zeros(query + 1, start.shape[0])
     grad[query] = start
-    direct = float(grad[key] @ vector)
-    top = level if level < rep.L else rep.L - 1  # a feature target reads resid_mid: its own layer's attention is crossed
-    for layer in range(top, written_after, -1):
-        parts = attention_backward_by_head(rep, layer, grad)  # [H, query + 1, d]
-        by_head[layer] = parts[:, key] @ vector
-        grad = grad + parts.sum(0)
+    base = grad[key].clone()  # the start itself, at the source's position only when both share it
+    heads_at: dict[int, Tensor] = {}  # layer -> each head's increment of the gradient at the source's position `[H, d]`
+    other_at: dict[int, Tensor] = {}  # layer -> the skip term's increment there `[d]`
+    if target.kind == "feature" and not rep.layouts[level].parallel:  # it reads resid_mid: its own attention is below it
+        parts = attention_backward_by_head(rep, level, grad)
+        heads_at[level], grad = parts[:, key], grad + parts.sum(0)
+    top = rep.L - 1 if target.kind == "logit" else level - 1  # the highest resid_post the target reads
+    lowest = min((layer for layer, _ in writes), default=top)
+    for layer in range(top, lowest, -1):  # resid_post[layer] -> resid_post[layer - 1]
+        skip = rep.skip_backward(layer, grad[None])[0]
+        if rep.layouts[layer].parallel:
+            parts = attention_backward_by_head(rep, layer, grad)
+            grad = grad + parts.sum(0) + skip
+        else:
+            parts = attention_backward_by_head(rep, layer, grad + skip)
+            grad = grad + skip + parts.sum(0)
+        heads_at[layer], other_at[layer] = parts[:, key], skip[key]
+    direct = 0.0
+    for written, vector in writes:
+        if written > top:
+            continue  # written above what the target reads
+        direct += float(vector @ (base + sum((other_at[m] for m in other_at if m > written), torch.zeros_like(base))))
+        for m, parts in heads_at.items():
+            if m > written:
+                by_head[m] += parts @ vector
     return HeadLoadings(direct, by_head, direct + float(by_head.sum()))
+
+

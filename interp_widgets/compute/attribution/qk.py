@@ -23,8 +23,8 @@ import torch
 from torch import Tensor
 
 from interp_widgets.compute.attribution.attention_paths import FrozenPrompt, constant_stream, freeze, up_to_layer
-from interp_widgets.compute.attribution.attribute import center
-from interp_widgets.compute.core.prefix_runner import raw_module
+from interp_widgets.compute.attribution.frozen_parts import optional_bias
+from interp_widgets.compute.core.block_maths import model_maths, raw_module
 from interp_widgets.errors import InterpWidgetsError
 
 
@@ -62,20 +62,34 @@ class QKAttribution:
         return [(self.query_nodes[int(i) // width], self.key_nodes[int(i) % width], float(flat[i])) for i in order]
 
 
+def block_maths(model: Any, layer: int) -> Any:
+    """The model's block `layer` as plain pieces (compute/core/block_maths.py), or None where they cannot be read."""
+    maths = model_maths(model)
+    return None if isinstance(maths, str) else maths.blocks[layer]
+
+
 def rotation(model: Any, layer: int, position: int, d_head: int) -> Tensor | None:
-    """The rotary rotation of `layer` at `position` as a matrix `R [dh, dh]` (rotated = x @ R), None without rotary."""
+    """The rotary rotation of `layer` at `position` as a matrix `R [dh, dh]` (rotated = x @ R), None without rotary.
+
+    Read from the model's own rotary pieces (`block_maths`: native adjacent pairs, Hugging Face halves,
+    partial rotary) by rotating the identity: exact for any rotation, since it is linear."""
     if getattr(model.cfg, "positional_embedding_type", "standard") != "rotary":
         return None
-    attention = raw_module(getattr(raw_module(model.blocks[layer]), "attn", None))
-    rotary = getattr(attention, "rotary", None)
-    if rotary is None or not hasattr(rotary, "cos_cached"):
-        raise InterpWidgetsError("QK attribution on a rotary model needs the rotary module of a TransformerLens native model "
-                                 "(the embedded models, TransformerBridge.boot_native); this model's attention does not expose one.")
-    identity = torch.eye(d_head)
-    cos, sin = rotary.cos_cached[position].float(), rotary.sin_cached[position].float()
-    dims = rotary.rotary_dim
-    turned = identity[:, :dims] * cos + rotary._rotate_half(identity[:, :dims]) * sin
-    return torch.cat([turned, identity[:, dims:]], dim=-1)
+    block = block_maths(model, layer)
+    if block is None or block.rotary is None:
+        raise InterpWidgetsError(f"QK attribution on a rotary model needs its rotary pieces, which this model does not expose "
+                                 f"({model_maths(model) if block is None else 'no rotary on block ' + str(layer)}): use a native, "
+                                 "GPT-2, NeoX, Llama, Mistral, Qwen 2 or Gemma model.")
+    return block.rotary(torch.eye(d_head)[None, None], torch.tensor([[position]]))[0, 0]
+
+
+def check_qk_model(model: Any, layer: int) -> None:
+    """Refuse models whose score is not bilinear in the residual stream at frozen norm scales."""
+    block = model.blocks[layer]
+    attention = raw_module(getattr(block, "attn", None) or getattr(raw_module(block), "attn", None))
+    if getattr(attention, "q_norm", None) is not None or getattr(attention, "k_norm", None) is not None:
+        raise InterpWidgetsError("this model normalises each head's queries and keys (Qwen 3, Gemma 3, OLMo 2): the score is then not "
+                                 "bilinear in the residual stream, so QK attribution cannot split it into node pairs.")
 
 
 def sides(frozen: FrozenPrompt, layer: int, position: int, W: Tensor, b: Tensor) -> Tensor:
@@ -85,21 +99,22 @@ def sides(frozen: FrozenPrompt, layer: int, position: int, W: Tensor, b: Tensor)
     batched backward pass of every head's dh output coordinates to `resid_pre[layer]` (through the
     frozen attention below it)."""
     rep, (heads, d, dh) = frozen.replacement, W.shape
-    w1, b1 = rep.ln[layer][0], rep.ln[layer][1]
-    scale = rep.run.ln1_scale[layer, position]
-    starts = center(W.transpose(1, 2).reshape(heads * dh, d) * w1 / scale)  # the gradient of each coordinate at resid_pre[layer][position]
+    norm, scale = rep.layouts[layer].ln1, rep.run.ln1_scale[layer, position : position + 1]
+    starts = norm.backward(W.transpose(1, 2).reshape(heads * dh, 1, d), scale)[:, 0]  # each coordinate's gradient at resid_pre[layer][position]
     targets, sources = heads * dh, frozen.sources
-    if layer == 0:  # resid_pre[0] is the token (and position) embedding alone
-        rows = up_to_layer(rep, 0).rows(torch.zeros(targets, dtype=torch.long), torch.full((targets,), position), starts, sources)
-    else:
+    below = layer - 1
+    simple_below = below >= 0 and not rep.layouts[below].parallel and rep.tc[below].W_skip is None
+    if simple_below:
         # Joined as readers of resid_mid[layer - 1], the targets cross that attention from their one position (cheap);
         # what MLP `layer - 1` writes at resid_post[layer - 1] = resid_pre[layer] is read here, at that position only.
-        rows = up_to_layer(rep, layer).rows(torch.full((targets,), layer - 1), torch.full((targets,), position), starts, sources)
-        for where, columns, vectors in sources.features[layer - 1]:
+        rows = up_to_layer(rep, layer).rows(torch.full((targets,), below), torch.full((targets,), position), starts, sources)
+        for where, columns, vectors in sources.features[below]:
             if where == position:
-                rows[:, columns] = starts @ vectors.T
-        rows[:, sources.error_offset + (layer - 1) * frozen.n + position] = starts @ sources.errors[layer - 1, position]
-    constant = torch.einsum("d,hde->he", center(constant_stream(rep, layer)[position]) / scale * w1 + b1, W) + b  # [heads, dh]
+                rows[:, columns] += starts @ vectors.T
+        rows[:, sources.error_offset + below * frozen.n + position] = starts @ sources.errors[below, position]
+    else:  # layer 0, a parallel block or a skip transcoder below: the plain walk from resid_pre[layer]
+        rows = up_to_layer(rep, layer).rows(torch.full((targets,), layer), torch.full((targets,), position), starts, sources)
+    constant = torch.einsum("d,hde->he", norm.forward(constant_stream(rep, layer)[position : position + 1], scale)[0], W) + b  # [heads, dh]
     return torch.cat([rows.view(heads, dh, -1).transpose(1, 2), constant[:, None]], dim=1)
 
 
@@ -129,11 +144,12 @@ def qk_attributions(model: Any, transcoders: Sequence[Any], prompt: str | Tensor
     if not 0 <= query_pos < n or not 0 <= key_pos <= query_pos:
         raise InterpWidgetsError(f"need 0 <= key_pos <= query_pos < {n} (the prompt's {n} tokens; a causal head attends only "
                                  f"backwards), got query_pos={query_pos}, key_pos={key_pos}.")
-    f32 = lambda t: t.detach().float().cpu()  # noqa: E731
-    W_K = f32(model.W_K)
+    check_qk_model(model, layer)
+    W_Q, W_K = model.W_Q.detach().float().cpu(), model.W_K.detach().float().cpu()  # [L, H, d, dh], [L, H_kv, d, dh]
+    b_Q, b_K = optional_bias(model, "b_Q", W_Q.shape[:2] + W_Q.shape[-1:]), optional_bias(model, "b_K", W_K.shape[:2] + W_K.shape[-1:])
     key_heads = [head * W_K.shape[1] // H for head in heads]  # grouped-query attention: the key/value head each query head reads
-    query = sides(frozen, layer, query_pos, f32(model.W_Q)[layer, heads], f32(model.b_Q)[layer, heads])  # [heads, N + 1, dh]
-    key = sides(frozen, layer, key_pos, W_K[layer, key_heads], f32(model.b_K)[layer, key_heads])
+    query = sides(frozen, layer, query_pos, W_Q[layer, heads], b_Q[layer, heads])  # [heads, N + 1, dh]
+    key = sides(frozen, layer, key_pos, W_K[layer, key_heads], b_K[layer, key_heads])
     dh = query.shape[-1]
     for position, vectors in ((query_pos, query), (key_pos, key)):
         turn = rotation(model, layer, position, dh)
@@ -152,13 +168,10 @@ def qk_attributions(model: Any, transcoders: Sequence[Any], prompt: str | Tensor
 
 
 def attention_scale(model: Any, layer: int, d_head: int) -> float:
-    """What the model divides q·k by: its attention module's own scale where it has one, else the
-    config's `attn_scale` when set, else sqrt(d_head) (1 when the config turns scaling off)."""
-    own = getattr(raw_module(getattr(raw_module(model.blocks[layer]), "attn", None)), "scale", None)
-    if isinstance(own, (int, float)) and own > 0:
-        return float(own)
-    if getattr(model.cfg, "use_attn_scale", True) is False:
-        return 1.0
+    """What the model divides q·k by (its block pieces' scale: sqrt(d_head), or Gemma's query_pre_attn_scalar)."""
+    block = block_maths(model, layer)
+    if block is not None:
+        return float(block.scale)
     scale = getattr(model.cfg, "attn_scale", None)
     return float(scale) if isinstance(scale, (int, float)) and scale > 0 else d_head ** 0.5
 
