@@ -48,43 +48,26 @@ function scatter(wire: WireArray, indices: DataView): Decoded {
   return { data: out, shape: wire.shape };
 }
 
+/** Wire dtypes read as they are: bytes per element and the typed array over them. */
+const TYPED: Record<string, [number, new (buffer: ArrayBufferLike) => NumericArray]> = {
+  float32: [4, Float32Array], float64: [8, Float64Array], int32: [4, Int32Array], uint8: [1, Uint8Array], bool: [1, Uint8Array],
+  int64: [8, BigInt64Array],
+};
+/** Half types, widened to float32 element by element. */
+const HALF: Record<string, (bits: number) => number> = { float16: halfToFloat, bfloat16: bfloat16ToFloat };
+
 function decodeDense(wire: WireArray): Decoded {
   const { view, dtype, shape } = wire;
   const n = sizeOf(shape);
-  const bytes = view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength);
-  const expected = (per: number) => {
-    if (view.byteLength !== n * per) {
-      throw new Error(`wire array of dtype ${dtype} and shape [${shape}] needs ${n * per} bytes, got ${view.byteLength}`);
-    }
-  };
-  switch (dtype) {
-    case "float32":
-      expected(4);
-      return { data: new Float32Array(bytes), shape };
-    case "float64":
-      expected(8);
-      return { data: new Float64Array(bytes), shape };
-    case "int32":
-      expected(4);
-      return { data: new Int32Array(bytes), shape };
-    case "uint8":
-    case "bool":
-      expected(1);
-      return { data: new Uint8Array(bytes), shape };
-    case "int64":
-      expected(8);
-      return { data: new BigInt64Array(bytes), shape };
-    case "float16":
-    case "bfloat16": {
-      expected(2);
-      const convert = dtype === "float16" ? halfToFloat : bfloat16ToFloat;
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = convert(view.getUint16(i * 2, true));
-      return { data: out, shape };
-    }
-    default:
-      throw new Error(`unsupported wire dtype ${dtype}`);
+  const per = TYPED[dtype]?.[0] ?? (dtype in HALF ? 2 : 0);
+  if (!per) throw new Error(`unsupported wire dtype ${dtype}`);
+  if (view.byteLength !== n * per) {
+    throw new Error(`wire array of dtype ${dtype} and shape [${shape}] needs ${n * per} bytes, got ${view.byteLength}`);
   }
+  if (dtype in TYPED) return { data: new TYPED[dtype][1](view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength)), shape };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = HALF[dtype](view.getUint16(i * 2, true));
+  return { data: out, shape };
 }
 
 const decodedWires = new WeakMap<object, Decoded>();
