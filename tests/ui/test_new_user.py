@@ -1,5 +1,5 @@
 """What a new user hit, in a real browser (issue 36): the lens grid's target box in the workbench, a multi-line
-prompt in the bench's prompt box, the toy's progress line after training set from code, the steering view's
+prompt in the bench's prompt box, the index's progress line in the first Browser tab, the toy's progress line after training set from code, the steering view's
 legends and one "generating…", and the quickstart opening unmodified."""
 
 import shutil
@@ -21,6 +21,10 @@ def notebooks(lab_server, lab_root):
     write_notebook(lab_root / "bench36.ipynb", [
         "import interp_widgets as iw\nmodel = iw.load_model()\n"
         f"bench = iw.explore(model, {{'4x': iw.load_sae('4x')}}, prompt={PROMPT!r}, index_tokens=64 * 20)\nbench",
+    ])
+    write_notebook(lab_root / "index36.ipynb", [
+        "import interp_widgets as iw\nmodel = iw.load_model()\n"
+        f"bench = iw.explore(model, {{'4x': iw.load_sae('4x')}}, prompt={PROMPT!r})\nbench",  # the default 65,536-token index
     ])
     write_notebook(lab_root / "toy36.ipynb", [
         "import interp_widgets as iw\ntoy = iw.SuperpositionToy.from_settings(n_features=5, n_hidden=2, steps=1500)\ntoy",
@@ -68,6 +72,16 @@ def test_the_lens_grids_target_box_and_a_multi_line_prompt_in_the_bench(page, no
     page.wait_for_function(f"(node) => node.querySelectorAll('.iw-lens-grid th').length > 0 && "
                            f"node.querySelector('.iw-prompt-input').value === {CODE!r}", arg=grid.element_handle(), timeout=90_000)
     assert box.input_value() == CODE
+
+
+def test_the_first_browser_tab_shows_the_index_progress_while_it_builds(page, notebooks):
+    open_notebook(page, notebooks, "index36.ipynb")
+    run_all_cells(page, ".iw-bench .iw-token-highlights .iw-token")
+    page.locator(".iw-bench .lm-TabBar-tab", has_text="Browser").first.click()
+    line = page.locator(".iw-bench .iw-bench-progress").first
+    line.wait_for(state="visible", timeout=30_000)  # not a blank tab while the index builds
+    assert "building the activation index of the 4x SAE" in line.inner_text()
+    page.locator(".iw-bench .iw-feature-browser").first.wait_for(state="visible", timeout=120_000)
 
 
 def test_the_toys_progress_line_clears_when_training_set_from_code_ends(page, notebooks):
