@@ -31,6 +31,20 @@ describe("decodeArray", () => {
     expect(Array.from(decoded.data as Float32Array)).toEqual([1, -3, 0.15625]);
   });
 
+  it("reads float64, int32, uint8 and bool as typed arrays of their own kind", () => {
+    const cases: [string, ArrayLike<number> & { buffer: ArrayBufferLike }, string][] = [
+      ["float64", new Float64Array([1.25, -3]), "Float64Array"],
+      ["int32", new Int32Array([7, -2]), "Int32Array"],
+      ["uint8", new Uint8Array([255, 1]), "Uint8Array"],
+      ["bool", new Uint8Array([1, 0]), "Uint8Array"],
+    ];
+    for (const [dtype, values, kind] of cases) {
+      const decoded = decodeArray({ view: new DataView(values.buffer), dtype, shape: [2] });
+      expect(decoded.data.constructor.name).toBe(kind);
+      expect(Array.from(decoded.data as ArrayLike<number>)).toEqual(Array.from(values));
+    }
+  });
+
   it("keeps int64 exact as BigInt", () => {
     const data = new BigInt64Array([1n, -7n, 2n ** 40n]);
     const decoded = decodeArray({ view: new DataView(data.buffer), dtype: "int64", shape: [3] });
