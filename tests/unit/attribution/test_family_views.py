@@ -12,6 +12,7 @@ from interp_widgets.compute.attribution.drawn import FEATURE, decoder_directions
 from interp_widgets.compute.attribution.graph_file import load_graph_json
 from interp_widgets.compute.attribution.graph_json import save_graph_json
 from tests.unit.attribution.test_families import PROMPT, cross_layer_transcoder, load, skip_transcoders, topk_transcoders
+from tests.widget_requests import request
 
 CASES = [("llama", "clt"), ("neox", "topk"), ("gemma2", "skip"), ("olmo2", "clt"), ("gpt2", "skip")]
 MAKE = {"clt": cross_layer_transcoder, "skip": skip_transcoders, "topk": topk_transcoders}
@@ -40,7 +41,7 @@ def test_graph_view_and_json_both_ways(name, kind, tmp_path):
     assert len(set(back.node_ids())) == back.n_nodes
     opened = iw.GraphView.from_json(path, model=model, transcoders=list(transcoders))
     assert opened.labels == view.labels
-    reply = view.handle_request({"kind": "request", "id": 1, "type": "intervene", "payload": {"nodes": features[:2], "scale": 0.0}})
+    reply = request(view, "intervene", {"nodes": features[:2], "scale": 0.0})
     if kind == "clt":
         assert not view.can_intervene and not reply["ok"] and "cross-layer" in reply["error"]
     else:

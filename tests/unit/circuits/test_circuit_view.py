@@ -6,15 +6,12 @@ import torch
 
 import interp_widgets as iw
 from interp_widgets.compute.circuits import edge_attribution, edge_effects, faithfulness_curve, prepare
+from tests.widget_requests import ask
 
 
 @pytest.fixture(scope="module")
 def view(six_layer, docstring_pairs):
     return iw.CircuitView.from_model(six_layer, docstring_pairs[0])
-
-
-def request(widget, kind, **payload):
-    return widget.handle_request({"kind": "request", "id": 7, "type": kind, "payload": payload})
 
 
 def test_traits_are_the_maths(view, six_layer, docstring_pairs):
@@ -36,26 +33,26 @@ def test_traits_are_the_maths(view, six_layer, docstring_pairs):
 
 
 def test_an_edge_click_answers_with_its_exact_effect(view, six_layer, docstring_pairs):
-    reply = request(view, "edge", index=1)
+    reply = ask(view, "edge", index=1)
     assert reply["ok"], reply
     s, r = int(view.edge_sender[1]), int(view.edge_receiver[1])
     pair = docstring_pairs[0]
     exact = edge_effects(six_layer, [(pair.clean, pair.corrupt, pair.answer, pair.wrong)], [(s, r)])
     assert reply["result"]["exact"] == pytest.approx(float(exact[0]), abs=1e-4)
     assert view.selected_edge["sender"] == view.sender_names[s]
-    bad = request(view, "edge", index=10**6)
+    bad = ask(view, "edge", index=10**6)
     assert not bad["ok"] and "not drawn" in bad["error"]
 
 
 def test_a_new_pair_recomputes_and_a_bad_one_keeps_the_view(six_layer, docstring_pairs):
     widget = iw.CircuitView.from_model(six_layer, docstring_pairs[0])
     before = widget.edge_score.clone()
-    reply = request(widget, "set", prompt="The cat sat", corrupt="The cat sat on the mat", answer=" on", wrong=" in")
+    reply = ask(widget, "set", prompt="The cat sat", corrupt="The cat sat on the mat", answer=" on", wrong=" in")
     assert not reply["ok"] and "equal lengths" in reply["error"]
     assert torch.equal(widget.edge_score, before) and widget.prompt == docstring_pairs[0].clean
-    assert not request(widget, "set", ig_steps=0)["ok"] and torch.equal(widget.edge_score, before)
+    assert not ask(widget, "set", ig_steps=0)["ok"] and torch.equal(widget.edge_score, before)
     other = docstring_pairs[1]
-    reply = request(widget, "set", prompt=other.clean, corrupt=other.corrupt, answer=other.answer, wrong=other.wrong, ig_steps=2)
+    reply = ask(widget, "set", prompt=other.clean, corrupt=other.corrupt, answer=other.answer, wrong=other.wrong, ig_steps=2)
     assert reply["ok"], reply
     assert widget.prompt == other.clean and widget.method == "EAP-IG (2 steps)" and not torch.equal(widget.edge_score, before)
 
@@ -78,7 +75,7 @@ def test_the_prompt_is_shared_with_an_attention_view_through_a_selection(six_lay
 
     pair = ioi_pair(six_layer, seed=3)
     new = pair.clean
-    reply = request(circuit, "set", prompt=new, corrupt=pair.corrupt, answer=pair.answer, wrong=pair.wrong)
+    reply = ask(circuit, "set", prompt=new, corrupt=pair.corrupt, answer=pair.answer, wrong=pair.wrong)
     assert reply["ok"], reply
     assert selection.prompt == new and attention.prompt == new
     selection.choose(prompt="When Mary and John went to the store, John gave a drink to")
