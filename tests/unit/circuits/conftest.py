@@ -49,3 +49,13 @@ def random_pairs(model, n=2, length=7, seed=0):
     corrupt[:, 2] = torch.randint(1, 400, (n,), generator=generator)
     corrupt[:, 4] = torch.randint(1, 400, (n,), generator=generator)
     return [(c, k, 5, 7) for c, k in zip(clean, corrupt)]
+
+
+def transformer_lens_attribution():
+    """transformer-lens 4.3's attribution_patching (the outside oracle), or skip where it is older (3.9 has no edge graph)."""
+    module = pytest.importorskip("transformer_lens.tools.analysis.attribution_patching")
+    from typing import get_args
+
+    if "q_input" not in get_args(getattr(module, "NodeKind", None)):
+        pytest.skip("this transformer-lens has no edge-level attribution_patch (4.3 has)")
+    return module

@@ -9,7 +9,7 @@ from interp_widgets.compute.circuits import (
     threshold, top_n,
 )
 from interp_widgets.errors import InterpWidgetsError
-from tests.unit.circuits.conftest import random_pairs
+from tests.unit.circuits.conftest import random_pairs, transformer_lens_attribution
 
 
 def _bias(model, name, layer, heads, d_head):
@@ -159,7 +159,7 @@ def test_per_position_circuits_also_span_zero_to_one(toy):
 
 
 def test_faithfulness_equals_transformer_lens_faithfulness(gpt2_shaped):
-    attribution_patching = pytest.importorskip("transformer_lens.tools.analysis.attribution_patching")
+    attribution_patching = transformer_lens_attribution()
     pairs = random_pairs(gpt2_shaped, n=1, length=6)
     scores = edge_attribution(gpt2_shaped, pairs)
     circuit = top_n(scores, 40)

@@ -52,6 +52,9 @@ def test_attention_only_models_have_no_mlp_nodes():
 
 
 def test_nodes_carry_transformer_lens_names_both_ways():
+    from tests.unit.circuits.conftest import transformer_lens_attribution
+
+    transformer_lens_attribution()
     node = Node("q_input", 1, 3)
     tl = node.to_transformer_lens(position=4)
     assert (tl.kind, tl.layer, tl.head, tl.position) == ("q_input", 1, 3, 4)

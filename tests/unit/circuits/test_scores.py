@@ -6,9 +6,7 @@ import torch
 
 from interp_widgets.compute.circuits import Node, edge_attribution, edge_effects, pair_batch, prepare
 from interp_widgets.errors import InterpWidgetsError
-from tests.unit.circuits.conftest import random_pairs
-
-attribution_patching = pytest.importorskip("transformer_lens.tools.analysis.attribution_patching")
+from tests.unit.circuits.conftest import random_pairs, transformer_lens_attribution
 
 
 def tl_metric(answer, wrong):
@@ -16,6 +14,7 @@ def tl_metric(answer, wrong):
 
 
 def test_edge_scores_equal_transformer_lens_attribution_patch_on_a_gpt2_shaped_model(gpt2_shaped):
+    attribution_patching = transformer_lens_attribution()
     pairs = random_pairs(gpt2_shaped, n=2, length=6)
     ours = edge_attribution(gpt2_shaped, pairs, per_position=True).to_transformer_lens()
     batch = pair_batch(gpt2_shaped, pairs)
@@ -36,6 +35,7 @@ def edge_attribution_edges(model):
 
 
 def test_node_scores_equal_transformer_lens_node_attribution_on_the_embedded_model(six_layer, docstring_pairs):
+    attribution_patching = transformer_lens_attribution()
     pair = docstring_pairs[0]
     scores = edge_attribution(six_layer, [pair])
     batch = pair_batch(six_layer, [pair])
