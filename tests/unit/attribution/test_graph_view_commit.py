@@ -6,6 +6,7 @@ import pytest
 import interp_widgets as iw
 from interp_widgets.compute.attribution.drawn import FEATURE
 from interp_widgets.errors import InterpWidgetsError
+from tests.widget_requests import request
 
 PROMPT = "When Mary and John went to the store, John gave a drink to"
 OTHER = "The cat sat on the mat and the dog sat on the"
@@ -14,10 +15,6 @@ OTHER = "The cat sat on the mat and the dog sat on the"
 @pytest.fixture(scope="module")
 def setup():
     return iw.load_model(), iw.load_transcoders("embedded")
-
-
-def request(widget, kind, payload):
-    return widget.handle_request({"kind": "request", "id": 1, "type": kind, "payload": payload})
 
 
 def test_a_failing_prompt_then_intervene_gives_the_old_graphs_answer(setup):

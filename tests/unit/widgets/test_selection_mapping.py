@@ -13,6 +13,7 @@ from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.widgets._base import BaseWidget
 from interp_widgets.widgets.registry import BENCH_TABS, WIDGETS, module_of
 from interp_widgets.widgets.selection import SELECTED, Selection, reads
+from tests.widget_requests import ask
 
 PROMPT = "salt and pepper, bread and butter"
 OTHER = "The cat sat on the mat and the dog sat on the rug"
@@ -22,10 +23,6 @@ MEANING = {"sae": str, "feature": int, "prompt": str, "target": int, "target_tok
 
 def widget_class(name):
     return getattr(importlib.import_module(module_of(name)), name)
-
-
-def ask(widget, type_, **payload):
-    return widget.handle_request({"kind": "request", "id": "t", "type": type_, "payload": payload})
 
 
 @pytest.fixture(scope="module")
