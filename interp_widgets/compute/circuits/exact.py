@@ -17,6 +17,7 @@ exact, not a linearisation). Many edge sets run as copies of the batch in one fo
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -126,32 +127,39 @@ def threshold(scores: EdgeScores, minimum: float) -> Circuit:
 
 def greedy_order(scores: EdgeScores, n: int | None = None) -> Tensor:
     """Flat edge indices in the order greedy adds them: start at the logits; each step add the largest-|score|
-    edge whose receiver belongs to a component already in the circuit (its sender's component joins)."""
+    edge whose receiver belongs to a component already in the circuit (its sender's component joins). A heap of
+    the open receivers' edges: each edge enters it once, when its receiver's component joins."""
     if scores.per_position:
         raise InterpWidgetsError("greedy circuits are built over edges summed over positions: use scores with per_position=False.")
     graph = scores.graph
     S, R = len(graph.senders), len(graph.receivers)
-    owners = torch.zeros(R, S + 1, dtype=torch.bool)  # receiver r belongs to sender component c (S: the logits)
+    receivers_of: dict[int, list[int]] = {}
     for r in range(R):
-        members = graph.receiver_component(r)
-        owners[r, members if members else [S]] = True
-    joined = torch.zeros(S + 1, dtype=torch.bool)
-    joined[S] = True
-    available = graph.valid.clone()
-    magnitude = scores.scores.abs()
-    order = []
+        for owner in graph.receiver_component(r) or [S]:  # S stands for the logits
+            receivers_of.setdefault(owner, []).append(r)
+    magnitude = scores.scores.abs().tolist()
+    reads = graph.reads.tolist()
+    heap: list[tuple[float, int]] = []
+    opened: set[int] = set()
+
+    def join(component: int) -> None:
+        for r in receivers_of.get(component, []):
+            if r not in opened:
+                opened.add(r)
+                for sender in range(reads[r]):
+                    heapq.heappush(heap, (-magnitude[sender][r], sender * R + r))
+
+    joined = {S}
+    join(S)
     limit = graph.n_edges if n is None else min(n, graph.n_edges)
-    while len(order) < limit:
-        open_receivers = (owners & joined[None]).any(1)
-        candidates = available & open_receivers[None, :]
-        if not candidates.any():
-            break
-        flat = torch.where(candidates, magnitude, torch.tensor(-1.0)).flatten()
-        best = int(flat.argmax())
-        s, r = divmod(best, R)
-        order.append(best)
-        available[s, r] = False
-        joined[s] = True
+    order: list[int] = []
+    while heap and len(order) < limit:
+        _, flat = heapq.heappop(heap)
+        order.append(flat)
+        sender = flat // R
+        if sender not in joined:
+            joined.add(sender)
+            join(sender)
     return torch.tensor(order, dtype=torch.long)
 
 

@@ -197,3 +197,20 @@ def test_the_curve_is_the_same_however_the_runs_are_batched(toy):
     torch.testing.assert_close(wide.recovered, narrow.recovered, atol=1e-5, rtol=1e-5)
     assert [faithfulness(toy, pairs, top_n(scores, k), prepared=prep) for k in (3, 30)] == pytest.approx(
         [float(wide.recovered[1]), float(wide.recovered[3])], abs=1e-5)
+
+
+def test_greedy_order_is_the_greedy_definition(toy):
+    """Each step: the largest-|score| edge among those whose receiver's component is already in (the logits at first)."""
+    from interp_widgets.compute.circuits import greedy_order
+
+    scores = edge_attribution(toy, random_pairs(toy, n=2))
+    graph = scores.graph
+    S, R = len(graph.senders), len(graph.receivers)
+    joined, available, expected = {S}, graph.valid.clone(), []
+    for _ in range(graph.n_edges):
+        open_receivers = torch.tensor([bool(set(graph.receiver_component(r) or [S]) & joined) for r in range(R)])
+        best = int(torch.where(available & open_receivers[None], scores.scores.abs(), torch.tensor(-1.0)).flatten().argmax())
+        expected.append(best)
+        available.view(-1)[best] = False
+        joined.add(best // R)
+    assert greedy_order(scores).tolist() == expected
