@@ -59,17 +59,17 @@ class FeatureBrowser(BaseWidget):
         widget.set_inputs(BrowserInputs(selection.model, compare_to=compare_to, **selected))
         return widget
 
-    SELECTION = {"sae": "sae", "feature": "feature", "saes": "saes", "indexes": "index"}
+    SELECTION = {"sae": "sae", "feature": "feature", "saes": "saes", "index_of": "index"}
     """The selection's SAE as the table, its feature as the selected row; a row clicked here is published."""
 
     def compute(self, inputs: BrowserInputs, progress: Progress, should_stop: ShouldStop) -> dict[str, Any]:
         """The dictionary's table (`compute.features.dashboard.feature_table`) over the SAE's activation index;
         another feature of the same table only moves the selected row."""
-        index = inputs.indexes(lambda done, total: progress(done, total, "building the activation index"), sae=inputs.sae)
+        index = inputs.index_of(lambda done, total: progress(done, total, "building the activation index"), sae=inputs.sae)
         selected = int(inputs.feature) if 0 <= int(inputs.feature) < index.d_sae else -1
         shown = self.inputs
         if (shown is not None and self.top_tokens and shown.model is inputs.model and shown.sae == inputs.sae
-                and shown.compare_to is inputs.compare_to and shown.indexes == inputs.indexes):
+                and shown.compare_to is inputs.compare_to and shown.index_of == inputs.index_of):
             return {"selected": selected}
         table = feature_table(index)
         decode = inputs.model.tokenizer.decode
@@ -82,13 +82,13 @@ class FeatureBrowser(BaseWidget):
     def select(self, feature: int) -> None:
         """Select a feature here and in every linked view (a feature the SAE does not have is refused)."""
         inputs: BrowserInputs = self._need_inputs()
-        inputs.indexes(sae=inputs.sae).check_feature(int(feature))
+        inputs.index_of(sae=inputs.sae).check_feature(int(feature))
         self.set(feature=int(feature))
 
     def search_token(self, token: str) -> list[list[Any]]:
         """Features by their mean activation over the occurrences of `token` (one token, as typed: " and")."""
         inputs: BrowserInputs = self._need_inputs()
-        found = features_on_token(inputs.indexes(sae=inputs.sae), one_token_id(inputs.model, token, "search token"))
+        found = features_on_token(inputs.index_of(sae=inputs.sae), one_token_id(inputs.model, token, "search token"))
         self.results = [[f, mean, f"fires on {fires} of its occurrences"] for f, mean, fires in found]
         self.results_label = f"features by mean activation on {visible(token)!r}"
         return self.results

@@ -61,7 +61,7 @@ class FeatureDashboard(BaseWidget):
         widget.set_inputs(DashboardInputs(selection.model, left=widget.left, right=widget.right, **selected))
         return widget
 
-    SELECTION = {"sae": "sae", "feature": "feature", "saes": "saes", "indexes": "index"}
+    SELECTION = {"sae": "sae", "feature": "feature", "saes": "saes", "index_of": "index"}
     """The selection's feature; clicking an example moves the selection's prompt and target."""
 
     @classmethod
@@ -77,7 +77,7 @@ class FeatureDashboard(BaseWidget):
         if not (0 <= inputs.left <= 64 and 0 <= inputs.right <= 64):
             raise InterpWidgetsError("context widths must lie between 0 and 64 tokens.")
         model, sae = inputs.model, inputs.saes[inputs.sae]
-        index = inputs.indexes(lambda done, total: progress(done, total, "building the activation index"), sae=inputs.sae)
+        index = inputs.index_of(lambda done, total: progress(done, total, "building the activation index"), sae=inputs.sae)
         index.check_feature(int(inputs.feature))
         dash = feature_dashboard(index, inputs.feature, model, sae, left=inputs.left, right=inputs.right)
         decode = lambda ids: [model.tokenizer.decode([i]) for i in ids]  # noqa: E731
@@ -110,7 +110,7 @@ class FeatureDashboard(BaseWidget):
         The prompt is the example's whole sequence up to `right` tokens past the token, so the explorer's
         activation at the target is the dashboard's (a causal model: what comes after does not matter)."""
         inputs: DashboardInputs = self._need_inputs()
-        model, index = inputs.model, inputs.indexes(sae=inputs.sae)
+        model, index = inputs.model, inputs.index_of(sae=inputs.sae)
         if not (0 <= int(sequence) < index.tokens.shape[0] and 1 <= int(position) < index.context):
             raise InterpWidgetsError(f"no example at sequence {sequence}, position {position} in the index.")
         start = 1

@@ -47,8 +47,8 @@ class IndexedInputs(Inputs):
 
     model: Model
     saes: Mapping[str, SparseAutoencoder]
-    indexes: Callable[..., ActivationIndex]
-    """`indexes(progress, sae=name)`: the activation index of the SAE `name`, built once (a selection's `index`)."""
+    index_of: Callable[..., ActivationIndex]
+    """`index_of(progress, sae=name)`: the activation index of the SAE `name`, built once (a selection's `index`)."""
     sae: str
     feature: int = -1
 

@@ -6,7 +6,7 @@
 One `Selection` holds the prompt, SAE, feature and target position; the bench's prompt box and
 feature box, and a pick in any view (a feature clicked in the browser, a prompt typed in a view),
 change it, and every view that reads it follows. The tabs are the rows of
-`registry.BENCH_TABS` (a view joins the bench with one row there and a `from_selection`).
+`registry.BENCH_TABS` (a view joins the bench with one row there and its `SELECTION`).
 
 Lazy: a view is built (computed) only when its tab is first shown, and a hidden view does not
 recompute when the selection changes; it remembers what changed and catches up, once, when it is
