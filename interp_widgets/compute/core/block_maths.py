@@ -122,6 +122,10 @@ class Block:
     mlp: Fn | None = None  # None: attention only
     post_mlp: Fn | None = None
     parallel: bool = False
+    qkv: Callable[[Tensor], tuple[Tensor, Tensor, Tensor]] | None = None  # a fused projection: (q, k, v) at once
+
+    def _project(self, normed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return self.qkv(normed) if self.qkv is not None else (self.q(normed), self.k(normed), self.v(normed))
 
     def attn_in(self, x: Tensor) -> Tensor:
         return self.ln1(x) if self.ln1 is not None else x
@@ -129,21 +133,21 @@ class Block:
     def keys_values(self, x: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
         """Keys (rotated) and values `[B, T, heads, d_head]` (grouped heads repeated) of residual `x [B, T, d]`."""
         normed = self.attn_in(x)
-        k, v = self.k(normed), self.v(normed)
+        k, v = self.qkv(normed)[1:] if self.qkv is not None else (self.k(normed), self.v(normed))
         if self.rotary is not None:
             k = self.rotary(k, positions)
         return self.repeat(k), self.repeat(v)
 
     def queries_keys_values(self, x: Tensor, positions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """`queries(x)` and `keys_values(x)` at once (the norm once)."""
-        normed = self.attn_in(x)
-        q, k, v = self.q(normed), self.k(normed), self.v(normed)
+        q, k, v = self._project(self.attn_in(x))
         if self.rotary is not None:
             q, k = self.rotary(q, positions), self.rotary(k, positions)
         return q, self.repeat(k), self.repeat(v)
 
     def queries(self, x: Tensor, positions: Tensor) -> Tensor:
-        q = self.q(self.attn_in(x))
+        normed = self.attn_in(x)
+        q = self.qkv(normed)[0] if self.qkv is not None else self.q(normed)
         return self.rotary(q, positions) if self.rotary is not None else q
 
     def repeat(self, kv: Tensor) -> Tensor:

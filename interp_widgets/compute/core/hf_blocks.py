@@ -1,7 +1,7 @@
 """Reading `block_maths.Block`s off a model: TransformerLens native models and Hugging Face families.
 
 Every piece is the model's own module or a view of its own weights (an edit in place shows);
-nothing is kept but views, taken at every call (GPT-NeoX's fused query/key/value rows are copied per call). A family not
+nothing is kept but views, taken at every call (GPT-NeoX's fused query/key/value projection runs whole, then splits). A family not
 listed here, or a configuration a family's reader does not cover (GPT-2's inverse-layer scaling,
 rotary scaling other than the model's own tables, ...), gets a reason instead, and the callers run
 the model itself.
@@ -144,19 +144,19 @@ def _neox(hf: Any) -> ModelMaths | str:
     for layer in body.layers:
         layer = raw_module(layer)
         attn, mlp = raw_module(layer.attention), raw_module(layer.mlp)
-        fused = raw_module(attn.query_key_value)  # rows [heads, (q, k, v), d_head]
+        fused = FastLinear(raw_module(attn.query_key_value))  # output [.., heads, (q, k, v), d_head]
 
-        def part(i: int, fused: Any = fused) -> projection:
-            def rows() -> tuple[Tensor, Tensor | None]:  # this part's rows of the fused projection, sliced per call
-                weight = fused.weight.view(heads, 3, d_head, d)[:, i].reshape(d, d)
-                bias = fused.bias.view(heads, 3, d_head)[:, i].reshape(d) if fused.bias is not None else None
-                return weight, bias
-            return projection(rows)
+        def qkv(x: Tensor, fused: Any = fused) -> tuple[Tensor, Tensor, Tensor]:
+            parts = fused(x).unflatten(-1, (heads, 3, d_head))
+            return parts[..., 0, :], parts[..., 1, :], parts[..., 2, :]
+
+        def part(i: int, qkv: Any = qkv) -> Any:
+            return lambda x: qkv(x)[i]
 
         up, down = FastLinear(raw_module(mlp.dense_h_to_4h)), FastLinear(raw_module(mlp.dense_4h_to_h))
         blocks.append(Block(
-            ln1=raw_module(layer.input_layernorm), q=heads_of(part(0), heads, d_head), k=heads_of(part(1), heads, d_head),
-            v=heads_of(part(2), heads, d_head), o=FastLinear(raw_module(attn.dense)), heads=heads, kv_heads=heads, d_head=d_head,
+            ln1=raw_module(layer.input_layernorm), q=part(0), k=part(1), v=part(2), qkv=qkv,
+            o=FastLinear(raw_module(attn.dense)), heads=heads, kv_heads=heads, d_head=d_head,
             scale=1.0 / float(attn.scaling), rotary=rotary, ln2=raw_module(layer.post_attention_layernorm),
             mlp=(lambda x, u=up, o=down, act=raw_module(mlp.act): o(act(u(x)))), parallel=bool(config.use_parallel_residual),
         ))
