@@ -79,6 +79,10 @@ def hf_maths(model: Any) -> ModelMaths | str:
     """The pieces of a Hugging Face model under a TransformerBridge, for the families listed in the module doc."""
     hf = model.original_model
     name = type(hf).__name__
+    devices = {parameter.device for parameter in hf.parameters()}
+    if getattr(hf, "hf_device_map", None) and len(set(hf.hf_device_map.values())) > 1 or len(devices) > 1 \
+            or any(device.type == "meta" for device in devices):
+        return "the model is split across devices (device_map): its accelerate hooks move the weights per block"
     try:
         if name == "GPT2LMHeadModel":
             return _gpt2(hf)
