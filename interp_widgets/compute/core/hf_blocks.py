@@ -30,6 +30,13 @@ LLAMA_LAYOUT = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Q
 
 def native_maths(model: Any) -> ModelMaths | str:
     """The pieces of a TransformerLens native model (`boot_native`: the embedded models)."""
+    try:
+        return _native(model)
+    except AttributeError as error:  # another transformer-lens version's native layout
+        return f"an unexpected native model layout ({error})"
+
+
+def _native(model: Any) -> ModelMaths | str:
     native = model.original_model
     cfg = native.cfg
     if getattr(cfg, "parallel_attn_mlp", False):
@@ -59,13 +66,14 @@ def native_maths(model: Any) -> ModelMaths | str:
                 fc_in, fc_out = FastLinear(raw_module(raw_mlp.fc_in)), FastLinear(raw_module(raw_mlp.fc_out))
                 mlp = (lambda x, i=fc_in, o=fc_out, act=raw_mlp.act: o(act(i(x))))
         rotary = attn.rotary
+        kv_heads = int(getattr(attn, "n_kv_heads", attn.n_heads // int(getattr(attn, "kv_repeats", 1))))
         cap = float(getattr(attn, "attn_scores_soft_cap", -1.0))
         blocks.append(Block(
             ln1=raw_module(block.ln1),
             q=heads_of(FastLinear(raw_module(attn.q)), attn.n_heads, attn.d_head),
-            k=heads_of(FastLinear(raw_module(attn.k)), attn.n_kv_heads, attn.d_head),
-            v=heads_of(FastLinear(raw_module(attn.v)), attn.n_kv_heads, attn.d_head),
-            o=FastLinear(raw_module(attn.o)), heads=attn.n_heads, kv_heads=attn.n_kv_heads, d_head=attn.d_head,
+            k=heads_of(FastLinear(raw_module(attn.k)), kv_heads, attn.d_head),
+            v=heads_of(FastLinear(raw_module(attn.v)), kv_heads, attn.d_head),
+            o=FastLinear(raw_module(attn.o)), heads=attn.n_heads, kv_heads=kv_heads, d_head=attn.d_head,
             scale=float(attn.scale), softcap=cap if cap > 0 else None,
             rotary=Rotary(lambda n, r=rotary: (r.cos_cached, r.sin_cached), turn=rotary._rotate_half) if rotary is not None else None,
             ln2=None if block.cfg.attn_only else raw_module(block.ln2), mlp=mlp,
