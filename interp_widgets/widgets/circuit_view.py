@@ -48,7 +48,7 @@ class CircuitInputs(Inputs):
     answer: str
     wrong: str
     ig_steps: int = 1
-    metric: str = "logit_difference"
+    metric_name: str = "logit_difference"  # one of compute.circuits.METRICS (PatchingView's `metric` is a metric object)
 
     EDITABLE = ("prompt", "corrupt", "answer", "wrong", "ig_steps")
     RESETS = {}
@@ -101,7 +101,7 @@ class CircuitView(BaseWidget):
 
     @classmethod
     def from_model(cls, model: Any, pair: Any = None, clean: str | None = None, corrupt: str | None = None, answer: str | None = None,
-                   wrong: str | None = None, ig_steps: int = 1, metric: str = "logit_difference", **kwargs: Any) -> "CircuitView":
+                   wrong: str | None = None, ig_steps: int = 1, metric_name: str = "logit_difference", **kwargs: Any) -> "CircuitView":
         """`pair`: a `PromptPair` (`compute.patching.tasks.ioi_pair(model)`, `docstring_pair(model)`), or give
         `clean`, `corrupt`, `answer` and `wrong` (answers as one-token text, e.g. " Mary")."""
         if pair is not None:
@@ -112,7 +112,7 @@ class CircuitView(BaseWidget):
         if answer is None or wrong is None:
             answers = selected_pair(model, clean, corrupt)
             answer, wrong = answers["answer"], answers["wrong"]
-        inputs = CircuitInputs(model, clean, corrupt, answer, wrong, int(ig_steps), metric)
+        inputs = CircuitInputs(model, clean, corrupt, answer, wrong, int(ig_steps), metric_name)
         return cls.computed(inputs, n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads, **kwargs)
 
     @classmethod
@@ -131,7 +131,7 @@ class CircuitView(BaseWidget):
         if inputs.ig_steps < 1 or inputs.ig_steps > 256:
             raise InterpWidgetsError(f"ig_steps must be 1 (EAP) to 256, got {inputs.ig_steps}.")
         pairs = [(inputs.prompt, inputs.corrupt, inputs.answer, inputs.wrong)]
-        run = prepare(model, pairs, inputs.metric)
+        run = prepare(model, pairs, inputs.metric_name)
         scores = edge_attribution(model, pairs, ig_steps=inputs.ig_steps, prepared=run, progress=progress, should_stop=should_stop)
         curve = faithfulness_curve(model, pairs, scores, prepared=run, progress=progress, should_stop=should_stop)
         layout = circuit_layout(scores.graph)
@@ -147,7 +147,7 @@ class CircuitView(BaseWidget):
         clean_tokens, corrupt_tokens = run.pairs.clean[0].cpu(), run.pairs.corrupt[0].cpu()
         return {
             "method": scores.method, "metric_label": f"logit difference {inputs.answer!r} − {inputs.wrong!r}"
-            if inputs.metric in ("logit_difference", "logit_diff") else inputs.metric,
+            if inputs.metric_name in ("logit_difference", "logit_diff") else inputs.metric_name,
             "clean_metric": scores.clean_metric, "corrupt_metric": scores.corrupt_metric,
             "tokens": token_strings(model, clean_tokens), "differing": (clean_tokens != corrupt_tokens).nonzero()[:, 0].tolist(),
             "n_edges": scores.graph.n_edges, "rows": layout.rows,

@@ -7,7 +7,7 @@ from interp_widgets.compute.steering.steer import (  # noqa: F401
     sweep,
 )
 from interp_widgets.compute.steering.strength import (  # noqa: F401
-    largest_activation, steer_site, strength_limit, sweep_summary,
+    largest_activation, strength_limit, sweep_summary,
 )
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "generate_tokens",
     "largest_activation",
     "prepare_steer",
-    "steer_site",
     "strength_limit",
     "sweep",
     "sweep_summary",

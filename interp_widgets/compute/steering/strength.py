@@ -38,11 +38,6 @@ def largest_activation(model: Any, prompt: str, steer: Steer | PreparedSteer, in
     return seen
 
 
-def steer_site(model: Any, steer: Steer) -> str:
-    """The hook a steer acts at (its own, or its direction's: the SAE's hook, a neuron's block output), checked."""
-    return prepare_steer(model, steer).site
-
-
 def strength_limit(model: Any, prompt: str, steer: Steer | PreparedSteer, index: Any = None) -> float:
     """The slider's half-range: 2 × `largest_activation` (at least 1)."""
     return max(1.0, 2.0 * largest_activation(model, prompt, steer, index))
