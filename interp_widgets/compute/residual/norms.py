@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from interp_widgets.compute.core.hooks import hook_names
+from interp_widgets.compute.core.hooks import hook_names, starts_with_bos
 from interp_widgets.errors import InterpWidgetsError
 
 
@@ -141,6 +141,7 @@ def residual_norms(model: object, tokens: Tensor, mid: bool = False, include_bos
     n_layers = model.cfg.n_layers  # type: ignore[attr-defined]
     if tokens.ndim != 2:
         raise InterpWidgetsError(f"tokens must be [batch, pos], got shape {list(tokens.shape)}.")
+    include_bos = include_bos or not starts_with_bos(model, tokens)  # no BOS to leave out (Pythia, Qwen): every token counts
     if not include_bos and tokens.shape[1] < 2:
         raise InterpWidgetsError("the prompt has only the BOS token, which is left out: give a longer prompt or include_bos=True.")
     mask = real_token_mask(model, tokens, attention_mask)

@@ -77,6 +77,8 @@ def test_residual_norms_match_the_hooks_or_refuse_the_mid_point(families, name):
     norms = residual_norms(model, tokens)
     expected = cache[f"blocks.{model.cfg.n_layers - 1}.hook_resid_post"].norm(dim=-1)
     assert torch.allclose(norms.stream[-1].float(), expected.float(), atol=1e-3)
+    counted = expected[0, 1:] if model.cfg.default_prepend_bos else expected[0]  # BOS left out; without one, every token counts
+    assert torch.allclose(norms.mean()[-1].float(), counted.float().mean(), atol=1e-3)
     if "blocks.0.hook_resid_mid" in cache:
         mid = residual_norms(model, tokens, mid=True)
         assert torch.allclose(mid.stream[1].float(), cache["blocks.0.hook_resid_mid"].norm(dim=-1).float(), atol=1e-3)
