@@ -97,6 +97,33 @@ def gpt2_shaped(device: str):
     return model, transcoders
 
 
+def against_circuit_tracer(args, gpt2_model, gpt2_transcoders, gpt2_tokens, gpt2_features) -> None:
+    """circuit-tracer 0.5.0's own `attribute` on the same model, transcoders and prompt (its environment, its
+    transformer-lens replacement model built from our config and weights, our transcoders in its classes)."""
+    import _circuit_tracer
+
+    missing = _circuit_tracer.available()
+    if missing or args.device != "cpu":
+        print(f"against circuit-tracer: skipped ({missing or 'CPU only'})")
+        return
+    cases = [(name, iw.load_model(name), iw.load_transcoders(name), None) for name in ("embedded", "embedded-6l")]
+    cases.append((GPT2_LABEL, gpt2_model, gpt2_transcoders, gpt2_features))
+    for name, model, transcoders, max_features in cases:
+        tokens = gpt2_tokens if name == GPT2_LABEL else model.to_tokens(PROMPT)[0, :32]
+        # circuit-tracer prepends BOS to a prompt without one (and fails where BOS is token 0): give both sides BOS
+        tokens = torch.cat([torch.tensor([model.tokenizer.bos_token_id]), tokens[1:]])
+        attribute(model, transcoders, tokens[:8], max_features=max_features)  # warm-up, as circuit-tracer's run has
+        ours_s, graph, _ = peak_rss_rise(lambda: attribute(model, transcoders, tokens, max_features=max_features))
+        theirs = _circuit_tracer.run(model, transcoders, tokens, max_features)
+        learned = model.cfg.positional_embedding_type == "standard"
+        agree = _circuit_tracer.agreement(graph, theirs, learned)
+        assert theirs["logit_gap"] < 1e-3 and agree["same_logits"], (theirs["logit_gap"], agree)
+        print(f"{name + ', 32 tokens':<34} {graph.n_features:5d} features | ours {ours_s:7.2f} s | circuit-tracer 0.5.0 {theirs['seconds']:7.2f} s | "
+              f"{theirs['seconds'] / ours_s:5.1f}x | edges agree to {agree['relative']:.1e} of a row's norm, "
+              f"{agree['feature_overlap']:.0%} of its features ours too" + (" (token columns left out: ours add the learned position)" if learned else ""),
+              flush=True)
+
+
 def main() -> None:
     args = options(__doc__)
     torch.set_num_threads(1)
@@ -111,6 +138,7 @@ def main() -> None:
     ratio = compare("GPT-2-shaped random, 32 tokens", model, transcoders, tokens, max_features=features)
     print(f"{GPT2_LABEL}: attribution graph, 32 tokens, random TopK transcoders (k 8), {features} most influential features: "
           f"batched vs one backward per node {ratio:.1f}x")
+    against_circuit_tracer(args, model, transcoders, tokens, features)
     model = iw.load_model("embedded-6l", device=args.device)
     qk = qk_figure(model, iw.load_transcoders("embedded-6l", device=args.device), model.to_tokens(PROMPT * 2)[0, :64], 3 if args.quick else 10)
     assert qk["max_diff"] < 1e-4, qk
