@@ -20,6 +20,9 @@ Peak memory: the rise of the process's peak resident set (Linux VmHWM, reset bef
   (--quick: 3 edges, else 10), timed against one graph computation on the same prompt and against
   one autograd backward per (head, query, key) through the frozen model (which gives each node's
   marginal part of the score only; the marginals agree, checked here).
+- circuit-tracer 0.5.0 itself where its environment is built (`bash scripts/setup-circuit-tracer.sh --full`;
+  benchmarks/_circuit_tracer.py): its `attribute` timed against ours on the same three cases (BOS held on
+  both sides), edges compared with nodes matched by (layer, position, feature), one line each.
 The headline (last line): the 6-layer embedded model, 32 tokens, every active feature.
 
 Run: .venv/bin/python benchmarks/bench_attribution.py [--quick] [--device cuda]
