@@ -31,8 +31,13 @@ def soft_capped(model, logits):
     return cap * torch.tanh(logits / cap) if cap > 0 else logits
 
 
-def hf_name(name):
-    return name in HF_FAMILIES
+def cached_run(families, name):
+    """(the family's bridge, the prompt's tokens, its full activation cache)."""
+    model, _ = families(name)
+    tokens = tokenize(model, PROMPT)
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(tokens)
+    return model, tokens, cache
 
 
 @pytest.mark.parametrize("name", HF_FAMILIES)
@@ -51,12 +56,10 @@ def test_tokens_are_what_transformer_lens_gives(families, name):
 
 @pytest.mark.parametrize("name", ALL_FAMILIES)
 def test_logit_lens_ends_at_the_models_own_distribution(families, name):
-    model, _ = families(name)
-    tokens = tokenize(model, PROMPT)
+    model, tokens, cache = cached_run(families, name)
     _, logits = layer_logits(model, tokens)
     with torch.inference_mode():
         final = model(tokens)[0].float()
-        _, cache = model.run_with_cache(tokens)
         first = soft_capped(model, model.unembed(model.ln_final(cache["blocks.0.hook_resid_pre"])))[0].float()
     assert torch.allclose(logits[-1], final, atol=ATOL), "the last boundary must be the model's own logits (soft-cap included)"
     assert torch.allclose(logits[0], first, atol=ATOL)
@@ -70,10 +73,7 @@ def test_logit_lens_ends_at_the_models_own_distribution(families, name):
 
 @pytest.mark.parametrize("name", ALL_FAMILIES)
 def test_residual_norms_match_the_hooks_or_refuse_the_mid_point(families, name):
-    model, _ = families(name)
-    tokens = tokenize(model, PROMPT)
-    with torch.inference_mode():
-        _, cache = model.run_with_cache(tokens)
+    model, tokens, cache = cached_run(families, name)
     norms = residual_norms(model, tokens)
     expected = cache[f"blocks.{model.cfg.n_layers - 1}.hook_resid_post"].norm(dim=-1)
     assert torch.allclose(norms.stream[-1].float(), expected.float(), atol=1e-3)
@@ -87,6 +87,12 @@ def test_residual_norms_match_the_hooks_or_refuse_the_mid_point(families, name):
             residual_norms(model, tokens, mid=True)
 
 
+def direction_at_layer_0(families, name, seed):
+    """(the family's bridge, the prompt's tokens, the hook after block 0, a seeded random direction there)."""
+    model, _ = families(name)
+    return model, tokenize(model, PROMPT), "blocks.0.hook_resid_post", torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(seed))
+
+
 def plain_readout(model, variant, hook, direction):
     """The readout at a variant's last position from a full forward through the bridge."""
     return float(activations_at(model, variant[None], hook)[0, -1] @ direction)
@@ -94,10 +100,7 @@ def plain_readout(model, variant, hook, direction):
 
 @pytest.mark.parametrize("name", ALL_FAMILIES)
 def test_leave_one_out_removals_and_pairs_equal_full_forwards(families, name):
-    model, _ = families(name)
-    tokens = tokenize(model, PROMPT)
-    hook = "blocks.0.hook_resid_post"
-    direction = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(3))
+    model, tokens, hook, direction = direction_at_layer_0(families, name, seed=3)
     target = tokens.shape[1] - 1
     result = leave_one_out(model, tokens, hook, direction, target=target)
     first = 1 if model.cfg.default_prepend_bos else 0
@@ -179,20 +182,14 @@ def test_feature_logit_lens_scales_by_the_final_norm_as_the_model_does(families,
 
 @pytest.mark.parametrize("name", ALL_FAMILIES)
 def test_attention_patterns_are_the_hooks(families, name):
-    model, _ = families(name)
-    tokens = tokenize(model, PROMPT)
-    with torch.inference_mode():
-        _, cache = model.run_with_cache(tokens)
+    model, tokens, cache = cached_run(families, name)
     for layer in range(model.cfg.n_layers):
         assert torch.allclose(layer_patterns(model, tokens, layer), cache[f"blocks.{layer}.attn.hook_pattern"][0].float(), atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ALL_FAMILIES)
 def test_direction_ablation_equals_a_hooked_forward(families, name):
-    model, _ = families(name)
-    tokens = tokenize(model, PROMPT)
-    hook = "blocks.0.hook_resid_post"
-    direction = torch.randn(model.cfg.d_model, generator=torch.Generator().manual_seed(9))
+    model, tokens, hook, direction = direction_at_layer_0(families, name, seed=9)
     result = direction_ablation(model, tokens, hook, direction)
     unit = direction / direction.norm()
     with torch.inference_mode(), model.hooks(fwd_hooks=[(hook, lambda x, hook: x - (x @ unit)[..., None] * unit)]):
