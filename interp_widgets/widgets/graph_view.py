@@ -165,8 +165,7 @@ class GraphView(BaseWidget):
         total = f" of {graph.n_active_features} active" if isinstance(graph, AttributionGraph) else ""
         traits.update(labels=list(drawn.labels), contexts=contexts, contexts_from=source, token_strings=list(drawn.token_strings),
                       n_layers=drawn.n_layers, intervention={}, attention={}, supernodes=self._supernode_indices(drawn, groups),
-                      can_intervene=inputs.model is not None and len(inputs.transcoders) == drawn.n_layers
-                      and not any(hasattr(tc, "n_outputs") for tc in inputs.transcoders),  # not yet for cross-layer transcoders
+                      can_intervene=inputs.model is not None and len(inputs.transcoders) == drawn.n_layers,
                       scores=graph_scores_text(graph) if isinstance(graph, AttributionGraph) else "",
                       counts=f"{drawn.n_nodes} nodes ({n_features} features{total}), {drawn.weights.numel()} edges"
                              + (f" ({drawn.metadata['note']})" if drawn.metadata.get("note") else ""))

@@ -60,9 +60,6 @@ class InterventionResult:
 
 def check_nodes(transcoders: Sequence[Any], n_pos: int, features: Sequence[tuple[int, int, int]],
                 errors: Sequence[tuple[int, int]]) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
-    if any(hasattr(tc, "n_outputs") for tc in transcoders):
-        raise InterpWidgetsError("interventions on cross-layer transcoder features are not built yet (a feature's edit would change "
-                                 "every later layer's output): use per-layer transcoders to check a path by intervening.")
     checked = []
     for item in features:
         layer, position, feature = (int(v) for v in item)
@@ -113,7 +110,56 @@ def feature_edits(model: Any, transcoders: Sequence[Any], targets: dict[int, lis
         return hook
 
     targets = {**{layer: [] for layer in error_scales}, **targets}
+    if any(hasattr(tc, "n_outputs") for tc in transcoders):  # a cross-layer transcoder: every layer's output hears earlier edits
+        with _cross_layer_edits(model, transcoders, targets, error_scales) as seen:
+            yield seen
+        return
     hooks = [hook for layer in targets for hook in ((input_hook(layer, model, transcoders[layer]), keep(layer)), (output_hook(layer), edit(layer)))]
+    with model.hooks(fwd_hooks=hooks):
+        yield seen
+
+
+@contextmanager
+def _cross_layer_edits(model: Any, parts: Sequence[Any], targets: dict[int, list[tuple[int, int, float]]],
+                       error_scales: dict[int, list[tuple[int, float]]]) -> Iterator[dict[int, Tensor]]:
+    """`feature_edits` for a cross-layer transcoder: layer l's output changes by
+    `sum_{s<=l} (new_s - acts_s) @ W_dec_s[:, l-s]` (each layer's features read from the run as it goes), and an
+    error scaled at (l, p) is `mlp_out_l - (sum_{s<=l} acts_s @ W_dec_s[:, l-s] + b_dec_l)`."""
+    inputs: dict[int, Tensor] = {}
+    seen: dict[int, Tensor] = {}
+    changes: dict[int, Tensor] = {}
+
+    def keep(layer: int):
+        def hook(activation: Tensor, hook: Any) -> None:
+            inputs[layer] = activation
+
+        return hook
+
+    def written(source: int, layer: int, codes: Tensor) -> Tensor:
+        """What `codes [n, F]` of layer `source` write to layer `layer`, reading only their active decoder rows."""
+        active = codes.ne(0).any(0).nonzero()[:, 0]
+        return codes[:, active] @ parts[source].decoder_rows(active)[:, layer - source].to(codes.dtype)
+
+    def edit(layer: int):
+        def hook(mlp_out: Tensor, hook: Any) -> Tensor:
+            part = parts[layer]
+            acts = part.encode(inputs[layer][0].to(part.W_enc.dtype))  # [n, F]
+            seen[layer] = acts.float()
+            new = acts.clone()
+            for position, feature, value in targets.get(layer, []):
+                new[position, feature] = value
+            changes[layer] = new - acts
+            delta = sum(written(source, layer, changes[source]) for source in range(layer + 1))
+            if error_scales.get(layer):
+                predicted = part.b_dec + sum(written(source, layer, seen[source].to(acts.dtype)) for source in range(layer + 1))
+                error = mlp_out[0].to(acts.dtype) - predicted
+                for position, scale in error_scales[layer]:
+                    delta[position] += (scale - 1.0) * error[position]
+            return mlp_out + delta[None].to(mlp_out.dtype)
+
+        return hook
+
+    hooks = [hook for layer in range(len(parts)) for hook in ((input_hook(layer, model, parts[layer]), keep(layer)), (output_hook(layer), edit(layer)))]
     with model.hooks(fwd_hooks=hooks):
         yield seen
 

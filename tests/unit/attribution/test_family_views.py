@@ -1,6 +1,6 @@
 """GraphView and circuit-tracer's JSON on the structurally different families and with published kinds of
 transcoders: the view's arrays are the pruned graph, a saved file reads back node for node and opens as a
-view, interventions run (skip transcoders) or are refused clearly (cross-layer transcoders, not built yet).
+view, interventions run (a cross-layer feature's edit reaching every later layer, checked against a plain loop).
 A cross-layer feature's outgoing edges reach features and logits through several of its decoder columns."""
 
 import pytest
@@ -42,10 +42,7 @@ def test_graph_view_and_json_both_ways(name, kind, tmp_path):
     opened = iw.GraphView.from_json(path, model=model, transcoders=list(transcoders))
     assert opened.labels == view.labels
     reply = request(view, "intervene", {"nodes": features[:2], "scale": 0.0})
-    if kind == "clt":
-        assert not view.can_intervene and not reply["ok"] and "cross-layer" in reply["error"]
-    else:
-        assert view.can_intervene and reply["ok"], reply
+    assert view.can_intervene and reply["ok"], reply
 
 
 def test_a_cross_layer_features_edges_reach_several_layers_in_the_drawn_graph():
@@ -74,3 +71,46 @@ def test_a_graph_file_whose_ids_would_collide_stays_readable(tmp_path):
     back = load_graph_json(save_graph_json(drawn, tmp_path / "g.json"), model, transcoders)
     assert torch.equal(back.kinds, drawn.kinds) and torch.equal(back.rows, drawn.rows)
     assert all(back.node_ids()[i] == ids[i] for i in colliding)
+
+
+def test_a_cross_layer_intervention_changes_every_later_layer_as_a_plain_loop_says():
+    from interp_widgets.compute.attribution.intervene import intervene
+
+    model = load("llama")
+    clt = cross_layer_transcoder(model)
+    graph = attribute(model, clt, PROMPT)
+    chosen = [tuple(f) for f in graph.features[graph.features[:, 0] == 0][:3].tolist()]
+    result = intervene(model, list(clt), graph.tokens, chosen, scale=0.0, errors=[(1, 3)])
+    # the plain loop: every layer's output gets sum_s (new_s - acts_s) @ W_dec_s[:, l - s], features read as the run goes
+    L, tokens = model.cfg.n_layers, graph.tokens[None]
+    with torch.inference_mode():
+        _, clean = model.run_with_cache(tokens)
+    clean_acts = [clt[l].encode(clean[f"blocks.{l}.mlp.hook_in"][0]) for l in range(L)]
+    inputs, acts = {}, {}
+
+    def keep(l):
+        def hook(x, hook):
+            inputs[l] = x[0]
+        return hook
+
+    def edit(l):
+        def hook(out, hook):
+            acts[l] = clt[l].encode(inputs[l])
+            change = torch.zeros_like(out[0])
+            for s in range(l + 1):
+                new = acts[s].clone()
+                for layer, position, feature in chosen:
+                    if layer == s:
+                        new[position, feature] = 0.0 * clean_acts[s][position, feature]
+                change += (new - acts[s]) @ clt[s]._W_dec[:, l - s]
+            if l == 1:  # the error at (1, 3) scaled by 0: minus everything the transcoder misses there
+                predicted = clt[1].b_dec + sum(acts[s] @ clt[s]._W_dec[:, 1 - s] for s in range(2))
+                change[3] -= out[0, 3] - predicted[3]
+            return out + change[None]
+        return hook
+
+    hooks = [h for l in range(L) for h in ((f"blocks.{l}.mlp.hook_in", keep(l)), (f"blocks.{l}.hook_mlp_out", edit(l)))]
+    with torch.inference_mode(), model.hooks(fwd_hooks=hooks):
+        expected = model(tokens)[0, -1].float()
+    assert torch.allclose(result.new_logits, expected, atol=1e-4), float((result.new_logits - expected).abs().max())
+    assert (result.new_logits - result.clean_logits).abs().max() > 1e-3  # the edit matters: the test can fail
