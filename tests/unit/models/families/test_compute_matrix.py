@@ -5,8 +5,6 @@ forwards), and full forwards of each edited prompt. A refusal must be an `Interp
 that names what the model lacks; anything else (a wrong number, a stack trace) fails.
 """
 
-from importlib.metadata import version
-
 import pytest
 import torch
 
@@ -22,7 +20,6 @@ from tests.unit.models.families.conftest import CORRUPT, PROMPT
 from tests.unit.models.families.zoo import ALL_FAMILIES, HF_FAMILIES
 
 ATOL = 2e-4
-TL_MAJOR = int(version("transformer-lens").split(".")[0])
 
 
 def soft_capped(model, logits):
@@ -214,9 +211,7 @@ def test_fast_paths_run_where_the_blocks_are_read_and_say_why_not_elsewhere(fami
     runner = PrefixRunner(model, "blocks.1.hook_resid_post")
     decoder = make_decoder(model, 1, 16, lambda site, x, positions: x, ["blocks.0.hook_resid_post"])
     engine = checked_engine(model, tokenize(model, PROMPT))
-    if name in FAST_FAMILIES and TL_MAJOR < 4:  # 3.9's bridge may lay modules out otherwise: fast or a reason, never a crash
-        assert (runner.reason is None) == isinstance(decoder, CachedDecoder) == isinstance(engine, NativeEngine)
-    elif name in FAST_FAMILIES:
+    if name in FAST_FAMILIES:
         assert runner.reason is None and isinstance(decoder, CachedDecoder) and isinstance(engine, NativeEngine)
     else:
         assert "no fast path" in runner.reason and not isinstance(decoder, CachedDecoder) and not isinstance(engine, NativeEngine)
