@@ -58,7 +58,7 @@ class Rotary:
     def __call__(self, x: Tensor, positions: Tensor) -> Tensor:
         """`x [B, T, heads, d_head]` rotated at `positions [B, T]`."""
         needed = int(positions.max()) + 1 if positions.numel() else 1
-        if self._cos is None or self._cos.shape[0] < needed:
+        if self._cos is None or self._cos.shape[0] < needed or self._cos.device != positions.device:  # longer, or moved
             self._cos, self._sin = self._tables(max(needed, 64))
         cos = self._cos[positions].to(x.dtype)[:, :, None]
         sin = self._sin[positions].to(x.dtype)[:, :, None]
