@@ -45,8 +45,8 @@ class CircuitInputs(Inputs):
     model: Model
     prompt: str
     corrupt: str
-    answer: str
-    wrong: str
+    answer: str | int  # one-token text (" Mary"), or the token id where the text does not read back as one token (a byte token)
+    wrong: str | int
     ig_steps: int = 1
     metric_name: str = "logit_difference"  # one of compute.circuits.METRICS (PatchingView's `metric` is a metric object)
 
@@ -59,7 +59,18 @@ class CircuitInputs(Inputs):
 def selected_pair(model: Any, prompt: str, corrupt: str = "") -> dict[str, Any]:
     """`prompt` as the clean prompt, `corrupt` as given or the default one, the two runs' top answers as the metric."""
     corrupt, (answer, wrong) = patching_pair(model, prompt, corrupt)
-    return {"prompt": prompt, "corrupt": corrupt, "answer": model.tokenizer.decode([answer]), "wrong": model.tokenizer.decode([wrong])}
+    return {"prompt": prompt, "corrupt": corrupt, "answer": as_answer(model, answer), "wrong": as_answer(model, wrong)}
+
+
+def as_answer(model: Any, token: int) -> str | int:
+    """A token as the text a user would type for it, or its id where that text is not the same one token."""
+    text = model.tokenizer.decode([token])
+    return text if model.tokenizer(text, add_special_tokens=False)["input_ids"] == [token] else int(token)
+
+
+def shown_answer(model: Any, answer: str | int) -> str:
+    """An answer as text for the view (a token id through `token_strings`)."""
+    return token_strings(model, [answer])[0] if isinstance(answer, int) else answer
 
 
 class CircuitView(BaseWidget):
@@ -146,7 +157,8 @@ class CircuitView(BaseWidget):
         patterns = attention_patterns(model, tokens)[:, 0].cpu()  # [layers, heads, T, T]
         clean_tokens, corrupt_tokens = run.pairs.clean[0].cpu(), run.pairs.corrupt[0].cpu()
         return {
-            "method": scores.method, "metric_label": f"logit difference {inputs.answer!r} − {inputs.wrong!r}"
+            "method": scores.method, "answer": shown_answer(model, inputs.answer), "wrong": shown_answer(model, inputs.wrong),
+            "metric_label": f"logit difference {shown_answer(model, inputs.answer)!r} − {shown_answer(model, inputs.wrong)!r}"
             if inputs.metric_name in ("logit_difference", "logit_diff") else inputs.metric_name,
             "clean_metric": scores.clean_metric, "corrupt_metric": scores.corrupt_metric,
             "tokens": token_strings(model, clean_tokens), "differing": (clean_tokens != corrupt_tokens).nonzero()[:, 0].tolist(),
