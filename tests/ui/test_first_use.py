@@ -11,6 +11,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PROMPT = "salt and pepper, bread and butter, fish and chips"
 TITLE = "The Lord Of The Rings and The Return Of The King"
 CODE = "def f(self, a, b):\n    \"\"\"Add.\n\n    :param a: the"
+# A pair whose answers differ (' b' against ' c'): the patching view draws its maps only for a real clean-corrupt gap
+PAIR = "def f(self, a, b):\n    \"\"\"Add.\n\n    :param a: the first\n    :param"
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +21,7 @@ def views_notebook(lab_server, lab_root):
         "import interp_widgets as iw\nmodel, sae = iw.load_model(), iw.load_sae('4x')",
         f"explorer = iw.FeatureAblation.from_model(model, {PROMPT!r}, ('4x', 495), saes={{'1x': iw.load_sae('1x'), '4x': sae}})\nexplorer",
         f"code = iw.TokenHighlights.from_model(model, {CODE!r}, directions=[(sae, 495)])\ncode",
-        f"pair = iw.PatchingView.from_model(model, {CODE!r}, {CODE.replace('b', 'c')!r}, "
-        "lambda logits: logits[:, -1, 0] - logits[:, -1, 1], component='resid_pre')\npair",
+        f"pair = iw.PatchingView.from_model(model, {PAIR!r}, {PAIR.replace(', b)', ', c)')!r}, (' b', ' c'), component='resid_pre')\npair",
         "norms = iw.ResidualNorms.from_model(model, ['Some prose about cats.', 'def f(x): return x'], names=['prose', 'code'])\nnorms",
         f"iw.DirectionAblation.from_model(model, {TITLE!r}, (iw.load_sae('1x'), 158))",
         f"iw.AttentionView.from_model(model, {PROMPT!r})",
@@ -69,12 +70,12 @@ def test_prompt_boxes_keep_line_breaks_and_enter_on_an_unchanged_prompt_changes_
 
     patching = page.locator(".iw-patching")
     clean = patching.locator("textarea[aria-label='clean prompt']")
-    assert clean.input_value() == CODE
+    assert clean.input_value() == PAIR
     caption = patching.locator(".iw-caption").first.inner_text()
     clean.click()
     clean.press("Enter")
     page.wait_for_timeout(1500)
-    assert patching.locator(".iw-caption").first.inner_text() == caption and clean.input_value() == CODE
+    assert patching.locator(".iw-caption").first.inner_text() == caption and clean.input_value() == PAIR
 
 
 def test_residual_norms_name_the_new_prompt_not_the_old_one(page, views_notebook):
