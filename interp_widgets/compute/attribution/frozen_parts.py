@@ -116,14 +116,39 @@ class BlockLayout:
     names: dict[str, str | None]  # site -> the norm's hook prefix (blocks.l.ln1, ...), None when absent
 
 
+def norm_roles(model: Any) -> list[dict[str, str]]:
+    """Per block, which of its norm modules plays which part ({role: module name}, roles ln1, ln1_post, ln2,
+    ln2_post), found from what each one reads on a short run: the residual stream before attention (ln1),
+    the attention's output (ln1_post), resid_mid (ln2), the MLP's output (ln2_post). Names alone do not say it
+    (transformer-lens 3.9 calls OLMo 2's post-norms ln1 and ln2)."""
+    sites = ("ln1", "ln1_post", "ln2", "ln2_post")
+    tokens = torch.arange(3)[None].to(next(model.parameters()).device)
+    with torch.inference_mode():
+        _, cache = model.run_with_cache(tokens)
+    roles = []
+    for layer, block in enumerate(model.blocks):
+        got = lambda name: cache[f"blocks.{layer}.{name}"] if f"blocks.{layer}.{name}" in cache else None  # noqa: E731
+        places = {"ln1": got("hook_resid_pre"), "ln1_post": got("attn.hook_out"), "ln2": got("hook_resid_mid"), "ln2_post": got("mlp.hook_out")}
+        found: dict[str, str] = {}
+        for site in sites:
+            if getattr(block, site, None) is None or got(f"{site}.hook_in") is None:
+                continue
+            reads = got(f"{site}.hook_in").reshape(places["ln1"].shape) if places["ln1"] is not None else got(f"{site}.hook_in")
+            matches = [role for role, value in places.items() if value is not None and value.shape == reads.shape
+                       and torch.allclose(value.float(), reads.float(), atol=1e-6, rtol=1e-5) and role not in found]
+            role = site if site in matches or not matches else matches[0]  # its own name first (BLOOM's attention output is resid_mid)
+            found[role] = site
+        roles.append(found)
+    return roles
+
+
 def block_layouts(model: Any) -> list[BlockLayout]:
     d, layouts = model.cfg.d_model, []
     parallel = bool(getattr(model.cfg, "parallel_attn_mlp", False))
-    for layer, block in enumerate(model.blocks):
-        found = {site: getattr(block, site, None) for site in ("ln1", "ln1_post", "ln2", "ln2_post")}
-        read = lambda site: read_norm(found[site], d, f"blocks.{layer}.{site}") if found[site] is not None else None  # noqa: E731
+    for layer, (block, roles) in enumerate(zip(model.blocks, norm_roles(model))):
+        read = lambda role: read_norm(getattr(block, roles[role]), d, f"blocks.{layer}.{roles[role]}") if role in roles else None  # noqa: E731
         ln1, ln1_post, ln2 = read("ln1"), read("ln1_post"), read("ln2")
-        names = {site: f"blocks.{layer}.{site}" if found[site] is not None else None for site in ("ln1", "ln1_post", "ln2")}
+        names = {role: f"blocks.{layer}.{roles[role]}" if role in roles else None for role in ("ln1", "ln1_post", "ln2")}
         if ln2 is None and parallel:  # one norm feeds both (GPT-J, Phi)
             ln2, names["ln2"] = ln1, names["ln1"]
         layouts.append(BlockLayout(ln1 or identity_norm(d), ln1_post, ln2 or identity_norm(d), parallel, names))

@@ -56,15 +56,20 @@ def frozen_run(model: Any, tokens: Tensor, layouts: Sequence[BlockLayout] | None
     `input_sites` / `output_sites`: the block-relative hooks each layer's transcoder reads and predicts."""
     L, n = model.cfg.n_layers, tokens.shape[-1]
     layouts = block_layouts(model) if layouts is None else layouts
-    input_sites = ["mlp.hook_in"] * L if input_sites is None else [_cached_site(site) for site in input_sites]
+    input_sites = [_cached_site(model, layer, "mlp.hook_in" if input_sites is None else input_sites[layer]) for layer in range(L)]
     output_sites = ["hook_mlp_out"] * L if output_sites is None else list(output_sites)
     norms = [(layer, site, prefix) for layer, layout in enumerate(layouts) for site, prefix in layout.names.items() if prefix]
     names = {"ln_final.hook_in", "ln_final.hook_out"} | {f"{prefix}.hook_{end}" for _, _, prefix in norms for end in ("in", "out")}
     for layer in range(L):
         names |= {f"blocks.{layer}.{site}" for site in ("hook_resid_pre", "attn.hook_pattern", "hook_attn_out", "hook_resid_mid",
-                                                         input_sites[layer], output_sites[layer])}
+                                                         input_sites[layer], output_sites[layer], "ln2.hook_out")}
     logits, cache = model.run_with_cache(tokens[None], names_filter=lambda name: name in names)
-    got = lambda name: cache[name][0].float().cpu()  # noqa: E731
+    def got(name: str) -> Tensor:  # batch 1 dropped (a flattened [n, d] activation, OPT's MLP input on 3.9, as it is)
+        value = cache[name]
+        return (value[0] if value.shape[0] == 1 and value.ndim >= 3 else value).float().cpu()
+
+    # a bridge whose mlp.hook_in does not fire (transformer-lens 3.9's OPT) records the MLP's input at ln2.hook_out
+    input_sites = [site if f"blocks.{layer}.{site}" in cache else "ln2.hook_out" for layer, site in enumerate(input_sites)]
     ones = torch.ones(L, n)
     scales = {site: ones.clone() for site in ("ln1", "ln1_post", "ln2")}
     for layer, site, prefix in norms:
@@ -83,7 +88,7 @@ def frozen_run(model: Any, tokens: Tensor, layouts: Sequence[BlockLayout] | None
     )
 
 
-def _cached_site(site: str) -> str:
+def _cached_site(model: Any, layer: int, site: str) -> str:
     """The hook that records a transcoder's input (the MLP's input has several names)."""
     return "mlp.hook_in" if site in MLP_INPUT_SITES else site
 

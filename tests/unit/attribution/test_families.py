@@ -82,7 +82,9 @@ def hooks_can_freeze(model):
 
 def transcoder_input(cache, layer, tc):
     site = getattr(tc, "input_hook", "mlp.hook_in")
-    return cache[f"blocks.{layer}.{'mlp.hook_in' if site in ('mlp.hook_in', 'ln2.hook_out') else site}"][0].float()
+    if site in ("mlp.hook_in", "ln2.hook_out"):  # the MLP's input (transformer-lens 3.9's OPT bridge has no mlp.hook_in)
+        site = "mlp.hook_in" if f"blocks.{layer}.mlp.hook_in" in cache else "ln2.hook_out"
+    return cache[f"blocks.{layer}.{site}"][0].float().reshape(cache["blocks.0.hook_resid_pre"].shape[1], -1)
 
 
 def check_exact(model, transcoders, graph, reference=True):
