@@ -1,6 +1,6 @@
 // The layout of a map over a component's cells, from its shape alone: `axes[1]` is the columns and
 // the other axes make the rows (`L3` for [layer, x]; `L3H1` for layer 3 and head 1 of
-// [layer, x, head], `L3 <axis> 1` for another inner axis; "3.1" read like a value). The kernel sends the component's axes as data (compute/patching_components.py),
+// [layer, x, head], `L3 <axis> 1` for another inner axis; "3.1" read like a value). The kernel sends the component's axes as data (compute/patching/components.py),
 // so a new component needs no code here.
 
 export interface GridLayout {
