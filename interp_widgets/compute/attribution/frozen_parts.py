@@ -13,7 +13,9 @@ transpose: `D(grad * g / s)` (D is symmetric).
 
 Blocks. Sequential (`resid_mid = resid_pre + attn`, MLP on resid_mid) or parallel (attention and
 MLP both read resid_pre: Pythia, GPT-J, Phi, Falcon); an optional norm on the attention's output
-(Gemma 2/3's sandwich, OLMo 2's post-norm); no norm before the MLP (OLMo 2) is the identity.
+(Gemma 2/3's sandwich, OLMo 2's post-norm); no norm before the MLP (OLMo 2) is the identity. Which
+norm module plays which part is found from what it reads on a short run (`norm_roles`), not from
+its name alone: bridges of different transformer-lens versions name them differently.
 Grouped-query attention repeats each key/value head for its group of query heads; missing
 projection biases are zeros. Transcoders: one per layer (ours, circuit-tracer's, SAELens') or a
 cross-layer transcoder, each layer's part as a `TranscoderLayer`.
