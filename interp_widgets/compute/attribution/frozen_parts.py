@@ -23,6 +23,7 @@ cross-layer transcoder, each layer's part as a `TranscoderLayer`.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -72,6 +73,11 @@ def read_norm(module: Any, d: int, where: str) -> NormMap:
     parameter = next(iter(module.parameters()), None)
     dtype = parameter.dtype if parameter is not None else torch.float32
     device = parameter.device if parameter is not None else "cpu"
+    if dtype != torch.float32:  # fit a float32 copy: bf16 rounding would blur LayerNorm and RMSNorm apart
+        try:
+            module, dtype = copy.deepcopy(module).float(), torch.float32
+        except Exception:  # noqa: BLE001 - a module that cannot be copied is fitted at its own precision
+            pass
     x = torch.randn(96, d, generator=torch.Generator().manual_seed(0)) * 3
     with torch.inference_mode():
         y = module(x.to(device=device, dtype=dtype)[None])[0].float().cpu()

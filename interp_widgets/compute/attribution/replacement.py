@@ -116,6 +116,8 @@ class LinearReplacement:
         self.final_norm = read_norm(model.ln_final, d, "ln_final")
         self.final_w, self.final_b = self.final_norm.weight, self.final_norm.bias
         self.W_U, self.b_U = f32(model.W_U), optional_bias(model, "b_U", (model.W_U.shape[-1],))
+        # the self-check's relative tolerance: float32 rounding, or the model's own (a bf16 model's activations are bf16)
+        self.tolerance = max(1.0, 8 * torch.finfo(next(model.parameters()).dtype).eps / 1e-3)
         cap = float(getattr(model.cfg, "output_logits_soft_cap", -1.0) or -1.0)
         self.soft_cap = cap if cap > 0 else None
         self.W_enc = [tc.W_enc for tc in self.tc]  # [d, d_tc]
@@ -203,7 +205,7 @@ class LinearReplacement:
     def check(self, where: str) -> None:
         """Refuse, naming the part, when the frozen pieces do not reproduce the model's own run."""
         run, problems = self.run, []
-        gap = lambda got, want: float((got - want).abs().max() / want.abs().max().clamp_min(1e-6))  # noqa: E731
+        gap = lambda got, want: float((got - want).abs().max() / want.abs().max().clamp_min(1e-6)) / self.tolerance  # noqa: E731
         for layer in range(self.L):
             parallel = self.layouts[layer].parallel
             if gap(self.attention(layer, run.resid_pre[layer]), run.attn_out[layer]) > 1e-3:

@@ -176,3 +176,19 @@ def test_a_model_the_frozen_pieces_do_not_reproduce_is_refused(monkeypatch):
     monkeypatch.setattr(attribute_module, "attention_weights", wrong)
     with pytest.raises(InterpWidgetsError, match="does not reproduce the attention output of block 0"):
         attribute(model, topk_transcoders(model), PROMPT)
+
+
+def test_a_bfloat16_model_is_attributed_at_its_own_precision():
+    """A model loaded in bf16 (as the field's large models are): norms are fitted on a float32 copy, and the
+    self-check allows the model's own rounding; the logits are their edges plus bias to bf16 precision."""
+    import interp_widgets as iw
+    from tests.unit.models.families.zoo import hf_family_dir
+
+    model = iw.load_model(str(hf_family_dir("llama")), dtype=torch.bfloat16)
+    transcoders = topk_transcoders(model)
+    graph = attribute(model, transcoders, PROMPT)
+    with torch.inference_mode():
+        last = model(graph.tokens[None])[0, -1].float()
+    completed = graph.adjacency[graph.logit_offset :].sum(1) + graph.bias[graph.logit_offset :]
+    expected = last[graph.logit_tokens] - last.mean()
+    assert graph.n_features > 0 and torch.allclose(completed, expected, atol=2e-2 * float(expected.abs().max()), rtol=0)
