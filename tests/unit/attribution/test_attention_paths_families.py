@@ -47,12 +47,20 @@ def test_scores_give_the_models_pattern_and_head_parts_sum_to_edges(name):
             pattern = frozen.replacement.run.pattern[layer, head, n - 1, :n]
             visible = pattern > 0  # a sliding window hides the rest
             torch.testing.assert_close(capped[visible].softmax(0), pattern[visible] / pattern[visible].sum(), rtol=1e-4, atol=1e-5)
+    assert_head_parts_sum_to_the_strongest_logit_edges(model, transcoders, frozen)
+
+
+def assert_head_parts_sum_to_the_strongest_logit_edges(model, transcoders, frozen):
+    """The five strongest edges into the top logit and the strongest into a last-layer feature, split by head, sum to the edges
+    (the graph holds BOS as circuit-tracer does; the frozen prompt keeps every source)."""
     graph = attribute(model, transcoders, PROMPT)
     logit = graph.adjacency.shape[0] - graph.logit_tokens.shape[0]
-    row = graph.adjacency[logit, : graph.adjacency.shape[0] - graph.logit_tokens.shape[0]]
-    for source in row.abs().argsort(descending=True)[:5].tolist():
-        split = edge_head_loadings(frozen, graph_node(graph, logit), graph_node(graph, source))
-        assert split.total == pytest.approx(float(graph.adjacency[logit, source]), rel=1e-4, abs=1e-5 * float(row.abs().max()))
+    late = [i for i in range(graph.features.shape[0]) if int(graph.features[i, 0]) == graph.n_layers - 1]
+    for target, top in [(logit, 5)] + [(late[0], 3)] * bool(late):
+        row = graph.adjacency[target, :logit]
+        for source in row.abs().argsort(descending=True)[:top].tolist():
+            split = edge_head_loadings(frozen, graph_node(graph, target), graph_node(graph, source))
+            assert split.total == pytest.approx(float(graph.adjacency[target, source]), rel=1e-4, abs=1e-5 * float(row.abs().max()))
 
 
 @pytest.mark.parametrize("name", PER_HEAD_NORMS)
@@ -65,6 +73,7 @@ def test_per_head_query_and_key_norms_are_refused_by_name(name):
         pytest.skip(f"{name}: attribution itself refuses this family ({error})")
     with pytest.raises(InterpWidgetsError, match="normalises each head's queries and keys"):
         qk_attributions(model, transcoders, PROMPT, 0, frozen.n - 1, 1, frozen=frozen)
+    assert_head_parts_sum_to_the_strongest_logit_edges(model, transcoders, frozen)  # head loadings need no q or k: they work here
 
 
 @pytest.mark.parametrize("name", ROTARY_UNREAD)
@@ -74,8 +83,4 @@ def test_rotary_the_package_cannot_read_is_refused_by_name(name):
     frozen = freeze(model, transcoders, PROMPT)
     with pytest.raises(InterpWidgetsError, match="needs its rotary pieces"):
         qk_attributions(model, transcoders, PROMPT, 0, frozen.n - 1, 1, frozen=frozen)
-    graph = attribute(model, transcoders, PROMPT)  # head loadings need no rotation: they work here
-    logit = graph.adjacency.shape[0] - graph.logit_tokens.shape[0]
-    source = int(graph.adjacency[logit, :logit].abs().argmax())
-    split = edge_head_loadings(frozen, graph_node(graph, logit), graph_node(graph, source))
-    assert split.total == pytest.approx(float(graph.adjacency[logit, source]), rel=1e-4, abs=1e-6)
+    assert_head_parts_sum_to_the_strongest_logit_edges(model, transcoders, frozen)  # head loadings need no rotation: they work here
