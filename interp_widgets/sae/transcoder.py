@@ -26,6 +26,7 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
+from interp_widgets.compute.core.hooks import recorder
 from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.sae.io import load_sae_from_disk, read_config, save_sae
 from interp_widgets.sae.model import TopKSAE
@@ -166,12 +167,6 @@ def replaced_loss(model: Any, transcoders: list[Transcoder], tokens: Tensor) -> 
     """
     inputs: dict[int, Tensor] = {}
 
-    def keep(layer: int):
-        def hook(activation: Tensor, hook: Any) -> None:
-            inputs[layer] = activation
-
-        return hook
-
     def replace(layer: int):
         def hook(activation: Tensor, hook: Any) -> Tensor:
             transcoder = transcoders[layer]
@@ -183,7 +178,7 @@ def replaced_loss(model: Any, transcoders: list[Transcoder], tokens: Tensor) -> 
         with model.hooks(fwd_hooks=hooks):
             return float(model(tokens, return_type="loss"))
 
-    replacing = [hook for tc in transcoders for hook in ((input_hook(tc.layer), keep(tc.layer)), (output_hook(tc.layer), replace(tc.layer)))]
+    replacing = [hook for tc in transcoders for hook in ((input_hook(tc.layer), recorder(inputs, tc.layer)), (output_hook(tc.layer), replace(tc.layer)))]
     zeroing = [(output_hook(tc.layer), lambda activation, hook: torch.zeros_like(activation)) for tc in transcoders]
     clean, replaced, zeroed = loss([]), loss(replacing), loss(zeroing)
     return {"ce_clean": clean, "ce_replaced": replaced, "ce_mlps_zeroed": zeroed,

@@ -24,6 +24,7 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch import Tensor
 
+from interp_widgets.compute.core.hooks import recorder
 from interp_widgets.errors import InterpWidgetsError
 
 
@@ -85,12 +86,6 @@ def feature_edits(model: Any, transcoders: Sequence[Any], targets: dict[int, lis
     inputs: dict[int, Tensor] = {}
     seen: dict[int, Tensor] = {}
 
-    def keep(layer: int):
-        def hook(activation: Tensor, hook: Any) -> None:
-            inputs[layer] = activation
-
-        return hook
-
     def edit(layer: int):
         def hook(mlp_out: Tensor, hook: Any) -> Tensor:
             tc = transcoders[layer]
@@ -114,7 +109,7 @@ def feature_edits(model: Any, transcoders: Sequence[Any], targets: dict[int, lis
         with _cross_layer_edits(model, transcoders, targets, error_scales) as seen:
             yield seen
         return
-    hooks = [hook for layer in targets for hook in ((input_hook(layer, model, transcoders[layer]), keep(layer)), (output_hook(layer), edit(layer)))]
+    hooks = [hook for layer in targets for hook in ((input_hook(layer, model, transcoders[layer]), recorder(inputs, layer)), (output_hook(layer), edit(layer)))]
     with model.hooks(fwd_hooks=hooks):
         yield seen
 
@@ -128,12 +123,6 @@ def _cross_layer_edits(model: Any, parts: Sequence[Any], targets: dict[int, list
     inputs: dict[int, Tensor] = {}
     seen: dict[int, Tensor] = {}
     changes: dict[int, Tensor] = {}
-
-    def keep(layer: int):
-        def hook(activation: Tensor, hook: Any) -> None:
-            inputs[layer] = activation
-
-        return hook
 
     def written(source: int, layer: int, codes: Tensor) -> Tensor:
         """What `codes [n, F]` of layer `source` write to layer `layer`, reading only their active decoder rows."""
@@ -159,7 +148,7 @@ def _cross_layer_edits(model: Any, parts: Sequence[Any], targets: dict[int, list
 
         return hook
 
-    hooks = [hook for layer in range(len(parts)) for hook in ((input_hook(layer, model, parts[layer]), keep(layer)), (output_hook(layer), edit(layer)))]
+    hooks = [hook for layer in range(len(parts)) for hook in ((input_hook(layer, model, parts[layer]), recorder(inputs, layer)), (output_hook(layer), edit(layer)))]
     with model.hooks(fwd_hooks=hooks):
         yield seen
 

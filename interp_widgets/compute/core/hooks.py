@@ -13,7 +13,7 @@ import difflib
 import functools
 import re
 import weakref
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -190,6 +190,15 @@ def pack_texts(model: Any, texts: Sequence[str], context: int) -> Tensor:
         )
     rows = torch.tensor(stream[: n_seq * body], dtype=torch.long).view(n_seq, body)
     return torch.cat([torch.full((n_seq, 1), bos, dtype=torch.long), rows], dim=1)
+
+
+def recorder(store: dict[Any, Tensor], key: Any) -> Callable[[Tensor, Any], None]:
+    """A forward hook that keeps the activation it sees in `store[key]` and changes nothing (e.g. an MLP's
+    input, for a hook later in the same pass that replaces the MLP's output)."""
+    def hook(activation: Tensor, hook: Any) -> None:
+        store[key] = activation
+
+    return hook
 
 
 def activations_at(model: Any, tokens: Tensor, hook_name: str) -> Tensor:
