@@ -1,7 +1,8 @@
 // Circuit discovery: the edge graph's top edges by EAP / EAP-IG score, drawn by layer (input at the bottom,
 // logits at the top), orange where restoring the edge raises the metric and blue where it lowers it, wider
 // the larger the score. The slider beside the exact faithfulness curve picks how many top edges are drawn;
-// click an edge (or a row of the list) for its exact patch effect; hover a head for its attention pattern.
+// click an edge (or a row of the list) for its exact patch effect; hover a head for its attention pattern (also
+// published as the selection's head, so a linked attention view shows it).
 // The prompt pair and the integrated-gradient steps are edited here and recomputed in the kernel.
 import { lineChart } from "./lib/chart";
 import { decodeCached, type Decoded, type WireArray } from "./lib/codec";
@@ -140,7 +141,7 @@ export default routedWidget<State>(({ model, el, router }) => {
       const label = svg("title");
       label.textContent = name;
       dot.append(label);
-      if (name.startsWith("a")) dot.addEventListener("mouseenter", () => drawPattern(s, name));
+      if (name.startsWith("a")) dot.addEventListener("mouseenter", () => drawPattern(s, name, true));
       drawing.append(dot);
       if (used.has(s)) {
         const text = svg("text", { x: x + 6, y: y - 6, class: "iw-circuit-label" });
@@ -162,7 +163,7 @@ export default routedWidget<State>(({ model, el, router }) => {
   }
 
   /** Head `sender`'s attention on the clean prompt, from the kernel's packed lower triangles (no round trip). */
-  function drawPattern(sender: number, name: string) {
+  function drawPattern(sender: number, name: string, publish = false) {
     const patterns = decodeCached(model.get("patterns"));
     const tokens = model.get("tokens");
     const T = tokens.length;
@@ -173,6 +174,7 @@ export default routedWidget<State>(({ model, el, router }) => {
     const head = (sender - 1) % perLayer;
     const row = layer * heads + head;
     if (head >= heads || row < 0 || ((row + 1) * T * (T + 1)) / 2 > patterns.data.length) return;
+    if (publish) void ask(router, "head", { layer, head }, status, banner, ""); // linked views (the attention view) show it too
     const cell = Math.max(2, Math.floor(240 / Math.max(T, 1)));
     const grid = svg("svg", { viewBox: `0 0 ${T * cell} ${T * cell}`, width: T * cell, height: T * cell, role: "img", class: "iw-circuit-pattern-grid" });
     grid.setAttribute("aria-label", `attention of ${name}`);

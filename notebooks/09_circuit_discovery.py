@@ -76,7 +76,7 @@ full = circuits.faithfulness_curve(deeper, pairs, ig, sizes=[0, ig.graph.n_edges
 print(f"empty graph {float(full[0]):.2f}, all {ig.graph.n_edges} edges {float(full[1]):.2f}")
 
 # %% [markdown]
-# The view draws it: heads and MLPs by layer, orange edges raise the metric and blue ones lower it, wider the larger the score. Move the slider beside the curve to draw more or fewer edges; click an edge (or a row of the list) for its exact patch effect; hover a head for its attention pattern; edit the pair and press Enter. Linked to a `Selection`, it shares its clean prompt with an attention view (`iw.explore` has it as the *Circuit* tab).
+# The view draws it: heads and MLPs by layer, orange edges raise the metric and blue ones lower it, wider the larger the score. Move the slider beside the curve to draw more or fewer edges; click an edge (or a row of the list) for its exact patch effect; hover a head for its attention pattern; edit the pair and press Enter. Linked to a `Selection`, it shares its clean prompt and the hovered head with an attention view, which then shows that head (`iw.explore` has it as the *Circuit* tab).
 
 # %%
 iw.CircuitView.from_model(deeper, pairs[0])

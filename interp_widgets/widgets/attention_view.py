@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
+import re
 from typing import Any, Sequence
 
 import torch
@@ -39,9 +40,19 @@ class AttentionInputs(Inputs):
     prompt: str = ""
     patterns: torch.Tensor | None = None
     tokens: tuple[str, ...] = ()
+    focus: str = ""  # a head to show, "L<layer>H<head>" as a selection holds it (a head hovered in the circuit view); "": as it is
 
     EDITABLE = ("prompt",)
     RESETS = {}
+
+    def focused(self) -> tuple[int, int] | None:
+        """(layer, head) of `focus`, None when it is empty."""
+        if not self.focus:
+            return None
+        match = re.fullmatch(r"L(\d+)H(\d+)", self.focus)
+        if not match:
+            raise InterpWidgetsError(f"a head is named like 'L1H3' (layer 1, head 3), got {self.focus!r}.")
+        return int(match.group(1)), int(match.group(2))
 
     def layer(self, layer: int) -> torch.Tensor:
         """One layer's patterns `[n_heads, T, T]`."""
@@ -69,15 +80,17 @@ class AttentionView(BaseWidget):
     # ---- construction -----------------------------------------------------------------------
 
     @classmethod
-    def from_model(cls, model: Any, prompt: str, layer: int = 0, head: int = 0, **kwargs: Any) -> "AttentionView":
-        """Patterns of `model` on `prompt`, fetched a layer at a time; scores of every head."""
+    def from_model(cls, model: Any, prompt: str, layer: int = 0, head: int = 0, focus: str = "", **kwargs: Any) -> "AttentionView":
+        """Patterns of `model` on `prompt`, fetched a layer at a time; scores of every head. `focus` ("L1H3") overrides
+        `layer` and `head` (a selection's head)."""
         check_layer(model, layer)
         check_head(model, head)
-        return cls.computed(AttentionInputs(model, prompt), n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads,
+        return cls.computed(AttentionInputs(model, prompt, focus=focus), n_layers=model.cfg.n_layers, n_heads=model.cfg.n_heads,
                             editable=True, layer=layer, head=head, **kwargs)
 
-    SELECTION = {"prompt": "prompt"}
-    """The model's patterns on the selection's prompt (a prompt typed here is published)."""
+    SELECTION = {"prompt": "prompt", "focus": "head"}
+    """The model's patterns on the selection's prompt (a prompt typed here is published); a head chosen elsewhere (hovered
+    in the circuit view) is shown large, its layer on screen."""
 
     @classmethod
     def from_patterns(cls, patterns: Any, tokens: Sequence[str], **kwargs: Any) -> "AttentionView":
@@ -109,7 +122,15 @@ class AttentionView(BaseWidget):
             found = head_scores(inputs.model, ids)
             scores = torch.stack([found[name] for name in SCORE_NAMES])
             tokens = token_strings(inputs.model, ids[0])
-        return {"tokens": tokens, "scores": scores, "patterns": pack_lower_triangle(inputs.layer(self.layer))}
+        shown = {}
+        focused = inputs.focused()
+        if focused is not None:
+            layer, head = focused
+            if inputs.model is not None:
+                check_layer(inputs.model, layer)
+                check_head(inputs.model, head)
+            shown = {"layer": layer, "head": head}
+        return {"tokens": tokens, "scores": scores, "patterns": pack_lower_triangle(inputs.layer(shown.get("layer", self.layer))), **shown}
 
     def _load_layer(self) -> None:
         self.patterns = pack_lower_triangle(self._need_inputs().layer(self.layer))

@@ -7,8 +7,9 @@ Heads and MLPs sit by layer (the input at the bottom, the logits at the top); an
 restoring it toward the clean run raises the metric, blue when it lowers it, thicker the larger its
 score. The slider beside the faithfulness curve picks how many of the top edges are drawn; every point
 of the curve is exact (`compute.circuits.faithfulness_curve`). Click an edge for its exact patch effect;
-hover a head for its attention pattern on the clean prompt (the view publishes that prompt to a linked
-`Selection`, so an attention view on the same selection shows it too). The prompt pair is editable.
+hover a head for its attention pattern on the clean prompt. Linked to a `Selection`, the view publishes its
+clean prompt and the hovered head (the selection's `head`, "L4H7"), so an attention view on the same
+selection shows that head, on that prompt. The prompt pair is editable.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class CircuitView(BaseWidget):
     selected_edge = traitlets.Dict(key_trait=traitlets.Unicode(), default_value={}, help="The clicked edge: its names, score and exact patch effect.").tag(sync=True)
     progress = traitlets.Unicode("", help="While computing: how far it is.").tag(sync=True)
 
-    SELECTION = {"clean": "prompt"}
+    SELECTION = {"clean": "prompt"}  # and a hovered head is published as the selection's `head` (`choose_head`)
     """The clean prompt is the selection's prompt (a new one brings its default corruption and answers); a prompt typed
     here is published."""
 
@@ -191,6 +192,14 @@ class CircuitView(BaseWidget):
         self.selected_edge = {"index": int(index), "sender": self.sender_names[s], "receiver": self.receiver_names[r],
                               "score": float(self.edge_score[index]), "exact": exact, "fraction": exact / gap if gap else float("nan")}
         return self.selected_edge
+
+    @request_handler("head")
+    def choose_head(self, layer: int, head: int) -> dict[str, Any]:
+        """Publish a hovered head to the linked selection (the attention view shows it): "L<layer>H<head>"."""
+        if not 0 <= int(layer) < self.n_layers or not 0 <= int(head) < self.n_heads:
+            raise InterpWidgetsError(f"no head L{layer}H{head}: this model has layers 0 to {self.n_layers - 1} and heads 0 to {self.n_heads - 1}.")
+        self._publish(head=f"L{int(layer)}H{int(head)}")
+        return {"published": self._selection is not None}
 
     @request_handler("edge")
     def _request_edge(self, index: int) -> dict[str, Any]:

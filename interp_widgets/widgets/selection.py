@@ -25,9 +25,10 @@ from interp_widgets.errors import InterpWidgetsError
 from interp_widgets.sae.model import SparseAutoencoder
 from interp_widgets.widgets._inputs import Inputs
 
-SELECTED = ("sae", "feature", "prompt", "target")
+SELECTED = ("sae", "feature", "prompt", "target", "head")
 """The choices a selection holds: an SAE by name, a feature index (an int), a prompt, a target position (an int, -1:
-where the feature peaks). Every view uses these names with these meanings."""
+where the feature peaks), an attention head as "L<layer>H<head>" ("" for none). Every view uses these names with these
+meanings."""
 DERIVED = {"sae_feature": ("sae", "feature"), "hook": ("sae",), "current_index": ("sae",), "saes": (), "index": ()}
 """What a view may also read from a selection, and the choices each depends on (`BaseWidget.SELECTION`)."""
 
@@ -54,12 +55,14 @@ class IndexedInputs(Inputs):
 
 
 class Selection(ipywidgets.Widget):
-    """The shared choice: which SAE (by name), feature, prompt and target position (-1: where the feature peaks)."""
+    """The shared choice: which SAE (by name), feature, prompt, target position (-1: where the feature peaks) and
+    attention head ("L1H3"; "" for none)."""
 
     sae = traitlets.Unicode("").tag(sync=True)
     feature = traitlets.Int(0).tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
     target = traitlets.Int(-1).tag(sync=True)
+    head = traitlets.Unicode("").tag(sync=True)
     _iw_model_only = traitlets.Bool(True).tag(sync=True)
     """Marks a model-only widget of ours (no view): an HTML export leaves its saved state out (`interp_widgets.nbconvert`)."""
 
@@ -122,7 +125,7 @@ class Selection(ipywidgets.Widget):
         self._indexes[sae] = index
 
     def choose(self, source: Any = None, **changes: Any) -> None:
-        """Publish a choice: any of sae, feature, prompt, target at once. Every listener but `source`
+        """Publish a choice: any of sae, feature, prompt, target, head at once. Every listener but `source`
         (the view that made the choice and has drawn it already) hears of it once."""
         unknown = set(changes) - set(SELECTED)
         if unknown:

@@ -80,3 +80,22 @@ def test_the_prompt_is_shared_with_an_attention_view_through_a_selection(six_lay
     assert selection.prompt == new and attention.prompt == new
     selection.choose(prompt="When Mary and John went to the store, John gave a drink to")
     assert circuit.prompt == selection.prompt and len(circuit.corrupt) > 0
+
+
+def test_a_hovered_head_is_the_head_the_attention_view_shows(six_layer):
+    selection = iw.Selection(six_layer, None, prompt="When Mary and John went to the store, John gave a drink to")
+    circuit = iw.CircuitView.from_selection(selection)
+    attention = iw.AttentionView.from_selection(selection)
+    assert (attention.layer, attention.head) == (0, 0) and selection.head == ""
+    reply = ask(circuit, "head", layer=4, head=7)
+    assert reply["ok"] and reply["result"]["published"], reply
+    assert selection.head == "L4H7" and (attention.layer, attention.head) == (4, 7)
+    from interp_widgets.compute.residual.attention_patterns import layer_patterns, pack_lower_triangle
+    from interp_widgets.compute.core.hooks import tokenize
+
+    expected = pack_lower_triangle(layer_patterns(six_layer, tokenize(six_layer, selection.prompt), 4))
+    torch.testing.assert_close(attention.patterns.float(), expected.float(), atol=1e-3, rtol=0)  # the layer on screen is the head's
+    bad = ask(circuit, "head", layer=99, head=0)
+    assert not bad["ok"] and "no head L99H0" in bad["error"] and selection.head == "L4H7"
+    with pytest.raises(iw.InterpWidgetsError, match="named like 'L1H3'"):
+        iw.AttentionView.from_model(six_layer, "some text", focus="layer 4")
