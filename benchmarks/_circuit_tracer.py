@@ -66,7 +66,7 @@ def run(model: Any, transcoders: list[Any], tokens: torch.Tensor, max_features: 
         done = subprocess.run([str(PYTHON), str(ROOT / "benchmarks" / "_circuit_tracer_run.py"), str(folder)], capture_output=True, text=True)
         if done.returncode:
             raise RuntimeError(f"circuit-tracer failed:\n{done.stderr[-3000:]}")
-        result = torch.load(folder / "result.pt", weights_only=False)
+        result = torch.load(folder / "result.pt", weights_only=True)  # plain tensors, numbers and dicts
         result["process_s"] = time.perf_counter() - start
         return result
 

@@ -43,7 +43,7 @@ def main(folder: Path) -> None:
     from circuit_tracer.transcoder.single_layer_transcoder import SingleLayerTranscoder, TranscoderSet
 
     torch.set_num_threads(1)
-    case = torch.load(folder / "case.pt", weights_only=False)
+    case = torch.load(folder / "case.pt", weights_only=True)  # plain tensors, numbers, strings and dicts
     transcoders = {}
     for layer, weights in enumerate(case["transcoders"]):
         d, F = weights["W_enc"].shape

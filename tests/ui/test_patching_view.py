@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def patching_notebook(lab_server, lab_root):
     write_notebook(lab_root / "patching.ipynb", [
-        "import interp_widgets as iw\nfrom interp_widgets.compute import tasks\nmodel = iw.load_model()\npair = tasks.docstring_pair(model)",
+        "import interp_widgets as iw\nfrom interp_widgets.compute.patching import tasks\nmodel = iw.load_model()\npair = tasks.docstring_pair(model)",
         "iw.PatchingView.from_model(model, pair.clean, pair.corrupt, pair.metric)",
     ])
     return lab_server
