@@ -63,9 +63,14 @@ class QKAttribution:
 
 
 def block_maths(model: Any, layer: int) -> Any:
-    """The model's block `layer` as plain pieces (compute/core/block_maths.py), or None where they cannot be read."""
+    """The model's block `layer` as plain pieces (compute/core/block_maths.py): its score scale, soft-cap and
+    rotary. Without them the score cannot be rebuilt exactly (an unusual scale, ALiBi, a rotary of its own),
+    so QK attribution refuses, naming why."""
     maths = model_maths(model)
-    return None if isinstance(maths, str) else maths.blocks[layer]
+    if isinstance(maths, str):
+        raise InterpWidgetsError(f"QK attribution needs the model's attention pieces (score scale, positions), which are not read for "
+                                 f"this model ({maths}): use a native, GPT-2, NeoX, Llama, Mistral, Qwen 2 or Gemma model.")
+    return maths.blocks[layer]
 
 
 def rotation(model: Any, layer: int, position: int, d_head: int) -> Tensor | None:
@@ -73,14 +78,10 @@ def rotation(model: Any, layer: int, position: int, d_head: int) -> Tensor | Non
 
     Read from the model's own rotary pieces (`block_maths`: native adjacent pairs, Hugging Face halves,
     partial rotary) by rotating the identity: exact for any rotation, since it is linear."""
-    if getattr(model.cfg, "positional_embedding_type", "standard") != "rotary":
+    rotary = block_maths(model, layer).rotary
+    if rotary is None:
         return None
-    block = block_maths(model, layer)
-    if block is None or block.rotary is None:
-        raise InterpWidgetsError(f"QK attribution on a rotary model needs its rotary pieces, which this model does not expose "
-                                 f"({model_maths(model) if block is None else 'no rotary on block ' + str(layer)}): use a native, "
-                                 "GPT-2, NeoX, Llama, Mistral, Qwen 2 or Gemma model.")
-    return block.rotary(torch.eye(d_head)[None, None], torch.tensor([[position]]))[0, 0]
+    return rotary(torch.eye(d_head)[None, None], torch.tensor([[position]]))[0, 0]
 
 
 def check_qk_model(model: Any, layer: int) -> None:
@@ -90,6 +91,7 @@ def check_qk_model(model: Any, layer: int) -> None:
     if getattr(attention, "q_norm", None) is not None or getattr(attention, "k_norm", None) is not None:
         raise InterpWidgetsError("this model normalises each head's queries and keys (Qwen 3, Gemma 3, OLMo 2): the score is then not "
                                  "bilinear in the residual stream, so QK attribution cannot split it into node pairs.")
+    block_maths(model, layer)  # refuses a model whose attention pieces are not read
 
 
 def sides(frozen: FrozenPrompt, layer: int, position: int, W: Tensor, b: Tensor) -> Tensor:
@@ -169,11 +171,7 @@ def qk_attributions(model: Any, transcoders: Sequence[Any], prompt: str | Tensor
 
 def attention_scale(model: Any, layer: int, d_head: int) -> float:
     """What the model divides q·k by (its block pieces' scale: sqrt(d_head), or Gemma's query_pre_attn_scalar)."""
-    block = block_maths(model, layer)
-    if block is not None:
-        return float(block.scale)
-    scale = getattr(model.cfg, "attn_scale", None)
-    return float(scale) if isinstance(scale, (int, float)) and scale > 0 else d_head ** 0.5
+    return float(block_maths(model, layer).scale)
 
 
 def node_words(node: dict[str, Any], token_strings: Sequence[str]) -> str:

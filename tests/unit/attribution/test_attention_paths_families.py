@@ -2,7 +2,8 @@
 learned and rotary positions (halves, adjacent pairs, partial rotary), grouped-query attention,
 RMSNorm, parallel blocks, sandwich norms with an attention soft-cap, skip and cross-layer transcoders.
 On each: the scores' softmax over the keys (after the soft-cap) is the model's pattern, and an edge's
-head parts sum to the graph's edge; per-head q/k norms (Qwen 3, Gemma 3, OLMo 2) are refused by name."""
+head parts sum to the graph's edge; per-head q/k norms (Qwen 3, Gemma 3, OLMo 2) and attention whose pieces are not
+read (its own rotary, GPT-Neo's unscaled scores, BLOOM's ALiBi) are refused by name; head loadings work there too."""
 
 import pytest
 import torch
@@ -14,9 +15,11 @@ from interp_widgets.errors import InterpWidgetsError
 from tests.unit.attribution.test_families import cross_layer_transcoder, load, skip_transcoders, topk_transcoders
 
 PROMPT = "The cat sat on the mat and the dog ran"
-FAMILIES = ["gpt2", "neox", "llama", "gemma2", "native-rms-rotary", "native-gqa"]
+FAMILIES = ["gpt2", "neox", "llama", "gemma2", "native-rms-rotary", "native-gqa", "mistral", "qwen2", "gemma"]
 PER_HEAD_NORMS = ["qwen3", "gemma3", "olmo2"]
-ROTARY_UNREAD = ["phi", "gptj"]  # rotary whose pieces the package does not read (compute/core/block_maths.py)
+# attention whose pieces the package does not read (compute/core/block_maths.py): a rotary of its own, GPT-Neo's unscaled
+# scores, BLOOM's ALiBi, ... QK refuses rather than guess the scale or the positions
+UNREAD = ["phi", "gptj", "neo", "bloom", "falcon", "olmo", "stablelm", "granite", "phi3", "opt"]
 
 
 def transcoders_for(name, model):
@@ -76,11 +79,11 @@ def test_per_head_query_and_key_norms_are_refused_by_name(name):
     assert_head_parts_sum_to_the_strongest_logit_edges(model, transcoders, frozen)  # head loadings need no q or k: they work here
 
 
-@pytest.mark.parametrize("name", ROTARY_UNREAD)
-def test_rotary_the_package_cannot_read_is_refused_by_name(name):
+@pytest.mark.parametrize("name", UNREAD)
+def test_attention_the_package_cannot_read_is_refused_by_name(name):
     model = load(name)
     transcoders = topk_transcoders(model)
     frozen = freeze(model, transcoders, PROMPT)
-    with pytest.raises(InterpWidgetsError, match="needs its rotary pieces"):
+    with pytest.raises(InterpWidgetsError, match="needs the model's attention pieces"):
         qk_attributions(model, transcoders, PROMPT, 0, frozen.n - 1, 1, frozen=frozen)
     assert_head_parts_sum_to_the_strongest_logit_edges(model, transcoders, frozen)  # head loadings need no rotation: they work here
